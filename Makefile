@@ -1,0 +1,41 @@
+# safetynet — the targets a newcomer guesses.
+GO      ?= go
+BIN     ?= bin/safetynet
+PKGS    ?= ./...
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: run build test test-kill bench lint fuzz clean
+
+## run: the whole thing on one machine: embedded broker, synthetic feeds, monitor, HTTP API
+run: build
+	./$(BIN) demo
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/safetynet
+
+## test: what every change must pass (the README's and CI's test command)
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## bench: micro-benchmarks of the scorer and the per-event path
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+lint:
+	$(GO) vet $(PKGS)
+	test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest $(PKGS)
+
+## fuzz: a short run of every fuzz target (FUZZTIME=10s each by default)
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin data

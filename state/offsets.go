@@ -1,0 +1,50 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// OffsetKey is the key of the next offset to read from topic/partition.
+func OffsetKey(topic string, partition int) []byte {
+	k := make([]byte, 0, 2+len(topic)+5)
+	k = append(k, kindOffset, '/')
+	k = append(k, topic...)
+	k = append(k, '/')
+	return binary.BigEndian.AppendUint32(k, uint32(partition))
+}
+
+// SetOffset records, inside txn, that everything before next on topic/partition is applied.
+// Written in the same transaction as the state it produced.
+func SetOffset(txn *badger.Txn, topic string, partition int, next int64) error {
+	return txn.Set(OffsetKey(topic, partition), binary.BigEndian.AppendUint64(nil, uint64(next)))
+}
+
+// Offset returns the next offset to read from topic/partition, and false when none is stored.
+func (s *Store) Offset(topic string, partition int) (int64, bool, error) {
+	var next int64
+	var found bool
+	err := s.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(OffsetKey(topic, partition))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("offset of %s/%d: value of %d bytes", topic, partition, len(v))
+			}
+			next, found = int64(binary.BigEndian.Uint64(v)), true
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("read offset %s/%d: %w", topic, partition, err)
+	}
+	return next, found, nil
+}

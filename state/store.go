@@ -1,0 +1,231 @@
+// Package state is safetynet's Badger-backed store: household state, the offsets that state was
+// built from, timers, the person→household table, remembered event ids and parked events.
+//
+// One database per process; every key starts with a one-byte kind and, for per-partition data,
+// the partition number, so a partition's data can be scanned or dropped on its own. The package
+// knows nothing of Kafka or of the risk model: values are bytes the caller encodes.
+package state
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// FormatVersion is the layout version of the keys and values this build writes. A directory
+// written by a newer layout is refused rather than misread.
+const FormatVersion = 1
+
+// ErrIncompatible is returned by Open for a state directory of another, newer layout.
+var ErrIncompatible = errors.New("state directory has an incompatible format")
+
+// Key kinds: the first byte of every key.
+const (
+	kindMeta      = 'm'
+	kindOffset    = 'o'
+	kindHousehold = 'h'
+	kindTimer     = 't'
+	kindPerson    = 'p'
+	kindSeen      = 'd'
+	kindParked    = 'k'
+	kindAlert     = 'a'
+)
+
+var versionKey = []byte{kindMeta, '/', 'v'}
+
+// Options configure the store. Zero values take the defaults noted.
+type Options struct {
+	Dir string
+	// EncryptionKey, when set (16, 24 or 32 bytes), encrypts the data at rest (AES).
+	EncryptionKey []byte
+	// MemTableSize in bytes (default 16 MiB); Badger's default of 64 MiB times five tables is
+	// far more than a household store needs.
+	MemTableSize int64
+	// BlockCacheSize in bytes (default 32 MiB).
+	BlockCacheSize int64
+	// IndexCacheSize in bytes (default 16 MiB; 0 keeps the default, needed with encryption).
+	IndexCacheSize int64
+	// SyncWrites fsyncs every commit: survives a power cut, not only a process crash. Slow.
+	SyncWrites bool
+	// ReadOnly opens the directory without writing (for `state dump`).
+	ReadOnly bool
+	Logger   *slog.Logger
+}
+
+// Store is the state database. It is safe for concurrent use.
+type Store struct {
+	db     *badger.DB
+	logger *slog.Logger
+}
+
+// Open opens (or creates) the store in opts.Dir. It refuses a directory written by a newer
+// format, and one it cannot read, without changing anything in it.
+func Open(opts Options) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("open state: no directory given")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state dir %s: %w", opts.Dir, err)
+	}
+	if err := checkMarker(opts.Dir); err != nil {
+		return nil, err
+	}
+	bo := badger.DefaultOptions(opts.Dir).
+		WithLogger(badgerLogger{logger}).
+		WithSyncWrites(opts.SyncWrites).
+		WithMemTableSize(orDefault(opts.MemTableSize, 16<<20)).
+		WithBlockCacheSize(orDefault(opts.BlockCacheSize, 32<<20)).
+		WithIndexCacheSize(orDefault(opts.IndexCacheSize, 16<<20)).
+		WithNumMemtables(3).
+		WithNumLevelZeroTables(3).
+		WithNumLevelZeroTablesStall(8).
+		WithValueThreshold(1 << 10).
+		WithCompression(options.ZSTD).
+		WithReadOnly(opts.ReadOnly)
+	if len(opts.EncryptionKey) > 0 {
+		bo = bo.WithEncryptionKey(opts.EncryptionKey).WithEncryptionKeyRotationDuration(30 * 24 * time.Hour)
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("open state dir %s: %w", opts.Dir, err)
+	}
+	s := &Store{db: db, logger: logger}
+	if err := s.checkVersion(opts.ReadOnly); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if !opts.ReadOnly {
+		if err := writeMarker(opts.Dir); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// markerFile records the format outside Badger, so that a newer layout is refused even when
+// Badger itself could not open the directory.
+const markerFile = "SAFETYNET_FORMAT"
+
+func checkMarker(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, markerFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", markerFile, err)
+	}
+	var v int
+	if _, err := fmt.Sscanf(string(b), "%d", &v); err != nil {
+		return fmt.Errorf("%w: %s in %s is %q, not a version number; was this directory written by safetynet?", ErrIncompatible, markerFile, dir, b)
+	}
+	if v > FormatVersion {
+		return fmt.Errorf("%w: %s is format %d, this build reads up to %d; run a newer safetynet or point SAFETYNET_STATE_DIR elsewhere", ErrIncompatible, dir, v, FormatVersion)
+	}
+	return nil
+}
+
+func writeMarker(dir string) error {
+	p := filepath.Join(dir, markerFile)
+	if err := os.WriteFile(p, fmt.Appendf(nil, "%d\n", FormatVersion), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return nil
+}
+
+func (s *Store) checkVersion(readOnly bool) error {
+	var have uint64
+	var found bool
+	err := s.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(versionKey)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("%w: version value of %d bytes", ErrIncompatible, len(v))
+			}
+			have, found = binary.BigEndian.Uint64(v), true
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("read state format: %w", err)
+	}
+	if found && have > FormatVersion {
+		return fmt.Errorf("%w: format %d, this build reads up to %d", ErrIncompatible, have, FormatVersion)
+	}
+	if found || readOnly {
+		return nil
+	}
+	return s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(versionKey, binary.BigEndian.AppendUint64(nil, FormatVersion))
+	})
+}
+
+// DB exposes the Badger database for callers that compose their own transactions with the
+// key helpers of this package.
+func (s *Store) DB() *badger.DB { return s.db }
+
+// Close flushes and closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close state: %w", err)
+	}
+	return nil
+}
+
+// Size reports the LSM and value-log sizes in bytes.
+func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
+
+// RunGC runs value-log garbage collection every interval until ctx ends; Badger never runs it
+// by itself. It calls onRun after each pass that rewrote a file.
+func (s *Store) RunGC(ctx context.Context, interval time.Duration, onRun func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			if err := s.db.RunValueLogGC(0.5); err != nil {
+				break // ErrNoRewrite: nothing more to collect this round
+			}
+			if onRun != nil {
+				onRun()
+			}
+		}
+	}
+}
+
+func orDefault(v, d int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+// badgerLogger routes Badger's own messages to slog, dropping its chatty info and debug lines.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error("badger: " + fmt.Sprintf(f, a...)) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn("badger: " + fmt.Sprintf(f, a...)) }
+func (b badgerLogger) Infof(string, ...any)        {}
+func (b badgerLogger) Debugf(string, ...any)       {}
