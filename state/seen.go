@@ -1,0 +1,40 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// SeenKey is the store key remembering that the event (feed, eventID) was handled.
+func SeenKey(feed, eventID string) []byte {
+	k := make([]byte, 0, 3+len(feed)+len(eventID))
+	k = append(k, kindSeen, '/')
+	k = append(k, feed...)
+	k = append(k, 0)
+	return append(k, eventID...)
+}
+
+// MarkSeen remembers (feed, eventID) for ttl, inside a write batch. Badger drops the key once
+// the TTL has passed.
+func MarkSeen(wb *badger.WriteBatch, feed, eventID string, ttl time.Duration) error {
+	e := badger.NewEntry(SeenKey(feed, eventID), []byte{1}).WithTTL(ttl)
+	if err := wb.SetEntry(e); err != nil {
+		return fmt.Errorf("mark event seen: %w", err)
+	}
+	return nil
+}
+
+// Seen reports, inside txn, whether (feed, eventID) was marked within its TTL.
+func Seen(txn *badger.Txn, feed, eventID string) (bool, error) {
+	_, err := txn.Get(SeenKey(feed, eventID))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read seen event: %w", err)
+	}
+	return true, nil
+}

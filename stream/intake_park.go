@@ -1,0 +1,128 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/segmentio/kafka-go"
+
+	"safetynet/state"
+)
+
+// sweepLimit bounds the parked events handled in one sweep step.
+const sweepLimit = 500
+
+// runSweeper dead-letters, every SweepInterval, the parked events whose person the registry has
+// not named within UnknownPersonWait.
+func (i *Intake) runSweeper(ctx context.Context) error {
+	t := time.NewTicker(i.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		if err := i.sweep(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// sweep handles every parked event older than the wait: released if its person is known by now,
+// dead-lettered as unknown_person otherwise.
+func (i *Intake) sweep(ctx context.Context) error {
+	for i.parkedN.Load() > 0 {
+		n, err := i.sweepStep(ctx)
+		if err != nil || n < sweepLimit {
+			return err
+		}
+	}
+	return nil
+}
+
+func (i *Intake) sweepStep(ctx context.Context) (int, error) {
+	i.parkMu.Lock()
+	defer i.parkMu.Unlock()
+	now := i.cfg.Now()
+	var expired, known []state.ParkedEntry
+	households := map[string]string{}
+	err := i.store.DB().View(func(txn *badger.Txn) error {
+		es, err := state.ParkedBefore(txn, now.Add(-i.cfg.UnknownPersonWait), sweepLimit)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			p, ok, err := state.GetPerson(txn, e.PersonKey)
+			if err != nil {
+				return err
+			}
+			if ok && p.Known() {
+				households[e.PersonKey] = p.HouseholdID
+				known = append(known, e)
+			} else {
+				expired = append(expired, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("find expired parked events: %w", err)
+	}
+	if err := i.release(ctx, known, func(pk string) string { return households[pk] }); err != nil {
+		return 0, err
+	}
+	if len(expired) == 0 {
+		return len(known), nil
+	}
+	msgs := make([]kafka.Message, 0, len(expired))
+	keys := make([][]byte, 0, len(expired))
+	for _, e := range expired {
+		msgs = append(msgs, i.unknownPerson(e, now).Message(i.cfg.Topics.DLQ, now))
+		keys = append(keys, e.Key)
+	}
+	if err := i.write(ctx, msgs); err != nil {
+		return 0, err
+	}
+	if err := i.store.DB().Update(func(txn *badger.Txn) error { return state.DeleteParked(txn, keys...) }); err != nil {
+		return 0, fmt.Errorf("forget dead-lettered parked events: %w", err)
+	}
+	i.parkedN.Add(-int64(len(expired)))
+	i.metrics.Parked.Set(float64(i.parkedN.Load()))
+	for _, e := range expired {
+		i.metrics.DeadLetters.WithLabelValues(e.Feed, ReasonUnknownPerson).Inc()
+	}
+	i.log.Info("dead-lettered events whose person the registry never named", "count", len(expired), "wait", i.cfg.UnknownPersonWait)
+	return len(known) + len(expired), nil
+}
+
+// unknownPerson is the dead letter of an expired parked event: the original record, opened from
+// its sealed copy.
+func (i *Intake) unknownPerson(e state.ParkedEntry, now time.Time) DeadLetter {
+	dl := DeadLetter{Reason: ReasonUnknownPerson, Feed: e.Feed}
+	ev, err := decodeParkedEvent(e)
+	if err == nil {
+		dl.Source = ev.Source
+	}
+	dl.Detail = fmt.Sprintf("person_id: the registry did not name person %s within %s (parked at %s)",
+		ev.PersonMasked, i.cfg.UnknownPersonWait, e.ParkedAt.UTC().Format(time.RFC3339))
+	var rec sealedRecord
+	plain, oerr := i.pseud.open(e.Sealed)
+	if oerr == nil {
+		oerr = json.Unmarshal(plain, &rec)
+	}
+	if oerr != nil {
+		// The key changed since the event was parked: keep what can be kept, the canonical event.
+		dl.Value = e.Event
+		dl.Detail += "; the original record could not be opened (was the pseudonymisation key changed?), the value is the canonical event"
+		return dl
+	}
+	dl.Key, dl.Value = rec.Key, rec.Value
+	return dl
+}
