@@ -29,7 +29,7 @@ type Assessment struct {
 	At           time.Time        `json:"at"`
 	Total        float64          `json:"total"` // 0–100, rounded to one decimal
 	Dimensions   []DimensionScore `json:"dimensions"`
-	// Reasons are sorted by points, largest first; triggers come first.
+	// Reasons: triggers first, then by contribution to the total, largest first.
 	Reasons []Reason `json:"reasons"`
 	// Triggers that fired, each with the minimum level it sets.
 	Triggers []Trigger `json:"triggers,omitempty"`
@@ -50,8 +50,11 @@ type Reason struct {
 	Code      string  `json:"code"`      // stable, e.g. "health.admissions"
 	Dimension string  `json:"dimension"` // one of Dimensions, or "trigger"
 	Points    float64 `json:"points"`    // contribution to the dimension score (0 for triggers)
-	ZH        string  `json:"zh"`
-	EN        string  `json:"en"`
+	// Contribution is the reason's share of the total: points × weight, scaled down when the
+	// dimension is capped at 100. The contributions of all reasons sum to the total.
+	Contribution float64 `json:"contribution"`
+	ZH           string  `json:"zh"`
+	EN           string  `json:"en"`
 }
 
 // Trigger is a single fact that sets a minimum level whatever the total.

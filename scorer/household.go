@@ -21,9 +21,9 @@ type Member struct {
 	Relation  string     `json:"relation,omitempty"` // head, spouse, child, parent, other
 	Died      *time.Time `json:"died,omitempty"`     // when the registry recorded the death
 
-	Employment *Employment  `json:"employment,omitempty"` // nil: nothing known
-	Pension    *Pension     `json:"pension,omitempty"`    // nil: none known
-	Disability *Disability  `json:"disability,omitempty"` // nil: none registered
+	Employment *Employment `json:"employment,omitempty"` // nil: nothing known
+	Pension    *Pension    `json:"pension,omitempty"`    // nil: none known
+	Disability *Disability `json:"disability,omitempty"` // nil: none registered
 	Admissions []Admission `json:"admissions,omitempty"`
 }
 

@@ -1,0 +1,68 @@
+package scorer
+
+import (
+	"fmt"
+	"strings"
+)
+
+// icdRange is an inclusive range of ICD-10 codes, each end normalised (upper case, no dot):
+// "C91"–"C95" covers C91.0 to C95.9. An end given as a category (three characters) covers all
+// of its subcategories.
+type icdRange struct {
+	text   string // as the model file writes it
+	lo, hi string
+}
+
+// normICD normalises an ICD-10 code: "c92.0 " → "C920". ok is false when it is not of the form
+// letter, two digits, then optionally a dot and up to four letters or digits.
+func normICD(code string) (string, bool) {
+	code = strings.ToUpper(strings.TrimSpace(code))
+	if len(code) < 3 || len(code) > 8 {
+		return "", false
+	}
+	if code[0] < 'A' || code[0] > 'Z' || !isDigit(code[1]) || !isDigit(code[2]) {
+		return "", false
+	}
+	rest := code[3:]
+	if rest == "" {
+		return code, true
+	}
+	if rest[0] != '.' || len(rest) < 2 || len(rest) > 5 {
+		return "", false
+	}
+	for i := 1; i < len(rest); i++ {
+		c := rest[i]
+		if !isDigit(c) && (c < 'A' || c > 'Z') {
+			return "", false
+		}
+	}
+	return code[:3] + rest[1:], true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// parseICDRange reads "C00-C97", "C91–C95" or a single code "N18".
+func parseICDRange(s string) (icdRange, error) {
+	t := strings.ReplaceAll(s, "–", "-")
+	lo, hi, isRange := strings.Cut(t, "-")
+	if !isRange {
+		hi = lo
+	}
+	nlo, ok := normICD(lo)
+	if !ok {
+		return icdRange{}, fmt.Errorf("%q: %q is not an ICD-10 code (letter, two digits, optional .subcode)", s, strings.TrimSpace(lo))
+	}
+	nhi, ok := normICD(hi)
+	if !ok {
+		return icdRange{}, fmt.Errorf("%q: %q is not an ICD-10 code (letter, two digits, optional .subcode)", s, strings.TrimSpace(hi))
+	}
+	if nlo > nhi {
+		return icdRange{}, fmt.Errorf("%q: range runs backwards", s)
+	}
+	return icdRange{text: strings.TrimSpace(s), lo: nlo, hi: nhi}, nil
+}
+
+// contains reports whether the normalised code lies in the range.
+func (r icdRange) contains(code string) bool {
+	return code >= r.lo && (code <= r.hi || strings.HasPrefix(code, r.hi))
+}
