@@ -37,7 +37,9 @@ type HouseholdEvent struct {
 	PersonMasked string    `json:"person_masked"`
 	OccurredAt   time.Time `json:"occurred_at"`
 	Source       Source    `json:"source"`
-	// IngestedAt is when intake accepted the event (wall clock), for latency measurement.
+	// ProducedAt is the feed record's timestamp (when the agency produced it), and IngestedAt
+	// when intake accepted the event (wall clock); both for latency measurement.
+	ProducedAt time.Time `json:"produced_at,omitzero"`
 	IngestedAt time.Time `json:"ingested_at"`
 
 	// Type-specific fields; nil when the feed does not carry them.

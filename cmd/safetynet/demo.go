@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"safetynet/stream"
+	"safetynet/stream/feedgen"
+)
+
+// demoCmd runs everything on one machine: the embedded broker, a synthetic population's feeds,
+// and the service, printing alerts as they happen.
+func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	brokerAddr := fs.String("broker", "127.0.0.1:9092", "address of the embedded broker")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP API and /metrics")
+	dir := fs.String("state", "data/demo", "state directory (emptied at start: the embedded broker starts empty too)")
+	households := fs.Int("households", feedgen.DefaultHouseholds, "households in the synthetic population")
+	rate := fs.Float64("rate", 5000, "feed events per second")
+	seed := fs.Uint64("seed", 1, "seed of the synthetic population")
+	partitions := fs.Int("partitions", 4, "partitions of every topic")
+	lines := fs.Int("lines", 5, "alert lines printed per second at most (the rest are counted)")
+	verbose := fs.Bool("v", false, "log at info level (default: warnings only)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if !strings.HasPrefix(filepath.Clean(*dir), "data") && !*verbose {
+		// Refuse to empty a directory that does not look like demo data.
+		if _, err := os.Stat(filepath.Join(*dir, "SAFETYNET_FORMAT")); err == nil {
+			return fmt.Errorf("demo: -state %s holds a safetynet state directory outside data/; refusing to empty it", *dir)
+		}
+	}
+	if err := os.RemoveAll(*dir); err != nil {
+		return fmt.Errorf("demo: empty %s: %w", *dir, err)
+	}
+
+	topics := stream.DefaultTopics()
+	broker, err := stream.StartEmbeddedBroker(*brokerAddr, *partitions, allTopics(topics)...)
+	if err != nil {
+		return fmt.Errorf("demo: %w (is another demo or Kafka on that port? try -broker 127.0.0.1:0)", err)
+	}
+	defer broker.Close()
+	addr := broker.Addrs()[0]
+
+	token := randomHex(16)
+	cfg, err := loadConfig(map[string]string{
+		envPrefix + "KAFKA_BROKERS": addr,
+		envPrefix + "STATE_DIR":     filepath.Join(*dir, "state"),
+		envPrefix + "PSEUDONYM_KEY": randomHex(32),
+		envPrefix + "API_TOKENS":    token,
+		envPrefix + "HTTP_ADDR":     *httpAddr,
+		envPrefix + "LOG_FORMAT":    "text",
+		envPrefix + "LOG_LEVEL":     map[bool]string{true: "info", false: "warn"}[*verbose],
+	})
+	if err != nil {
+		return err
+	}
+
+	printer := newAlertPrinter(stdout, *lines)
+	listening := make(chan string, 1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return run(gctx, cfg, runOptions{stdout: stdout, stderr: stderr, onAlert: printer.alert, listening: listening})
+	})
+	var api string
+	select {
+	case api = <-listening:
+	case <-gctx.Done():
+		return g.Wait()
+	}
+	fmt.Fprintf(stdout, `safetynet demo
+  broker    %s (embedded; topics %s …)
+  API       http://%s  token %s
+  try       curl -s -H 'Authorization: Bearer %s' 'http://%s/v1/alerts?level=urgent&limit=3'
+            curl -s -H 'Authorization: Bearer %s' http://%s/v1/households/<household_id from an alert>
+            curl -s http://%s/metrics | grep ^safetynet_
+  feeds     %d households, %.0f events/s, seed %d; stop with Ctrl-C
+
+`, addr, topics.Registry, api, token, token, api, token, api, api, *households, *rate, *seed)
+
+	g.Go(func() error { return printer.run(gctx) })
+	g.Go(func() error {
+		err := produceDemo(gctx, addr, topics, feedgen.Config{Seed: *seed, Households: *households, Start: time.Now().UTC()}, *rate, stdout)
+		if err != nil && gctx.Err() == nil {
+			return fmt.Errorf("demo feeds: %w", err)
+		}
+		return nil
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// produceDemo sends the population's registry, then its change events at rate until the
+// simulated clock reaches today: events after today would be refused as from the future.
+func produceDemo(ctx context.Context, addr string, topics stream.Topics, cfg feedgen.Config, rate float64, stdout io.Writer) error {
+	gen := feedgen.New(cfg)
+	w := stream.Kafka{Brokers: []string{addr}}.Writer("", &kafka.Hash{})
+	defer w.Close()
+	const chunk = 500
+	batch := make([]kafka.Message, 0, chunk)
+	sent := 0
+	start := time.Now()
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := w.WriteMessages(ctx, batch...); err != nil {
+			return err
+		}
+		sent += len(batch)
+		batch = batch[:0]
+		if rate > 0 { // pace: sent events should take sent/rate seconds
+			if ahead := time.Duration(float64(sent)/rate*float64(time.Second)) - time.Since(start); ahead > 0 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(ahead):
+				}
+			}
+		}
+		return nil
+	}
+	add := func(e feedgen.Event) error {
+		batch = append(batch, kafka.Message{Topic: topics.Feed(e.Feed), Key: e.Key, Value: e.Value})
+		if len(batch) == chunk {
+			return flush()
+		}
+		return nil
+	}
+	for _, e := range gen.Registry() {
+		if err := add(e); err != nil {
+			return err
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "feeds: registry of %d people sent; now 18 months of hospital, pension, employment and disability changes\n", sent)
+	today := time.Now()
+	for gen.Now().Before(today) {
+		if err := add(gen.Next()); err != nil {
+			return err
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "feeds: %d events sent, history has reached today; the monitor goes on re-assessing households as time passes\n", sent)
+	return nil
+}
+
+// alertPrinter prints alerts as one readable line each, at most perSecond lines a second; it
+// counts the rest and says how many it skipped.
+type alertPrinter struct {
+	w         io.Writer
+	perSecond int
+
+	mu      sync.Mutex
+	printed int
+	skipped int
+	total   map[string]int
+}
+
+func newAlertPrinter(w io.Writer, perSecond int) *alertPrinter {
+	return &alertPrinter{w: w, perSecond: perSecond, total: map[string]int{}}
+}
+
+func (p *alertPrinter) alert(a stream.Alert) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total[a.Status]++
+	if p.printed >= p.perSecond {
+		p.skipped++
+		return
+	}
+	p.printed++
+	fmt.Fprintf(p.w, "%s  %s\n", a.EmittedAt.Format("15:04:05"), a.Summary)
+}
+
+func (p *alertPrinter) run(ctx context.Context) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	report := time.NewTicker(15 * time.Second)
+	defer report.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			p.mu.Lock()
+			p.printed = 0
+			p.mu.Unlock()
+		case <-report.C:
+			p.mu.Lock()
+			if p.skipped > 0 {
+				fmt.Fprintf(p.w, "… %d more alerts not printed (raised %d, escalated %d, deescalated %d, resolved %d so far); list them at /v1/alerts\n",
+					p.skipped, p.total[stream.StatusRaised], p.total[stream.StatusEscalated], p.total[stream.StatusDeescalated], p.total[stream.StatusResolved])
+				p.skipped = 0
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

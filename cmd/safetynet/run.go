@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"safetynet/scorer"
+	"safetynet/state"
+	"safetynet/stream"
+)
+
+// shutdownTimeout bounds the clean-up after a stop signal: finishing the batch in flight,
+// closing the HTTP server, closing the store.
+const shutdownTimeout = 8 * time.Second
+
+// runOptions are what a caller embedding the service (the demo, tests) adds to the config.
+type runOptions struct {
+	stdout, stderr io.Writer
+	onAlert        func(stream.Alert)
+	now            func() time.Time
+	// listening, when set, receives the HTTP server's address once it listens.
+	listening chan<- string
+	registry  *prometheus.Registry
+}
+
+// run is the service: intake, monitor and HTTP under one errgroup. It returns when ctx ends (nil)
+// or when a part fails (its error).
+func run(ctx context.Context, cfg config, opts runOptions) error {
+	logger, err := newLogger(cfg, opts.stderr)
+	if err != nil {
+		return err
+	}
+	model := scorer.Default()
+	if cfg.ModelFile != "" {
+		if model, err = scorer.LoadFile(cfg.ModelFile); err != nil {
+			return fmt.Errorf("%sMODEL_FILE: %w", envPrefix, err)
+		}
+	}
+	kafkaCfg, err := cfg.kafka()
+	if err != nil {
+		return err
+	}
+	pseud, err := stream.NewPseudonymizer([]byte(cfg.PseudonymKey))
+	if err != nil {
+		return fmt.Errorf("%sPSEUDONYM_KEY: %w", envPrefix, err)
+	}
+	now := opts.now
+	if now == nil && cfg.FrozenTime != "" {
+		frozen, _ := time.Parse(time.RFC3339, cfg.FrozenTime)
+		now = func() time.Time { return frozen }
+		logger.Warn("clock frozen for testing (SAFETYNET_TEST_FROZEN_TIME); never set this in production", "at", frozen)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	var encKey []byte
+	if cfg.StateEncryptionKey != "" {
+		encKey, _ = hex.DecodeString(cfg.StateEncryptionKey)
+	}
+
+	store, err := state.Open(state.Options{
+		Dir: cfg.StateDir, EncryptionKey: encKey, BlockCacheSize: int64(cfg.StateCacheMB) << 20, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			logger.Error("closing the state store failed; the next start will replay from the last committed batch", "err", err)
+		}
+	}()
+
+	reg := opts.registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := stream.NewMetrics(reg)
+	metrics.BuildInfo.WithLabelValues(version, runtime.Version(), model.Version).Set(1)
+
+	intake, err := stream.NewIntake(stream.IntakeConfig{
+		Brokers: kafkaCfg.Brokers, Dialer: kafkaCfg.Dialer(), Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
+		MaxEventBytes: cfg.MaxEventBytes, MaxFutureSkew: cfg.MaxFutureSkew,
+		UnknownPersonWait: cfg.UnknownPersonWait, DedupeWindow: cfg.DedupeWindow, Now: now,
+	}, store, pseud, metrics, logger)
+	if err != nil {
+		return err
+	}
+	monitor := stream.NewMonitor(stream.MonitorConfig{
+		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID,
+		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.onAlert,
+	}, store, model, metrics, logger)
+
+	var diskOK atomic.Bool
+	diskOK.Store(true)
+	ready := func() (bool, []string) {
+		var reasons []string
+		if !intake.CaughtUp() {
+			reasons = append(reasons, "the person table is still reading the registry topic")
+		}
+		if ok, why := monitor.Ready(); !ok {
+			reasons = append(reasons, why)
+		}
+		if !diskOK.Load() {
+			reasons = append(reasons, "the state directory's filesystem is nearly full")
+		}
+		if len(reasons) == 0 {
+			metrics.Ready.Set(1)
+			return true, nil
+		}
+		metrics.Ready.Set(0)
+		return false, reasons
+	}
+	api := stream.NewAPI(stream.APIConfig{Tokens: cfg.APITokens, Ready: ready, Now: now}, store, model, reg, logger)
+	if len(cfg.APITokens) == 0 {
+		logger.Warn("no API tokens configured: /v1 answers 401 to every request; set SAFETYNET_API_TOKENS")
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("%sHTTP_ADDR: listen on %s: %w", envPrefix, cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	if opts.listening != nil {
+		opts.listening <- ln.Addr().String()
+	}
+	logger.Info("safetynet started", "version", version, "model", model.Version, "http", ln.Addr().String(),
+		"brokers", cfg.KafkaBrokers, "state_dir", cfg.StateDir, "partitions_group", cfg.GroupID)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return intake.Run(gctx) })
+	g.Go(func() error { return monitor.Run(gctx) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), shutdownTimeout)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	g.Go(func() error {
+		store.RunGC(gctx, 5*time.Minute, metrics.StateGCRuns.Inc)
+		return nil
+	})
+	g.Go(func() error {
+		watchState(gctx, store, cfg.StateDir, metrics, &diskOK, logger)
+		return nil
+	})
+	g.Go(func() error {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+				ready()
+			}
+		}
+	})
+	err = g.Wait()
+	logger.Info("safetynet stopped")
+	return err
+}
+
+// watchState updates the store size and disk metrics every few seconds.
+func watchState(ctx context.Context, store *state.Store, dir string, m *stream.Metrics, diskOK *atomic.Bool, logger *slog.Logger) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		lsm, vlog := store.Size()
+		m.StateLSMBytes.Set(float64(lsm))
+		m.StateVlogBytes.Set(float64(vlog))
+		var fs syscall.Statfs_t
+		if err := syscall.Statfs(dir, &fs); err == nil {
+			free := float64(fs.Bavail) * float64(fs.Bsize)
+			size := float64(fs.Blocks) * float64(fs.Bsize)
+			m.DiskFreeBytes.Set(free)
+			m.DiskSizeBytes.Set(size)
+			ok := free > 256<<20 || free/size > 0.02
+			if diskOK.Swap(ok) && !ok {
+				logger.Error("the state directory's filesystem is nearly full; grow the volume or free space, writes will fail next", "free_bytes", free)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
+	level, err := parseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("%sLOG_LEVEL: %w", envPrefix, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewJSONHandler(w, opts)), nil
+}

@@ -1,0 +1,57 @@
+package stream
+
+import (
+	"crypto/tls"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+)
+
+// Kafka is how to reach the cluster: brokers, and optionally TLS and SASL.
+type Kafka struct {
+	Brokers []string
+	TLS     *tls.Config
+	SASL    sasl.Mechanism
+}
+
+// Dialer is for readers and consumer groups.
+func (k Kafka) Dialer() *kafka.Dialer {
+	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: k.TLS, SASLMechanism: k.SASL}
+}
+
+// Transport is for writers and admin requests.
+func (k Kafka) Transport() *kafka.Transport {
+	return &kafka.Transport{DialTimeout: 10 * time.Second, TLS: k.TLS, SASL: k.SASL, IdleTimeout: time.Minute}
+}
+
+// Writer returns a writer to topic that waits for all in-sync replicas, flushes within a few
+// milliseconds, and places messages with balancer. (A kafka-go Writer literal would ask for no
+// acknowledgement, ignore keys and wait a second before sending.)
+func (k Kafka) Writer(topic string, balancer kafka.Balancer) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:                   kafka.TCP(k.Brokers...),
+		Topic:                  topic,
+		Balancer:               balancer,
+		RequiredAcks:           kafka.RequireAll,
+		BatchTimeout:           2 * time.Millisecond,
+		BatchSize:              1000,
+		BatchBytes:             16 << 20,
+		MaxAttempts:            3,
+		WriteBackoffMin:        50 * time.Millisecond,
+		WriteBackoffMax:        time.Second,
+		AllowAutoTopicCreation: false,
+		Transport:              k.Transport(),
+	}
+}
+
+// HouseholdBalancer places household-keyed messages: the household-events topic and the
+// changelog share it, so a household's events and its state live in partitions of the same
+// number.
+func HouseholdBalancer() kafka.Balancer { return &kafka.Hash{} }
+
+// samePartition places a message in the partition set on it: the changelog record of a
+// household goes to the partition of the household-events topic it was built from.
+type samePartition struct{}
+
+func (samePartition) Balance(msg kafka.Message, partitions ...int) int { return msg.Partition }

@@ -1,0 +1,412 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/segmentio/kafka-go"
+
+	"safetynet/scorer"
+	"safetynet/state"
+)
+
+// worker owns one partition of the household-events topic for one consumer-group generation:
+// its households, timers and offset. Nothing else writes them while it runs.
+type worker struct {
+	mo        *Monitor
+	partition int
+	gen       *kafka.Generation
+	logger    *slog.Logger
+
+	stats state.PartitionStats // this partition's share of the gauges
+}
+
+// retryPause is the first pause before retrying a failed publish or commit; it doubles up to
+// retryPauseMax.
+const (
+	retryPause    = 100 * time.Millisecond
+	retryPauseMax = 10 * time.Second
+	// finishTimeout bounds how long a worker, told to stop, keeps trying to publish and persist
+	// the batch it holds before giving it up (it is then processed again on restart).
+	finishTimeout = 5 * time.Second
+)
+
+func (w *worker) run(ctx context.Context) {
+	mo := w.mo
+	topic := mo.cfg.Topics.HouseholdEvents
+	next, err := w.startOffset(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.logger.Error("cannot start partition; it will be retried at the next rebalance", "err", err)
+		}
+		return
+	}
+	w.stats, err = mo.store.Stats(w.partition)
+	if err != nil {
+		w.logger.Error("cannot read partition statistics", "err", err)
+	}
+	w.addGauges(w.stats, 1)
+	defer func() { w.addGauges(w.stats, -1) }()
+
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        mo.cfg.Kafka.Brokers,
+		Dialer:         mo.cfg.Kafka.Dialer(),
+		Topic:          topic,
+		Partition:      w.partition,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        100 * time.Millisecond,
+		ReadBackoffMin: 50 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+		QueueCapacity:  max(1000, 2*mo.cfg.BatchSize),
+		ErrorLogger:    kafka.LoggerFunc(func(f string, a ...any) { w.logger.Debug("kafka: " + fmt.Sprintf(f, a...)) }),
+	})
+	defer r.Close()
+	if err := r.SetOffset(next); err != nil {
+		w.logger.Error("cannot seek partition", "offset", next, "err", err)
+		return
+	}
+	w.logger.Info("partition started", "offset", next, "households_by_level", w.stats.Levels, "timers", w.stats.Timers)
+
+	lagGauge := mo.metrics.ConsumerLag.WithLabelValues(topic, strconv.Itoa(w.partition))
+	for ctx.Err() == nil {
+		msgs, err := w.fetch(ctx, r)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.logger.Warn("fetch failed; retrying", "err", err)
+			}
+			continue
+		}
+		due, err := mo.store.DueTimers(w.partition, mo.cfg.Now(), mo.cfg.BatchSize)
+		if err != nil {
+			w.logger.Warn("cannot read timers", "err", err)
+		}
+		if len(msgs) == 0 && len(due) == 0 {
+			mo.setStatus(w.partition, func(s *partitionStatus) { s.caughtUp = true })
+			lagGauge.Set(0)
+			continue
+		}
+		if err := w.processWithRetry(ctx, msgs, due); err != nil {
+			return // stopped while retrying: nothing of this batch was persisted
+		}
+		if n := len(msgs); n > 0 {
+			last := msgs[n-1]
+			next = last.Offset + 1
+			lag := max(last.HighWaterMark-next, 0)
+			lagGauge.Set(float64(lag))
+			if lag == 0 {
+				mo.setStatus(w.partition, func(s *partitionStatus) { s.caughtUp = true })
+			}
+			// Kafka's group offsets are for lag monitoring only; the store holds the truth.
+			if err := w.gen.CommitOffsets(map[string]map[int]int64{topic: {w.partition: next}}); err != nil && ctx.Err() == nil {
+				w.logger.Debug("commit group offset", "err", err)
+			}
+		}
+	}
+}
+
+// startOffset is the next offset to read: from the store when it holds this partition, else
+// restored from the changelog.
+func (w *worker) startOffset(ctx context.Context) (int64, error) {
+	next, found, err := w.mo.store.Offset(w.mo.cfg.Topics.HouseholdEvents, w.partition)
+	if err != nil {
+		return 0, err
+	}
+	if found {
+		return next, nil
+	}
+	return w.restore(ctx)
+}
+
+// fetch returns the next micro-batch: it waits up to the timer interval for a first message,
+// then takes what arrives within BatchWait, up to BatchSize. An empty batch means idle.
+func (w *worker) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
+	cfg := w.mo.cfg
+	fctx, cancel := context.WithTimeout(ctx, cfg.TimerInterval)
+	m, err := r.FetchMessage(fctx)
+	cancel()
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil, nil
+		}
+		return nil, err
+	}
+	msgs := []kafka.Message{m}
+	bctx, cancel := context.WithTimeout(ctx, cfg.BatchWait)
+	defer cancel()
+	for len(msgs) < cfg.BatchSize {
+		m, err := r.FetchMessage(bctx)
+		if err != nil {
+			break
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// processWithRetry processes the batch until it succeeds. While it fails the partition is not
+// ready and takes no new events; told to stop, it gives up the batch (nothing was persisted, so
+// it is processed again by whoever owns the partition next).
+func (w *worker) processWithRetry(ctx context.Context, msgs []kafka.Message, due []string) error {
+	pause := retryPause
+	for attempt := 1; ; attempt++ {
+		err := w.process(ctx, msgs, due)
+		if err == nil {
+			if attempt > 1 {
+				w.logger.Info("batch succeeded after retries; partition resumed", "attempts", attempt)
+				w.mo.setStatus(w.partition, func(s *partitionStatus) { s.failing = "" })
+			}
+			return nil
+		}
+		reason := err.Error()
+		w.mo.setStatus(w.partition, func(s *partitionStatus) { s.failing = reason })
+		w.logger.Error("batch failed; nothing acknowledged, retrying — see the error for what to fix",
+			"err", err, "events", len(msgs), "attempt", attempt, "retry_in", pause)
+		select {
+		case <-ctx.Done():
+			return errStopped
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, retryPauseMax)
+	}
+}
+
+// batch is one micro-batch being applied.
+type batch struct {
+	txn        *badger.Txn
+	households map[string]*Household
+	timerWas   map[string]time.Time // NextCheck when loaded, to move the timer index
+	levelWas   map[string]string
+	existed    map[string]bool // the store held the household before this batch
+	order      []string
+	alerts     []*Alert
+	dead       []kafka.Message
+}
+
+func (b *batch) load(id string, partition int) (*Household, error) {
+	if h := b.households[id]; h != nil {
+		return h, nil
+	}
+	v, err := state.GetIn(b.txn, state.HouseholdKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("read household: %w", err)
+	}
+	h := NewHousehold(id, partition)
+	if v != nil {
+		if h, err = decodeHousehold(v); err != nil {
+			return nil, err
+		}
+		b.existed[id] = true
+	}
+	b.households[id] = h
+	b.timerWas[id] = h.NextCheck
+	b.levelWas[id] = h.Level
+	b.order = append(b.order, id)
+	return h, nil
+}
+
+// process applies a batch: each event to its household, then re-assesses it; each due timer's
+// household likewise. Then, in write-ahead order, it publishes the alerts, the changelog and the
+// dead letters and waits for the broker's acknowledgement, and only then commits the households,
+// timers and offset to the store in one transaction.
+func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string) error {
+	mo := w.mo
+	start := time.Now()
+	txn := mo.store.DB().NewTransaction(true)
+	defer txn.Discard()
+	b := &batch{txn: txn, households: map[string]*Household{}, timerWas: map[string]time.Time{}, levelWas: map[string]string{}, existed: map[string]bool{}}
+	now := mo.cfg.Now()
+
+	for _, msg := range msgs {
+		var e HouseholdEvent
+		if err := json.Unmarshal(msg.Value, &e); err != nil || e.V != EventVersion || e.HouseholdID == "" {
+			w.logger.Error("undecodable household event sent to the dead-letter topic; intake and monitor versions may differ",
+				"offset", msg.Offset, "version", e.V)
+			b.dead = append(b.dead, deadInternal(msg, "bad_internal_event", "household event does not decode as version "+strconv.Itoa(EventVersion)))
+			continue
+		}
+		h, err := b.load(e.HouseholdID, w.partition)
+		if err != nil {
+			return err
+		}
+		changed, err := h.Apply(&e)
+		if err != nil {
+			b.dead = append(b.dead, deadInternal(msg, "bad_internal_event", err.Error()))
+			continue
+		}
+		if !changed {
+			continue
+		}
+		cause := Cause{Kind: "event", EventID: e.EventID, Feed: e.Feed, Topic: e.Source.Topic,
+			Partition: e.Source.Partition, Offset: e.Source.Offset, produced: e.ProducedAt}
+		w.assess(b, h, now, cause, e.OccurredAt)
+	}
+	for _, id := range due {
+		h, err := b.load(id, w.partition)
+		if err != nil {
+			return err
+		}
+		if h.NextCheck.IsZero() || h.NextCheck.After(now) {
+			continue // an event of this batch already re-assessed it
+		}
+		mo.metrics.TimersFired.Inc()
+		w.assess(b, h, now, Cause{Kind: "timer"}, h.NextCheck)
+	}
+
+	// Stamp and index the alerts, then write the households and move their timers.
+	emitted := mo.cfg.Now()
+	alertMsgs := make([]kafka.Message, 0, len(b.alerts))
+	for _, a := range b.alerts {
+		a.EmittedAt = emitted
+		v, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("encode alert: %w", err)
+		}
+		b.households[a.HouseholdID].addAlertRef(AlertRef{AlertID: a.AlertID, Status: a.Status, Level: a.Level, Score: a.Score, EmittedAt: emitted})
+		if err := txn.Set(state.AlertKey(emitted, a.AlertID), v); err != nil {
+			return fmt.Errorf("index alert: %w", err)
+		}
+		alertMsgs = append(alertMsgs, kafka.Message{Key: []byte(a.HouseholdID), Value: v, Time: emitted})
+	}
+	stats := w.stats.Clone()
+	changelog := make([]kafka.Message, 0, len(b.order))
+	next := int64(-1)
+	if n := len(msgs); n > 0 {
+		next = msgs[n-1].Offset + 1
+	}
+	for _, id := range b.order {
+		h := b.households[id]
+		v, err := encodeHousehold(h)
+		if err != nil {
+			return fmt.Errorf("encode household: %w", err)
+		}
+		if err := txn.Set(state.HouseholdKey(id), v); err != nil {
+			return fmt.Errorf("write household: %w", err)
+		}
+		if was := b.timerWas[id]; !was.Equal(h.NextCheck) {
+			if !was.IsZero() {
+				if err := txn.Delete(state.TimerKey(w.partition, was, id)); err != nil {
+					return fmt.Errorf("move timer: %w", err)
+				}
+				stats.Timers--
+			}
+			if !h.NextCheck.IsZero() {
+				if err := txn.Set(state.TimerKey(w.partition, h.NextCheck, id), nil); err != nil {
+					return fmt.Errorf("move timer: %w", err)
+				}
+				stats.Timers++
+			}
+		}
+		if !b.existed[id] {
+			stats.Levels[levelLabel(h.Level)]++
+		} else if was := b.levelWas[id]; was != h.Level {
+			stats.Levels[levelLabel(was)]--
+			stats.Levels[levelLabel(h.Level)]++
+		}
+		cl := kafka.Message{Key: []byte(id), Value: v, Partition: w.partition}
+		if next >= 0 {
+			cl.Headers = []kafka.Header{{Key: "next_offset", Value: strconv.AppendInt(nil, next, 10)}}
+		}
+		changelog = append(changelog, cl)
+	}
+	if err := state.SetStats(txn, w.partition, stats); err != nil {
+		return fmt.Errorf("write partition statistics: %w", err)
+	}
+	if next >= 0 {
+		if err := state.SetOffset(txn, mo.cfg.Topics.HouseholdEvents, w.partition, next); err != nil {
+			return fmt.Errorf("write offset: %w", err)
+		}
+	}
+
+	// Write-ahead: the broker acknowledges every output before the store records the batch.
+	pctx, cancel := finishContext(ctx)
+	defer cancel()
+	if err := mo.publish(pctx, mo.alerts, alertMsgs); err != nil {
+		return fmt.Errorf("publish %d alerts to %s: %w", len(alertMsgs), mo.cfg.Topics.Alerts, err)
+	}
+	if err := mo.publish(pctx, mo.changelog, changelog); err != nil {
+		return fmt.Errorf("publish %d changelog records to %s: %w", len(changelog), mo.cfg.Topics.Changelog, err)
+	}
+	if err := mo.publish(pctx, mo.dlq, b.dead); err != nil {
+		return fmt.Errorf("publish %d dead letters to %s: %w", len(b.dead), mo.cfg.Topics.DLQ, err)
+	}
+	if err := txn.Commit(); err != nil {
+		mo.metrics.StateWriteErrors.Inc()
+		return fmt.Errorf("commit state of partition %d (is the state directory writable and not full?): %w", w.partition, err)
+	}
+
+	// Committed: account for it.
+	acked := time.Now()
+	w.addGauges(w.stats, -1)
+	w.stats = stats
+	w.addGauges(w.stats, 1)
+	mo.metrics.BatchSize.Observe(float64(len(msgs)))
+	mo.metrics.BatchDuration.Observe(time.Since(start).Seconds())
+	for _, a := range b.alerts {
+		mo.metrics.Alerts.WithLabelValues(a.Status, levelLabel(a.Level)).Inc()
+		if !a.EventTime.IsZero() && a.Cause.Kind == "event" {
+			mo.metrics.EventToAlert.Observe(acked.Sub(a.EventTime).Seconds())
+		}
+		if !a.Cause.produced.IsZero() {
+			mo.metrics.ProduceToAlert.Observe(acked.Sub(a.Cause.produced).Seconds())
+		}
+		if mo.cfg.OnAlert != nil {
+			mo.cfg.OnAlert(*a)
+		}
+	}
+	return nil
+}
+
+// assess re-scores a household and records the alert its transition calls for.
+func (w *worker) assess(b *batch, h *Household, now time.Time, cause Cause, eventTime time.Time) {
+	a := scorer.Assess(w.mo.model, h.Scorer(), now)
+	w.mo.metrics.Scores.Observe(a.Total)
+	if al := transition(w.mo.model, h, a, cause, eventTime); al != nil {
+		b.alerts = append(b.alerts, al)
+	}
+}
+
+// publish writes msgs and waits for the acknowledgement of all in-sync replicas.
+func (mo *Monitor) publish(ctx context.Context, w *kafka.Writer, msgs []kafka.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		mo.metrics.AlertPublishFails.Inc()
+		return err
+	}
+	return nil
+}
+
+// finishContext lets a batch in flight finish after ctx ends, for at most finishTimeout.
+func finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(finishTimeout, cancel) })
+	return fctx, func() { stop(); cancel() }
+}
+
+// addGauges adds (sign 1) or removes (sign -1) a partition's counts from the gauges.
+func (w *worker) addGauges(s state.PartitionStats, sign float64) {
+	m := w.mo.metrics
+	for level, n := range s.Levels {
+		m.HouseholdsByLevel.WithLabelValues(level).Add(sign * float64(n))
+	}
+	m.TimersPending.Add(sign * float64(s.Timers))
+}
+
+// deadInternal is the dead-letter record of an internal message that cannot be applied.
+func deadInternal(msg kafka.Message, reason, detail string) kafka.Message {
+	return kafka.Message{Key: msg.Key, Value: msg.Value, Headers: []kafka.Header{
+		{Key: "reason", Value: []byte(reason)},
+		{Key: "detail", Value: []byte(detail)},
+		{Key: "source_topic", Value: []byte(msg.Topic)},
+		{Key: "source_partition", Value: strconv.AppendInt(nil, int64(msg.Partition), 10)},
+		{Key: "source_offset", Value: strconv.AppendInt(nil, msg.Offset, 10)},
+	}}
+}
