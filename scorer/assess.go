@@ -3,6 +3,7 @@ package scorer
 import (
 	"math"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -111,12 +112,16 @@ func (m *Model) prepare(p *prepared, h *Household) {
 	for i := range h.Members {
 		mem := &h.Members[i]
 		f := memberFacts{m: mem}
-		if !mem.BirthDate.IsZero() {
+		if b := mem.BirthDate; !b.IsZero() {
+			// Birthdays as b.AddDate(n, 0, 0) gives them, decomposing b once.
 			f.knownAge = true
-			f.at6 = mem.BirthDate.AddDate(ageSchool, 0, 0)
-			f.at16 = mem.BirthDate.AddDate(ageAdult, 0, 0)
-			f.at18 = mem.BirthDate.AddDate(ageSchoolEnd, 0, 0)
-			f.at60 = mem.BirthDate.AddDate(ageElderly, 0, 0)
+			y, mo, d := b.Date()
+			hh, mi, ss := b.Clock()
+			ns, loc := b.Nanosecond(), b.Location()
+			f.at6 = time.Date(y+ageSchool, mo, d, hh, mi, ss, ns, loc)
+			f.at16 = time.Date(y+ageAdult, mo, d, hh, mi, ss, ns, loc)
+			f.at18 = time.Date(y+ageSchoolEnd, mo, d, hh, mi, ss, ns, loc)
+			f.at60 = time.Date(y+ageElderly, mo, d, hh, mi, ss, ns, loc)
 		}
 		if mem.Died != nil {
 			f.died = true
@@ -161,17 +166,21 @@ func (m *Model) prepare(p *prepared, h *Household) {
 
 // criticalICD reports whether an ICD-10 code lies in the model's critical-illness ranges.
 func (m *Model) criticalICD(code string) bool {
-	c, ok := normICD(code)
-	if !ok {
-		return false
-	}
 	for _, r := range m.critical10 {
-		if r.contains(c) {
-			return true
+		if in, ok := r.containsRaw(code); !ok || in {
+			return in
 		}
 	}
 	return false
 }
+
+// scratch is the reusable working memory of one Assess call.
+type scratch struct {
+	p  prepared
+	ex explainer
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // outcome is what decides whether an assessment changed: the rounded total and dimension
 // scores, and the set of triggers.
@@ -189,11 +198,14 @@ type outcome struct {
 // long as it is open); their out-of-pocket costs count towards rigid expenditure whoever the
 // patient was.
 func Assess(m *Model, h Household, now time.Time) Assessment {
-	var p prepared
-	m.prepare(&p, &h)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	p := &sc.p
+	m.prepare(p, &h)
 	a := Assessment{ModelVersion: m.Version, At: now}
-	ex := explainer{m: m, p: &p, t: now, reasons: make([]Reason, 0, 12)}
-	o := m.eval(&p, now, &ex)
+	ex := &sc.ex
+	*ex = explainer{m: m, p: p, t: now, reasons: make([]Reason, 0, 12), refs: sc.ex.refs[:0], buf: sc.ex.buf[:0]}
+	o := m.eval(p, now, ex)
 	a.Total = o.total
 	a.Dimensions = make([]DimensionScore, len(Dimensions))
 	for i, d := range Dimensions {
@@ -206,7 +218,9 @@ func Assess(m *Model, h Household, now time.Time) Assessment {
 		}
 	}
 	sortReasons(a.Reasons)
-	a.NextChange = m.nextChange(&p, now, o)
+	a.NextChange = m.nextChange(p, now, o)
+	*p = prepared{} // drop references to the household before pooling
+	ex.m, ex.p, ex.reasons = nil, nil, nil
 	return a
 }
 

@@ -13,17 +13,65 @@ import (
 const DimTrigger = "trigger"
 
 // explainer writes the reasons of one evaluation. A nil explainer writes nothing, so that the
-// search for the next change scores without building text.
+// search for the next change scores without building text. All texts are written into one
+// buffer and become substrings of one string at the end, to keep Assess to a few allocations.
 type explainer struct {
 	m       *Model
 	p       *prepared
 	t       time.Time
 	reasons []Reason
+	refs    []textRef
+	buf     []byte
 	scale   [6]float64 // contribution to the total per point, per dimension
 }
 
-func (ex *explainer) add(dim, code string, pts float64, zh, en string) {
-	ex.reasons = append(ex.reasons, Reason{Code: code, Dimension: dim, Points: round1(pts), ZH: zh, EN: en})
+// textRef locates a text in explainer.buf.
+type textRef struct{ from, to int }
+
+func (ex *explainer) add(dim, code string, pts float64, zh, en textRef) {
+	ex.reasons = append(ex.reasons, Reason{Code: code, Dimension: dim, Points: round1(pts)})
+	ex.refs = append(ex.refs, zh, en)
+}
+
+// f appends a text to the buffer. It knows %d (int), %s (string), %Y (float64 yuan, Chinese
+// style), %E (float64 yuan, English style), %g (float64, short) and %%.
+func (ex *explainer) f(format string, args ...any) textRef {
+	from := len(ex.buf)
+	n := 0
+	for i := 0; i < len(format); i++ {
+		j := strings.IndexByte(format[i:], '%')
+		if j < 0 || i+j+1 == len(format) {
+			ex.buf = append(ex.buf, format[i:]...)
+			break
+		}
+		ex.buf = append(ex.buf, format[i:i+j]...)
+		i += j + 1
+		if format[i] == '%' {
+			ex.buf = append(ex.buf, '%')
+			continue
+		}
+		var arg any
+		if n < len(args) {
+			arg = args[n]
+			n++
+		}
+		switch v := arg.(type) {
+		case int:
+			ex.buf = strconv.AppendInt(ex.buf, int64(v), 10)
+		case string:
+			ex.buf = append(ex.buf, v...)
+		case float64:
+			switch format[i] {
+			case 'Y':
+				ex.buf = appendYuanZH(ex.buf, v)
+			case 'E':
+				ex.buf = appendYuanEN(ex.buf, v)
+			default:
+				ex.buf = strconv.AppendFloat(ex.buf, math.Round(v*1e6)/1e6, 'g', 6, 64)
+			}
+		}
+	}
+	return textRef{from, len(ex.buf)}
 }
 
 func (ex *explainer) dependants(pts float64, dep, children, elderly, living int) {
@@ -31,8 +79,8 @@ func (ex *explainer) dependants(pts float64, dep, children, elderly, living int)
 		return
 	}
 	ex.add(DimDemographic, "demographic.dependants", pts,
-		fmt.Sprintf("%d 名成员中 %d 人需抚养或赡养（16 岁以下 %d 人，60 岁及以上 %d 人）", living, dep, children, elderly),
-		fmt.Sprintf("%d of %d members are dependants (%d under 16, %d aged 60 or over)", dep, living, children, elderly))
+		ex.f("%d 名成员中 %d 人需抚养或赡养（16 岁以下 %d 人，60 岁及以上 %d 人）", living, dep, children, elderly),
+		ex.f("%d of %d %s (%d under 16, %d aged 60 or over)", dep, living, plural(living, "member is a dependant", "members are dependants"), children, elderly))
 }
 
 func (ex *explainer) elderlyAlone() {
@@ -46,7 +94,7 @@ func (ex *explainer) elderlyAlone() {
 		}
 	}
 	ex.add(DimDemographic, "demographic.elderly_alone", ptsElderlyAlone,
-		fmt.Sprintf("独居老人（%d 岁）", age), fmt.Sprintf("an elderly person living alone (aged %d)", age))
+		ex.f("独居老人（%d 岁）", age), ex.f("an elderly person living alone (aged %d)", age))
 }
 
 func (ex *explainer) soleAdult(dep int) {
@@ -54,8 +102,8 @@ func (ex *explainer) soleAdult(dep int) {
 		return
 	}
 	ex.add(DimDemographic, "demographic.sole_working_age", ptsSoleAdult,
-		fmt.Sprintf("家中仅 1 名劳动年龄成员，需抚养或赡养 %d 人", dep),
-		fmt.Sprintf("only one working-age member, with %d %s", dep, plural(dep, "dependant", "dependants")))
+		ex.f("家中仅 1 名劳动年龄成员，需抚养或赡养 %d 人", dep),
+		ex.f("only one working-age member, with %d %s", dep, plural(dep, "dependant", "dependants")))
 }
 
 func (ex *explainer) income(pts, pc float64) {
@@ -65,13 +113,14 @@ func (ex *explainer) income(pts, pc float64) {
 	std := ex.m.standard
 	if pc < std {
 		ex.add(DimIncome, "income.per_capita", pts,
-			fmt.Sprintf("人均月收入 %s，低于低保标准 %s", yuanZH(pc), yuanZH(std)),
-			fmt.Sprintf("per-capita income ¥%s a month, below the minimum living standard ¥%s", yuanEN(pc), yuanEN(std)))
+			ex.f("人均月收入 %Y，低于低保标准 %Y", pc, std),
+			ex.f("per-capita income ¥%E a month, below the minimum living standard ¥%E", pc, std))
 		return
 	}
+	times := math.Round(pc/std*100) / 100
 	ex.add(DimIncome, "income.per_capita", pts,
-		fmt.Sprintf("人均月收入 %s，为低保标准的 %s 倍", yuanZH(pc), trimFloat(math.Round(pc/std*100)/100)),
-		fmt.Sprintf("per-capita income ¥%s a month, %s times the minimum living standard", yuanEN(pc), trimFloat(math.Round(pc/std*100)/100)))
+		ex.f("人均月收入 %Y，为低保标准的 %g 倍", pc, times),
+		ex.f("per-capita income ¥%E a month, %g times the minimum living standard", pc, times))
 }
 
 func (ex *explainer) unemployed(pts float64, f *memberFacts) {
@@ -85,25 +134,25 @@ func (ex *explainer) unemployed(pts float64, f *memberFacts) {
 		zhReg, enReg = "未登记失业", "not registered"
 	}
 	ex.add(DimEmployment, "employment.unemployed", pts,
-		fmt.Sprintf("%s失业 %d 个月（%s）", relationZH(f.m.Relation), n, zhReg),
-		fmt.Sprintf("%s has been out of work for %d %s (%s)", relationEN(f.m.Relation), n, plural(n, "month", "months"), enReg))
+		ex.f("%s失业 %d 个月（%s）", relationZH(f.m.Relation), n, zhReg),
+		ex.f("%s has been out of work for %d %s (%s)", relationEN(f.m.Relation), n, plural(n, "month", "months"), enReg))
 }
 
 func (ex *explainer) disability(pts float64, f *memberFacts, more int) {
 	if ex == nil {
 		return
 	}
-	kzh, ken := "", ""
+	kzh, ken, sp := "", "", ""
 	if k := f.m.Disability.Kind; k != "" {
-		kzh, ken = disabilityKindZH(k), k+" "
+		kzh, ken, sp = disabilityKindZH(k), k, " "
 	}
 	ex.add(DimDisability, "disability.grade", pts,
-		fmt.Sprintf("%s%s级%s残疾", relationZH(f.m.Relation), gradeZH(f.grade), kzh),
-		fmt.Sprintf("%s has a grade-%d %sdisability", relationEN(f.m.Relation), f.grade, ken))
+		ex.f("%s%s级%s残疾", relationZH(f.m.Relation), gradeZH(f.grade), kzh),
+		ex.f("%s has a grade-%d %s%sdisability", relationEN(f.m.Relation), f.grade, ken, sp))
 	if more > 0 {
 		ex.add(DimDisability, "disability.more_members", ptsFurtherDisabled*float64(more),
-			fmt.Sprintf("另有 %d 名成员残疾", more),
-			fmt.Sprintf("%d more %s with a disability", more, plural(more, "member", "members")))
+			ex.f("另有 %d 名成员残疾", more),
+			ex.f("%d more %s with a disability", more, plural(more, "member", "members")))
 	}
 }
 
@@ -113,9 +162,9 @@ func (ex *explainer) health() {
 		return
 	}
 	type agg struct {
-		n, older int
-		pts, oop float64
-		codes    []string
+		n, older, codes int
+		pts, oop        float64
+		codeList        [4]string
 	}
 	var plain, crit agg
 	for i := range ex.p.admissions {
@@ -126,8 +175,9 @@ func (ex *explainer) health() {
 		g, pts := &plain, ptsAdmission
 		if f.critical {
 			g, pts = &crit, ptsCriticalAdm
-			if c := strings.ToUpper(strings.TrimSpace(f.a.ICD10)); c != "" && !slices.Contains(g.codes, c) {
-				g.codes = append(g.codes, c)
+			if c := strings.TrimSpace(f.a.ICD10); c != "" && g.codes < len(g.codeList) && !slices.Contains(g.codeList[:g.codes], c) {
+				g.codeList[g.codes] = c
+				g.codes++
 			}
 		}
 		if !f.open && !ex.t.Before(f.recentUntil) {
@@ -138,32 +188,47 @@ func (ex *explainer) health() {
 		g.pts += pts
 		g.oop += f.oop
 	}
-	w := ex.m.health
-	older := func(g *agg) (string, string) {
-		if g.older == 0 {
-			return "", ""
-		}
-		r := ex.m.healthRecent
-		return fmt.Sprintf("，其中 %d 次出院已超过 %s", g.older, r.Text(true)),
-			fmt.Sprintf(", %d discharged over %s ago", g.older, r.Text(false))
-	}
+	w, r := ex.m.health, ex.m.healthRecent
 	if plain.n > 0 {
-		ozh, oen := older(&plain)
-		ex.add(DimHealth, "health.admissions", plain.pts,
-			fmt.Sprintf("住院 %d 次（近 %s），自付 %s%s", plain.n, w.Text(true), yuanZH(plain.oop), ozh),
-			fmt.Sprintf("%d %s in %s, out-of-pocket ¥%s%s", plain.n, plural(plain.n, "admission", "admissions"), w.Text(false), yuanEN(plain.oop), oen))
+		zh := ex.f("住院 %d 次（近 %d %s），自付 %Y", plain.n, w.N, w.unitText(true, 1), plain.oop)
+		if plain.older > 0 {
+			zh.to = ex.f("，其中 %d 次出院已超过 %d %s", plain.older, r.N, r.unitText(true, 1)).to
+		}
+		en := ex.f("%d %s in %d %s, out-of-pocket ¥%E", plain.n, plural(plain.n, "admission", "admissions"), w.N, w.unitText(false, w.N), plain.oop)
+		if plain.older > 0 {
+			en.to = ex.f(", %d discharged over %d %s ago", plain.older, r.N, r.unitText(false, r.N)).to
+		}
+		ex.add(DimHealth, "health.admissions", plain.pts, zh, en)
 	}
 	if crit.n > 0 {
-		ozh, oen := older(&crit)
-		zhCodes, enCodes := "", ""
-		if len(crit.codes) > 0 {
-			zhCodes = "，" + strings.Join(crit.codes, "、")
-			enCodes = " (" + strings.Join(crit.codes, ", ") + ")"
+		zh := ex.f("大病住院 %d 次（近 %d %s", crit.n, w.N, w.unitText(true, 1))
+		for i, c := range crit.codeList[:crit.codes] {
+			sep := "、"
+			if i == 0 {
+				sep = "，"
+			}
+			zh.to = ex.f("%s%s", sep, c).to
 		}
-		ex.add(DimHealth, "health.critical_illness", crit.pts,
-			fmt.Sprintf("大病住院 %d 次（近 %s%s），自付 %s%s", crit.n, w.Text(true), zhCodes, yuanZH(crit.oop), ozh),
-			fmt.Sprintf("%d critical-illness %s in %s%s, out-of-pocket ¥%s%s", crit.n, plural(crit.n, "admission", "admissions"),
-				w.Text(false), enCodes, yuanEN(crit.oop), oen))
+		zh.to = ex.f("），自付 %Y", crit.oop).to
+		if crit.older > 0 {
+			zh.to = ex.f("，其中 %d 次出院已超过 %d %s", crit.older, r.N, r.unitText(true, 1)).to
+		}
+		en := ex.f("%d critical-illness %s in %d %s", crit.n, plural(crit.n, "admission", "admissions"), w.N, w.unitText(false, w.N))
+		for i, c := range crit.codeList[:crit.codes] {
+			sep := ", "
+			if i == 0 {
+				sep = " ("
+			}
+			en.to = ex.f("%s%s", sep, c).to
+		}
+		if crit.codes > 0 {
+			en.to = ex.f(")").to
+		}
+		en.to = ex.f(", out-of-pocket ¥%E", crit.oop).to
+		if crit.older > 0 {
+			en.to = ex.f(", %d discharged over %d %s ago", crit.older, r.N, r.unitText(false, r.N)).to
+		}
+		ex.add(DimHealth, "health.critical_illness", crit.pts, zh, en)
 	}
 }
 
@@ -174,14 +239,14 @@ func (ex *explainer) medical(pts, oop, income float64) {
 	w := ex.m.health
 	if income <= 0 {
 		ex.add(DimRigid, "rigid.medical", pts,
-			fmt.Sprintf("近 %s自付医疗费 %s，家庭无收入", w.Text(true), yuanZH(oop)),
-			fmt.Sprintf("out-of-pocket medical costs ¥%s in %s, with no household income", yuanEN(oop), w.Text(false)))
+			ex.f("近 %d %s自付医疗费 %Y，家庭无收入", w.N, w.unitText(true, 1), oop),
+			ex.f("out-of-pocket medical costs ¥%E in %d %s, with no household income", oop, w.N, w.unitText(false, w.N)))
 		return
 	}
-	share := strconv.Itoa(int(math.Round(100 * oop / (12 * income))))
+	share := int(math.Round(100 * oop / (12 * income)))
 	ex.add(DimRigid, "rigid.medical", pts,
-		fmt.Sprintf("近 %s自付医疗费 %s，相当于家庭年收入的 %s%%", w.Text(true), yuanZH(oop), share),
-		fmt.Sprintf("out-of-pocket medical costs ¥%s in %s, %s%% of a year's household income", yuanEN(oop), w.Text(false), share))
+		ex.f("近 %d %s自付医疗费 %Y，相当于家庭年收入的 %d%%", w.N, w.unitText(true, 1), oop, share),
+		ex.f("out-of-pocket medical costs ¥%E in %d %s, %d%% of a year's household income", oop, w.N, w.unitText(false, w.N), share))
 }
 
 func (ex *explainer) school(pts float64, n int) {
@@ -189,8 +254,8 @@ func (ex *explainer) school(pts float64, n int) {
 		return
 	}
 	ex.add(DimRigid, "rigid.school", pts,
-		fmt.Sprintf("在学年龄（6–17 岁）子女 %d 人", n),
-		fmt.Sprintf("%d school-age %s (6–17)", n, plural(n, "child", "children")))
+		ex.f("在学年龄（6–17 岁）子女 %d 人", n),
+		ex.f("%d school-age %s (6–17)", n, plural(n, "child", "children")))
 }
 
 // trigger writes a trigger's reason; arg is the per-capita income, or the index of the member
@@ -200,36 +265,53 @@ func (ex *explainer) trigger(idx int, arg float64) {
 		return
 	}
 	td := ex.m.triggers[idx]
-	var zh, en string
+	var zh, en textRef
+	var day [10]byte
 	switch idx {
 	case tIncome:
-		zh = fmt.Sprintf("（人均月收入 %s，低保标准 %s）", yuanZH(arg), yuanZH(ex.m.standard))
-		en = fmt.Sprintf(" (¥%s per person a month; standard ¥%s)", yuanEN(arg), yuanEN(ex.m.standard))
+		zh = ex.f("%s（人均月收入 %Y，低保标准 %Y）", td.zh, arg, ex.m.standard)
+		en = ex.f("%s (¥%E per person a month; standard ¥%E)", td.en, arg, ex.m.standard)
 	case tMainEarner:
 		f := &ex.p.members[int(arg)]
-		zh = fmt.Sprintf("（%s，%s）", relationZH(f.m.Relation), f.diedAt.Format(time.DateOnly))
-		en = fmt.Sprintf(" (%s, %s)", relationEN(f.m.Relation), f.diedAt.Format(time.DateOnly))
+		d := string(f.diedAt.AppendFormat(day[:0], time.DateOnly))
+		zh = ex.f("%s（%s，%s）", td.zh, relationZH(f.m.Relation), d)
+		en = ex.f("%s (%s, %s)", td.en, relationEN(f.m.Relation), d)
 	case tCritical:
 		a := &ex.p.admissions[int(arg)]
 		f := &ex.p.members[a.member]
-		code := strings.ToUpper(strings.TrimSpace(a.a.ICD10))
-		zh = fmt.Sprintf("（%s，%s，%s 入院）", relationZH(f.m.Relation), code, a.admitted.Format(time.DateOnly))
-		en = fmt.Sprintf(" (%s, %s, admitted %s)", relationEN(f.m.Relation), code, a.admitted.Format(time.DateOnly))
+		d := string(a.admitted.AppendFormat(day[:0], time.DateOnly))
+		code := strings.TrimSpace(a.a.ICD10)
+		zh = ex.f("%s（%s，%s，%s 入院）", td.zh, relationZH(f.m.Relation), code, d)
+		en = ex.f("%s (%s, %s, admitted %s)", td.en, relationEN(f.m.Relation), code, d)
 	case tDisability:
 		f := &ex.p.members[int(arg)]
-		zh = fmt.Sprintf("（%s，%s级，%s 认定）", relationZH(f.m.Relation), gradeZH(f.grade), f.disSince.Format(time.DateOnly))
-		en = fmt.Sprintf(" (%s, grade %d, registered %s)", relationEN(f.m.Relation), f.grade, f.disSince.Format(time.DateOnly))
+		d := string(f.disSince.AppendFormat(day[:0], time.DateOnly))
+		zh = ex.f("%s（%s，%s级，%s 认定）", td.zh, relationZH(f.m.Relation), gradeZH(f.grade), d)
+		en = ex.f("%s (%s, grade %d, registered %s)", td.en, relationEN(f.m.Relation), f.grade, d)
 	}
-	ex.reasons = append(ex.reasons, Reason{Code: "trigger." + triggerCodes[idx], Dimension: DimTrigger, ZH: td.zh + zh, EN: td.en + en})
+	ex.reasons = append(ex.reasons, Reason{Code: triggerReasonCodes[idx], Dimension: DimTrigger})
+	ex.refs = append(ex.refs, zh, en)
 }
 
-// finish sets each reason's contribution to the total.
+// triggerReasonCodes are the reason codes of the triggers, in the order of triggerCodes.
+var triggerReasonCodes = func() []string {
+	var cs []string
+	for _, c := range triggerCodes {
+		cs = append(cs, "trigger."+c)
+	}
+	return cs
+}()
+
+// finish sets each reason's texts and contribution to the total.
 func (ex *explainer) finish() {
 	if ex == nil {
 		return
 	}
+	text := string(ex.buf)
 	for i := range ex.reasons {
 		r := &ex.reasons[i]
+		zh, en := ex.refs[2*i], ex.refs[2*i+1]
+		r.ZH, r.EN = text[zh.from:zh.to], text[en.from:en.to]
 		if d := dimIndex(r.Dimension); d >= 0 {
 			r.Contribution = math.Round(r.Points*ex.scale[d]*100) / 100
 		}
@@ -252,7 +334,7 @@ func sortReasons(rs []Reason) {
 		at, bt := a.Dimension == DimTrigger, b.Dimension == DimTrigger
 		switch {
 		case at && bt:
-			return strings.Compare(triggerOrder(a.Code), triggerOrder(b.Code))
+			return slices.Index(triggerReasonCodes, a.Code) - slices.Index(triggerReasonCodes, b.Code)
 		case at:
 			return -1
 		case bt:
@@ -265,15 +347,6 @@ func sortReasons(rs []Reason) {
 		}
 		return dimIndex(a.Dimension) - dimIndex(b.Dimension)
 	})
-}
-
-func triggerOrder(code string) string {
-	for i, c := range triggerCodes {
-		if "trigger."+c == code {
-			return strconv.Itoa(i)
-		}
-	}
-	return code
 }
 
 // TopReasons returns the first n reasons (triggers first, then by contribution).
@@ -383,29 +456,32 @@ func displayWidth(s string) int {
 }
 
 // yuanZH writes an amount the Chinese way: "900 元", "3.2 万元".
-func yuanZH(x float64) string {
+func yuanZH(x float64) string { return string(appendYuanZH(nil, x)) }
+
+func appendYuanZH(b []byte, x float64) []byte {
 	if x >= 10000 {
-		return strconv.FormatFloat(math.Round(x/1000)/10, 'f', -1, 64) + " 万元"
+		return append(strconv.AppendFloat(b, math.Round(x/1000)/10, 'f', -1, 64), " 万元"...)
 	}
-	return strconv.FormatFloat(math.Round(x), 'f', 0, 64) + " 元"
+	return append(strconv.AppendFloat(b, math.Round(x), 'f', 0, 64), " 元"...)
 }
 
 // yuanEN writes a whole number of yuan with thousands separators: "32,000".
-func yuanEN(x float64) string {
-	s := strconv.FormatFloat(math.Round(x), 'f', 0, 64)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
+func yuanEN(x float64) string { return string(appendYuanEN(nil, x)) }
+
+func appendYuanEN(b []byte, x float64) []byte {
+	var tmp [32]byte
+	digits := strconv.AppendFloat(tmp[:0], math.Round(x), 'f', 0, 64)
+	if len(digits) > 0 && digits[0] == '-' {
+		b = append(b, '-')
+		digits = digits[1:]
+	}
+	for i, c := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b = append(b, ',')
 		}
-		b.WriteRune(c)
+		b = append(b, c)
 	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return b
 }
 
 func relationZH(rel string) string {

@@ -66,3 +66,52 @@ func parseICDRange(s string) (icdRange, error) {
 func (r icdRange) contains(code string) bool {
 	return code >= r.lo && (code <= r.hi || strings.HasPrefix(code, r.hi))
 }
+
+// containsRaw is contains for a code as written ("c92.0"), without allocating; ok is false when
+// the code is malformed.
+func (r icdRange) containsRaw(code string) (in, ok bool) {
+	var b [8]byte
+	n, ok := normICDInto(&b, code)
+	if !ok {
+		return false, false
+	}
+	c := b[:n]
+	return string(c) >= r.lo && (string(c) <= r.hi || strings.HasPrefix(string(c), r.hi)), true
+}
+
+// normICDInto writes the normalised code into b; see normICD.
+func normICDInto(b *[8]byte, code string) (int, bool) {
+	code = strings.TrimSpace(code)
+	if len(code) < 3 || len(code) > 8 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(code); i++ {
+		c := code[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		switch {
+		case i == 0:
+			if c < 'A' || c > 'Z' {
+				return 0, false
+			}
+		case i <= 2:
+			if !isDigit(c) {
+				return 0, false
+			}
+		case i == 3:
+			if c != '.' || len(code) < 5 {
+				return 0, false
+			}
+			continue
+		default:
+			if !isDigit(c) && (c < 'A' || c > 'Z') {
+				return 0, false
+			}
+		}
+		b[n] = c
+		n++
+	}
+	return n, true
+}

@@ -61,29 +61,31 @@ func (s Span) After(t time.Time) time.Time {
 // String gives the span as the model file writes it.
 func (s Span) String() string { return strconv.Itoa(s.N) + s.Unit }
 
-// Text gives the span in words, in Chinese (zh) or English.
-func (s Span) Text(zh bool) string {
-	n := strconv.Itoa(s.N)
-	if zh {
-		switch s.Unit {
-		case "h":
-			return n + " 小时"
-		case "d":
-			return n + " 天"
-		case "w":
-			return n + " 周"
-		case "mo":
-			return n + " 个月"
-		case "y":
-			return n + " 年"
-		}
-		return s.String()
+// Text gives the span in words, in Chinese (zh) or English: "12 个月", "12 months".
+func (s Span) Text(zh bool) string { return strconv.Itoa(s.N) + " " + s.unitText(zh, s.N) }
+
+// unitText is the word for the span's unit, for a count of n.
+func (s Span) unitText(zh bool, n int) string {
+	var one, many, cn string
+	switch s.Unit {
+	case "h":
+		one, many, cn = "hour", "hours", "小时"
+	case "d":
+		one, many, cn = "day", "days", "天"
+	case "w":
+		one, many, cn = "week", "weeks", "周"
+	case "mo":
+		one, many, cn = "month", "months", "个月"
+	case "y":
+		one, many, cn = "year", "years", "年"
 	}
-	word := map[string]string{"h": "hour", "d": "day", "w": "week", "mo": "month", "y": "year"}[s.Unit]
-	if s.N != 1 {
-		word += "s"
+	switch {
+	case zh:
+		return cn
+	case n == 1:
+		return one
 	}
-	return n + " " + word
+	return many
 }
 
 // fixed reports whether the span has a fixed length (hours, days, weeks) and that length.
