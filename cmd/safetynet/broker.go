@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"safetynet/stream"
+	"safetynet/stream/embedded"
 )
 
 // brokerCmd runs an embedded Kafka-protocol broker with every safetynet topic created, until
@@ -27,7 +28,7 @@ func brokerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	b, err := stream.StartEmbeddedBroker(*addr, *partitions, allTopics(topics)...)
+	b, err := embedded.Start(*addr, *partitions, allTopics(topics)...)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"safetynet/stream"
+	"safetynet/stream/embedded"
 	"safetynet/stream/feedgen"
 )
 
@@ -49,7 +50,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	topics := stream.DefaultTopics()
-	broker, err := stream.StartEmbeddedBroker(*brokerAddr, *partitions, allTopics(topics)...)
+	broker, err := embedded.Start(*brokerAddr, *partitions, allTopics(topics)...)
 	if err != nil {
 		return fmt.Errorf("demo: %w (is another demo or Kafka on that port? try -broker 127.0.0.1:0)", err)
 	}

@@ -7,14 +7,14 @@ import (
 	"os/exec"
 	"testing"
 
-	"safetynet/stream"
+	"safetynet/stream/embedded"
 )
 
 // Broker starts an embedded broker with the topics, each of the given partitions, and stops it
 // when the test ends. It returns the bootstrap address.
-func Broker(t testing.TB, partitions int, topics ...string) (*stream.EmbeddedBroker, string) {
+func Broker(t testing.TB, partitions int, topics ...string) (*embedded.Broker, string) {
 	t.Helper()
-	b, err := stream.StartEmbeddedBroker("127.0.0.1:0", partitions, topics...)
+	b, err := embedded.Start("127.0.0.1:0", partitions, topics...)
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}

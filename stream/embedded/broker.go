@@ -1,4 +1,5 @@
-package stream
+// Package embedded runs an in-process Kafka-protocol broker (kfake) for the demo and tests.
+package embedded
 
 import (
 	"fmt"
@@ -8,15 +9,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// EmbeddedBroker is an in-process server of the Kafka wire protocol (kfake), for the demo and
+// Broker is an in-process server of the Kafka wire protocol (kfake), for the demo and
 // for tests. Production runs against a real Kafka cluster.
-type EmbeddedBroker struct {
+type Broker struct {
 	cluster *kfake.Cluster
 }
 
-// StartEmbeddedBroker listens on addr ("127.0.0.1:0" for any free port) and creates every
+// StartBroker listens on addr ("127.0.0.1:0" for any free port) and creates every
 // topic with the given number of partitions.
-func StartEmbeddedBroker(addr string, partitions int, topics ...string) (*EmbeddedBroker, error) {
+func Start(addr string, partitions int, topics ...string) (*Broker, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("broker address %q: %w", addr, err)
@@ -39,14 +40,14 @@ func StartEmbeddedBroker(addr string, partitions int, topics ...string) (*Embedd
 	if err != nil {
 		return nil, fmt.Errorf("start embedded broker on %s: %w", addr, err)
 	}
-	return &EmbeddedBroker{cluster: c}, nil
+	return &Broker{cluster: c}, nil
 }
 
 // Addrs returns the addresses the broker listens on.
-func (b *EmbeddedBroker) Addrs() []string { return b.cluster.ListenAddrs() }
+func (b *Broker) Addrs() []string { return b.cluster.ListenAddrs() }
 
 // Cluster exposes the kfake cluster, for fault injection in tests.
-func (b *EmbeddedBroker) Cluster() *kfake.Cluster { return b.cluster }
+func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
 
 // Close stops the broker.
-func (b *EmbeddedBroker) Close() { b.cluster.Close() }
+func (b *Broker) Close() { b.cluster.Close() }
