@@ -176,8 +176,9 @@ func (m *Model) criticalICD(code string) bool {
 
 // scratch is the reusable working memory of one Assess call.
 type scratch struct {
-	p  prepared
-	ex explainer
+	p     prepared
+	ex    explainer
+	order []int
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -204,23 +205,30 @@ func Assess(m *Model, h Household, now time.Time) Assessment {
 	m.prepare(p, &h)
 	a := Assessment{ModelVersion: m.Version, At: now}
 	ex := &sc.ex
-	*ex = explainer{m: m, p: p, t: now, reasons: make([]Reason, 0, 12), refs: sc.ex.refs[:0], buf: sc.ex.buf[:0]}
+	*ex = explainer{m: m, p: p, t: now, reasons: sc.ex.reasons[:0], refs: sc.ex.refs[:0], buf: sc.ex.buf[:0]}
 	o := m.eval(p, now, ex)
 	a.Total = o.total
 	a.Dimensions = make([]DimensionScore, len(Dimensions))
 	for i, d := range Dimensions {
 		a.Dimensions[i] = DimensionScore{Name: d, Score: o.dims[i], Weight: m.weights[i]}
 	}
-	a.Reasons = ex.reasons
+	order := sc.order[:0]
+	for i := range ex.reasons {
+		order = append(order, i)
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return cmpReason(&ex.reasons[i], &ex.reasons[j]) })
+	a.Reasons = make([]Reason, len(order))
+	for k, i := range order {
+		a.Reasons[k] = ex.reasons[i]
+	}
+	sc.order = order
 	for i, code := range triggerCodes {
 		if o.trig&(1<<i) != 0 {
 			a.Triggers = append(a.Triggers, Trigger{Code: code, Level: m.triggers[i].level})
 		}
 	}
-	sortReasons(a.Reasons)
 	a.NextChange = m.nextChange(p, now, o)
-	*p = prepared{} // drop references to the household before pooling
-	ex.m, ex.p, ex.reasons = nil, nil, nil
+	ex.m, ex.p = nil, nil
 	return a
 }
 

@@ -327,26 +327,23 @@ func dimIndex(name string) int {
 	return -1
 }
 
-// sortReasons puts triggers first (in trigger order), then the rest by contribution, largest
+// cmpReason orders reasons: triggers first (in trigger order), then by contribution, largest
 // first; ties keep the order of the dimensions.
-func sortReasons(rs []Reason) {
-	slices.SortStableFunc(rs, func(a, b Reason) int {
-		at, bt := a.Dimension == DimTrigger, b.Dimension == DimTrigger
-		switch {
-		case at && bt:
-			return slices.Index(triggerReasonCodes, a.Code) - slices.Index(triggerReasonCodes, b.Code)
-		case at:
-			return -1
-		case bt:
-			return 1
-		case a.Contribution != b.Contribution:
-			if a.Contribution > b.Contribution {
-				return -1
-			}
-			return 1
-		}
-		return dimIndex(a.Dimension) - dimIndex(b.Dimension)
-	})
+func cmpReason(a, b *Reason) int {
+	at, bt := a.Dimension == DimTrigger, b.Dimension == DimTrigger
+	switch {
+	case at && bt:
+		return slices.Index(triggerReasonCodes, a.Code) - slices.Index(triggerReasonCodes, b.Code)
+	case at:
+		return -1
+	case bt:
+		return 1
+	case a.Contribution > b.Contribution:
+		return -1
+	case a.Contribution < b.Contribution:
+		return 1
+	}
+	return dimIndex(a.Dimension) - dimIndex(b.Dimension)
 }
 
 // TopReasons returns the first n reasons (triggers first, then by contribution).
