@@ -60,6 +60,7 @@ type memberFacts struct {
 	died                  bool
 	diedAt, deathUntil    time.Time
 	income                float64 // monthly wage (employed) + active pension
+	incomeKnown           bool    // an agency reported work or a pension for this member
 	unemployed            bool
 	stepAt                [8]time.Time
 	nsteps                int
@@ -128,6 +129,7 @@ func (m *Model) prepare(p *prepared, h *Household) {
 			f.diedAt = *mem.Died
 			f.deathUntil = m.mainEarnerDeath.After(f.diedAt)
 		}
+		f.incomeKnown = mem.Employment != nil || mem.Pension != nil
 		if e := mem.Employment; e != nil {
 			if e.Employed {
 				f.income += amount(e.MonthlyWage)
@@ -296,8 +298,11 @@ func (m *Model) eval(p *prepared, t time.Time, ex *explainer) outcome {
 
 	living, children, elderly, working, school := 0, 0, 0, 0, 0
 	income := 0.0
+	incomeKnown := false
 	for i := range p.members {
 		f := &p.members[i]
+		// A deceased member's reported income counts as known: the household lost it.
+		incomeKnown = incomeKnown || f.incomeKnown
 		if !f.alive(t) {
 			continue
 		}
@@ -334,15 +339,18 @@ func (m *Model) eval(p *prepared, t time.Time, ex *explainer) outcome {
 		}
 	}
 
-	// Income (经济状况).
+	// Income (经济状况). A household no agency has reported work or a pension for has an
+	// unknown income, not a zero one: the registry alone must not raise alerts.
 	pc := income / float64(living)
 	top := m.margin * m.standard
-	if pc < top {
+	if !incomeKnown {
+		ex.incomeUnknown()
+	} else if pc < top {
 		pts := 100 * min(1, (top-pc)/(top-m.standard))
 		raw[dIncome] = pts
 		ex.income(pts, pc)
 	}
-	if pc < m.standard && m.triggers[tIncome].enabled {
+	if incomeKnown && pc < m.standard && m.triggers[tIncome].enabled {
 		o.trig |= 1 << tIncome
 		ex.trigger(tIncome, pc)
 	}

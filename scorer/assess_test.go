@@ -70,6 +70,7 @@ func TestDimensions(t *testing.T) {
 		{"income: at twice the standard", hh(working(40, 2000)), DimIncome, 0},
 		{"income: pension counts", hh(pensioner(70, 1500)), DimIncome, 50},
 		{"income: suspended pension does not", hh(with(pensioner(70, 1500), func(m *Member) { m.Pension.Status = PensionSuspended })), DimIncome, 100},
+		{"income: nothing reported is unknown, not zero", hh(person(40, "head"), person(10, "child")), DimIncome, 0},
 		{"income: a dead member's wage does not", hh(with(working(40, 9000), func(m *Member) { m.Died = ptr(date("2025-01-01")) }), working(38, 1500)), DimIncome, 50},
 		// Employment: steps 3 and 6 months.
 		{"employment: all in work", hh(working(40, 3000)), DimEmployment, 0},
@@ -169,6 +170,8 @@ func TestTriggers(t *testing.T) {
 		{"new grade-3 disability", hh(earner, disabled(3, "2025-03-01")), nil},
 		{"income below standard", hh(working(40, 999)), []string{TriggerIncomeBelowStandard}},
 		{"income at standard", hh(working(40, 1000)), nil},
+		{"income not reported by any agency", hh(person(40, "head"), person(10, "child")), nil},
+		{"income gone with the only earner", hh(with(working(40, 3000), func(m *Member) { m.Died = ptr(date("2025-01-01")) }), person(10, "child")), []string{TriggerMainEarnerDeath, TriggerIncomeBelowStandard}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

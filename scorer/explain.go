@@ -106,6 +106,15 @@ func (ex *explainer) soleAdult(dep int) {
 		ex.f("only one working-age member, with %d %s", dep, plural(dep, "dependant", "dependants")))
 }
 
+func (ex *explainer) incomeUnknown() {
+	if ex == nil {
+		return
+	}
+	ex.add(DimIncome, "income.unknown", 0,
+		ex.f("尚无部门报送任何成员的就业或养老金信息，收入未计分"),
+		ex.f("no agency has reported work or a pension for any member yet; income not scored"))
+}
+
 func (ex *explainer) income(pts, pc float64) {
 	if ex == nil {
 		return
