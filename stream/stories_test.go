@@ -210,7 +210,9 @@ func TestStoriesThroughThePipeline(t *testing.T) {
 		h := loadStory(t, "4-two-earners.json")
 		events, _ := storyEvents(t, h, "S4", 4)
 		send(events)
-		sh := waitHousehold(t, p.store, "S4", func(sh *Household) bool { return len(sh.Scorer().Members) == len(h.Members) && sh.Score == scorer.Assess(model, h, at).Total })
+		sh := waitHousehold(t, p.store, "S4", func(sh *Household) bool {
+			return len(sh.Scorer().Members) == len(h.Members) && sh.Score == scorer.Assess(model, h, at).Total
+		})
 		if sh.Level != scorer.LevelNone || sh.Score >= 20 {
 			t.Fatalf("level %q score %.1f, want none below 20", sh.Level, sh.Score)
 		}
