@@ -1,0 +1,269 @@
+// Package feedgen generates a synthetic population of households and the raw JSON change events
+// the partner agencies would publish about it: the civil-affairs registry, hospital admissions
+// and discharges, pensions, employment and disability certificates, in the formats of the Feeds
+// section of DESIGN.md. It feeds the demo, the benchmarks and the kill tests, and can produce to
+// any Kafka cluster (Produce).
+//
+// A Generator is deterministic: the same Config gives the same events, byte for byte. It holds
+// the whole population in memory (about 60 MB for the default 130,000 households) and is not
+// safe for concurrent use.
+//
+// It knows nothing of the risk model: people's lives are simulated (jobs lost and found,
+// admissions, pensions, disabilities, births, deaths) and households end at risk as a
+// consequence, not by construction. The package imports stream only for the feed names.
+package feedgen
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"safetynet/stream"
+)
+
+// Config describes the population and the feed. Zero values take the defaults.
+type Config struct {
+	// Seed selects the population and its history; the same Config gives the same events.
+	Seed uint64
+	// Households is the number of households at the start (default 130,000, about 212,000
+	// people).
+	Households int
+	// Start is the simulated "now": change events begin about 18 months before it and reach it
+	// after some 3.5 events per person, then go on past it. Default: today, 00:00 UTC.
+	Start time.Time
+	// MalformedRate is the fraction of events made invalid the ways real feeds are: bad check
+	// digit, missing field, wrong JSON type, impossible date, unknown type, broken JSON.
+	// 0 means the default 0.002; negative means none.
+	MalformedRate float64
+	// DuplicateRate is the fraction of events that resend a recent event unchanged (same
+	// event_id). 0 means the default 0.001; negative means none.
+	DuplicateRate float64
+	// UnknownPersonRate is the fraction of events about people the registry never names.
+	// 0 means the default 0.0005; negative means none.
+	UnknownPersonRate float64
+}
+
+// Defaults.
+const (
+	DefaultHouseholds        = 130_000
+	DefaultMalformedRate     = 0.002
+	DefaultDuplicateRate     = 0.001
+	DefaultUnknownPersonRate = 0.0005
+	// History is how far before Start the change events begin.
+	History = 548 * 24 * time.Hour
+)
+
+// Reason codes of events that intake must dead-letter (Event.Reason).
+const (
+	ReasonMalformedJSON = "malformed_json"
+	ReasonMissingField  = "missing_field"
+	ReasonBadType       = "bad_type"
+	ReasonBadValue      = "bad_value"
+	ReasonBadPersonID   = "bad_person_id"
+	ReasonBadTime       = "bad_time"
+	ReasonUnknownType   = "unknown_type"
+	// ReasonUnknownPerson marks a valid event about a person the registry never names: intake
+	// parks it and dead-letters it only after its wait. Such an event is not Malformed.
+	ReasonUnknownPerson = "unknown_person"
+)
+
+// Event is one raw feed event, as an agency would produce it.
+type Event struct {
+	// Feed is one of stream.Feeds; the caller maps it to a topic.
+	Feed string
+	// Key is the raw person_id as the agency keys its records (for a malformed event, whatever
+	// stands in its person_id field, possibly invalid).
+	Key []byte
+	// Value is the JSON event. Key and Value may be shared with other events (resends); do not
+	// modify them.
+	Value []byte
+	// Malformed events are invalid; Reason is the dead-letter reason code intake should give.
+	Malformed bool
+	Reason    string
+	// Duplicate is a resend of an earlier event, byte for byte.
+	Duplicate bool
+	// UnknownPerson is a valid event about a person never in the registry (Reason
+	// "unknown_person").
+	UnknownPerson bool
+}
+
+// Generator produces the events. Create it with New.
+type Generator struct {
+	cfg   Config
+	rng   *rand.Rand
+	tag   string // per-seed part of event ids, so two seeds never share one
+	start int64  // Config.Start, Unix seconds
+	ws    int64  // start of the change events, Unix seconds
+	now   int64  // occurred_at of the last simulated event
+
+	households     []household
+	persons        []person
+	initialPersons int
+	ids            map[[18]byte]struct{}
+	unknown        [][18]byte
+
+	queue     eventHeap
+	seq       [numFeeds]uint64 // events numbered per feed
+	admission uint64
+
+	ring    [ringSize]ringItem // recent valid events, for resends and for corrupting
+	ringLen int
+	ringPos int
+
+	scratch []byte
+	rec     record
+}
+
+const ringSize = 1024
+
+type ringItem struct {
+	rec record
+	ev  Event
+}
+
+// New builds the population of cfg.
+func New(cfg Config) *Generator {
+	if cfg.Households <= 0 {
+		cfg.Households = DefaultHouseholds
+	}
+	if cfg.Start.IsZero() {
+		cfg.Start = time.Now().UTC().Truncate(24 * time.Hour)
+	}
+	cfg.MalformedRate = rateOrDefault(cfg.MalformedRate, DefaultMalformedRate)
+	cfg.DuplicateRate = rateOrDefault(cfg.DuplicateRate, DefaultDuplicateRate)
+	cfg.UnknownPersonRate = rateOrDefault(cfg.UnknownPersonRate, DefaultUnknownPersonRate)
+	g := &Generator{
+		cfg:     cfg,
+		rng:     rand.New(rand.NewPCG(cfg.Seed, 0x5afe7e1e_5afe7e1e)),
+		start:   cfg.Start.Unix(),
+		scratch: make([]byte, 0, 512),
+	}
+	g.ws = g.start - int64(History/time.Second)
+	g.now = g.ws
+	g.tag = hex6(splitmix(cfg.Seed))
+	g.queue = make(eventHeap, 0, cfg.Households*3)
+	g.buildPopulation(cfg.Households)
+	g.seq[feedRegistry] = uint64(g.initialPersons) // Registry numbers the initial population
+	return g
+}
+
+func rateOrDefault(r, def float64) float64 {
+	switch {
+	case r < 0:
+		return 0
+	case r == 0:
+		return def
+	case r > 1:
+		return 1
+	}
+	return r
+}
+
+// Config returns the configuration with defaults filled in.
+func (g *Generator) Config() Config { return g.cfg }
+
+// Population returns the number of households and people at the start of the history.
+func (g *Generator) Population() (households, people int) {
+	return len(g.households), g.initialPersons
+}
+
+// Now returns the simulated clock: the occurred_at of the latest change event from Next.
+func (g *Generator) Now() time.Time { return time.Unix(g.now, 0).UTC() }
+
+// Registry returns a member_joined event for every person of the initial population, household
+// by household, dated before the change events. Produce it before anything from Next so that
+// the person table exists when other feeds name people. It does not change the Generator and
+// returns the same events every time.
+func (g *Generator) Registry() []Event {
+	out := make([]Event, 0, g.initialPersons)
+	var r record
+	for i := 0; i < g.initialPersons; i++ {
+		p := &g.persons[i]
+		r = record{
+			feed:  feedRegistry,
+			typ:   "member_joined",
+			seq:   uint64(i) + 1,
+			pid:   p.id,
+			hh:    g.households[p.hh].id,
+			at:    g.joinTime(i),
+			birth: int64(p.birth),
+			sex:   p.sex,
+			rel:   p.rel,
+		}
+		out = append(out, g.encode(&r, nil))
+	}
+	return out
+}
+
+// joinTime is when person i of the initial population entered the registry: within the two
+// years before the change events, never before birth. It is a hash of the index, so that
+// Registry leaves the random stream alone.
+func (g *Generator) joinTime(i int) int64 {
+	h := splitmix(g.cfg.Seed ^ uint64(i)*0x9e3779b97f4a7c15)
+	t := g.ws - 30*secondsPerDay - int64(h%(700*secondsPerDay))
+	if b := daysToSec(int64(g.persons[i].birth)) + 3600*9; t < b {
+		t = b
+	}
+	return t
+}
+
+// Next returns the next change event. Valid events come in order of occurred_at; malformed
+// events, resends and events about unknown people are mixed in at the configured rates.
+func (g *Generator) Next() Event {
+	if g.ringLen > 0 {
+		u := g.rng.Float64()
+		m, d := g.cfg.MalformedRate, g.cfg.DuplicateRate
+		switch {
+		case u < m:
+			return g.malformed()
+		case u < m+d:
+			it := &g.ring[g.rng.IntN(g.ringLen)]
+			ev := it.ev
+			ev.Duplicate = true
+			return ev
+		case u < m+d+g.cfg.UnknownPersonRate:
+			return g.unknownPerson()
+		}
+	}
+	g.simulate(&g.rec)
+	ev := g.encode(&g.rec, nil)
+	it := &g.ring[g.ringPos]
+	it.rec, it.ev = g.rec, ev
+	g.ringPos = (g.ringPos + 1) % ringSize
+	if g.ringLen < ringSize {
+		g.ringLen++
+	}
+	return ev
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+func hex6(x uint64) string {
+	const digits = "0123456789abcdef"
+	var b [6]byte
+	for i := range b {
+		b[i] = digits[x>>(4*i)&0xf]
+	}
+	return string(b[:])
+}
+
+// feed indexes, in the order of stream.Feeds.
+const (
+	feedRegistry uint8 = iota
+	feedHospital
+	feedPension
+	feedEmployment
+	feedDisability
+	numFeeds
+)
+
+var feedNames = [numFeeds]string{
+	stream.FeedRegistry, stream.FeedHospital, stream.FeedPension, stream.FeedEmployment, stream.FeedDisability,
+}
+
+// eventPrefix starts each feed's event ids, as each agency numbers its own records.
+var eventPrefix = [numFeeds]string{"reg", "hosp", "pen", "emp", "dis"}
