@@ -109,7 +109,7 @@ func (i *Intake) readRegistryPartition(ctx context.Context, log *slog.Logger, p 
 	if !ok {
 		next = kafka.FirstOffset
 	}
-	caught := next >= end
+	caught := end == 0 || (ok && next >= end)
 	if caught {
 		i.partitionCaughtUp(log)
 	}
