@@ -356,3 +356,89 @@ func BenchmarkRegistry(b *testing.B) {
 		_ = g.Registry()
 	}
 }
+
+// localStandard is a guess at the minimum living standard (低保标准) the default model will
+// use, yuan a month per person.
+const localStandard = 1000
+
+// riskShape looks at the simulated population at its clock and counts households that meet one
+// of the triggers of DESIGN.md: per-capita income below the standard, a critical-illness
+// admission, the death of the main earner or a new grade-1/2 disability, the last three within 12
+// months.
+type riskShape struct {
+	households, belowStandard, below80, critical, earnerDied, severeDisability, any int
+}
+
+func (g *Generator) riskShape() riskShape {
+	var s riskShape
+	year := int64(secondsPerYear)
+	for hi := range g.households {
+		hh := &g.households[hi]
+		var income, top float64
+		var n int
+		var crit, died, dis bool
+		var earner *person
+		for _, m := range hh.members {
+			p := &g.persons[m]
+			if !p.present {
+				continue
+			}
+			own := 0.0
+			if p.employed {
+				own += p.wage
+			}
+			if p.pensionOn && !p.pensionSusp {
+				own += p.pension
+			}
+			if own > top || earner == nil {
+				top, earner = own, p
+			}
+			if !p.alive {
+				continue
+			}
+			n++
+			income += own
+			crit = crit || (p.lastCritical > 0 && g.now-p.lastCritical < year)
+			dis = dis || (p.grade > 0 && p.grade <= 2 && p.gradeSince > 0 && g.now-p.gradeSince < year)
+		}
+		if n == 0 {
+			continue
+		}
+		died = earner != nil && !earner.alive && g.now-earner.diedAt < year
+		s.households++
+		below := income/float64(n) < localStandard
+		if below {
+			s.belowStandard++
+		}
+		if income/float64(n) < 0.8*localStandard {
+			s.below80++
+		}
+		if crit {
+			s.critical++
+		}
+		if died {
+			s.earnerDied++
+		}
+		if dis {
+			s.severeDisability++
+		}
+		if below || crit || died || dis {
+			s.any++
+		}
+	}
+	return s
+}
+
+func TestRiskShape(t *testing.T) {
+	g := New(Config{Seed: 12, Households: 20000, Start: testStart})
+	for g.Now().Before(testStart) {
+		g.Next()
+	}
+	s := g.riskShape()
+	pct := func(n int) float64 { return 100 * float64(n) / float64(s.households) }
+	t.Logf("at Start: %d households; per-capita income below ¥%d %.1f%% (below ¥%d %.1f%%), critical illness %.1f%%, main earner died %.2f%%, new severe disability %.2f%%; any trigger %.1f%%",
+		s.households, localStandard, pct(s.belowStandard), localStandard*8/10, pct(s.below80), pct(s.critical), pct(s.earnerDied), pct(s.severeDisability), pct(s.any))
+	if p := pct(s.any); p < 1 || p > 15 {
+		t.Errorf("%.1f%% of households meet a trigger, want a few percent", p)
+	}
+}

@@ -14,7 +14,7 @@ type condition struct {
 // criticalConditions are critical illnesses (大病): leukaemia (C91–C95), chronic kidney disease
 // stages 4–5 (N18), cancers. Someone diagnosed keeps being admitted.
 var criticalConditions = []condition{
-	{"C91.0", 0, 40, 0, 3.0, 90000, 25, 0.04},    // acute lymphoblastic leukaemia
+	{"C91.0", 0, 40, 0, 3.0, 90000, 25, 0.04},     // acute lymphoblastic leukaemia
 	{"C92.0", 0, 120, 0, 3.0, 120000, 28, 0.15},   // acute myeloblastic leukaemia
 	{"C92.1", 20, 120, 0, 1.5, 40000, 10, 0.03},   // chronic myeloid leukaemia
 	{"C95.9", 0, 120, 0, 2.5, 80000, 20, 0.10},    // leukaemia, unspecified

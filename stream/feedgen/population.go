@@ -41,8 +41,8 @@ const (
 var kindShares = [numKinds]float64{0.38, 0.25, 0.11, 0.05, 0.04, 0.10, 0.04, 0.03}
 
 // Economic tiers of a household: a factor on wages and pensions, and the chance of lacking work.
-var tierFactor = [3]float64{1.0, 0.62, 0.33}
-var tierShares = [3]float64{0.80, 0.15, 0.05}
+var tierFactor = [3]float64{1.0, 0.7, 0.33}
+var tierShares = [3]float64{0.88, 0.10, 0.02}
 
 // disabilityKinds are the categories of the disabled persons' federation certificate.
 var disabilityKinds = []string{"physical", "visual", "hearing", "speech", "intellectual", "mental", "multiple"}
@@ -79,6 +79,8 @@ type person struct {
 	admICD         string
 	admCrit        int8 // -1 omit, 0 false, 1 true
 	admAt          int64
+	// For looking at the population from tests: when these last happened.
+	diedAt, lastCritical, gradeSince int64
 }
 
 func (p *person) ageYears(t int64) float64 {
@@ -217,8 +219,11 @@ func (g *Generator) assignCircumstances(i int32) {
 		// child or student
 	case age < retireAge:
 		u := r.Float64()
-		idle := 0.10 + 0.15*float64(hh.tier)
-		seeking := 0.05 + 0.06*float64(hh.tier)
+		idle := 0.10 + 0.15*float64(hh.tier) // homemakers, carers
+		if len(hh.members) == 1 {
+			idle = 0.02 + 0.06*float64(hh.tier) // someone living alone lives on something
+		}
+		seeking := 0.02 + 0.06*float64(hh.tier)
 		casual := 0.10
 		if hh.rural {
 			casual = 0.45
@@ -228,17 +233,17 @@ func (g *Generator) assignCircumstances(i int32) {
 		case u < idle+seeking:
 			p.work = workSeeking
 			p.registered = r.Float64() < 0.6
-			p.wage = roundTo(3600*f, 10)
+			p.wage = roundTo(4500*f, 10)
 		case u < idle+seeking+casual:
 			p.work = workCasual
-			p.employed = r.Float64() < 0.6
-			p.wage = roundTo(2400*f, 10)
+			p.employed = r.Float64() < 0.87
+			p.wage = roundTo(3000*f, 10)
 		default:
 			p.work = workFormal
 			p.employed = true
-			w := 5600.0
+			w := 6500.0
 			if hh.rural {
-				w = 3900
+				w = 4800
 			}
 			p.wage = roundTo(w*f, 10)
 		}
@@ -248,8 +253,8 @@ func (g *Generator) assignCircumstances(i int32) {
 	default:
 		p.pensionOn = true
 		switch {
-		case hh.rural && r.Float64() < 0.25:
-			p.pension = roundTo(700*math.Exp(0.25*r.NormFloat64())*math.Sqrt(tierFactor[hh.tier]), 1)
+		case hh.rural && r.Float64() < 0.06: // the residents' basic pension only
+			p.pension = roundTo(800*math.Exp(0.25*r.NormFloat64())*math.Sqrt(tierFactor[hh.tier]), 1)
 		case hh.rural:
 			p.pension = roundTo(2100*f, 1)
 		default:
@@ -266,7 +271,7 @@ func (g *Generator) assignCircumstances(i int32) {
 		p.dkind = uint8(r.IntN(len(disabilityKinds)))
 	}
 	// Chronic critical illness already known: uraemia, cancers, leukaemia.
-	if r.Float64() < 0.002+0.00008*age {
+	if r.Float64() < 0.001+0.00005*age {
 		p.chronic = int8(1 + g.pickCritical(age, p.sex))
 	}
 

@@ -126,14 +126,14 @@ func (g *Generator) rates(i int32, t int64, r *[numHazards]float64) float64 {
 	}
 	switch p.work {
 	case workFormal:
-		r[hzWork] = 0.35 + 0.05*float64(1+2*tier) // pay rises; job losses
+		r[hzWork] = 0.35 + 0.04*float64(1+2*tier) // pay rises; job losses
 	case workSeeking:
 		r[hzWork] = 1.2 / float64(1+tier)
 	case workCasual:
 		if p.employed {
-			r[hzWork] = 3.5
+			r[hzWork] = 1.2 // spells of about ten months' work
 		} else {
-			r[hzWork] = 5
+			r[hzWork] = 8 // and six weeks without
 		}
 	}
 	if p.pensionOn && !p.pensionSusp {
@@ -283,7 +283,7 @@ func (g *Generator) hazard(i int32, cause int, rec *record) bool {
 	t := rec.at
 	switch cause {
 	case hzDeath:
-		p.alive = false
+		p.alive, p.diedAt = false, t
 		rec.set(feedRegistry, "died")
 		rec.hh = g.households[p.hh].id
 		if p.pensionOn {
@@ -296,12 +296,12 @@ func (g *Generator) hazard(i int32, cause int, rec *record) bool {
 		}
 		age := p.ageYears(t)
 		var c *condition
-		if p.chronic == 0 && r.Float64() < 0.02+0.0008*age {
+		if p.chronic == 0 && r.Float64() < 0.01+0.0005*age {
 			p.chronic = int8(1 + g.pickCritical(age, p.sex))
 		}
 		if p.chronic > 0 && r.Float64() < 0.85 {
 			c = &criticalConditions[p.chronic-1]
-			p.admCrit = 1
+			p.admCrit, p.lastCritical = 1, t
 			if r.Float64() < 0.1 {
 				p.admCrit = -1 // not every insurer flags it
 			}
@@ -322,7 +322,7 @@ func (g *Generator) hazard(i int32, cause int, rec *record) bool {
 	case hzWork:
 		switch p.work {
 		case workFormal:
-			if r.Float64() < 0.35/(0.35+0.05*float64(1+2*g.households[p.hh].tier)) {
+			if r.Float64() < 0.35/(0.35+0.04*float64(1+2*g.households[p.hh].tier)) {
 				p.wage = roundTo(p.wage*(1.02+0.08*r.Float64()), 10)
 			} else {
 				p.work, p.employed, p.registered = workSeeking, false, r.Float64() < 0.6
@@ -378,10 +378,10 @@ func (g *Generator) hazard(i int32, cause int, rec *record) bool {
 			if ng < 1 || ng > 4 {
 				return false
 			}
-			p.grade = ng
+			p.grade, p.gradeSince = ng, t
 			rec.set(feedDisability, "changed")
 		case p.grade == 0:
-			p.grade = int8(1 + pick(r.Float64(), []float64{0.15, 0.25, 0.3, 0.3}))
+			p.grade, p.gradeSince = int8(1+pick(r.Float64(), []float64{0.15, 0.25, 0.3, 0.3})), t
 			p.dkind = uint8(r.IntN(len(disabilityKinds)))
 			rec.set(feedDisability, "registered")
 		default:
