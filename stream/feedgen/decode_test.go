@@ -1,0 +1,40 @@
+package feedgen
+
+import (
+	"testing"
+	"time"
+
+	"safetynet/stream"
+)
+
+// TestStreamDecoderAgrees runs every generated event through intake's decoder: valid events are
+// accepted, malformed ones refused with the reason the generator claims.
+func TestStreamDecoderAgrees(t *testing.T) {
+	g := New(Config{Seed: 5, Households: 5000, Start: testStart, MalformedRate: 0.05, DuplicateRate: 0.01, UnknownPersonRate: 0.01})
+	// The simulated clock runs years past Start in this many events; judge them from after it.
+	now := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, ev := range g.Registry() {
+		if _, err := stream.Decode(ev.Feed, ev.Value, 64<<10, 24*time.Hour, now); err != nil {
+			t.Fatalf("registry event %s refused: %v", ev.Value, err)
+		}
+	}
+	reasons := map[string]int{}
+	for i := range 60_000 {
+		ev := g.Next()
+		_, err := stream.Decode(ev.Feed, ev.Value, 64<<10, 24*time.Hour, now)
+		switch {
+		case ev.Malformed && err == nil:
+			t.Fatalf("event %d %s (%s) accepted", i, ev.Value, ev.Reason)
+		case ev.Malformed && err.Reason != ev.Reason:
+			t.Errorf("event %d %s: decoder says %v, generator %s", i, ev.Value, err, ev.Reason)
+		case !ev.Malformed && err != nil:
+			t.Fatalf("event %d %s refused: %v", i, ev.Value, err)
+		}
+		if ev.Malformed {
+			reasons[ev.Reason]++
+		}
+	}
+	if len(reasons) != 7 {
+		t.Errorf("reasons seen: %v, want all seven", reasons)
+	}
+}

@@ -1,0 +1,169 @@
+package feedgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"safetynet/stream"
+	"safetynet/stream/kafkatest"
+)
+
+func testTopics() map[string]string {
+	m := map[string]string{}
+	for _, f := range stream.Feeds {
+		m[f] = "test.feed." + f
+	}
+	return m
+}
+
+// readAll reads every record of the topic's partitions until want records have arrived.
+func readAll(t *testing.T, addr, topic string, partitions, want int) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out []kafka.Message
+	for p := range partitions {
+		conn, err := kafka.DialLeader(ctx, "tcp", addr, topic, p)
+		if err != nil {
+			t.Fatalf("dial %s/%d: %v", topic, p, err)
+		}
+		last, err := conn.ReadLastOffset()
+		conn.Close()
+		if err != nil {
+			t.Fatalf("last offset of %s/%d: %v", topic, p, err)
+		}
+		if last == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond})
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				r.Close()
+				t.Fatalf("read %s/%d: %v", topic, p, err)
+			}
+			out = append(out, m)
+			if m.Offset == last-1 {
+				break
+			}
+		}
+		r.Close()
+	}
+	if len(out) != want {
+		t.Fatalf("%s holds %d records, want %d", topic, len(out), want)
+	}
+	return out
+}
+
+func TestProduce(t *testing.T) {
+	topics := testTopics()
+	var names []string
+	for _, n := range topics {
+		names = append(names, n)
+	}
+	const partitions = 3
+	_, addr := kafkatest.Broker(t, partitions, names...)
+
+	cfg := Config{Seed: 9, Households: 300, Start: testStart, MalformedRate: 0.02, DuplicateRate: 0.02}
+	const limit = 3000
+	var logs strings.Builder
+	var acked int
+	err := Produce(context.Background(), []string{addr}, topics, New(cfg), ProduceOptions{
+		Limit:      limit,
+		Logger:     slog.New(slog.NewTextHandler(&logs, nil)),
+		OnProduced: func(n int) { acked = n },
+	})
+	if err != nil {
+		t.Fatalf("Produce: %v", err)
+	}
+
+	// The same Config gives the same events: the expected contents of each topic.
+	g := New(cfg)
+	reg := g.Registry()
+	want := map[string]map[string]int{} // topic → key|value → count
+	count := func(ev Event) {
+		topic := topics[ev.Feed]
+		if want[topic] == nil {
+			want[topic] = map[string]int{}
+		}
+		want[topic][string(ev.Key)+"|"+string(ev.Value)]++
+	}
+	for _, ev := range reg {
+		count(ev)
+	}
+	for range limit {
+		count(g.Next())
+	}
+	if got, w := acked, len(reg)+limit; got != w {
+		t.Errorf("OnProduced last reported %d, want %d", got, w)
+	}
+	for _, topic := range names {
+		n := 0
+		for _, c := range want[topic] {
+			n += c
+		}
+		got := map[string]int{}
+		for _, m := range readAll(t, addr, topic, partitions, n) {
+			got[string(m.Key)+"|"+string(m.Value)]++
+		}
+		for kv, c := range want[topic] {
+			if got[kv] != c {
+				t.Fatalf("%s: record %q appears %d times, want %d", topic, kv, got[kv], c)
+			}
+		}
+	}
+	// Progress logs name counts, never people.
+	for _, ev := range reg[:50] {
+		if strings.Contains(logs.String(), string(ev.Key)) {
+			t.Fatalf("a resident ID number appears in the logs")
+		}
+	}
+	if !strings.Contains(logs.String(), "feedgen progress") {
+		t.Errorf("no progress in the logs: %s", logs.String())
+	}
+}
+
+func TestProduceRateAndCancel(t *testing.T) {
+	topics := testTopics()
+	var names []string
+	for _, n := range topics {
+		names = append(names, n)
+	}
+	_, addr := kafkatest.Broker(t, 1, names...)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var acked int
+	// No limit: Produce goes on at its rate until the context ends.
+	err := Produce(ctx, []string{addr}, topics, New(Config{Seed: 1, Households: 50, Start: testStart}), ProduceOptions{
+		Rate:         200,
+		SkipRegistry: true,
+		OnProduced: func(n int) {
+			acked = n
+			if n >= 20 {
+				cancel()
+			}
+		},
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Produce after cancel: %v, want context.Canceled", err)
+	}
+	if acked < 20 {
+		t.Errorf("acknowledged %d events before cancel, want at least 20", acked)
+	}
+}
+
+func TestProduceNeedsEveryTopic(t *testing.T) {
+	topics := testTopics()
+	delete(topics, stream.FeedDisability)
+	err := Produce(context.Background(), []string{"127.0.0.1:1"}, topics, New(Config{Seed: 1, Households: 10, Start: testStart}), ProduceOptions{Limit: 1})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", stream.FeedDisability)) {
+		t.Errorf("Produce without a disability topic: %v", err)
+	}
+}
