@@ -32,7 +32,9 @@ func newWorld(seed uint64, n int) *world {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	w := &world{}
 	start := date(2024, 1, 1)
-	at := func() time.Time { return start.Add(time.Duration(rng.Int64N(int64(700 * 24 * time.Hour)))).Truncate(time.Hour) }
+	at := func() time.Time {
+		return start.Add(time.Duration(rng.Int64N(int64(700 * 24 * time.Hour)))).Truncate(time.Hour)
+	}
 	var registry []worldEvent
 	perHousehold := map[string][]worldEvent{}
 	for h := range n {
