@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 )
 
 // Topics names every Kafka topic safetynet reads or writes.
@@ -105,7 +104,8 @@ const (
 
 // IntakeConfig configures the intake stage. Zero values take the defaults noted.
 type IntakeConfig struct {
-	Brokers []string
+	// Kafka is how to reach the brokers (TLS and SASL included).
+	Kafka Kafka
 	Topics  Topics
 	// GroupID of the intake consumer group (default "safetynet-intake"). It must differ from the
 	// monitor's group.
@@ -126,12 +126,10 @@ type IntakeConfig struct {
 	BatchSize int
 	// Now is the clock (default time.Now); tests inject their own.
 	Now func() time.Time
-	// Dialer carries TLS and SASL settings for readers and writers (default: plain TCP).
-	Dialer *kafka.Dialer
 }
 
 func (c *IntakeConfig) setDefaults() error {
-	if len(c.Brokers) == 0 {
+	if len(c.Kafka.Brokers) == 0 {
 		return errors.New("intake: no Kafka brokers configured")
 	}
 	if c.Topics == (Topics{}) {
@@ -163,9 +161,6 @@ func (c *IntakeConfig) setDefaults() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
-	}
-	if c.Dialer == nil {
-		c.Dialer = &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true}
 	}
 	return nil
 }

@@ -46,28 +46,3 @@ func (d DeadLetter) Message(topic string, at time.Time) kafka.Message {
 		},
 	}
 }
-
-// newWriter returns a writer that waits for all in-sync replicas, partitions by key with
-// HouseholdBalancer (kafka.go), and sends within milliseconds. Messages name their topic.
-func newWriter(brokers []string, d *kafka.Dialer) *kafka.Writer {
-	w := &kafka.Writer{
-		Addr:         kafka.TCP(brokers...),
-		Balancer:     HouseholdBalancer(),
-		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 5 * time.Millisecond,
-		BatchSize:    1000,
-		BatchBytes:   8 << 20,
-		MaxAttempts:  3,
-		WriteTimeout: 30 * time.Second,
-	}
-	if d != nil {
-		w.Transport = &kafka.Transport{
-			Dial:        d.DialFunc,
-			DialTimeout: d.Timeout,
-			ClientID:    d.ClientID,
-			TLS:         d.TLS,
-			SASL:        d.SASLMechanism,
-		}
-	}
-	return w
-}

@@ -69,7 +69,7 @@ func NewIntake(cfg IntakeConfig, store *state.Store, pseud *Pseudonymizer, m *Me
 	i := &Intake{
 		cfg: cfg, store: store, pseud: pseud, metrics: m,
 		log:        logger.With("component", "intake"),
-		w:          newWriter(cfg.Brokers, cfg.Dialer),
+		w:          cfg.Kafka.Writer("", HouseholdBalancer()),
 		caughtUpCh: make(chan struct{}),
 	}
 	persons, err := store.CountPersons()
@@ -122,8 +122,8 @@ func (i *Intake) runGroup(ctx context.Context) error {
 	case <-i.caughtUpCh:
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: i.cfg.Brokers, GroupID: i.cfg.GroupID, GroupTopics: i.cfg.Topics.FeedTopics(),
-		Dialer: i.cfg.Dialer, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
+		Brokers: i.cfg.Kafka.Brokers, GroupID: i.cfg.GroupID, GroupTopics: i.cfg.Topics.FeedTopics(),
+		Dialer: i.cfg.Kafka.Dialer(), MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
 		CommitInterval: 0, StartOffset: kafka.FirstOffset,
 		HeartbeatInterval: 3 * time.Second, SessionTimeout: 30 * time.Second, RebalanceTimeout: 30 * time.Second,
 		JoinGroupBackoff: time.Second,

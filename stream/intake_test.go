@@ -115,7 +115,7 @@ func (h *harness) start() {
 	h.metrics = stream.NewMetrics(prometheus.NewRegistry())
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.intake, err = stream.NewIntake(stream.IntakeConfig{
-		Brokers: []string{h.addr}, Topics: h.topics, GroupID: "intake-test",
+		Kafka: stream.Kafka{Brokers: []string{h.addr}}, Topics: h.topics, GroupID: "intake-test",
 		SweepInterval: 20 * time.Millisecond, Now: h.now,
 	}, h.store, h.pseud, h.metrics, logger)
 	if err != nil {

@@ -69,7 +69,7 @@ func startPipeline(t *testing.T, addr, dir string, c *clock) *pipeline {
 		t.Fatal(err)
 	}
 	topics := DefaultTopics()
-	in, err := NewIntake(IntakeConfig{Brokers: []string{addr}, Topics: topics, GroupID: "test-intake", Now: c.Now}, store, pseud, m, logger)
+	in, err := NewIntake(IntakeConfig{Kafka: Kafka{Brokers: []string{addr}}, Topics: topics, GroupID: "test-intake", Now: c.Now}, store, pseud, m, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,13 +68,13 @@ func (i *Intake) runRegistry(ctx context.Context) error {
 func (i *Intake) endOffsets(ctx context.Context, topic string) (map[int]int64, error) {
 	var conn *kafka.Conn
 	var err error
-	for _, b := range i.cfg.Brokers {
-		if conn, err = i.cfg.Dialer.DialContext(ctx, "tcp", b); err == nil {
+	for _, b := range i.cfg.Kafka.Brokers {
+		if conn, err = i.cfg.Kafka.Dialer().DialContext(ctx, "tcp", b); err == nil {
 			break
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("connect to brokers %v: %w", i.cfg.Brokers, err)
+		return nil, fmt.Errorf("connect to brokers %v: %w", i.cfg.Kafka.Brokers, err)
 	}
 	parts, err := conn.ReadPartitions(topic)
 	conn.Close()
@@ -86,7 +86,7 @@ func (i *Intake) endOffsets(ctx context.Context, topic string) (map[int]int64, e
 	}
 	ends := make(map[int]int64, len(parts))
 	for _, p := range parts {
-		lc, err := i.cfg.Dialer.DialLeader(ctx, "tcp", i.cfg.Brokers[0], topic, p.ID)
+		lc, err := i.cfg.Kafka.Dialer().DialLeader(ctx, "tcp", i.cfg.Kafka.Brokers[0], topic, p.ID)
 		if err != nil {
 			return nil, fmt.Errorf("connect to the leader of %s/%d: %w", topic, p.ID, err)
 		}
@@ -114,7 +114,7 @@ func (i *Intake) readRegistryPartition(ctx context.Context, log *slog.Logger, p 
 		i.partitionCaughtUp(log)
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: i.cfg.Brokers, Topic: topic, Partition: p, Dialer: i.cfg.Dialer,
+		Brokers: i.cfg.Kafka.Brokers, Topic: topic, Partition: p, Dialer: i.cfg.Kafka.Dialer(),
 		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
 		ErrorLogger: kafkaLogger(log),
 	})

@@ -93,7 +93,7 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 	metrics.BuildInfo.WithLabelValues(version, runtime.Version(), model.Version).Set(1)
 
 	intake, err := stream.NewIntake(stream.IntakeConfig{
-		Brokers: kafkaCfg.Brokers, Dialer: kafkaCfg.Dialer(), Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
+		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
 		MaxEventBytes: cfg.MaxEventBytes, MaxFutureSkew: cfg.MaxFutureSkew,
 		UnknownPersonWait: cfg.UnknownPersonWait, DedupeWindow: cfg.DedupeWindow, Now: now,
 	}, store, pseud, metrics, logger)

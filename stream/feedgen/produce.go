@@ -24,9 +24,15 @@ type ProduceOptions struct {
 	SkipRegistry bool
 	// Logger receives progress every few seconds; nil for none.
 	Logger *slog.Logger
+	// Until, when set, stops the change events once the simulated clock (Generator.Now) reaches
+	// it: intake refuses events dated more than its skew after its own clock, so a feed meant
+	// for a live service stops at today.
+	Until time.Time
 	// OnProduced is called after each acknowledged batch with the number of events
 	// acknowledged so far, registry included.
 	OnProduced func(n int)
+	// Transport carries TLS and SASL settings (see stream.Kafka.Transport); nil for plain TCP.
+	Transport kafka.RoundTripper
 }
 
 // progressEvery is how often Produce logs its progress.
@@ -34,8 +40,8 @@ const progressEvery = 5 * time.Second
 
 // Produce writes the registry and then the change events of g to the topics (feed name →
 // topic; every feed of stream.Feeds must be mapped), keyed by person_id, waiting for every
-// batch to be acknowledged by all in-sync replicas. It returns when Limit events are sent, or
-// with ctx's error when ctx ends first. Logs carry counts and rates only, never personal data.
+// batch to be acknowledged by all in-sync replicas. It returns when Limit events are sent or the
+// simulated clock reaches Until, or with ctx's error when ctx ends first. Logs carry counts and rates only, never personal data.
 func Produce(ctx context.Context, brokers []string, topics map[string]string, g *Generator, opts ProduceOptions) error {
 	for _, f := range stream.Feeds {
 		if topics[f] == "" {
@@ -63,6 +69,7 @@ func Produce(ctx context.Context, brokers []string, topics map[string]string, g 
 		BatchBytes:   16 << 20,
 		MaxAttempts:  10,
 		Async:        false,
+		Transport:    opts.Transport,
 	}
 	defer w.Close()
 
@@ -89,7 +96,8 @@ func Produce(ctx context.Context, brokers []string, topics map[string]string, g 
 	p.phase = "changes"
 	start := time.Now()
 	sent := 0
-	for opts.Limit == 0 || sent < opts.Limit {
+	reached := func() bool { return !opts.Until.IsZero() && !g.Now().Before(opts.Until) }
+	for (opts.Limit == 0 || sent < opts.Limit) && !reached() {
 		n := batch
 		if opts.Limit > 0 {
 			n = min(n, opts.Limit-sent)
@@ -108,12 +116,18 @@ func Produce(ctx context.Context, brokers []string, topics map[string]string, g 
 		}
 		msgs = msgs[:0]
 		for range n {
+			if reached() {
+				break
+			}
 			msgs = p.appendMsg(msgs, g.Next())
 		}
 		if err := p.write(ctx, msgs); err != nil {
 			return err
 		}
-		sent += n
+		sent += len(msgs)
+	}
+	if reached() {
+		logger.Info("simulated clock reached the end", "until", opts.Until.UTC().Format(time.RFC3339))
 	}
 	p.logProgress(true)
 	return nil

@@ -167,3 +167,30 @@ func TestProduceNeedsEveryTopic(t *testing.T) {
 		t.Errorf("Produce without a disability topic: %v", err)
 	}
 }
+
+func TestProduceUntil(t *testing.T) {
+	topics := testTopics()
+	var names []string
+	for _, n := range topics {
+		names = append(names, n)
+	}
+	_, addr := kafkatest.Broker(t, 1, names...)
+	cfg := Config{Seed: 4, Households: 200, Start: testStart}
+	var acked int
+	err := Produce(context.Background(), []string{addr}, topics, New(cfg), ProduceOptions{
+		Until: testStart, SkipRegistry: true, OnProduced: func(n int) { acked = n },
+	})
+	if err != nil {
+		t.Fatalf("Produce: %v", err)
+	}
+	// Count the events a generator gives before its clock reaches Start.
+	g := New(cfg)
+	want := 0
+	for g.Now().Before(testStart) {
+		g.Next()
+		want++
+	}
+	if acked != want {
+		t.Errorf("produced %d events, want %d: those up to the clock reaching Start", acked, want)
+	}
+}
