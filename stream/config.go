@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
 )
 
 // Topics names every Kafka topic safetynet reads or writes.
@@ -105,8 +104,8 @@ const (
 // IntakeConfig configures the intake stage. Zero values take the defaults noted.
 type IntakeConfig struct {
 	// Kafka is how to reach the brokers (TLS and SASL included).
-	Kafka Kafka
-	Topics  Topics
+	Kafka  Kafka
+	Topics Topics
 	// GroupID of the intake consumer group (default "safetynet-intake"). It must differ from the
 	// monitor's group.
 	GroupID string
