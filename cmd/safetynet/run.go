@@ -144,6 +144,9 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return intake.Run(gctx) })
 	g.Go(func() error { return monitor.Run(gctx) })
+	g.Go(func() error { // lag of the feeds; the monitor's workers set the household-events lag
+		return stream.RunGroupLag(gctx, stream.GroupLagConfig{Kafka: kafkaCfg, GroupID: cfg.GroupID + "-intake", Topics: cfg.Topics.FeedTopics()}, metrics, logger)
+	})
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
