@@ -136,8 +136,8 @@ func transition(m *scorer.Model, h *Household, a scorer.Assessment, cause Cause,
 	return al
 }
 
-// summarize is the one line a caseworker reads: what changed, the score against its line, and
-// the top reasons.
+// summarize is the one line a caseworker reads: what changed, the score against its line (or
+// the trigger that set the level), and the top reasons.
 func summarize(a *Alert, top int) string {
 	var b strings.Builder
 	switch a.Status {
@@ -146,29 +146,41 @@ func summarize(a *Alert, top int) string {
 			a.HouseholdID, fmtScore(a.Score), a.Episode)
 		return b.String()
 	case StatusDeescalated:
-		to := a.Level
-		if to == "" {
-			to = "no level"
-		}
-		fmt.Fprintf(&b, "%s household %s: %s → %s, score %s", strings.ToUpper(a.Status), a.HouseholdID, levelName(a.PreviousLevel), to, fmtScore(a.Score))
+		fmt.Fprintf(&b, "%s household %s: %s → %s, score %s", strings.ToUpper(a.Status), a.HouseholdID,
+			levelName(a.PreviousLevel), levelName(a.Level), fmtScore(a.Score))
 	default:
-		fmt.Fprintf(&b, "%s %s household %s: score %s (line %s)", strings.ToUpper(a.Level), a.Status, a.HouseholdID, fmtScore(a.Score), fmtScore(a.Threshold))
+		fmt.Fprintf(&b, "%s %s household %s: score %s", strings.ToUpper(a.Level), a.Status, a.HouseholdID, fmtScore(a.Score))
+		if a.Score >= a.Threshold {
+			fmt.Fprintf(&b, " (%s line %s)", a.Level, fmtScore(a.Threshold))
+		} else {
+			fmt.Fprintf(&b, " (below the %s line %s: level set by a trigger)", a.Level, fmtScore(a.Threshold))
+		}
 	}
-	n := 0
+	// Triggers first, then the largest contributions; a dimension reason that repeats a trigger's
+	// fact (income below the standard) is left out.
+	var parts []string
+	triggered := map[string]bool{}
 	for _, r := range a.Reasons {
-		if n == top {
+		if r.Dimension == scorer.DimTrigger && r.EN != "" {
+			parts = append(parts, "trigger: "+r.EN)
+			triggered[r.Code] = true
+		}
+	}
+	for _, r := range a.Reasons {
+		if len(parts) >= top+len(triggered) {
 			break
 		}
-		if r.EN == "" {
+		if r.Dimension == scorer.DimTrigger || r.EN == "" || r.Points == 0 {
 			continue
 		}
-		if n == 0 {
-			b.WriteString(" — ")
-		} else {
-			b.WriteString("; ")
+		if r.Code == "income.per_capita" && triggered["trigger."+scorer.TriggerIncomeBelowStandard] {
+			continue
 		}
-		b.WriteString(r.EN)
-		n++
+		parts = append(parts, r.EN)
+	}
+	if len(parts) > 0 {
+		b.WriteString(" — ")
+		b.WriteString(strings.Join(parts, "; "))
 	}
 	return b.String()
 }

@@ -472,8 +472,3 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // kafkaLogger routes kafka-go's error messages to slog.
-func kafkaLogger(log *slog.Logger) kafka.Logger {
-	return kafka.LoggerFunc(func(msg string, args ...any) {
-		log.Warn("kafka: " + fmt.Sprintf(msg, args...))
-	})
-}

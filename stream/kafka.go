@@ -2,6 +2,9 @@ package stream
 
 import (
 	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -55,3 +58,17 @@ func HouseholdBalancer() kafka.Balancer { return &kafka.Hash{} }
 type samePartition struct{}
 
 func (samePartition) Balance(msg kafka.Message, partitions ...int) int { return msg.Partition }
+
+// kafkaLogger routes kafka-go's error log to slog. A long poll that times out on an idle
+// partition ("i/o timeout") is routine and the client retries it by itself, so it is logged at
+// debug; anything else is a warning an operator may need to act on.
+func kafkaLogger(log *slog.Logger) kafka.Logger {
+	return kafka.LoggerFunc(func(msg string, args ...any) {
+		text := "kafka: " + fmt.Sprintf(msg, args...)
+		if strings.Contains(text, "i/o timeout") || strings.Contains(text, "context canceled") {
+			log.Debug(text)
+			return
+		}
+		log.Warn(text)
+	})
+}

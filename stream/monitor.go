@@ -126,7 +126,7 @@ func (mo *Monitor) Run(ctx context.Context) error {
 		SessionTimeout:    10 * time.Second,
 		RebalanceTimeout:  10 * time.Second,
 		JoinGroupBackoff:  time.Second,
-		ErrorLogger:       kafka.LoggerFunc(func(f string, a ...any) { mo.logger.Debug("kafka: " + fmt.Sprintf(f, a...)) }),
+		ErrorLogger:       kafkaLogger(mo.logger),
 	})
 	if err != nil {
 		return fmt.Errorf("monitor consumer group: %w", err)

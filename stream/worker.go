@@ -65,7 +65,7 @@ func (w *worker) run(ctx context.Context) {
 		ReadBackoffMin: 50 * time.Millisecond,
 		ReadBackoffMax: time.Second,
 		QueueCapacity:  max(1000, 2*mo.cfg.BatchSize),
-		ErrorLogger:    kafka.LoggerFunc(func(f string, a ...any) { w.logger.Debug("kafka: " + fmt.Sprintf(f, a...)) }),
+		ErrorLogger:    kafkaLogger(w.logger),
 	})
 	defer r.Close()
 	if err := r.SetOffset(next); err != nil {
