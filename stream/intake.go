@@ -470,5 +470,3 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
-
-// kafkaLogger routes kafka-go's error messages to slog.
