@@ -8,6 +8,7 @@
 //	safetynet model check FILE    validate a model file; `model show` prints the default model
 //	safetynet assess FILE.json    assess one household given as JSON, and explain it
 //	safetynet state dump          print every household in a state directory, one JSON per line
+//	safetynet bench               throughput, latency, memory and cold start against the limits
 //	safetynet version
 package main
 
@@ -36,12 +37,15 @@ commands:
   model show          print the built-in default model
   assess FILE.json    assess one household (JSON) and explain the result
   state dump          print every household of a state directory as JSON lines
+  bench               measure throughput, latency, memory and cold start (make bench)
   version             print the version
 `
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := startBenchProfile()
 	err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stopProfile()
 	stop()
 	if err != nil {
 		if !errors.Is(err, errUsage) {
@@ -78,6 +82,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return assessCmd(rest, stdout, stderr)
 	case "state":
 		return stateCmd(rest, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "safetynet %s (%s)\n", version, runtime.Version())
 		return nil

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+)
+
+// benchProfileEnv, set on a service the bench starts, names the prefix of the CPU
+// (PREFIX.cpu.pprof) and allocation (PREFIX.allocs.pprof) profiles it writes until it stops.
+const benchProfileEnv = "SAFETYNET_BENCH_PROFILE"
+
+// startBenchProfile starts profiling when the bench asked for it; the returned func stops it
+// and writes the allocation profile.
+func startBenchProfile() func() {
+	prefix := os.Getenv(benchProfileEnv)
+	if prefix == "" || os.Getenv(benchChildEnv) != "1" {
+		return func() {}
+	}
+	f, err := os.Create(prefix + ".cpu.pprof")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench profile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "bench profile:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		if a, err := os.Create(prefix + ".allocs.pprof"); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(a, 0)
+			a.Close()
+		}
+	}
+}
+
+// Targets on a 2-core machine (issue 6).
+const (
+	targetThroughput = 50_000.0
+	targetP99At2k    = 50 * time.Millisecond
+	targetP99At10k   = 100 * time.Millisecond
+	targetRSS        = 1 << 30
+	targetBytesPerHH = 1024.0
+	targetColdStart  = 10 * time.Second
+)
+
+// benchRow is one line of the table.
+type benchRow struct{ what, value, target, verdict string }
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func (r *benchReport) rows() []benchRow {
+	fetchRate := float64(r.fetchRecords) / r.fetchDur.Seconds()
+	e2eRate := float64(r.e2eEvents) / r.e2eDur.Seconds()
+	cpuPerM := r.e2eCPU.Seconds() / float64(r.e2eEvents) * 1e6
+	rows := []benchRow{
+		{"1. limit: raw kafka-go fetch of the feed topics", fmt.Sprintf("%.0f records/s (%d records in %s)", fetchRate, r.fetchRecords, r.fetchDur.Round(time.Millisecond)), "", ""},
+		{"2. limit: Badger batched read-modify-write", fmt.Sprintf("%.0f households/s (%d-byte values, 500 per txn)", r.rmwRate, r.rmwValueBytes), "", ""},
+		{"3. end-to-end throughput, feeds in → alerts out", fmt.Sprintf("%.0f events/s (%d events in %s)", e2eRate, r.e2eEvents, r.e2eDur.Round(time.Millisecond)), "≥ 50,000 events/s", verdict(e2eRate >= targetThroughput)},
+		{"3. CPU seconds per million events (service)", fmt.Sprintf("%.1f s", cpuPerM), "", ""},
+		{"3. ratio to limit 1 (fetch) / limit 2 (Badger)", fmt.Sprintf("%.2f / %.2f", e2eRate/fetchRate, e2eRate/r.rmwRate), "", ""},
+	}
+	for _, l := range r.latency {
+		target := targetP99At2k
+		if l.rate > 2000 {
+			target = targetP99At10k
+		}
+		rows = append(rows, benchRow{
+			fmt.Sprintf("4. event-to-alert latency at %.0f events/s", l.rate),
+			fmt.Sprintf("p50 %s, p99 %s, p99.9 %s (%d alerts of %d events, offered %.0f/s)", ms(l.p50), ms(l.p99), ms(l.p999), l.alerts, l.events, l.achieved),
+			"p99 ≤ " + ms(target), verdict(l.alerts > 0 && l.p99 <= target),
+		})
+	}
+	rows = append(rows,
+		benchRow{fmt.Sprintf("5. peak resident memory, %d households in state", r.bigHouseholds), fmt.Sprintf("%.0f MiB (loading; %.0f MiB at cold start)", mib(r.bigPeakRSS), mib(r.coldStartPeakRSS)), "≤ 1 GiB", verdict(r.bigPeakRSS <= targetRSS && r.coldStartPeakRSS <= targetRSS)},
+		benchRow{fmt.Sprintf("5. Badger bytes per household, %d households", r.bigHouseholds), fmt.Sprintf("%.0f B (%.0f B at %d households after the throughput run)", r.bigBytesPerHH, r.smallBytesPerHH, r.smallHouseholds), "≤ 1 KiB", verdict(r.bigBytesPerHH <= targetBytesPerHH)},
+		benchRow{fmt.Sprintf("6. cold start to ready, %d households", r.bigHouseholds), fmt.Sprintf("%s", r.coldStart.Round(time.Millisecond)), "≤ 10 s", verdict(r.coldStart <= targetColdStart)},
+	)
+	return rows
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+func mib(n int64) float64       { return float64(n) / (1 << 20) }
+
+func (r *benchReport) table() string {
+	var b strings.Builder
+	rows := r.rows()
+	w := 0
+	for _, row := range rows {
+		w = max(w, len([]rune(row.what)))
+	}
+	for _, row := range rows {
+		pad := strings.Repeat(" ", w-len([]rune(row.what)))
+		line := fmt.Sprintf("%s%s  %s", row.what, pad, row.value)
+		if row.target != "" {
+			line += fmt.Sprintf("  [target %s: %s]", row.target, row.verdict)
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
+
+func (r *benchReport) markdown(b *benchRun) string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "# Benchmarks\n\n")
+	fmt.Fprintf(&s, "Written by `safetynet bench` (`make bench`) on %s: Go %s, %d CPUs (GOMAXPROCS %d), %s.\n",
+		b.started.UTC().Format("2006-01-02 15:04 UTC"), runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), memTotal())
+	fmt.Fprintf(&s, "One run on the embedded broker (kfake, in the bench process); the service is `safetynet run` in a child process, so its CPU time and memory are its own. ")
+	fmt.Fprintf(&s, "Sizes: %d change events over %d households for throughput and latency; %d households in state for memory and cold start; %d partitions per topic. Run took %s.\n\n",
+		b.o.events, b.o.households, b.o.bigHouseholds, b.o.partitions, time.Since(b.started).Round(time.Second))
+	s.WriteString("| measure | result | target | |\n|---|---|---|---|\n")
+	for _, row := range r.rows() {
+		fmt.Fprintf(&s, "| %s | %s | %s | %s |\n", row.what, row.value, row.target, row.verdict)
+	}
+	s.WriteString(`
+## How each number is taken
+
+1. **Fetch limit**: one kafka-go Reader per partition of the five feed topics reads every record
+   from the first offset to the end, doing nothing with them, while the service is stopped.
+2. **Badger limit**: a fresh store with the service's options holds one value per household of the
+   mean stored household size measured after the throughput run; random households are read,
+   changed and written back, 500 per transaction, by one goroutine (as one partition worker).
+3. **Throughput**: the registry is applied first; the service is stopped while the change events
+   are produced, then restarted. The clock runs from the first poll (every 20 ms) that sees the
+   intake group's committed offsets move to the poll that sees both the intake group and the
+   monitor group committed to the end of their topics. CPU is the service process's user+system
+   time over the same window (from /proc). Alerts go out with the batch that raised them.
+4. **Latency**: a producer offers the load in sends every 5 ms, each record stamped with its send
+   time; a reader of the alert topic matches every event-caused alert to its feed record by the
+   alert's cause (feed, event id) and takes the time from the stamp to the alert being readable
+   on the alert topic (after the broker acknowledged it; includes the reader's fetch delay).
+   Only events that raise, escalate, de-escalate or resolve an alert are measured.
+5. **Memory and size**: a second broker and state directory; the registry of that many households
+   goes through the service. Peak resident memory is the service's VmHWM; bytes per household are
+   the state directory's allocated bytes (LSM, value log, person table, everything) divided by
+   the households in it.
+6. **Cold start**: the service started again on that directory; from process start to /readyz 200.
+`)
+	return s.String()
+}
+
+func memTotal() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "memory unknown"
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+			var kb int64
+			fmt.Sscan(f[1], &kb)
+			return fmt.Sprintf("%.0f GiB memory", float64(kb)/(1<<20))
+		}
+	}
+	return "memory unknown"
+}
