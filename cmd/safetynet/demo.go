@@ -118,6 +118,7 @@ func produceDemo(ctx context.Context, addr string, topics stream.Topics, cfg fee
 	batch := make([]kafka.Message, 0, chunk)
 	sent := 0
 	start := time.Now()
+	pace := false // the registry is the initial load: as fast as the broker takes it
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -127,7 +128,7 @@ func produceDemo(ctx context.Context, addr string, topics stream.Topics, cfg fee
 		}
 		sent += len(batch)
 		batch = batch[:0]
-		if rate > 0 { // pace: sent events should take sent/rate seconds
+		if pace && rate > 0 { // pace: sent events should take sent/rate seconds
 			if ahead := time.Duration(float64(sent)/rate*float64(time.Second)) - time.Since(start); ahead > 0 {
 				select {
 				case <-ctx.Done():
@@ -154,6 +155,7 @@ func produceDemo(ctx context.Context, addr string, topics stream.Topics, cfg fee
 		return err
 	}
 	fmt.Fprintf(stdout, "feeds: registry of %d people sent; now 18 months of hospital, pension, employment and disability changes\n", sent)
+	pace, sent, start = true, 0, time.Now()
 	today := time.Now()
 	for gen.Now().Before(today) {
 		if err := add(gen.Next()); err != nil {
@@ -163,7 +165,7 @@ func produceDemo(ctx context.Context, addr string, topics stream.Topics, cfg fee
 	if err := flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "feeds: %d events sent, history has reached today; the monitor goes on re-assessing households as time passes\n", sent)
+	fmt.Fprintf(stdout, "feeds: %d change events sent, history has reached today; the monitor goes on re-assessing households as time passes\n", sent)
 	return nil
 }
 
