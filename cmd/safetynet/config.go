@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,10 +70,43 @@ func loadConfig(environ map[string]string) (config, error) {
 }
 
 func parseEnv(c *config, environ map[string]string) error {
-	if err := env.ParseWithOptions(c, env.Options{Prefix: envPrefix, Environment: environ}); err != nil {
+	err := env.ParseWithOptions(c, env.Options{Prefix: envPrefix, Environment: environ})
+	if err == nil {
+		return nil
+	}
+	// caarlos0/env names the Go field; an operator needs the variable.
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	return nil
+	names := envNames(reflect.TypeOf(*c), envPrefix)
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			v := names[pe.Name]
+			errs = append(errs, fmt.Errorf("%s: %q is not a valid %s: %v", v, environ[v], pe.Type, pe.Err))
+			continue
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// envNames maps the config's field names to their variables.
+func envNames(t reflect.Type, prefix string) map[string]string {
+	out := map[string]string{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if p, ok := f.Tag.Lookup("envPrefix"); ok {
+			maps.Copy(out, envNames(f.Type, prefix+p))
+			continue
+		}
+		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+			out[f.Name] = prefix + name
+		}
+	}
+	return out
 }
 
 func (c *config) validate() error {
@@ -78,7 +114,7 @@ func (c *config) validate() error {
 	bad := func(name, f string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s%s: %s", envPrefix, name, fmt.Sprintf(f, a...)))
 	}
-	if len(c.KafkaBrokers) == 0 || c.KafkaBrokers[0] == "" {
+	if len(c.KafkaBrokers) == 0 || slices.Contains(c.KafkaBrokers, "") {
 		bad("KAFKA_BROKERS", "no broker given (host:port, comma-separated)")
 	}
 	switch strings.ToLower(c.KafkaSASLMech) {

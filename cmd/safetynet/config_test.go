@@ -1,0 +1,83 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := loadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "0123456789abcdef"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.KafkaBrokers, []string{"localhost:9092"}; len(got) != 1 || got[0] != want[0] {
+		t.Errorf("brokers %v, want %v", got, want)
+	}
+	if c.BatchWait != 5*time.Millisecond || c.BatchSize != 500 || c.UnknownPersonWait != 24*time.Hour {
+		t.Errorf("defaults: batch %d/%s, unknown-person wait %s", c.BatchSize, c.BatchWait, c.UnknownPersonWait)
+	}
+	if c.Topics.Registry != "safetynet.feed.registry" || c.Topics.Changelog != "safetynet.changelog" {
+		t.Errorf("topics %+v", c.Topics)
+	}
+}
+
+// TestLoadConfigNamesTheVariable: every bad value stops start-up with the variable's name.
+func TestLoadConfigNamesTheVariable(t *testing.T) {
+	key := "0123456789abcdef"
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no pseudonym key", map[string]string{}, "SAFETYNET_PSEUDONYM_KEY"},
+		{"short pseudonym key", map[string]string{"SAFETYNET_PSEUDONYM_KEY": "short"}, "SAFETYNET_PSEUDONYM_KEY"},
+		{"bad duration", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_BATCH_WAIT": "soon"}, "SAFETYNET_BATCH_WAIT"},
+		{"batch size out of range", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_BATCH_SIZE": "0"}, "SAFETYNET_BATCH_SIZE"},
+		{"batch size not a number", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_BATCH_SIZE": "many"}, "SAFETYNET_BATCH_SIZE"},
+		{"log level", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_LOG_LEVEL": "loud"}, "SAFETYNET_LOG_LEVEL"},
+		{"log format", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_LOG_FORMAT": "xml"}, "SAFETYNET_LOG_FORMAT"},
+		{"encryption key", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_STATE_ENCRYPTION_KEY": "abc"}, "SAFETYNET_STATE_ENCRYPTION_KEY"},
+		{"sasl mechanism", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_KAFKA_SASL_MECHANISM": "kerberos"}, "SAFETYNET_KAFKA_SASL_MECHANISM"},
+		{"sasl without user", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_KAFKA_SASL_MECHANISM": "plain"}, "SAFETYNET_KAFKA_SASL_USERNAME"},
+		{"two roles, one topic", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_TOPIC_ALERTS": "safetynet.dlq"}, "SAFETYNET_TOPIC_"},
+		{"empty broker in the list", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_KAFKA_BROKERS": "k1:9092,,k2:9092"}, "SAFETYNET_KAFKA_BROKERS"},
+		{"negative wait", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_UNKNOWN_PERSON_WAIT": "-1h"}, "SAFETYNET_UNKNOWN_PERSON_WAIT"},
+		{"tls ca file missing", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_KAFKA_TLS_CA_FILE": "/nonexistent/ca.pem"}, "SAFETYNET_KAFKA_TLS_CA_FILE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadConfig(tc.env)
+			if err == nil {
+				_, err = c.kafka()
+			}
+			if err == nil {
+				t.Fatalf("accepted; want an error naming %s", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not name %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRunRefusesABadModelFile: a model file with an error stops start-up naming the variable
+// and the field.
+func TestRunRefusesABadModelFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := dir + "/model.yaml"
+	if err := writeFile(bad, "version: x\nweights: {demographic: 2}\n"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "0123456789abcdef", "SAFETYNET_MODEL_FILE": bad, "SAFETYNET_STATE_DIR": dir + "/state"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	err = run(t.Context(), c, runOptions{stdout: &out, stderr: &out})
+	if err == nil || !strings.Contains(err.Error(), "SAFETYNET_MODEL_FILE") || !strings.Contains(err.Error(), "weights") {
+		t.Fatalf("run with a bad model: %v; want an error naming SAFETYNET_MODEL_FILE and the field", err)
+	}
+}
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
