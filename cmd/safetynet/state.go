@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -30,7 +31,14 @@ func stateCmd(args []string, stdout, stderr io.Writer) error {
 	if _, err := os.Stat(*dir); err != nil {
 		return fmt.Errorf("state dump: %w", err)
 	}
-	store, err := state.Open(state.Options{Dir: *dir, ReadOnly: true})
+	var key []byte
+	if k := os.Getenv(envPrefix + "STATE_ENCRYPTION_KEY"); k != "" {
+		var err error
+		if key, err = hex.DecodeString(k); err != nil {
+			return fmt.Errorf("%sSTATE_ENCRYPTION_KEY: not hex: %w", envPrefix, err)
+		}
+	}
+	store, err := state.Open(state.Options{Dir: *dir, ReadOnly: true, EncryptionKey: key})
 	if err != nil {
 		return err
 	}
