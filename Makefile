@@ -5,7 +5,7 @@ PKGS    ?= ./...
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run build test test-kill bench lint fuzz clean
+.PHONY: run build test test-kill bench bench-micro bench-quick lint fuzz clean
 
 ## run: the whole thing on one machine: embedded broker, synthetic feeds, monitor, HTTP API
 run: build
@@ -19,8 +19,18 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-## bench: micro-benchmarks of the scorer and the per-event path
-bench:
+## bench: throughput, latency, memory and cold start against the machine's limits, one run on
+## the embedded broker; prints a table and writes docs/benchmarks.md (BENCHFLAGS=-quick: seconds)
+BENCHFLAGS ?=
+bench: build
+	./$(BIN) bench $(BENCHFLAGS)
+
+## bench-quick: the same at a tiny size, report not written
+bench-quick: build
+	./$(BIN) bench -quick -out ''
+
+## bench-micro: go micro-benchmarks of the scorer and the per-event path
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 lint:

@@ -33,16 +33,16 @@ const benchChildEnv = "SAFETYNET_BENCH_CHILD"
 
 // benchOptions are the sizes of one bench run.
 type benchOptions struct {
-	events         int           // change events of the throughput run
-	households     int           // households of the throughput and latency runs
-	bigHouseholds  int           // households in state for the memory and cold-start runs
-	latencyFor     time.Duration // how long each offered load is held
-	rates          []float64     // offered loads of the latency runs, events/s
-	rmwOps         int
-	partitions     int
-	dir            string
-	out            string // report file ("" for none)
-	cpuProfile     bool   // write a CPU and allocation profile of the service during the throughput run
+	events        int           // change events of the throughput run
+	households    int           // households of the throughput and latency runs
+	bigHouseholds int           // households in state for the memory and cold-start runs
+	latencyFor    time.Duration // how long each offered load is held
+	rates         []float64     // offered loads of the latency runs, events/s
+	rmwOps        int
+	partitions    int
+	dir           string
+	out           string // report file ("" for none)
+	cpuProfile    bool   // write a CPU and allocation profile of the service during the throughput run
 }
 
 // benchCmd runs every measurement in one run on the embedded broker and prints the table.
@@ -132,11 +132,11 @@ type benchReport struct {
 }
 
 type latencyResult struct {
-	rate          float64
-	events        int
-	alerts        int
+	rate           float64
+	events         int
+	alerts         int
 	p50, p99, p999 time.Duration
-	achieved      float64
+	achieved       float64
 }
 
 func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
@@ -153,8 +153,11 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 
 	// The feeds: a population whose history (the throughput events and the latency runs) ends
 	// before today, so that intake refuses nothing as from the future.
-	start := time.Now().UTC().Add(-730 * 24 * time.Hour).Truncate(24 * time.Hour)
-	gen := feedgen.New(feedgen.Config{Seed: 1, Households: o.households, Start: start})
+	latencyEvents := 0
+	for _, r := range o.rates {
+		latencyEvents += int(r * o.latencyFor.Seconds())
+	}
+	gen := feedgen.New(feedgen.Config{Seed: 1, Households: o.households, Start: feedStart(o.households, o.events+latencyEvents)})
 	hh, people := gen.Population()
 	w := stream.Kafka{Brokers: brokers}.Writer("", &kafka.Hash{})
 	defer w.Close()
@@ -204,16 +207,25 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	alertsBefore, err := topicRecords(ctx, client, topics.Alerts)
+	if err != nil {
+		return nil, err
+	}
 	var e2e drainResult
 	if err := b.drain(ctx, client, topics, "bench", svc, &e2e); err != nil {
 		svc.stop()
 		return nil, err
 	}
+	alertsAfter, err := topicRecords(ctx, client, topics.Alerts)
+	if err != nil {
+		return nil, err
+	}
+	rep.e2eAlerts = alertsAfter - alertsBefore
 	rep.e2eEvents, rep.e2eDur, rep.e2eCPU = o.events, e2e.dur, e2e.cpu
 	if p, err := bench.ReadProc(svc.cmd.Process.Pid); err == nil {
 		rep.e2ePeakRSS = p.PeakRSS
 	}
-	b.logf("end to end: %d events in %s (%.0f/s), %.1f CPU s", o.events, e2e.dur.Round(time.Millisecond), float64(o.events)/e2e.dur.Seconds(), e2e.cpu.Seconds())
+	b.logf("end to end: %d events in %s (%.0f/s), %.1f CPU s, %d alerts", o.events, e2e.dur.Round(time.Millisecond), float64(o.events)/e2e.dur.Seconds(), e2e.cpu.Seconds(), rep.e2eAlerts)
 
 	// Latency at fixed offered loads.
 	for _, rate := range o.rates {
@@ -267,8 +279,7 @@ func (b *benchRun) big(ctx context.Context, rep *benchReport) error {
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
 	w := stream.Kafka{Brokers: brokers}.Writer("", &kafka.Hash{})
 	defer w.Close()
-	start := time.Now().UTC().Add(-730 * 24 * time.Hour).Truncate(24 * time.Hour)
-	gen := feedgen.New(feedgen.Config{Seed: 2, Households: o.bigHouseholds, Start: start})
+	gen := feedgen.New(feedgen.Config{Seed: 2, Households: o.bigHouseholds, Start: feedStart(o.bigHouseholds, 0)})
 	reg := gen.Registry()
 	if _, err := produceAll(ctx, w, topics, reg, nil); err != nil {
 		return err
@@ -319,6 +330,16 @@ func (b *benchRun) big(ctx context.Context, rep *benchReport) error {
 	}
 	b.logf("cold start on %d households: ready in %s", n, rep.coldStart.Round(time.Millisecond))
 	return svc.stop()
+}
+
+// feedStart is the generator's Start for a population of households whose next events change
+// events end a little before today: recent enough to matter to the model, and none so far in
+// the future that intake refuses it. The generator makes about 3.5 events per person (1.63
+// persons per household) over the History before Start.
+func feedStart(households, events int) time.Time {
+	perDay := 3.5 * 1.63 * float64(households) / (feedgen.History.Hours() / 24)
+	span := time.Duration(1.25 * float64(events) / perDay * 24 * float64(time.Hour))
+	return time.Now().UTC().Add(feedgen.History - span - 24*time.Hour).Truncate(time.Hour)
 }
 
 // householdStats opens a stopped service's state read-only: households and mean value bytes.
@@ -464,6 +485,19 @@ func (b *benchRun) latency(ctx context.Context, brokers []string, topics stream.
 }
 
 func o(b *benchRun) benchOptions { return b.o }
+
+// topicRecords is the sum of the end offsets of a topic's partitions.
+func topicRecords(ctx context.Context, client *kafka.Client, topic string) (int64, error) {
+	ends, err := bench.EndOffsets(ctx, client, []string{topic})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, e := range ends[topic] {
+		n += e
+	}
+	return n, nil
+}
 
 // drainResult is the timing of one drain: from the first record the service took to the last.
 type drainResult struct {
