@@ -10,7 +10,7 @@ import (
 // TestStreamDecoderAgrees runs every generated event through intake's decoder: valid events are
 // accepted, malformed ones refused with the reason the generator claims.
 func TestStreamDecoderAgrees(t *testing.T) {
-	g := New(Config{Seed: 5, Households: 5000, Start: testStart, MalformedRate: 0.05, DuplicateRate: 0.01, UnknownPersonRate: 0.01})
+	g := New(Config{Seed: 5, Households: 3000, Start: testStart, MalformedRate: 0.05, DuplicateRate: 0.01, UnknownPersonRate: 0.01})
 	// The simulated clock runs years past Start in this many events; judge them from after it.
 	now := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, ev := range g.Registry() {
@@ -19,7 +19,7 @@ func TestStreamDecoderAgrees(t *testing.T) {
 		}
 	}
 	reasons := map[string]int{}
-	for i := range 60_000 {
+	for i := range 30_000 {
 		ev := g.Next()
 		_, err := stream.Decode(ev.Feed, ev.Value, 64<<10, 24*time.Hour, now)
 		switch {

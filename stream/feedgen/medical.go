@@ -5,7 +5,7 @@ type condition struct {
 	icd            string
 	minAge, maxAge float64
 	sex            byte    // 0: either
-	rate           float64 // admissions a year while the condition lasts (critical ones)
+	rate           float64 // critical: admissions a year while it lasts; common: relative frequency
 	cost           float64 // median total cost of one stay, yuan
 	los            int     // median length of stay, days
 	death          float64 // yearly death hazard added while the condition lasts
@@ -30,22 +30,22 @@ var criticalConditions = []condition{
 
 // commonConditions are ordinary reasons for a hospital stay.
 var commonConditions = []condition{
-	{"J18.9", 0, 120, 0, 0, 7000, 7, 0},    // pneumonia
-	{"J20.9", 0, 15, 0, 0, 3500, 5, 0},     // acute bronchitis
-	{"A09.9", 0, 15, 0, 0, 3000, 4, 0},     // gastroenteritis
-	{"K35.8", 5, 60, 0, 0, 9000, 5, 0},     // appendicitis
-	{"S72.0", 60, 120, 0, 0, 35000, 14, 0}, // fracture of femoral neck
-	{"S82.2", 15, 120, 0, 0, 18000, 10, 0}, // fracture of tibia
-	{"I63.9", 45, 120, 0, 0, 22000, 14, 0}, // cerebral infarction
-	{"I25.1", 45, 120, 0, 0, 15000, 8, 0},  // atherosclerotic heart disease
-	{"I10", 40, 120, 0, 0, 5000, 6, 0},     // hypertension
-	{"E11.9", 35, 120, 0, 0, 6000, 8, 0},   // type 2 diabetes
-	{"J44.1", 50, 120, 0, 0, 9000, 10, 0},  // COPD with exacerbation
-	{"K80.2", 25, 120, 0, 0, 12000, 7, 0},  // gallstones
-	{"N39.0", 0, 120, 0, 0, 4000, 5, 0},    // urinary tract infection
-	{"M51.2", 30, 120, 0, 0, 10000, 9, 0},  // disc displacement
-	{"N04.9", 5, 120, 0, 0, 9000, 10, 0},   // nephrotic syndrome
-	{"O80", 20, 42, 'F', 0, 4500, 3, 0},    // delivery
+	{"J18.9", 0, 120, 0, 1.5, 7000, 7, 0},    // pneumonia
+	{"J20.9", 0, 15, 0, 1, 3500, 5, 0},       // acute bronchitis
+	{"A09.9", 0, 15, 0, 1, 3000, 4, 0},       // gastroenteritis
+	{"K35.8", 5, 60, 0, 1, 9000, 5, 0},       // appendicitis
+	{"S72.0", 60, 120, 0, 1, 35000, 14, 0},   // fracture of femoral neck
+	{"S82.2", 15, 120, 0, 1, 18000, 10, 0},   // fracture of tibia
+	{"I63.9", 45, 120, 0, 0.3, 22000, 14, 0}, // cerebral infarction
+	{"I25.1", 45, 120, 0, 1, 15000, 8, 0},    // atherosclerotic heart disease
+	{"I10", 40, 120, 0, 1, 5000, 6, 0},       // hypertension
+	{"E11.9", 35, 120, 0, 1, 6000, 8, 0},     // type 2 diabetes
+	{"J44.1", 50, 120, 0, 1, 9000, 10, 0},    // COPD with exacerbation
+	{"K80.2", 25, 120, 0, 1, 12000, 7, 0},    // gallstones
+	{"N39.0", 0, 120, 0, 1, 4000, 5, 0},      // urinary tract infection
+	{"M51.2", 30, 120, 0, 1, 10000, 9, 0},    // disc displacement
+	{"N04.9", 5, 120, 0, 1, 9000, 10, 0},     // nephrotic syndrome
+	{"O80", 20, 42, 'F', 1, 4500, 3, 0},      // delivery
 }
 
 func eligible(c *condition, age float64, sex byte) bool {
@@ -63,11 +63,12 @@ func (g *Generator) pickCritical(age float64, sex byte) int {
 	}
 }
 
-// pickCommon returns the index of a common condition that fits the age and sex.
+// pickCommon returns the index of a common condition that fits the age and sex, by frequency.
 func (g *Generator) pickCommon(age float64, sex byte) int {
 	for {
 		i := g.rng.IntN(len(commonConditions))
-		if eligible(&commonConditions[i], age, sex) {
+		c := &commonConditions[i]
+		if eligible(c, age, sex) && g.rng.Float64()*1.5 < c.rate {
 			return i
 		}
 	}

@@ -41,8 +41,8 @@ const (
 var kindShares = [numKinds]float64{0.38, 0.25, 0.11, 0.05, 0.04, 0.10, 0.04, 0.03}
 
 // Economic tiers of a household: a factor on wages and pensions, and the chance of lacking work.
-var tierFactor = [3]float64{1.0, 0.7, 0.33}
-var tierShares = [3]float64{0.88, 0.10, 0.02}
+var tierFactor = [3]float64{1.0, 0.8, 0.33}
+var tierShares = [3]float64{0.9, 0.085, 0.015}
 
 // disabilityKinds are the categories of the disabled persons' federation certificate.
 var disabilityKinds = []string{"physical", "visual", "hearing", "speech", "intellectual", "mental", "multiple"}
@@ -209,7 +209,7 @@ func (g *Generator) assignCircumstances(i int32) {
 	hh := &g.households[p.hh]
 	r := g.rng
 	age := p.ageYears(g.ws)
-	f := tierFactor[hh.tier] * math.Exp(0.3*r.NormFloat64())
+	f := tierFactor[hh.tier] * math.Exp(0.25*r.NormFloat64())
 	retireAge := 60.0
 	if p.sex == 'F' {
 		retireAge = 55
@@ -256,9 +256,9 @@ func (g *Generator) assignCircumstances(i int32) {
 		case hh.rural && r.Float64() < 0.06: // the residents' basic pension only
 			p.pension = roundTo(800*math.Exp(0.25*r.NormFloat64())*math.Sqrt(tierFactor[hh.tier]), 1)
 		case hh.rural:
-			p.pension = roundTo(2100*f, 1)
+			p.pension = roundTo(2700*f, 1)
 		default:
-			p.pension = roundTo(3300*f, 1)
+			p.pension = roundTo(3800*f, 1)
 		}
 		if hh.tier == 2 && r.Float64() < 0.3 {
 			p.pensionOn = false // no pension at all
