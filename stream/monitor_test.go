@@ -437,3 +437,44 @@ func waitHousehold(t *testing.T, store *state.Store, id string, ok func(*Househo
 	t.Fatalf("household %s did not reach the expected state within 60s", id)
 	return nil
 }
+
+// allAlerts reads every alert published so far: each partition of the alert topic up to the end
+// offset it has now.
+func allAlerts(t *testing.T, addr string) []Alert {
+	t.Helper()
+	topic := DefaultTopics().Alerts
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(addr)}
+	var reqs []kafka.OffsetRequest
+	for p := range testPartitions {
+		reqs = append(reqs, kafka.LastOffsetOf(p))
+	}
+	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Alert
+	for _, po := range resp.Topics[topic] {
+		if po.LastOffset == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: po.Partition, MaxWait: 50 * time.Millisecond})
+		for {
+			m, err := r.FetchMessage(ctx)
+			if err != nil {
+				t.Fatalf("read alerts of partition %d: %v", po.Partition, err)
+			}
+			var a Alert
+			if err := json.Unmarshal(m.Value, &a); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, a)
+			if m.Offset+1 >= po.LastOffset {
+				break
+			}
+		}
+		r.Close()
+	}
+	return out
+}

@@ -262,10 +262,8 @@ func TestRestartMidStream(t *testing.T) {
 			waitFacts(t, p, upTo)
 		}
 		got := waitFacts(t, p, want)
-		ar := newAlertReader(t, addr)
-		ar.drain(time.Second)
 		var ids []string
-		for _, a := range ar.alerts {
+		for _, a := range allAlerts(t, addr) {
 			ids = append(ids, a.AlertID)
 		}
 		sort.Strings(ids)
