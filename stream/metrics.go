@@ -162,9 +162,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.AlertPublishFails, m.HouseholdsByLevel, m.Scores, m.TimersPending, m.TimersFired,
 		m.Rebalances, m.PartitionsOwned, m.StateWriteErrors, m.Ready,
 		m.StateLSMBytes, m.StateVlogBytes, m.StateGCRuns, m.DiskFreeBytes, m.DiskSizeBytes, m.BuildInfo)
+	// Every series of a bounded label set exists from the start, at 0: dashboards and rules see
+	// "none so far" rather than no data, and rate() sees the first increase.
 	for _, f := range Feeds {
 		m.EventsIn.WithLabelValues(f)
 		m.Forwarded.WithLabelValues(f)
+		m.Duplicates.WithLabelValues(f)
+		m.IntakeLatency.WithLabelValues(f)
+		for _, r := range Reasons {
+			m.DeadLetters.WithLabelValues(f, r)
+		}
+	}
+	for status, levels := range map[string][]string{ // the levels an alert of the status can carry
+		StatusRaised:      {"watch", "warning", "urgent"},
+		StatusEscalated:   {"watch", "warning", "urgent"},
+		StatusDeescalated: {levelLabelNone, "watch", "warning"},
+		StatusResolved:    {levelLabelNone},
+	} {
+		for _, l := range levels {
+			m.Alerts.WithLabelValues(status, l)
+		}
 	}
 	for _, l := range []string{levelLabelNone, "watch", "warning", "urgent"} {
 		m.HouseholdsByLevel.WithLabelValues(l)
