@@ -129,7 +129,7 @@ func (i *Intake) runGroup(ctx context.Context) error {
 		JoinGroupBackoff: time.Second,
 		ErrorLogger:      kafkaLogger(log),
 	})
-	defer r.Close()
+	defer closeWithin(r, groupCloseTimeout, "the intake reader", log)
 	log.Info("consuming the feeds", "topics", i.cfg.Topics.FeedTopics())
 	backoff := newBackoff()
 	for {

@@ -131,7 +131,7 @@ func (mo *Monitor) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("monitor consumer group: %w", err)
 	}
-	defer group.Close()
+	defer closeWithin(group, finishTimeout+time.Second, "the monitor group", mo.logger)
 	backoff := time.Second
 	for {
 		gen, err := group.Next(ctx)

@@ -73,6 +73,13 @@ func (w *worker) run(ctx context.Context) {
 		return
 	}
 	w.logger.Info("partition started", "offset", next, "households_by_level", w.stats.Levels, "timers", w.stats.Timers)
+	// The group offset follows the store: a crash between the store commit and the group commit
+	// would otherwise leave the lag wrong until the next event arrives.
+	if next >= 0 {
+		if err := w.gen.CommitOffsets(map[string]map[int]int64{topic: {w.partition: next}}); err != nil && ctx.Err() == nil {
+			w.logger.Debug("commit group offset", "err", err)
+		}
+	}
 
 	lagGauge := mo.metrics.ConsumerLag.WithLabelValues(topic, strconv.Itoa(w.partition))
 	for ctx.Err() == nil {

@@ -1,0 +1,544 @@
+package main
+
+// The harness of the kill tests: the real binary built into a temporary directory, the embedded
+// broker and the service as their own processes, a deterministic feed produced in waves, and
+// readers of the output topics.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"safetynet/stream"
+	"safetynet/stream/feedgen"
+)
+
+// killPartitions is the partition count of every topic in the kill tests.
+const killPartitions = 4
+
+// buildBinary builds cmd/safetynet into dir.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "safetynet")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// proc is one child process; its output goes to a log file.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error // the exit error, once done is closed
+	log  string
+}
+
+func startProc(t *testing.T, bin string, args, env []string, logPath string) *proc {
+	t.Helper()
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("start %s %v: %v", bin, args, err)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{}), log: logPath}
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.kill() })
+	return p
+}
+
+func (p *proc) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// startBroker runs `safetynet broker` and waits until it accepts connections.
+func startBroker(t *testing.T, bin, dir, addr string) *proc {
+	t.Helper()
+	p := startProc(t, bin, []string{"broker", "-addr", addr, "-partitions", strconv.Itoa(killPartitions)}, nil,
+		filepath.Join(dir, "broker-"+strings.ReplaceAll(addr, ":", "_")+".log"))
+	waitFor(t, 30*time.Second, "the broker to listen on "+addr, func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+	return p
+}
+
+// service is `safetynet run` against one broker and one state directory, started and stopped
+// many times.
+type svcProc struct {
+	t        *testing.T
+	bin, dir string
+	env      []string
+	http     string
+	p        *proc
+	starts   int
+}
+
+func newService(t *testing.T, bin, dir, broker, frozen string, extra ...string) *svcProc {
+	httpAddr := freeAddr(t)
+	env := []string{
+		"SAFETYNET_KAFKA_BROKERS=" + broker,
+		"SAFETYNET_STATE_DIR=" + filepath.Join(dir, "state"),
+		"SAFETYNET_PSEUDONYM_KEY=kill-test-pseudonym-key-0123456789abcdef",
+		"SAFETYNET_HTTP_ADDR=" + httpAddr,
+		"SAFETYNET_TEST_FROZEN_TIME=" + frozen,
+		"SAFETYNET_LOG_FORMAT=json",
+		"SAFETYNET_STATE_CACHE_MB=16",
+	}
+	return &svcProc{t: t, bin: bin, dir: dir, env: append(env, extra...), http: httpAddr}
+}
+
+func (s *svcProc) stateDir() string { return filepath.Join(s.dir, "state") }
+
+func (s *svcProc) start() {
+	s.t.Helper()
+	s.starts++
+	s.p = startProc(s.t, s.bin, []string{"run"}, s.env, filepath.Join(s.dir, fmt.Sprintf("run-%03d.log", s.starts)))
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (s *svcProc) kill() { s.p.kill() }
+
+// term sends SIGTERM and returns how long the process took to exit, and its exit error.
+func (s *svcProc) term() (time.Duration, error) {
+	start := time.Now()
+	_ = s.p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.p.done:
+		return time.Since(start), s.p.err
+	case <-time.After(60 * time.Second):
+		s.p.kill()
+		return time.Since(start), fmt.Errorf("did not exit within 60 s of SIGTERM")
+	}
+}
+
+// metrics returns the service's /metrics as name{labels} → value, or nil when it does not answer.
+func (s *svcProc) metrics() map[string]float64 {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + s.http + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	m := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err == nil {
+			m[line[:i]] = v
+		}
+	}
+	return m
+}
+
+// readyz returns /readyz's status code and body, or 0 when the service does not answer.
+func (s *svcProc) readyz() (int, string) {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + s.http + "/readyz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// dump runs `safetynet state dump` on the (stopped) service's directory.
+func (s *svcProc) dump() []byte {
+	s.t.Helper()
+	cmd := exec.Command(s.bin, "state", "dump", "-dir", s.stateDir())
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		s.t.Fatalf("state dump: %v\n%s", err, errb.String())
+	}
+	return out.Bytes()
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// --- the feed ------------------------------------------------------------------------------
+
+// record is one feed record to produce.
+type record struct {
+	feed       string
+	key, value []byte
+}
+
+// plan is a deterministic feed cut into waves: wave 0 is the registry of the initial
+// population; every later wave holds at most one valid event per household and per person, so
+// the order in which intake interleaves the feed partitions cannot change any household's
+// sequence of events. Malformed events and resends are mixed in freely.
+type plan struct {
+	waves [][]record
+	// parked[k] is how many events stay parked (their person is never in the registry) once
+	// waves 0..k are handled.
+	parked    []int
+	frozen    time.Time
+	events    int // records in all waves
+	malformed int
+	resends   int
+}
+
+type planConfig struct {
+	seed       uint64
+	households int
+	events     int // change events drawn after the registry
+}
+
+func makePlan(cfg planConfig) *plan {
+	start := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	g := feedgen.New(feedgen.Config{Seed: cfg.seed, Households: cfg.households, Start: start,
+		MalformedRate: 0.02, DuplicateRate: 0.02, UnknownPersonRate: 0.003})
+	p := &plan{}
+	type head struct {
+		EventID     string `json:"event_id"`
+		HouseholdID string `json:"household_id"`
+		Type        string `json:"type"`
+	}
+	person := map[string]string{} // person id → household ("" once left)
+	add := func(w int, r record) {
+		for len(p.waves) <= w {
+			p.waves = append(p.waves, nil)
+		}
+		p.waves[w] = append(p.waves[w], r)
+		p.events++
+	}
+	for _, ev := range g.Registry() {
+		var h head
+		_ = json.Unmarshal(ev.Value, &h)
+		person[string(ev.Key)] = h.HouseholdID
+		add(0, record{ev.Feed, ev.Key, ev.Value})
+	}
+	lastHH, lastPerson := map[string]int{}, map[string]int{}
+	waveOf := map[string]int{}   // feed/event_id → wave of a produced valid event
+	parkedAt := map[string]int{} // feed/event_id → wave of an event that stays parked
+	dropped := map[string]bool{}
+	cursor := 1
+	for range cfg.events {
+		ev := g.Next()
+		var h head
+		_ = json.Unmarshal(ev.Value, &h)
+		id := ev.Feed + "/" + h.EventID
+		r := record{ev.Feed, ev.Key, ev.Value}
+		switch {
+		case ev.Malformed:
+			add(cursor, r)
+			p.malformed++
+		case ev.Duplicate:
+			if dropped[id] {
+				continue
+			}
+			w, ok := waveOf[id]
+			if !ok {
+				w, ok = parkedAt[id]
+			}
+			if !ok {
+				continue
+			}
+			add(w+1, r) // after the original, which intake then remembers
+			p.resends++
+		case ev.UnknownPerson:
+			if _, seen := parkedAt[id]; seen {
+				continue
+			}
+			parkedAt[id] = cursor
+			add(cursor, r)
+		default:
+			pk := string(ev.Key)
+			hh, known := person[pk]
+			if ev.Feed == stream.FeedRegistry {
+				if h.Type == "member_joined" {
+					person[pk], known, hh = h.HouseholdID, true, h.HouseholdID
+				}
+				hh = h.HouseholdID
+			}
+			if !known || hh == "" {
+				// A person who left every household: the event would stay parked; leave it
+				// out so that parking depends on nothing but the registry.
+				dropped[id] = true
+				continue
+			}
+			w := max(lastHH[hh], lastPerson[pk]) + 1
+			if ev.Feed == stream.FeedRegistry && h.Type == "member_left" {
+				person[pk] = ""
+			}
+			lastHH[hh], lastPerson[pk] = w, w
+			waveOf[id] = w
+			cursor = w
+			add(w, r)
+		}
+	}
+	p.parked = make([]int, len(p.waves))
+	for _, w := range parkedAt {
+		for k := w; k < len(p.waves); k++ {
+			p.parked[k]++
+		}
+	}
+	p.frozen = g.Now().Add(time.Hour)
+	if p.frozen.Before(start) {
+		p.frozen = start
+	}
+	return p
+}
+
+// producer writes records to the feed topics: one synchronous writer per topic, hash-balanced
+// on the key, so two brokers fed the same plan hold the same records at the same offsets.
+type producer struct {
+	topics  stream.Topics
+	writers map[string]*kafka.Writer
+}
+
+func newProducer(broker string, topics stream.Topics) *producer {
+	p := &producer{topics: topics, writers: map[string]*kafka.Writer{}}
+	for _, f := range stream.Feeds {
+		p.writers[f] = &kafka.Writer{Addr: kafka.TCP(broker), Topic: topics.Feed(f), Balancer: &kafka.Hash{},
+			RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchSize: 10000, MaxAttempts: 1}
+	}
+	return p
+}
+
+func (p *producer) close() {
+	for _, w := range p.writers {
+		w.Close()
+	}
+}
+
+func (p *producer) send(t *testing.T, recs []record) {
+	t.Helper()
+	by := map[string][]kafka.Message{}
+	for _, r := range recs {
+		by[r.feed] = append(by[r.feed], kafka.Message{Key: r.key, Value: r.value})
+	}
+	for _, f := range stream.Feeds {
+		if len(by[f]) == 0 {
+			continue
+		}
+		if err := p.writers[f].WriteMessages(context.Background(), by[f]...); err != nil {
+			t.Fatalf("produce %d records to %s: %v", len(by[f]), p.topics.Feed(f), err)
+		}
+	}
+}
+
+// --- broker offsets ------------------------------------------------------------------------
+
+func kafkaClient(broker string) *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(broker), Timeout: 5 * time.Second}
+}
+
+// endOffsets returns the end offset of every partition of the topics.
+func endOffsets(ctx context.Context, broker string, topics []string) (map[string]map[int]int64, error) {
+	req := map[string][]kafka.OffsetRequest{}
+	for _, tp := range topics {
+		for p := range killPartitions {
+			req[tp] = append(req[tp], kafka.LastOffsetOf(p))
+		}
+	}
+	resp, err := kafkaClient(broker).ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[int]int64{}
+	for tp, ps := range resp.Topics {
+		out[tp] = map[int]int64{}
+		for _, po := range ps {
+			if po.Error != nil {
+				return nil, po.Error
+			}
+			out[tp][po.Partition] = po.LastOffset
+		}
+	}
+	return out, nil
+}
+
+// groupCaughtUp reports whether the group has committed the end offset of every partition of
+// the topics (its outputs for every record are then acknowledged).
+func groupCaughtUp(broker, group string, topics []string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ends, err := endOffsets(ctx, broker, topics)
+	if err != nil {
+		return false
+	}
+	req := map[string][]int{}
+	for _, tp := range topics {
+		for p := range killPartitions {
+			req[tp] = append(req[tp], p)
+		}
+	}
+	resp, err := kafkaClient(broker).OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: req})
+	if err != nil || resp.Error != nil {
+		return false
+	}
+	for _, tp := range topics {
+		for p, end := range ends[tp] {
+			var committed int64 = -1
+			for _, po := range resp.Topics[tp] {
+				if po.Partition == p && po.Error == nil {
+					committed = po.CommittedOffset
+				}
+			}
+			if end > 0 && committed < end {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// readTopic returns every record of the topic, partition by partition.
+func readTopic(t *testing.T, broker, topic string) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ends, err := endOffsets(ctx, broker, []string{topic})
+	if err != nil {
+		t.Fatalf("end offsets of %s: %v", topic, err)
+	}
+	var out []kafka.Message
+	for p := range killPartitions {
+		end := ends[topic][p]
+		if end == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				r.Close()
+				t.Fatalf("read %s/%d: %v", topic, p, err)
+			}
+			out = append(out, m)
+			if m.Offset+1 >= end {
+				break
+			}
+		}
+		r.Close()
+	}
+	return out
+}
+
+// alertsByID reads the alert topic: every alert_id with its copies, emitted_at removed.
+func alertsByID(t *testing.T, broker string, topics stream.Topics) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, m := range readTopic(t, broker, topics.Alerts) {
+		var a map[string]any
+		if err := json.Unmarshal(m.Value, &a); err != nil {
+			t.Fatalf("alert at %d does not decode: %v", m.Offset, err)
+		}
+		id, _ := a["alert_id"].(string)
+		if id == "" {
+			t.Fatalf("alert at %d has no alert_id", m.Offset)
+		}
+		delete(a, "emitted_at")
+		b, _ := json.Marshal(a) // map keys sorted: canonical
+		out[id] = append(out[id], string(b))
+	}
+	return out
+}
+
+// deadLetters reads the DLQ: source topic/partition/offset and reason → copies.
+func deadLetters(t *testing.T, broker string, topics stream.Topics) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, m := range readTopic(t, broker, topics.DLQ) {
+		h := map[string]string{}
+		for _, hd := range m.Headers {
+			h[hd.Key] = string(hd.Value)
+		}
+		k := fmt.Sprintf("%s/%s@%s %s", h[stream.HeaderSourceTopic], h[stream.HeaderSourcePartition], h[stream.HeaderSourceOffset], h[stream.HeaderReason])
+		out[k]++
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// jitter is a uniform random duration in [lo, hi).
+func jitter(rng *rand.Rand, lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)))
+}

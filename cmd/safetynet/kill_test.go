@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"safetynet/stream"
+)
+
+// The kill test proves guarantees 1, 2 and 4 of DESIGN.md with the real binary: a feed is run
+// once without interruption and once while `safetynet run` is SIGKILLed (and now and then
+// SIGTERMed) at random instants and restarted; the household state, the alert ids and the dead
+// letters must come out the same. `make test-kill` runs the full size (-kill.full); `make test`
+// a small one.
+
+var killFull = flag.Bool("kill.full", false, "run the kill test at full size (about 20,000 events, at least 20 kills)")
+
+type killSize struct {
+	households, events int
+	// minKills SIGKILLs at least; interrupts in all (every termEvery-th one a SIGTERM).
+	minKills, interrupts, termEvery int
+}
+
+func TestKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill test: not in -short")
+	}
+	size := killSize{households: 250, events: 2500, minKills: 3, interrupts: 4, termEvery: 4}
+	if *killFull || os.Getenv("SAFETYNET_KILL_FULL") != "" {
+		size = killSize{households: 2500, events: 20000, minKills: 22, interrupts: 30, termEvery: 5}
+	}
+	began := time.Now()
+	bin := buildBinary(t)
+	pl := makePlan(planConfig{seed: 20240607, households: size.households, events: size.events})
+	topics := stream.DefaultTopics()
+	frozen := pl.frozen.Format(time.RFC3339)
+	t.Logf("feed: %d records in %d waves (%d malformed, %d resends, %d stay parked), frozen clock %s",
+		pl.events, len(pl.waves), pl.malformed, pl.resends, pl.parked[len(pl.parked)-1], frozen)
+
+	// The reference: one uninterrupted run.
+	refBroker := freeAddr(t)
+	startBroker(t, bin, t.TempDir(), refBroker)
+	ref := newService(t, bin, t.TempDir(), refBroker, frozen)
+	ref.start()
+	prod := newProducer(refBroker, topics)
+	feedWaves(t, ref, refBroker, prod, pl, nil)
+	refDump := finish(t, ref, refBroker, topics)
+	t.Logf("reference run took %s", time.Since(began).Round(time.Second))
+	refAlerts := alertsByID(t, refBroker, topics)
+	refDLQ := deadLetters(t, refBroker, topics)
+	refHE := len(readTopic(t, refBroker, topics.HouseholdEvents))
+	refCL := len(readTopic(t, refBroker, topics.Changelog))
+	t.Logf("reference: %d households, %d alert ids, %d dead letters, %d household events, %d changelog records",
+		bytes.Count(refDump, []byte("\n")), len(refAlerts), len(refDLQ), refHE, refCL)
+	if len(refAlerts) == 0 {
+		t.Fatal("the reference run raised no alert: the feed proves nothing about alerts")
+	}
+	if n := len(refDLQ); n < pl.malformed {
+		t.Fatalf("reference run dead-lettered %d records, the feed holds %d malformed ones", n, pl.malformed)
+	}
+
+	// An agency resends yesterday's batch (waves 1 and 2, the same event ids): nothing changes.
+	ref.start()
+	resend := append(append([]record(nil), pl.waves[1]...), pl.waves[min(2, len(pl.waves)-1)]...)
+	prod.send(t, resend)
+	waitGate(t, ref, refBroker, topics, pl.parked[len(pl.parked)-1])
+	if d := finish(t, ref, refBroker, topics); !bytes.Equal(d, refDump) {
+		t.Errorf("resending %d records changed the state:\n%s", len(resend), firstDiff(refDump, d))
+	}
+	if again := alertsByID(t, refBroker, topics); len(again) != len(refAlerts) || copies(again) != copies(refAlerts) {
+		t.Errorf("resending %d records changed the alerts: %d ids (%d records), before %d (%d)",
+			len(resend), len(again), copies(again), len(refAlerts), copies(refAlerts))
+	}
+	prod.close()
+
+	// The same feed on a fresh broker and directory, killed at random instants.
+	killBroker := freeAddr(t)
+	startBroker(t, bin, t.TempDir(), killBroker)
+	svc := newService(t, bin, t.TempDir(), killBroker, frozen)
+	svc.start()
+	k := startKiller(t, svc, size.interrupts, size.termEvery)
+	prod = newProducer(killBroker, topics)
+	defer prod.close()
+	feedWaves(t, svc, killBroker, prod, pl, func(wave int) {
+		// Spread the kills over the feed: wave k waits for its share of them.
+		want := (size.minKills*(wave+1) + len(pl.waves) - 1) / len(pl.waves)
+		waitFor(t, 10*time.Minute, fmt.Sprintf("%d kills by wave %d", want, wave), func() bool { return k.kills.Load() >= int64(want) })
+	})
+	k.stop()
+	dump := finish(t, svc, killBroker, topics)
+
+	// 1. Every household's state is identical.
+	if !bytes.Equal(dump, refDump) {
+		t.Errorf("state after %d kills differs from the reference:\n%s", k.kills.Load(), firstDiff(refDump, dump))
+	}
+	// 2. The same alert ids; 3. duplicates identical but for emitted_at.
+	alerts := alertsByID(t, killBroker, topics)
+	dups := 0
+	for _, id := range sortedKeys(alerts) {
+		cs := alerts[id]
+		dups += len(cs) - 1
+		for _, c := range cs[1:] {
+			if c != cs[0] {
+				t.Errorf("alert %s published twice with different content:\n%s\n%s", id, cs[0], c)
+			}
+		}
+		if r, ok := refAlerts[id]; !ok {
+			t.Errorf("alert %s is not in the reference run: %s", id, cs[0])
+		} else if r[0] != cs[0] {
+			t.Errorf("alert %s differs from the reference:\n%s\n%s", id, r[0], cs[0])
+		}
+	}
+	for _, id := range sortedKeys(refAlerts) {
+		if _, ok := alerts[id]; !ok {
+			t.Errorf("alert %s of the reference run was never published: %s", id, refAlerts[id][0])
+		}
+	}
+	// 4. Every dead letter of the reference, by source topic/partition/offset and reason.
+	dlq := deadLetters(t, killBroker, topics)
+	dlqDups := 0
+	for _, key := range sortedKeys(refDLQ) {
+		if dlq[key] == 0 {
+			t.Errorf("dead letter %s of the reference run is missing", key)
+		}
+	}
+	for _, key := range sortedKeys(dlq) {
+		dlqDups += dlq[key] - 1
+		if refDLQ[key] == 0 {
+			t.Errorf("dead letter %s is not in the reference run", key)
+		}
+	}
+	he := len(readTopic(t, killBroker, topics.HouseholdEvents))
+	cl := len(readTopic(t, killBroker, topics.Changelog))
+	t.Logf("killed run: %d SIGKILLs and %d SIGTERMs (slowest exit %s), %d starts; %d alert ids, %d duplicate alert records (identical but for emitted_at); "+
+		"%d dead letters, %d duplicates; household events %d (reference %d: %d forwarded again after a kill in intake); "+
+		"changelog records %d (reference %d: %d republished after a kill between publish and commit); took %s in all",
+		k.kills.Load(), k.terms.Load(), time.Duration(k.slowestTerm.Load()), svc.starts, len(alerts), dups,
+		len(dlq), dlqDups, he, refHE, he-refHE, cl, refCL, cl-refCL, time.Since(began).Round(time.Second))
+}
+
+func copies(m map[string][]string) int {
+	n := 0
+	for _, c := range m {
+		n += len(c)
+	}
+	return n
+}
+
+// feedWaves produces the plan wave by wave; the next wave goes only once intake has handled
+// the previous one (its group offsets are committed and only the never-known persons' events
+// remain parked). after, when set, runs after each wave.
+func feedWaves(t *testing.T, s *svcProc, broker string, prod *producer, pl *plan, after func(wave int)) {
+	t.Helper()
+	for k, wave := range pl.waves {
+		prod.send(t, wave)
+		waitGate(t, s, broker, prod.topics, pl.parked[k])
+		if after != nil {
+			after(k)
+		}
+	}
+}
+
+// waitGate waits until intake has handled every feed record: the intake group committed the
+// end offsets, and exactly parked events wait for their person.
+func waitGate(t *testing.T, s *svcProc, broker string, topics stream.Topics, parked int) {
+	t.Helper()
+	waitFor(t, 5*time.Minute, "intake to handle the wave", func() bool {
+		if !groupCaughtUp(broker, "safetynet-intake", topics.FeedTopics()) {
+			return false
+		}
+		m := s.metrics()
+		v, ok := m["safetynet_parked_events"]
+		return ok && int(v) == parked
+	})
+}
+
+// finish waits until the monitor has persisted every household event (its group offsets, which
+// it commits after the store, are at the end), stops the service with SIGTERM — which must take
+// at most 10 s — and returns the state dump.
+func finish(t *testing.T, s *svcProc, broker string, topics stream.Topics) []byte {
+	t.Helper()
+	waitFor(t, 5*time.Minute, "the monitor to persist every household event", func() bool {
+		return groupCaughtUp(broker, "safetynet-monitor", []string{topics.HouseholdEvents})
+	})
+	d, err := s.term()
+	if err != nil {
+		t.Fatalf("after SIGTERM: %v (log %s)", err, s.p.log)
+	}
+	if d > 10*time.Second {
+		t.Errorf("SIGTERM: the service took %s to exit, more than 10 s", d)
+	}
+	return s.dump()
+}
+
+// killer SIGKILLs (every termEvery-th time SIGTERMs) the service at random instants and restarts it.
+type killer struct {
+	kills, terms, slowestTerm atomic.Int64
+	quit                      chan struct{}
+	wg                        sync.WaitGroup
+}
+
+func startKiller(t *testing.T, s *svcProc, interrupts, termEvery int) *killer {
+	k := &killer{quit: make(chan struct{})}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	k.wg.Add(1)
+	go func() {
+		defer k.wg.Done()
+		for n := 1; n <= interrupts; n++ {
+			// Wait until this incarnation is doing work (intake consumed or the monitor
+			// applied a batch), then kill it a random instant later.
+			deadline := time.Now().Add(40 * time.Second)
+			for time.Now().Before(deadline) {
+				if busy(s.metrics()) {
+					break
+				}
+				select {
+				case <-k.quit:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+			select {
+			case <-k.quit:
+				return
+			case <-time.After(jitter(rng, 0, 1200*time.Millisecond)):
+			}
+			if n%termEvery == 0 {
+				d, err := s.term()
+				if err != nil || d > 10*time.Second {
+					t.Errorf("SIGTERM %d: exit after %s: %v (log %s)", n, d, err, s.p.log)
+				}
+				k.terms.Add(1)
+				if int64(d) > k.slowestTerm.Load() {
+					k.slowestTerm.Store(int64(d))
+				}
+			} else {
+				s.kill()
+				k.kills.Add(1)
+			}
+			s.start()
+		}
+	}()
+	return k
+}
+
+func (k *killer) stop() {
+	close(k.quit)
+	k.wg.Wait()
+}
+
+// busy reports whether the service has done work since it started.
+func busy(m map[string]float64) bool {
+	var n float64
+	for name, v := range m {
+		if strings.HasPrefix(name, "safetynet_events_total") || name == "safetynet_batch_size_count" {
+			n += v
+		}
+	}
+	return n > 0
+}
+
+// firstDiff shows the first differing line of two dumps.
+func firstDiff(a, b []byte) string {
+	al, bl := bytes.Split(a, []byte("\n")), bytes.Split(b, []byte("\n"))
+	for i := range max(len(al), len(bl)) {
+		var x, y []byte
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if !bytes.Equal(x, y) {
+			return fmt.Sprintf("line %d (of %d and %d):\n  want %.600s\n  got  %.600s", i+1, len(al), len(bl), x, y)
+		}
+	}
+	return "equal"
+}
