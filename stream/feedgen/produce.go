@@ -25,8 +25,9 @@ type ProduceOptions struct {
 	// Logger receives progress every few seconds; nil for none.
 	Logger *slog.Logger
 	// Until, when set, stops the change events once the simulated clock (Generator.Now) reaches
-	// it: intake refuses events dated more than its skew after its own clock, so a feed meant
-	// for a live service stops at today.
+	// it (the last event sent is the first one dated at or after it): intake refuses events
+	// dated more than its skew after its own clock, so a feed meant for a live service stops at
+	// today.
 	Until time.Time
 	// OnProduced is called after each acknowledged batch with the number of events
 	// acknowledged so far, registry included.
