@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
 	"safetynet/stream"
@@ -112,60 +111,28 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // simulated clock reaches today: events after today would be refused as from the future.
 func produceDemo(ctx context.Context, addr string, topics stream.Topics, cfg feedgen.Config, rate float64, stdout io.Writer) error {
 	gen := feedgen.New(cfg)
-	w := stream.Kafka{Brokers: []string{addr}}.Writer("", &kafka.Hash{})
-	defer w.Close()
-	const chunk = 500
-	batch := make([]kafka.Message, 0, chunk)
+	_, people := gen.Population()
+	byFeed := map[string]string{}
+	for _, f := range stream.Feeds {
+		byFeed[f] = topics.Feed(f)
+	}
+	registryDone := false
 	sent := 0
-	start := time.Now()
-	pace := false // the registry is the initial load: as fast as the broker takes it
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if err := w.WriteMessages(ctx, batch...); err != nil {
-			return err
-		}
-		sent += len(batch)
-		batch = batch[:0]
-		if pace && rate > 0 { // pace: sent events should take sent/rate seconds
-			if ahead := time.Duration(float64(sent)/rate*float64(time.Second)) - time.Since(start); ahead > 0 {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(ahead):
-				}
+	err := feedgen.Produce(ctx, []string{addr}, byFeed, gen, feedgen.ProduceOptions{
+		Rate:  rate,
+		Until: time.Now(),
+		OnProduced: func(n int) {
+			sent = n
+			if !registryDone && n >= people {
+				registryDone = true
+				fmt.Fprintf(stdout, "feeds: registry of %d people sent; now 18 months of hospital, pension, employment and disability changes\n", people)
 			}
-		}
-		return nil
-	}
-	add := func(e feedgen.Event) error {
-		batch = append(batch, kafka.Message{Topic: topics.Feed(e.Feed), Key: e.Key, Value: e.Value})
-		if len(batch) == chunk {
-			return flush()
-		}
-		return nil
-	}
-	for _, e := range gen.Registry() {
-		if err := add(e); err != nil {
-			return err
-		}
-	}
-	if err := flush(); err != nil {
+		},
+	})
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "feeds: registry of %d people sent; now 18 months of hospital, pension, employment and disability changes\n", sent)
-	pace, sent, start = true, 0, time.Now()
-	today := time.Now()
-	for gen.Now().Before(today) {
-		if err := add(gen.Next()); err != nil {
-			return err
-		}
-	}
-	if err := flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "feeds: %d change events sent, history has reached today; the monitor goes on re-assessing households as time passes\n", sent)
+	fmt.Fprintf(stdout, "feeds: %d events sent, history has reached today; the monitor goes on re-assessing households as time passes\n", sent)
 	return nil
 }
 
