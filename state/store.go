@@ -22,7 +22,10 @@ import (
 
 // FormatVersion is the layout version of the keys and values this build writes. A directory
 // written by a newer layout is refused rather than misread.
-const FormatVersion = 1
+//
+//	1: household values as JSON
+//	2: household values in stream's binary form (version 1 values are still read)
+const FormatVersion = 2
 
 // ErrIncompatible is returned by Open for a state directory of another, newer layout.
 var ErrIncompatible = errors.New("state directory has an incompatible format")

@@ -355,20 +355,6 @@ func foldAdmissions(facts []Fact) []scorer.Admission {
 	return out
 }
 
-// encodeHousehold and decodeHousehold are the stored form (Badger and the changelog).
-func encodeHousehold(h *Household) ([]byte, error) { return json.Marshal(h) }
-
-func decodeHousehold(b []byte) (*Household, error) {
-	var h Household
-	if err := json.Unmarshal(b, &h); err != nil {
-		return nil, fmt.Errorf("decode household state: %w", err)
-	}
-	if h.Persons == nil {
-		h.Persons = map[string]*Person{}
-	}
-	return &h, nil
-}
-
 // addAlertRef appends to the capped history.
 func (h *Household) addAlertRef(r AlertRef) {
 	h.Alerts = append(h.Alerts, r)
