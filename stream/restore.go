@@ -20,19 +20,25 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 	mo := w.mo
 	topic := mo.cfg.Topics.Changelog
 	client := &kafka.Client{Addr: kafka.TCP(mo.cfg.Kafka.Brokers...), Transport: mo.cfg.Kafka.Transport(), Timeout: 10 * time.Second}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
-		topic: {kafka.FirstOffsetOf(w.partition), kafka.LastOffsetOf(w.partition)},
-	}})
-	if err != nil {
-		return 0, fmt.Errorf("list changelog offsets: %w", err)
-	}
+	// One request per kind of offset: a real broker may refuse a partition named twice.
 	var first, end int64
-	for _, po := range resp.Topics[topic] {
-		if po.Partition == w.partition {
+	for _, req := range []kafka.OffsetRequest{kafka.FirstOffsetOf(w.partition), kafka.LastOffsetOf(w.partition)} {
+		resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: {req}}})
+		if err != nil {
+			return 0, fmt.Errorf("list changelog offsets: %w", err)
+		}
+		for _, po := range resp.Topics[topic] {
+			if po.Partition != w.partition {
+				continue
+			}
 			if po.Error != nil {
 				return 0, fmt.Errorf("changelog %s/%d: %w", topic, w.partition, po.Error)
 			}
-			first, end = po.FirstOffset, po.LastOffset
+			if req.Timestamp == kafka.FirstOffset {
+				first = po.FirstOffset
+			} else {
+				end = po.LastOffset
+			}
 		}
 	}
 	if end <= first {
