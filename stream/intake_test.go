@@ -350,11 +350,11 @@ func TestIntakeResendForwardedOnce(t *testing.T) {
 	h.produce(stream.FeedEmployment, e)
 	h.produce(stream.FeedPension, ev("x1", "started", a, "monthly_amount", 900))
 	h.produce(stream.FeedHospital, ev("marker", "admitted", a, "admission_id", "m", "icd10", "A00"))
-	recs := h.waitRecords(h.topics.HouseholdEvents, 4)
+	h.waitRecords(h.topics.HouseholdEvents, 4)
 	h.waitFor("the last resend to be read", func() bool {
 		return value(h.metrics.EventsIn.WithLabelValues("employment")) == 3
 	})
-	recs = h.records(h.topics.HouseholdEvents)
+	recs := h.records(h.topics.HouseholdEvents)
 	byFeed := map[string]int{}
 	for _, evs := range householdEvents(t, recs) {
 		for _, e := range evs {
