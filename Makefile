@@ -36,7 +36,7 @@ bench-micro:
 lint:
 	$(GO) vet $(PKGS)
 	test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 ## fuzz: a short run of every fuzz target (FUZZTIME=10s each by default)
 FUZZTIME ?= 10s
