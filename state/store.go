@@ -95,7 +95,7 @@ func Open(opts Options) (*Store, error) {
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(8).
 		WithValueThreshold(1 << 10).
-		WithCompression(options.ZSTD).
+		WithCompression(options.Snappy).
 		WithReadOnly(opts.ReadOnly)
 	if len(opts.EncryptionKey) > 0 {
 		bo = bo.WithEncryptionKey(opts.EncryptionKey).WithEncryptionKeyRotationDuration(30 * 24 * time.Hour)
