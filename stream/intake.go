@@ -401,18 +401,20 @@ func decodeParkedEvent(e state.ParkedEntry) (HouseholdEvent, error) {
 	return ev, nil
 }
 
-// fetchBatch blocks for one record, then takes whatever else arrives within a few milliseconds,
-// up to max. A non-context error is returned with the records read before it.
+// fetchBatch blocks for one record, then takes whatever else arrives within batchWindow of it,
+// up to max. A non-context error is returned with the records read before it. The window is
+// counted from the first record, not from the last: under a steady load a per-record wait
+// would keep the batch open until it is full, and hold its first record that long.
 func fetchBatch(ctx context.Context, r *kafka.Reader, max int) ([]kafka.Message, error) {
 	m, err := r.FetchMessage(ctx)
 	if err != nil {
 		return nil, err
 	}
 	batch := []kafka.Message{m}
+	c, cancel := context.WithTimeout(ctx, batchWindow)
+	defer cancel()
 	for len(batch) < max {
-		c, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
 		m, err := r.FetchMessage(c)
-		cancel()
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				return batch, nil
@@ -423,6 +425,9 @@ func fetchBatch(ctx context.Context, r *kafka.Reader, max int) ([]kafka.Message,
 	}
 	return batch, nil
 }
+
+// batchWindow is how long a batch of feed records stays open after its first record.
+const batchWindow = 5 * time.Millisecond
 
 // retry runs f until it succeeds or ctx ends, logging each failure as something to act on.
 func retry(ctx context.Context, log *slog.Logger, what string, f func() error) error {
