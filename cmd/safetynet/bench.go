@@ -62,8 +62,17 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	if *quick {
-		o.events, o.households, o.bigHouseholds, o.latencyFor = 20_000, 2_000, 5_000, 2*time.Second
+	if *quick { // tiny defaults; sizes given explicitly still win
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, p := range map[string]*int{"events": &o.events, "households": &o.households, "state-households": &o.bigHouseholds} {
+			if !set[name] {
+				*p = map[string]int{"events": 20_000, "households": 2_000, "state-households": 5_000}[name]
+			}
+		}
+		if !set["latency-for"] {
+			o.latencyFor = 2 * time.Second
+		}
 	}
 	o.rates = []float64{2000, 10000}
 	o.rmwOps = max(200_000, o.events/2)
