@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,7 +71,8 @@ func GetPerson(txn *badger.Txn, personKey string) (Person, bool, error) {
 	return p, true, nil
 }
 
-// DeletePerson removes a person's row inside txn.
+// DeletePerson removes a person's row inside txn. Like PutPerson, the caller keeps the count
+// (AddPersonCount) in the same transaction.
 func DeletePerson(txn *badger.Txn, personKey string) error {
 	return txn.Delete(PersonKey(personKey))
 }
@@ -87,8 +89,57 @@ func (s *Store) Person(personKey string) (Person, bool, error) {
 	return p, ok, err
 }
 
-// CountPersons counts the rows that resolve a person to a household.
+// personCountKey holds the number of rows that resolve a person, kept by AddPersonCount in the
+// transactions that change the table, so that start-up need not scan it.
+var personCountKey = []byte{kindMeta, '/', 'p', 'n'}
+
+// AddPersonCount adds delta to the stored count of known persons inside txn. Callers serialise
+// their transactions on the table (the registry reader holds a lock), so the read-modify-write
+// cannot race.
+func AddPersonCount(txn *badger.Txn, delta int64) error {
+	if delta == 0 {
+		return nil
+	}
+	var n int64
+	v, err := GetIn(txn, personCountKey)
+	if err != nil {
+		return err
+	}
+	if len(v) == 8 {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	return txn.Set(personCountKey, binary.BigEndian.AppendUint64(nil, uint64(n+delta)))
+}
+
+// CountPersons returns the number of rows that resolve a person to a household: the stored
+// count, or, for a directory written before the count was kept, a scan that then stores it.
 func (s *Store) CountPersons() (int, error) {
+	var stored []byte
+	if err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		stored, err = GetIn(txn, personCountKey)
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("count persons: %w", err)
+	}
+	if len(stored) == 8 {
+		return int(binary.BigEndian.Uint64(stored)), nil
+	}
+	n, err := s.scanPersons()
+	if err != nil {
+		return 0, err
+	}
+	if !s.readOnly {
+		if err := s.db.Update(func(txn *badger.Txn) error {
+			return txn.Set(personCountKey, binary.BigEndian.AppendUint64(nil, uint64(n)))
+		}); err != nil {
+			return 0, fmt.Errorf("store the person count: %w", err)
+		}
+	}
+	return n, nil
+}
+
+func (s *Store) scanPersons() (int, error) {
 	n := 0
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: personPrefix, PrefetchValues: true, PrefetchSize: 256})

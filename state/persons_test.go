@@ -45,7 +45,13 @@ func TestPersons(t *testing.T) {
 	if n, err := s.CountPersons(); err != nil || n != 2 {
 		t.Errorf("CountPersons: got %d, %v; want 2", n, err)
 	}
-	if err := s.DB().Update(func(txn *badger.Txn) error { return DeletePerson(txn, "k3") }); err != nil {
+	// Writers keep the count in the same transaction as the row.
+	if err := s.DB().Update(func(txn *badger.Txn) error {
+		if err := DeletePerson(txn, "k3"); err != nil {
+			return err
+		}
+		return AddPersonCount(txn, -1)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.CountPersons(); n != 1 {

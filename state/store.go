@@ -65,8 +65,9 @@ type Options struct {
 
 // Store is the state database. It is safe for concurrent use.
 type Store struct {
-	db     *badger.DB
-	logger *slog.Logger
+	db       *badger.DB
+	logger   *slog.Logger
+	readOnly bool
 }
 
 // Open opens (or creates) the store in opts.Dir. It refuses a directory written by a newer
@@ -104,7 +105,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state dir %s: %w", opts.Dir, err)
 	}
-	s := &Store{db: db, logger: logger}
+	s := &Store{db: db, logger: logger, readOnly: opts.ReadOnly}
 	if err := s.checkVersion(opts.ReadOnly); err != nil {
 		_ = db.Close()
 		return nil, err

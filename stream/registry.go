@@ -208,6 +208,9 @@ func (i *Intake) applyRegistryBatch(ctx context.Context, p int, batch []kafka.Me
 			}
 			rows[ev.PersonKey] = next
 		}
+		if err := state.AddPersonCount(txn, delta); err != nil {
+			return err
+		}
 		return state.SetOffset(txn, i.cfg.Topics.Registry, p, batch[len(batch)-1].Offset+1)
 	})
 	if err != nil {
