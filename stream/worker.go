@@ -25,6 +25,7 @@ type worker struct {
 	logger    *slog.Logger
 
 	stats state.PartitionStats // this partition's share of the gauges
+	cache householdCache       // stored households of this partition, as committed
 }
 
 // retryPause is the first pause before retrying a failed publish or commit; it doubles up to
@@ -187,6 +188,7 @@ func (w *worker) processWithRetry(ctx context.Context, msgs []kafka.Message, due
 // batch is one micro-batch being applied.
 type batch struct {
 	txn        *badger.Txn
+	cache      *householdCache
 	households map[string]*Household
 	timerWas   map[string]time.Time // NextCheck when loaded, to move the timer index
 	levelWas   map[string]string
@@ -200,11 +202,15 @@ func (b *batch) load(id string, partition int) (*Household, error) {
 	if h := b.households[id]; h != nil {
 		return h, nil
 	}
-	v, err := state.GetIn(b.txn, state.HouseholdKey(id))
-	if err != nil {
-		return nil, fmt.Errorf("read household: %w", err)
+	v, cached := b.cache.get(id)
+	if !cached {
+		var err error
+		if v, err = state.GetIn(b.txn, state.HouseholdKey(id)); err != nil {
+			return nil, fmt.Errorf("read household: %w", err)
+		}
 	}
 	h := NewHousehold(id, partition)
+	var err error
 	if v != nil {
 		if h, err = decodeHousehold(v); err != nil {
 			return nil, err
@@ -227,7 +233,7 @@ func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string
 	start := time.Now()
 	txn := mo.store.DB().NewTransaction(true)
 	defer txn.Discard()
-	b := &batch{txn: txn, households: map[string]*Household{}, timerWas: map[string]time.Time{}, levelWas: map[string]string{}, existed: map[string]bool{}}
+	b := &batch{txn: txn, cache: &w.cache, households: map[string]*Household{}, timerWas: map[string]time.Time{}, levelWas: map[string]string{}, existed: map[string]bool{}}
 	now := mo.cfg.Now()
 
 	for _, msg := range msgs {
@@ -283,6 +289,7 @@ func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string
 	}
 	stats := w.stats.Clone()
 	changelog := make([]kafka.Message, 0, len(b.order))
+	encoded := make([][]byte, 0, len(b.order))
 	next := int64(-1)
 	if n := len(msgs); n > 0 {
 		next = msgs[n-1].Offset + 1
@@ -296,6 +303,7 @@ func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string
 		if err := txn.Set(state.HouseholdKey(id), v); err != nil {
 			return fmt.Errorf("write household: %w", err)
 		}
+		encoded = append(encoded, v)
 		if was := b.timerWas[id]; !was.Equal(h.NextCheck) {
 			if !was.IsZero() {
 				if err := txn.Delete(state.TimerKey(w.partition, was, id)); err != nil {
@@ -349,6 +357,9 @@ func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string
 	}
 
 	// Committed: account for it.
+	for i, id := range b.order {
+		w.cache.put(id, encoded[i])
+	}
 	acked := time.Now()
 	w.addGauges(w.stats, -1)
 	w.stats = stats
@@ -416,4 +427,36 @@ func deadInternal(msg kafka.Message, reason, detail string) kafka.Message {
 		{Key: "source_partition", Value: strconv.AppendInt(nil, int64(msg.Partition), 10)},
 		{Key: "source_offset", Value: strconv.AppendInt(nil, msg.Offset, 10)},
 	}}
+}
+
+// householdCache keeps the stored form of a partition's recently used households, so that a
+// household seen again is not read back from Badger. Only the partition's worker writes its
+// households, and it puts a value here only after the store committed it, so the cache never
+// holds what the store does not. It is bounded: past maxCachedHouseholds it forgets about a
+// tenth of its entries, chosen by map iteration order.
+type householdCache struct {
+	m map[string][]byte
+}
+
+const maxCachedHouseholds = 65536
+
+func (c *householdCache) get(id string) ([]byte, bool) {
+	v, ok := c.m[id]
+	return v, ok
+}
+
+func (c *householdCache) put(id string, v []byte) {
+	if c.m == nil {
+		c.m = make(map[string][]byte)
+	}
+	if _, ok := c.m[id]; !ok && len(c.m) >= maxCachedHouseholds {
+		n := maxCachedHouseholds / 10
+		for k := range c.m {
+			delete(c.m, k)
+			if n--; n == 0 {
+				break
+			}
+		}
+	}
+	c.m[id] = v
 }
