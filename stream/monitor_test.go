@@ -410,6 +410,84 @@ func TestAPI(t *testing.T) {
 	}
 }
 
+// TestAPIAlertList: /v1/alerts lists this instance's alerts newest first, filters by status and
+// level, and pages with the cursor it gives out.
+func TestAPIAlertList(t *testing.T) {
+	addr := newBroker(t)
+	t0 := date(2026, 1, 1)
+	c := &clock{now: t0.Add(24 * time.Hour)}
+	p := startPipeline(t, addr, t.TempDir(), c)
+	var regs, pensions []feed
+	for i := range 4 {
+		person := id(40+i, 1940+i)
+		regs = append(regs, joined(person, fmt.Sprintf("H-LIST-%d", i), date(1940+i, 3, 1), "F", "head", t0.AddDate(-30, 0, 0)))
+		pensions = append(pensions, ev("started", person, t0.AddDate(-1, 0, 0), feed{"monthly_amount": 500}))
+	}
+	produce(t, addr, p.topics.Registry, regs...)
+	p.waitReady()
+	produce(t, addr, p.topics.Pension, pensions...)
+	for i := range 4 {
+		waitHousehold(t, p.store, fmt.Sprintf("H-LIST-%d", i), func(h *Household) bool { return len(h.Alerts) > 0 })
+	}
+	api := httptest.NewServer(NewAPI(APIConfig{Tokens: []string{"tok"}, Now: c.Now}, p.store, scorer.Default(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler)))
+	defer api.Close()
+	get := func(path string) (int, []Alert, string) {
+		req, _ := http.NewRequest("GET", api.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer tok")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Alerts     []Alert `json:"alerts"`
+			NextCursor string  `json:"next_cursor"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out.Alerts, out.NextCursor
+	}
+	_, all, _ := get("/v1/alerts?limit=100")
+	if len(all) < 4 {
+		t.Fatalf("%d alerts listed, want at least 4", len(all))
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].EmittedAt.After(all[i-1].EmittedAt) {
+			t.Errorf("not newest first at %d", i)
+		}
+	}
+	var paged []Alert
+	cursor := ""
+	for range 20 {
+		code, page, next := get("/v1/alerts?limit=1&cursor=" + cursor)
+		if code != http.StatusOK || len(page) > 1 {
+			t.Fatalf("page: status %d, %d alerts", code, len(page))
+		}
+		paged = append(paged, page...)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(paged) != len(all) {
+		t.Errorf("paging one by one gave %d alerts, one page %d", len(paged), len(all))
+	}
+	_, raised, _ := get("/v1/alerts?status=raised&level=" + all[0].Level)
+	for _, a := range raised {
+		if a.Status != StatusRaised || a.Level != all[0].Level {
+			t.Errorf("filter status=raised level=%s returned %s %s", all[0].Level, a.Status, a.Level)
+		}
+	}
+	if len(raised) == 0 {
+		t.Error("filter returned nothing")
+	}
+	if code, _, _ := get("/v1/alerts?limit=0"); code != http.StatusBadRequest {
+		t.Errorf("limit=0: status %d, want 400", code)
+	}
+	if code, _, _ := get("/v1/alerts?cursor=not*base64"); code != http.StatusBadRequest {
+		t.Errorf("bad cursor: status %d, want 400", code)
+	}
+}
+
 func keyOf(t *testing.T, person string) string {
 	p, err := NewPseudonymizer([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
