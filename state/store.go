@@ -101,6 +101,22 @@ func Open(opts Options) (*Store, error) {
 	if len(opts.EncryptionKey) > 0 {
 		bo = bo.WithEncryptionKey(opts.EncryptionKey).WithEncryptionKeyRotationDuration(30 * 24 * time.Hour)
 	}
+	if _, err := os.Stat(filepath.Join(opts.Dir, "MANIFEST")); err == nil && !opts.ReadOnly {
+		// An existing directory is checked read-only first: a writable open already rewrites
+		// value-log files before the version key can be read, and would touch a directory of
+		// a newer format or a damaged one.
+		ro, err := badger.Open(bo.WithReadOnly(true))
+		if err != nil {
+			return nil, fmt.Errorf("open state dir %s: %w (nothing was changed in it)", opts.Dir, err)
+		}
+		err = (&Store{db: ro, logger: logger, readOnly: true}).checkVersion(true)
+		if cerr := ro.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("open state dir %s: %w", opts.Dir, cerr)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open state dir %s: %w", opts.Dir, err)
