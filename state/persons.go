@@ -160,3 +160,54 @@ func (s *Store) scanPersons() (int, error) {
 	}
 	return n, nil
 }
+
+// EachPerson calls fn with the key and household of every row of the person table (household
+// empty for a person who left), reading one snapshot of the table. It stops at fn's first error.
+// It decodes only the household of each row, so that loading an index of a large table is cheap.
+func (s *Store) EachPerson(fn func(personKey, householdID string) error) error {
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: personPrefix, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			var hh string
+			if err := item.Value(func(v []byte) error {
+				var err error
+				hh, err = personHousehold(v)
+				return err
+			}); err != nil {
+				return err
+			}
+			if err := fn(string(item.Key()[len(personPrefix):]), hh); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read person table: %w", err)
+	}
+	return nil
+}
+
+// personHousehold is the HouseholdID of an encoded row. PutPerson writes it first, so the row
+// of a member is read without a full JSON decode.
+func personHousehold(v []byte) (string, error) {
+	const prefix = `{"household_id":"`
+	if len(v) > len(prefix) && string(v[:len(prefix)]) == prefix {
+		rest := v[len(prefix):]
+		for n, c := range rest {
+			if c == '"' {
+				return string(rest[:n]), nil
+			}
+			if c == '\\' || c < 0x20 || c >= 0x80 {
+				break // an escape or a non-ASCII byte: let encoding/json read it
+			}
+		}
+	}
+	var p Person
+	if err := json.Unmarshal(v, &p); err != nil {
+		return "", fmt.Errorf("decode person row: %w", err)
+	}
+	return p.HouseholdID, nil
+}

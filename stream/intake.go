@@ -40,6 +40,8 @@ type Intake struct {
 	// updates and releases of the registry reader and the sweeper, so that no event is parked
 	// after its person's release has run.
 	parkMu sync.Mutex
+	// persons answers resolve's person→household look-ups from memory; guarded by parkMu.
+	persons *personIndex
 
 	caughtUp          atomic.Bool
 	caughtUpCh        chan struct{}
@@ -71,6 +73,7 @@ func NewIntake(cfg IntakeConfig, store *state.Store, pseud *Pseudonymizer, m *Me
 		log:        logger.With("component", "intake"),
 		w:          cfg.Kafka.Writer("", HouseholdBalancer()),
 		caughtUpCh: make(chan struct{}),
+		persons:    newPersonIndex(),
 	}
 	persons, err := store.CountPersons()
 	if err != nil {
@@ -105,6 +108,18 @@ func (i *Intake) Run(ctx context.Context) error {
 	g.Go(func() error { return i.runRegistry(gctx) })
 	g.Go(func() error { return i.runGroup(gctx) })
 	g.Go(func() error { return i.runSweeper(gctx) })
+	g.Go(func() error {
+		// Until the index is loaded, resolve asks the store; a failed load only keeps it so.
+		t0 := time.Now()
+		err := i.persons.load(i.store, &i.parkMu, gctx.Done())
+		switch {
+		case err == nil:
+			i.log.Info("person index loaded", "took", time.Since(t0).Round(time.Millisecond))
+		case !errors.Is(err, errLoadStopped):
+			i.log.Warn("cannot load the person index; person look-ups go to the store", "err", err)
+		}
+		return nil
+	})
 	err := g.Wait()
 	if ctx.Err() != nil {
 		return nil
@@ -288,6 +303,15 @@ func (i *Intake) resolve(items []item, now time.Time) error {
 				continue
 			}
 			if it.ev.HouseholdID != "" {
+				continue
+			}
+			if hh, ok := i.persons.lookup(it.ev.PersonKey); ok {
+				if hh != "" {
+					it.ev.HouseholdID = hh
+					continue
+				}
+				it.out = outPark
+				park = append(park, it)
 				continue
 			}
 			p, ok, err := state.GetPerson(txn, it.ev.PersonKey)

@@ -216,6 +216,9 @@ func (i *Intake) applyRegistryBatch(ctx context.Context, p int, batch []kafka.Me
 	if err != nil {
 		return fmt.Errorf("registry partition %d: write person table: %w", p, err)
 	}
+	for pk, row := range rows {
+		i.persons.set(pk, row.HouseholdID)
+	}
 	i.metrics.PersonsKnown.Set(float64(i.personsKnown.Add(delta)))
 	if i.parkedN.Load() == 0 {
 		return nil
