@@ -107,6 +107,7 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 
 	var diskOK atomic.Bool
 	diskOK.Store(true)
+	probe := newBrokerProbe(kafkaCfg, logger)
 	ready := func() (bool, []string) {
 		var reasons []string
 		if !intake.CaughtUp() {
@@ -114,6 +115,9 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 		}
 		if ok, why := monitor.Ready(); !ok {
 			reasons = append(reasons, why)
+		}
+		if !probe.healthy() {
+			reasons = append(reasons, "the Kafka brokers do not answer")
 		}
 		if !diskOK.Load() {
 			reasons = append(reasons, "the state directory's filesystem is nearly full")
@@ -161,6 +165,10 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 	})
 	g.Go(func() error {
 		store.RunGC(gctx, 5*time.Minute, metrics.StateGCRuns.Inc)
+		return nil
+	})
+	g.Go(func() error {
+		probe.run(gctx)
 		return nil
 	})
 	g.Go(func() error {
