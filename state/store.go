@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -105,16 +106,22 @@ func Open(opts Options) (*Store, error) {
 		// An existing directory is checked read-only first: a writable open already rewrites
 		// value-log files before the version key can be read, and would touch a directory of
 		// a newer format or a damaged one.
+		// After a crash the memtable log needs truncating, which a read-only open cannot do:
+		// that is ordinary recovery (the marker was checked above), so the writable open runs.
 		ro, err := badger.Open(bo.WithReadOnly(true))
-		if err != nil {
+		switch {
+		case err != nil && (errors.Is(err, badger.ErrTruncateNeeded) || strings.Contains(err.Error(), badger.ErrTruncateNeeded.Error())):
+			// (badger wraps it without Unwrap)
+		case err != nil:
 			return nil, fmt.Errorf("open state dir %s: %w (nothing was changed in it)", opts.Dir, err)
-		}
-		err = (&Store{db: ro, logger: logger, readOnly: true}).checkVersion(true)
-		if cerr := ro.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("open state dir %s: %w", opts.Dir, cerr)
-		}
-		if err != nil {
-			return nil, err
+		default:
+			err = (&Store{db: ro, logger: logger, readOnly: true}).checkVersion(true)
+			if cerr := ro.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("open state dir %s: %w", opts.Dir, cerr)
+			}
+			if err != nil {
+				return nil, err
+			}
 		}
 	}
 	db, err := badger.Open(bo)
