@@ -141,9 +141,9 @@ func TestKill(t *testing.T) {
 	cl := len(readTopic(t, killBroker, topics.Changelog))
 	t.Logf("killed run: %d SIGKILLs and %d SIGTERMs (slowest exit %s), %d starts; %d alert ids, %d duplicate alert records (identical but for emitted_at); "+
 		"%d dead letters, %d duplicates; household events %d (reference %d: %d forwarded again after a kill in intake); "+
-		"changelog records %d (reference %d: %d republished after a kill between publish and commit); took %s in all",
+		"changelog records %d (reference %d; batches are cut differently, so the counts differ); took %s in all",
 		k.kills.Load(), k.terms.Load(), time.Duration(k.slowestTerm.Load()), svc.starts, len(alerts), dups,
-		len(dlq), dlqDups, he, refHE, he-refHE, cl, refCL, cl-refCL, time.Since(began).Round(time.Second))
+		len(dlq), dlqDups, he, refHE, he-refHE, cl, refCL, time.Since(began).Round(time.Second))
 }
 
 func copies(m map[string][]string) int {
