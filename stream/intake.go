@@ -371,7 +371,7 @@ func (i *Intake) deadLetter(it *item, now time.Time) kafka.Message {
 
 // householdMessage is a canonical event as a record of the household-events topic.
 func householdMessage(topic string, ev HouseholdEvent) (kafka.Message, error) {
-	b, err := json.Marshal(ev)
+	b, err := appendHouseholdEvent(nil, &ev)
 	if err != nil {
 		return kafka.Message{}, fmt.Errorf("encode household event: %w", err)
 	}
@@ -419,7 +419,7 @@ type sealedRecord struct {
 
 func decodeParkedEvent(e state.ParkedEntry) (HouseholdEvent, error) {
 	var ev HouseholdEvent
-	if err := json.Unmarshal(e.Event, &ev); err != nil {
+	if err := decodeHouseholdEvent(e.Event, &ev); err != nil {
 		return ev, fmt.Errorf("decode parked event: %w", err)
 	}
 	return ev, nil

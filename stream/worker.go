@@ -238,7 +238,7 @@ func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string
 
 	for _, msg := range msgs {
 		var e HouseholdEvent
-		if err := json.Unmarshal(msg.Value, &e); err != nil || e.V != EventVersion || e.HouseholdID == "" {
+		if err := decodeHouseholdEvent(msg.Value, &e); err != nil || e.V != EventVersion || e.HouseholdID == "" {
 			w.logger.Error("undecodable household event sent to the dead-letter topic; intake and monitor versions may differ",
 				"offset", msg.Offset, "version", e.V)
 			b.dead = append(b.dead, deadInternal(msg, "bad_internal_event", "household event does not decode as version "+strconv.Itoa(EventVersion)))
