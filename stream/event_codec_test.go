@@ -140,3 +140,27 @@ func FuzzDecodeHouseholdEvent(f *testing.F) {
 		}
 	})
 }
+
+func FuzzScanObject(f *testing.F) {
+	f.Add([]byte(`{"event_id":"e1","n":[1,{"a":"}"}],"x":-1.5e3 , "y" : true,"s":"a\"b","e":{}}`))
+	f.Add([]byte(`{"k\u0041":1,"k":null}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, ok := scanObject(in)
+		if !ok {
+			return
+		}
+		var want map[string]json.RawMessage
+		if err := json.Unmarshal(in, &want); err != nil {
+			t.Fatalf("scanObject(%q) accepted what encoding/json refuses: %v", in, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("scanObject(%q) = %d members; encoding/json %d", in, len(got), len(want))
+		}
+		for k, v := range want {
+			if !bytes.Equal(got[k], v) {
+				t.Fatalf("scanObject(%q)[%q] = %s; encoding/json %s", in, k, got[k], v)
+			}
+		}
+	})
+}
