@@ -18,6 +18,17 @@ const sweepLimit = 500
 // runSweeper dead-letters, every SweepInterval, the parked events whose person the registry has
 // not named within UnknownPersonWait.
 func (i *Intake) runSweeper(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-i.caughtUpCh:
+	}
+	if err := i.releaseKnownParked(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	t := time.NewTicker(i.cfg.SweepInterval)
 	defer t.Stop()
 	for {
@@ -125,4 +136,43 @@ func (i *Intake) unknownPerson(e state.ParkedEntry, now time.Time) DeadLetter {
 	}
 	dl.Key, dl.Value = rec.Key, rec.Value
 	return dl
+}
+
+// releaseKnownParked releases, once the person table has caught up at start, every parked event
+// whose person the table already names. Normally the registry reader releases them as it names
+// the person; a process that died between writing the table and releasing would otherwise leave
+// them parked until the sweeper's wait runs out.
+func (i *Intake) releaseKnownParked(ctx context.Context) error {
+	if i.parkedN.Load() == 0 {
+		return nil
+	}
+	i.parkMu.Lock()
+	defer i.parkMu.Unlock()
+	var known []state.ParkedEntry
+	households := map[string]string{}
+	err := i.store.DB().View(func(txn *badger.Txn) error {
+		es, err := state.ParkedBefore(txn, i.cfg.Now().Add(100*365*24*time.Hour), 0)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			p, ok, err := state.GetPerson(txn, e.PersonKey)
+			if err != nil {
+				return err
+			}
+			if ok && p.Known() {
+				households[e.PersonKey] = p.HouseholdID
+				known = append(known, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("find parked events of known persons: %w", err)
+	}
+	if len(known) == 0 {
+		return nil
+	}
+	i.log.Info("releasing events parked for persons the registry has named since (an earlier run stopped before releasing them)", "count", len(known))
+	return i.release(ctx, known, func(pk string) string { return households[pk] })
 }

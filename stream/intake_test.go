@@ -437,6 +437,42 @@ func TestIntakeParksUntilRegistry(t *testing.T) {
 }
 
 // badRecords are real malformed records, one or more per reason code the decoder gives.
+// TestIntakeReleasesParkedAfterACrash: a process that died after writing a person's row and before
+// releasing the events parked for that person releases them at the next start, not a day later.
+func TestIntakeReleasesParkedAfterACrash(t *testing.T) {
+	h := newHarness(t)
+	person := validID(30)
+	h.start()
+	h.produce(stream.FeedHospital, ev("h-crash", "admitted", person, "admission_id", "a1", "icd10", "I21.9"))
+	h.waitFor("the parked event", func() bool { return value(h.metrics.Parked) == 1 })
+	h.stop()
+	if err := h.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The table learnt the person; the release never ran.
+	s, err := state.Open(state.Options{Dir: h.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().Update(func(txn *badger.Txn) error {
+		if err := state.PutPerson(txn, h.pseud.Key(person), state.Person{HouseholdID: "H-CRASH", Fact: "member_joined", FactHousehold: "H-CRASH", OccurredAt: h.now(), EventID: "r1"}); err != nil {
+			return err
+		}
+		return state.AddPersonCount(txn, 1)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	got := householdEvents(t, h.waitRecords(h.topics.HouseholdEvents, 1))
+	if e := got["h-crash"]; len(e) != 1 || e[0].HouseholdID != "H-CRASH" {
+		t.Fatalf("released at start: got %+v", got)
+	}
+	h.waitFor("the parked gauge to reach 0", func() bool { return value(h.metrics.Parked) == 0 })
+}
+
 func badRecords() []struct{ feed, value, reason string } {
 	id := validID(30)
 	badCheck := id[:17] + map[bool]string{true: "1", false: "0"}[id[17] == '0']
