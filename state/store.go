@@ -96,6 +96,7 @@ func Open(opts Options) (*Store, error) {
 		WithNumMemtables(3).
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(8).
+		WithNumCompactors(2).
 		WithValueThreshold(1 << 10).
 		WithCompression(options.Snappy).
 		WithReadOnly(opts.ReadOnly)

@@ -1,11 +1,13 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -358,7 +360,7 @@ func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string
 
 	// Committed: account for it.
 	for i, id := range b.order {
-		w.cache.put(id, encoded[i])
+		w.cache.put(id, slices.Clip(bytes.Clone(encoded[i]))) // not the encoder's spare capacity
 	}
 	acked := time.Now()
 	w.addGauges(w.stats, -1)
