@@ -44,6 +44,10 @@ type Monitor struct {
 	changelog *kafka.Writer
 	dlq       *kafka.Writer
 
+	// failCommit, set only by tests, makes a committed batch report a store failure (as a full
+	// disk would), so that the retry path can be tested with a real store.
+	failCommit func() error
+
 	mu         sync.Mutex
 	partitions map[int]*partitionStatus // owned partitions of the current generation
 	joined     bool

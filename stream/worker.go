@@ -28,6 +28,8 @@ type worker struct {
 
 	stats state.PartitionStats // this partition's share of the gauges
 	cache householdCache       // stored households of this partition, as committed
+	// sent holds the ids of alerts acknowledged by the broker for a batch not yet committed.
+	sent map[string]bool
 }
 
 // retryPause is the first pause before retrying a failed publish or commit; it doubles up to
@@ -344,8 +346,22 @@ func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string
 	// Write-ahead: the broker acknowledges every output before the store records the batch.
 	pctx, cancel := finishContext(ctx)
 	defer cancel()
-	if err := mo.publish(pctx, mo.alerts, alertMsgs); err != nil {
-		return fmt.Errorf("publish %d alerts to %s: %w", len(alertMsgs), mo.cfg.Topics.Alerts, err)
+	// A batch retried after its commit failed produces the same alerts again (same ids): those
+	// already acknowledged are not sent again, so a long store outage does not flood subscribers.
+	fresh := alertMsgs[:0:0]
+	for i, m := range alertMsgs {
+		if !w.sent[b.alerts[i].AlertID] {
+			fresh = append(fresh, m)
+		}
+	}
+	if err := mo.publish(pctx, mo.alerts, fresh); err != nil {
+		return fmt.Errorf("publish %d alerts to %s: %w", len(fresh), mo.cfg.Topics.Alerts, err)
+	}
+	if w.sent == nil {
+		w.sent = map[string]bool{}
+	}
+	for _, a := range b.alerts {
+		w.sent[a.AlertID] = true
 	}
 	if err := mo.publish(pctx, mo.changelog, changelog); err != nil {
 		return fmt.Errorf("publish %d changelog records to %s: %w", len(changelog), mo.cfg.Topics.Changelog, err)
@@ -353,12 +369,20 @@ func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string
 	if err := mo.publish(pctx, mo.dlq, b.dead); err != nil {
 		return fmt.Errorf("publish %d dead letters to %s: %w", len(b.dead), mo.cfg.Topics.DLQ, err)
 	}
-	if err := txn.Commit(); err != nil {
+	var err error
+	if mo.failCommit != nil {
+		err = mo.failCommit()
+	}
+	if err == nil {
+		err = txn.Commit()
+	}
+	if err != nil {
 		mo.metrics.StateWriteErrors.Inc()
 		return fmt.Errorf("commit state of partition %d (is the state directory writable and not full?): %w", w.partition, err)
 	}
 
 	// Committed: account for it.
+	clear(w.sent)
 	for i, id := range b.order {
 		w.cache.put(id, slices.Clip(bytes.Clone(encoded[i]))) // not the encoder's spare capacity
 	}
