@@ -62,27 +62,7 @@ func (i *Intake) sweepStep(ctx context.Context) (int, error) {
 	i.parkMu.Lock()
 	defer i.parkMu.Unlock()
 	now := i.cfg.Now()
-	var expired, known []state.ParkedEntry
-	households := map[string]string{}
-	err := i.store.DB().View(func(txn *badger.Txn) error {
-		es, err := state.ParkedBefore(txn, now.Add(-i.cfg.UnknownPersonWait), sweepLimit)
-		if err != nil {
-			return err
-		}
-		for _, e := range es {
-			p, ok, err := state.GetPerson(txn, e.PersonKey)
-			if err != nil {
-				return err
-			}
-			if ok && p.Known() {
-				households[e.PersonKey] = p.HouseholdID
-				known = append(known, e)
-			} else {
-				expired = append(expired, e)
-			}
-		}
-		return nil
-	})
+	known, expired, households, err := i.parkedByPerson(now.Add(-i.cfg.UnknownPersonWait), sweepLimit)
 	if err != nil {
 		return 0, fmt.Errorf("find expired parked events: %w", err)
 	}
@@ -148,10 +128,23 @@ func (i *Intake) releaseKnownParked(ctx context.Context) error {
 	}
 	i.parkMu.Lock()
 	defer i.parkMu.Unlock()
-	var known []state.ParkedEntry
-	households := map[string]string{}
-	err := i.store.DB().View(func(txn *badger.Txn) error {
-		es, err := state.ParkedBefore(txn, i.cfg.Now().Add(100*365*24*time.Hour), 0)
+	known, _, households, err := i.parkedByPerson(i.cfg.Now().Add(100*365*24*time.Hour), 0)
+	if err != nil {
+		return fmt.Errorf("find parked events of known persons: %w", err)
+	}
+	if len(known) == 0 {
+		return nil
+	}
+	i.log.Info("releasing events parked for persons the registry has named since (an earlier run stopped before releasing them)", "count", len(known))
+	return i.release(ctx, known, func(pk string) string { return households[pk] })
+}
+
+// parkedByPerson lists up to limit (0: all) events parked before t, split into those whose person
+// the table now names (with the person's household) and the others.
+func (i *Intake) parkedByPerson(t time.Time, limit int) (known, unknown []state.ParkedEntry, households map[string]string, err error) {
+	households = map[string]string{}
+	err = i.store.DB().View(func(txn *badger.Txn) error {
+		es, err := state.ParkedBefore(txn, t, limit)
 		if err != nil {
 			return err
 		}
@@ -163,16 +156,11 @@ func (i *Intake) releaseKnownParked(ctx context.Context) error {
 			if ok && p.Known() {
 				households[e.PersonKey] = p.HouseholdID
 				known = append(known, e)
+			} else {
+				unknown = append(unknown, e)
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("find parked events of known persons: %w", err)
-	}
-	if len(known) == 0 {
-		return nil
-	}
-	i.log.Info("releasing events parked for persons the registry has named since (an earlier run stopped before releasing them)", "count", len(known))
-	return i.release(ctx, known, func(pk string) string { return households[pk] })
+	return known, unknown, households, err
 }
