@@ -45,13 +45,23 @@ const (
 func (w *worker) run(ctx context.Context) {
 	mo := w.mo
 	topic := mo.cfg.Topics.HouseholdEvents
-	next, err := w.startOffset(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			w.logger.Error("cannot start partition; it will be retried at the next rebalance", "err", err)
+	var next int64
+	var err error
+	for pause := retryPause; ; pause = min(2*pause, retryPauseMax) {
+		if next, err = w.startOffset(ctx); err == nil {
+			break
 		}
-		return
+		reason := "cannot start: " + err.Error()
+		mo.setStatus(w.partition, func(s *partitionStatus) { s.failing = reason })
+		w.logger.Error("cannot start the partition (read its offset or restore it from the changelog); retrying — check the brokers and the state directory",
+			"err", err, "retry_in", pause)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
 	}
+	mo.setStatus(w.partition, func(s *partitionStatus) { s.failing = "" })
 	w.stats, err = mo.store.Stats(w.partition)
 	if err != nil {
 		w.logger.Error("cannot read partition statistics", "err", err)
