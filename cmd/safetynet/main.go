@@ -102,7 +102,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // large registry Badger's compactions briefly hold a few hundred MB of table buffers: the peak
 // resident memory loading 300,000 households fell from 1,124 to 773 MiB with the limit, for a
 // little more collection work. It is soft: a service that needs more takes more.
-const defaultMemoryLimit = 768 << 20
+const defaultMemoryLimit = 640 << 20
 
 func setDefaultMemoryLimit() {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
