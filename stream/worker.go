@@ -13,6 +13,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
 
 	"safetynet/scorer"
 	"safetynet/state"
@@ -97,6 +98,22 @@ func (w *worker) run(ctx context.Context) {
 	}
 
 	lagGauge := mo.metrics.ConsumerLag.WithLabelValues(topic, strconv.Itoa(w.partition))
+	// Kafka's group offsets are for lag monitoring only (the store holds the truth): they are
+	// committed at most every groupCommitEvery, and when the partition goes idle, not after every
+	// batch, to keep a round trip off the event-to-alert path.
+	committed, lastCommit := next, time.Now()
+	commitGroup := func() {
+		if next == committed || next < 0 {
+			return
+		}
+		if err := w.gen.CommitOffsets(map[string]map[int]int64{topic: {w.partition: next}}); err != nil {
+			if ctx.Err() == nil {
+				w.logger.Debug("commit group offset", "err", err)
+			}
+			return
+		}
+		committed, lastCommit = next, time.Now()
+	}
 	for ctx.Err() == nil {
 		msgs, err := w.fetch(ctx, r)
 		if err != nil {
@@ -112,6 +129,7 @@ func (w *worker) run(ctx context.Context) {
 		if len(msgs) == 0 && len(due) == 0 {
 			mo.setStatus(w.partition, func(s *partitionStatus) { s.caughtUp = true })
 			lagGauge.Set(0)
+			commitGroup()
 			continue
 		}
 		if err := w.processWithRetry(ctx, msgs, due); err != nil {
@@ -125,13 +143,16 @@ func (w *worker) run(ctx context.Context) {
 			if lag == 0 {
 				mo.setStatus(w.partition, func(s *partitionStatus) { s.caughtUp = true })
 			}
-			// Kafka's group offsets are for lag monitoring only; the store holds the truth.
-			if err := w.gen.CommitOffsets(map[string]map[int]int64{topic: {w.partition: next}}); err != nil && ctx.Err() == nil {
-				w.logger.Debug("commit group offset", "err", err)
+			if time.Since(lastCommit) >= groupCommitEvery {
+				commitGroup()
 			}
 		}
 	}
+	commitGroup()
 }
+
+// groupCommitEvery is the longest a partition under load leaves its group offset behind.
+const groupCommitEvery = 500 * time.Millisecond
 
 // startOffset is the next offset to read: from the store when it holds this partition, else
 // restored from the changelog.
@@ -364,20 +385,34 @@ func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string
 			fresh = append(fresh, m)
 		}
 	}
-	if err := mo.publish(pctx, mo.alerts, fresh); err != nil {
-		return fmt.Errorf("publish %d alerts to %s: %w", len(fresh), mo.cfg.Topics.Alerts, err)
-	}
-	if w.sent == nil {
-		w.sent = map[string]bool{}
-	}
-	for _, a := range b.alerts {
-		w.sent[a.AlertID] = true
-	}
-	if err := mo.publish(pctx, mo.changelog, changelog); err != nil {
-		return fmt.Errorf("publish %d changelog records to %s: %w", len(changelog), mo.cfg.Topics.Changelog, err)
-	}
-	if err := mo.publish(pctx, mo.dlq, b.dead); err != nil {
-		return fmt.Errorf("publish %d dead letters to %s: %w", len(b.dead), mo.cfg.Topics.DLQ, err)
+	// The three outputs go to different topics: publish them at once, wait for all three.
+	var g errgroup.Group
+	g.Go(func() error {
+		if err := mo.publish(pctx, mo.alerts, fresh); err != nil {
+			return fmt.Errorf("publish %d alerts to %s: %w", len(fresh), mo.cfg.Topics.Alerts, err)
+		}
+		if w.sent == nil {
+			w.sent = map[string]bool{}
+		}
+		for _, a := range b.alerts {
+			w.sent[a.AlertID] = true
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := mo.publish(pctx, mo.changelog, changelog); err != nil {
+			return fmt.Errorf("publish %d changelog records to %s: %w", len(changelog), mo.cfg.Topics.Changelog, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := mo.publish(pctx, mo.dlq, b.dead); err != nil {
+			return fmt.Errorf("publish %d dead letters to %s: %w", len(b.dead), mo.cfg.Topics.DLQ, err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	var err error
 	if mo.failCommit != nil {
