@@ -85,7 +85,7 @@ func (r *benchReport) rows() []benchRow {
 	rows = append(rows,
 		benchRow{fmt.Sprintf("5. peak resident memory, %d households in state", r.bigHouseholds), fmt.Sprintf("%.0f MiB (loading; %.0f MiB at cold start)", mib(r.bigPeakRSS), mib(r.coldStartPeakRSS)), "≤ 1 GiB", verdict(r.bigPeakRSS <= targetRSS && r.coldStartPeakRSS <= targetRSS)},
 		benchRow{fmt.Sprintf("5. Badger bytes per household, %d households", r.bigHouseholds), fmt.Sprintf("%.0f B (%.0f B at %d households after the throughput run)", r.bigBytesPerHH, r.smallBytesPerHH, r.smallHouseholds), "≤ 1 KiB", verdict(r.bigBytesPerHH <= targetBytesPerHH)},
-		benchRow{fmt.Sprintf("6. cold start to ready, %d households", r.bigHouseholds), fmt.Sprintf("%s", r.coldStart.Round(time.Millisecond)), "≤ 10 s", verdict(r.coldStart <= targetColdStart)},
+		benchRow{fmt.Sprintf("6. cold start to ready, %d households", r.bigHouseholds), r.coldStart.Round(time.Millisecond).String(), "≤ 10 s", verdict(r.coldStart <= targetColdStart)},
 	)
 	return rows
 }

@@ -325,7 +325,7 @@ func makePlan(cfg planConfig) *plan {
 			hh, known := person[pk]
 			if ev.Feed == stream.FeedRegistry {
 				if h.Type == "member_joined" {
-					person[pk], known, hh = h.HouseholdID, true, h.HouseholdID
+					person[pk], known = h.HouseholdID, true
 				}
 				hh = h.HouseholdID
 			}
