@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -81,3 +82,31 @@ func TestRunRefusesABadModelFile(t *testing.T) {
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// FuzzLoadConfig: any values of the variables give a config or an error naming a variable,
+// never a panic, and an accepted config is within the ranges validate promises.
+func FuzzLoadConfig(f *testing.F) {
+	f.Add("localhost:9092", "500", "5ms", "24h", "info", "json", "")
+	f.Add("a:1,,b:2", "0", "soon", "-1h", "loud", "xml", "abc")
+	f.Add("k:9092", "10000", "10s", "1ns", "debug", "text", "00112233445566778899aabbccddeeff")
+	f.Fuzz(func(t *testing.T, brokers, batch, wait, unknownWait, level, format, encKey string) {
+		env := map[string]string{
+			"SAFETYNET_PSEUDONYM_KEY": "0123456789abcdef", "SAFETYNET_KAFKA_BROKERS": brokers,
+			"SAFETYNET_BATCH_SIZE": batch, "SAFETYNET_BATCH_WAIT": wait, "SAFETYNET_UNKNOWN_PERSON_WAIT": unknownWait,
+			"SAFETYNET_LOG_LEVEL": level, "SAFETYNET_LOG_FORMAT": format, "SAFETYNET_STATE_ENCRYPTION_KEY": encKey,
+		}
+		c, err := loadConfig(env)
+		if err != nil {
+			if !strings.Contains(err.Error(), "SAFETYNET_") {
+				t.Fatalf("error names no variable: %v", err)
+			}
+			return
+		}
+		if c.BatchSize < 1 || c.BatchSize > 10000 || c.BatchWait < 0 || c.UnknownPersonWait <= 0 || len(c.KafkaBrokers) == 0 {
+			t.Fatalf("accepted out-of-range config: %+v", c)
+		}
+		if _, err := newLogger(c, io.Discard); err != nil {
+			t.Fatalf("accepted config whose logger fails: %v", err)
+		}
+	})
+}
