@@ -30,7 +30,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP API and /metrics")
 	dir := fs.String("state", "data/demo", "state directory (emptied at start: the embedded broker starts empty too)")
 	households := fs.Int("households", feedgen.DefaultHouseholds, "households in the synthetic population")
-	rate := fs.Float64("rate", 5000, "feed events per second")
+	rate := fs.Float64("rate", 2000, "feed change events per second (the registry is sent first, unpaced)")
 	seed := fs.Uint64("seed", 1, "seed of the synthetic population")
 	partitions := fs.Int("partitions", 4, "partitions of every topic")
 	lines := fs.Int("lines", 5, "alert lines printed per second at most (the rest are counted)")
