@@ -36,6 +36,7 @@ type Metrics struct {
 	PartitionsOwned   prometheus.Gauge
 	StateWriteErrors  prometheus.Counter
 	Ready             prometheus.Gauge
+	RestoreRemaining  *prometheus.GaugeVec // partition; changelog records left to restore
 
 	// state
 	StateLSMBytes  prometheus.Gauge
@@ -133,6 +134,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		StateWriteErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "safetynet_state_write_errors_total", Help: "Failed commits to the state store (the batch is retried, nothing is acknowledged).",
 		}),
+		RestoreRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "safetynet_restore_remaining_records", Help: "Changelog records left to read while a partition is restored (0 when not restoring).",
+		}, []string{"partition"}),
 		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "safetynet_ready", Help: "1 when restored, caught up and writing; what /readyz answers.",
 		}),
@@ -160,7 +164,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.IntakeLatency, m.LastEventTime, m.PersonsKnown, m.RegistryLoaded,
 		m.ConsumerLag, m.BatchSize, m.BatchDuration, m.EventToAlert, m.ProduceToAlert, m.Alerts,
 		m.AlertPublishFails, m.HouseholdsByLevel, m.Scores, m.TimersPending, m.TimersFired,
-		m.Rebalances, m.PartitionsOwned, m.StateWriteErrors, m.Ready,
+		m.Rebalances, m.PartitionsOwned, m.StateWriteErrors, m.Ready, m.RestoreRemaining,
 		m.StateLSMBytes, m.StateVlogBytes, m.StateGCRuns, m.DiskFreeBytes, m.DiskSizeBytes, m.BuildInfo)
 	// Every series of a bounded label set exists from the start, at 0: dashboards and rules see
 	// "none so far" rather than no data, and rate() sees the first increase.

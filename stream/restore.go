@@ -41,6 +41,9 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 			}
 		}
 	}
+	remaining := mo.metrics.RestoreRemaining.WithLabelValues(strconv.Itoa(w.partition))
+	remaining.Set(float64(max(end-first, 0)))
+	defer remaining.Set(0)
 	if end <= first {
 		w.logger.Info("no local state and an empty changelog: starting the partition from the beginning")
 		return kafka.FirstOffset, nil
@@ -88,6 +91,9 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 					next = o
 				}
 			}
+		}
+		if n%1024 == 0 {
+			remaining.Set(float64(end - 1 - m.Offset))
 		}
 		if time.Since(lastLog) > 2*time.Second {
 			lastLog = time.Now()

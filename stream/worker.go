@@ -46,6 +46,7 @@ const (
 func (w *worker) run(ctx context.Context) {
 	mo := w.mo
 	topic := mo.cfg.Topics.HouseholdEvents
+	mo.metrics.RestoreRemaining.WithLabelValues(strconv.Itoa(w.partition)).Set(0)
 	var next int64
 	var err error
 	for pause := retryPause; ; pause = min(2*pause, retryPauseMax) {
