@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -452,50 +451,3 @@ func fetchBatch(ctx context.Context, r *kafka.Reader, max int) ([]kafka.Message,
 
 // batchWindow is how long a batch of feed records stays open after its first record.
 const batchWindow = 5 * time.Millisecond
-
-// retry runs f until it succeeds or ctx ends, logging each failure as something to act on.
-func retry(ctx context.Context, log *slog.Logger, what string, f func() error) error {
-	b := newBackoff()
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		d := b.next()
-		log.Warn("cannot "+what+"; retrying (check that the brokers are reachable and the topic exists)", "err", err, "retry_in", d)
-		if !sleep(ctx, d) {
-			return ctx.Err()
-		}
-	}
-}
-
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{} }
-
-func (b *backoff) reset() { b.d = 0 }
-
-// next returns 100ms, 200ms, … up to 10s, with jitter.
-func (b *backoff) next() time.Duration {
-	switch {
-	case b.d == 0:
-		b.d = 100 * time.Millisecond
-	case b.d < 10*time.Second:
-		b.d = min(2*b.d, 10*time.Second)
-	}
-	return b.d/2 + rand.N(b.d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}

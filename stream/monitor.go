@@ -136,27 +136,25 @@ func (mo *Monitor) Run(ctx context.Context) error {
 		return fmt.Errorf("monitor consumer group: %w", err)
 	}
 	defer closeWithin(group, finishTimeout+time.Second, "the monitor group", mo.logger)
-	backoff := time.Second
+	b := newBackoff()
 	for {
 		gen, err := group.Next(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
+			d := b.next()
 			mo.logger.Warn("cannot join the monitor consumer group; retrying — check that the brokers are reachable",
-				"err", err, "retry_in", backoff)
+				"err", err, "retry_in", d)
 			mo.mu.Lock()
 			mo.joined = false
 			mo.mu.Unlock()
-			select {
-			case <-ctx.Done():
+			if !sleep(ctx, d) {
 				return nil
-			case <-time.After(backoff):
 			}
-			backoff = min(2*backoff, 30*time.Second)
 			continue
 		}
-		backoff = time.Second
+		b.reset()
 		mo.metrics.Rebalances.Inc()
 		assigned := gen.Assignments[mo.cfg.Topics.HouseholdEvents]
 		mo.mu.Lock()
@@ -186,35 +184,28 @@ func (mo *Monitor) Run(ctx context.Context) error {
 // topic partition for partition.
 func (mo *Monitor) checkCopartitioned(ctx context.Context) error {
 	client := &kafka.Client{Addr: kafka.TCP(mo.cfg.Kafka.Brokers...), Transport: mo.cfg.Kafka.Transport(), Timeout: 10 * time.Second}
-	backoff := time.Second
-	for {
-		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{mo.cfg.Topics.HouseholdEvents, mo.cfg.Topics.Changelog}})
-		if err == nil {
-			counts := map[string]int{}
-			for _, t := range meta.Topics {
-				if t.Error != nil {
-					return fmt.Errorf("topic %s: %w (create it with as many partitions as %s)", t.Name, t.Error, mo.cfg.Topics.HouseholdEvents)
-				}
-				counts[t.Name] = len(t.Partitions)
-			}
-			he, cl := counts[mo.cfg.Topics.HouseholdEvents], counts[mo.cfg.Topics.Changelog]
-			if he == 0 || he != cl {
-				return fmt.Errorf("topic %s has %d partitions and %s has %d: they must be equal (co-partitioned), refusing to run",
-					mo.cfg.Topics.HouseholdEvents, he, mo.cfg.Topics.Changelog, cl)
-			}
-			return nil
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		mo.logger.Warn("cannot read topic metadata; retrying — check SAFETYNET_KAFKA_BROKERS and that the brokers are up", "err", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 30*time.Second)
+	var meta *kafka.MetadataResponse
+	err := retry(ctx, mo.logger, "read the metadata of "+mo.cfg.Topics.HouseholdEvents+" and "+mo.cfg.Topics.Changelog, func() error {
+		var err error
+		meta, err = client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{mo.cfg.Topics.HouseholdEvents, mo.cfg.Topics.Changelog}})
+		return err
+	})
+	if err != nil {
+		return nil // ctx ended
 	}
+	counts := map[string]int{}
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return fmt.Errorf("topic %s: %w (create it with as many partitions as %s)", t.Name, t.Error, mo.cfg.Topics.HouseholdEvents)
+		}
+		counts[t.Name] = len(t.Partitions)
+	}
+	he, cl := counts[mo.cfg.Topics.HouseholdEvents], counts[mo.cfg.Topics.Changelog]
+	if he == 0 || he != cl {
+		return fmt.Errorf("topic %s has %d partitions and %s has %d: they must be equal (co-partitioned), refusing to run",
+			mo.cfg.Topics.HouseholdEvents, he, mo.cfg.Topics.Changelog, cl)
+	}
+	return nil
 }
 
 // errStopped means the worker's context ended while it was retrying.

@@ -33,11 +33,7 @@ type worker struct {
 	sent map[string]bool
 }
 
-// retryPause is the first pause before retrying a failed publish or commit; it doubles up to
-// retryPauseMax.
 const (
-	retryPause    = 100 * time.Millisecond
-	retryPauseMax = 10 * time.Second
 	// finishTimeout bounds how long a worker, told to stop, keeps trying to publish and persist
 	// the batch it holds before giving it up (it is then processed again on restart).
 	finishTimeout = 5 * time.Second
@@ -49,18 +45,17 @@ func (w *worker) run(ctx context.Context) {
 	mo.metrics.RestoreRemaining.WithLabelValues(strconv.Itoa(w.partition)).Set(0)
 	var next int64
 	var err error
-	for pause := retryPause; ; pause = min(2*pause, retryPauseMax) {
+	for b := newBackoff(); ; {
 		if next, err = w.startOffset(ctx); err == nil {
 			break
 		}
 		reason := "cannot start: " + err.Error()
 		mo.setStatus(w.partition, func(s *partitionStatus) { s.failing = reason })
+		d := b.next()
 		w.logger.Error("cannot start the partition (read its offset or restore it from the changelog); retrying — check the brokers and the state directory",
-			"err", err, "retry_in", pause)
-		select {
-		case <-ctx.Done():
+			"err", err, "retry_in", d)
+		if !sleep(ctx, d) {
 			return
-		case <-time.After(pause):
 		}
 	}
 	mo.setStatus(w.partition, func(s *partitionStatus) { s.failing = "" })
@@ -198,7 +193,7 @@ func (w *worker) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, e
 // ready and takes no new events; told to stop, it gives up the batch (nothing was persisted, so
 // it is processed again by whoever owns the partition next).
 func (w *worker) processWithRetry(ctx context.Context, msgs []kafka.Message, due []string) error {
-	pause := retryPause
+	b := newBackoff()
 	for attempt := 1; ; attempt++ {
 		err := w.process(ctx, msgs, due)
 		if err == nil {
@@ -210,14 +205,12 @@ func (w *worker) processWithRetry(ctx context.Context, msgs []kafka.Message, due
 		}
 		reason := err.Error()
 		w.mo.setStatus(w.partition, func(s *partitionStatus) { s.failing = reason })
+		d := b.next()
 		w.logger.Error("batch failed; nothing acknowledged, retrying — see the error for what to fix",
-			"err", err, "events", len(msgs), "attempt", attempt, "retry_in", pause)
-		select {
-		case <-ctx.Done():
+			"err", err, "events", len(msgs), "attempt", attempt, "retry_in", d)
+		if !sleep(ctx, d) {
 			return errStopped
-		case <-time.After(pause):
 		}
-		pause = min(2*pause, retryPauseMax)
 	}
 }
 
