@@ -147,7 +147,7 @@ func (i *Intake) runGroup(ctx context.Context) error {
 	log.Info("consuming the feeds", "topics", i.cfg.Topics.FeedTopics())
 	backoff := newBackoff()
 	for {
-		batch, ferr := fetchBatch(ctx, r, i.cfg.BatchSize)
+		batch, ferr := fetchBatch(ctx, r, 0, batchWindow, i.cfg.BatchSize)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -422,31 +422,6 @@ func decodeParkedEvent(e state.ParkedEntry) (HouseholdEvent, error) {
 		return ev, fmt.Errorf("decode parked event: %w", err)
 	}
 	return ev, nil
-}
-
-// fetchBatch blocks for one record, then takes whatever else arrives within batchWindow of it,
-// up to max. A non-context error is returned with the records read before it. The window is
-// counted from the first record, not from the last: under a steady load a per-record wait
-// would keep the batch open until it is full, and hold its first record that long.
-func fetchBatch(ctx context.Context, r *kafka.Reader, max int) ([]kafka.Message, error) {
-	m, err := r.FetchMessage(ctx)
-	if err != nil {
-		return nil, err
-	}
-	batch := []kafka.Message{m}
-	c, cancel := context.WithTimeout(ctx, batchWindow)
-	defer cancel()
-	for len(batch) < max {
-		m, err := r.FetchMessage(c)
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				return batch, nil
-			}
-			return batch, err
-		}
-		batch = append(batch, m)
-	}
-	return batch, nil
 }
 
 // batchWindow is how long a batch of feed records stays open after its first record.

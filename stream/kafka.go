@@ -1,7 +1,9 @@
 package stream
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -71,4 +73,37 @@ func kafkaLogger(log *slog.Logger) kafka.Logger {
 		}
 		log.Warn(text)
 	})
+}
+
+// fetchBatch is the micro-batch of every consuming loop: it waits for a first message (at most
+// firstWait; 0 waits until ctx ends), then takes whatever else arrives within window of it, up
+// to max. A firstWait that passes with nothing gives an empty batch and no error. A fetch error
+// after the first message ends the batch early and is returned with it.
+func fetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Duration, max int) ([]kafka.Message, error) {
+	fctx, cancel := ctx, context.CancelFunc(func() {})
+	if firstWait > 0 {
+		fctx, cancel = context.WithTimeout(ctx, firstWait)
+	}
+	m, err := r.FetchMessage(fctx)
+	cancel()
+	if err != nil {
+		if firstWait > 0 && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil, nil
+		}
+		return nil, err
+	}
+	batch := []kafka.Message{m}
+	bctx, cancel := context.WithTimeout(ctx, window)
+	defer cancel()
+	for len(batch) < max {
+		m, err := r.FetchMessage(bctx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return batch, nil
+			}
+			return batch, err
+		}
+		batch = append(batch, m)
+	}
+	return batch, nil
 }

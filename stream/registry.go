@@ -124,7 +124,7 @@ func (i *Intake) readRegistryPartition(ctx context.Context, log *slog.Logger, p 
 	}
 	backoff := newBackoff()
 	for {
-		batch, ferr := fetchBatch(ctx, r, i.cfg.BatchSize)
+		batch, ferr := fetchBatch(ctx, r, 0, batchWindow, i.cfg.BatchSize)
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -111,12 +110,14 @@ func (w *worker) run(ctx context.Context) {
 		committed, lastCommit = next, time.Now()
 	}
 	for ctx.Err() == nil {
-		msgs, err := w.fetch(ctx, r)
-		if err != nil {
-			if ctx.Err() == nil {
-				w.logger.Warn("fetch failed; retrying", "err", err)
-			}
-			continue
+		// Wait up to the timer interval for a first event (an empty batch means idle: time to
+		// check timers), then take what arrives within BatchWait, up to BatchSize.
+		msgs, err := fetchBatch(ctx, r, mo.cfg.TimerInterval, mo.cfg.BatchWait, mo.cfg.BatchSize)
+		if err != nil && ctx.Err() == nil {
+			w.logger.Warn("fetch failed; retrying", "err", err)
+		}
+		if err != nil && len(msgs) == 0 {
+			continue // the messages fetched before an error are still processed
 		}
 		due, err := mo.store.DueTimers(w.partition, mo.cfg.Now(), mo.cfg.BatchSize)
 		if err != nil {
@@ -163,31 +164,6 @@ func (w *worker) startOffset(ctx context.Context) (int64, error) {
 	return w.restore(ctx)
 }
 
-// fetch returns the next micro-batch: it waits up to the timer interval for a first message,
-// then takes what arrives within BatchWait, up to BatchSize. An empty batch means idle.
-func (w *worker) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
-	cfg := w.mo.cfg
-	fctx, cancel := context.WithTimeout(ctx, cfg.TimerInterval)
-	m, err := r.FetchMessage(fctx)
-	cancel()
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return nil, nil
-		}
-		return nil, err
-	}
-	msgs := []kafka.Message{m}
-	bctx, cancel := context.WithTimeout(ctx, cfg.BatchWait)
-	defer cancel()
-	for len(msgs) < cfg.BatchSize {
-		m, err := r.FetchMessage(bctx)
-		if err != nil {
-			break
-		}
-		msgs = append(msgs, m)
-	}
-	return msgs, nil
-}
 
 // processWithRetry processes the batch until it succeeds. While it fails the partition is not
 // ready and takes no new events; told to stop, it gives up the batch (nothing was persisted, so
