@@ -23,25 +23,14 @@ func HouseholdPrefix() []byte { return []byte{kindHousehold, '/'} }
 
 // Household returns the stored state of household id, or ErrNotFound.
 func (s *Store) Household(id string) ([]byte, error) {
-	var out []byte
-	err := s.db.View(func(txn *badger.Txn) error {
-		it, err := txn.Get(HouseholdKey(id))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		out, err = it.ValueCopy(nil)
-		return err
-	})
+	v, err := s.get(HouseholdKey(id))
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
 		return nil, fmt.Errorf("read household: %w", err)
 	}
-	return out, nil
+	if v == nil {
+		return nil, ErrNotFound
+	}
+	return v, nil
 }
 
 // GetIn reads key inside txn; nil, nil when absent.
@@ -54,6 +43,17 @@ func GetIn(txn *badger.Txn, key []byte) ([]byte, error) {
 		return nil, err
 	}
 	return it.ValueCopy(nil)
+}
+
+// get reads key in a read transaction of its own; nil, nil when absent.
+func (s *Store) get(key []byte) ([]byte, error) {
+	var v []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		v, err = GetIn(txn, key)
+		return err
+	})
+	return v, err
 }
 
 // TimerKey is the key of a household's timer in partition p: it sorts by due time.

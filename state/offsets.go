@@ -2,7 +2,6 @@ package state
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
@@ -25,26 +24,14 @@ func SetOffset(txn *badger.Txn, topic string, partition int, next int64) error {
 
 // Offset returns the next offset to read from topic/partition, and false when none is stored.
 func (s *Store) Offset(topic string, partition int) (int64, bool, error) {
-	var next int64
-	var found bool
-	err := s.db.View(func(txn *badger.Txn) error {
-		it, err := txn.Get(OffsetKey(topic, partition))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return it.Value(func(v []byte) error {
-			if len(v) != 8 {
-				return fmt.Errorf("offset of %s/%d: value of %d bytes", topic, partition, len(v))
-			}
-			next, found = int64(binary.BigEndian.Uint64(v)), true
-			return nil
-		})
-	})
-	if err != nil {
+	v, err := s.get(OffsetKey(topic, partition))
+	switch {
+	case err != nil:
 		return 0, false, fmt.Errorf("read offset %s/%d: %w", topic, partition, err)
+	case v == nil:
+		return 0, false, nil
+	case len(v) != 8:
+		return 0, false, fmt.Errorf("read offset %s/%d: value of %d bytes", topic, partition, len(v))
 	}
-	return next, found, nil
+	return int64(binary.BigEndian.Uint64(v)), true, nil
 }

@@ -114,12 +114,8 @@ func AddPersonCount(txn *badger.Txn, delta int64) error {
 // CountPersons returns the number of rows that resolve a person to a household: the stored
 // count, or, for a directory written before the count was kept, a scan that then stores it.
 func (s *Store) CountPersons() (int, error) {
-	var stored []byte
-	if err := s.db.View(func(txn *badger.Txn) error {
-		var err error
-		stored, err = GetIn(txn, personCountKey)
-		return err
-	}); err != nil {
+	stored, err := s.get(personCountKey)
+	if err != nil {
 		return 0, fmt.Errorf("count persons: %w", err)
 	}
 	if len(stored) == 8 {

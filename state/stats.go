@@ -3,7 +3,6 @@ package state
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 
@@ -42,16 +41,10 @@ func SetStats(txn *badger.Txn, partition int, s PartitionStats) error {
 // Stats reads the partition's counts; zero counts when none are stored.
 func (s *Store) Stats(partition int) (PartitionStats, error) {
 	out := PartitionStats{Levels: map[string]int64{}}
-	err := s.db.View(func(txn *badger.Txn) error {
-		it, err := txn.Get(statsKey(partition))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return it.Value(func(v []byte) error { return json.Unmarshal(v, &out) })
-	})
+	v, err := s.get(statsKey(partition))
+	if err == nil && v != nil {
+		err = json.Unmarshal(v, &out)
+	}
 	if err != nil {
 		return out, fmt.Errorf("read statistics of partition %d: %w", partition, err)
 	}

@@ -174,26 +174,17 @@ func writeMarker(dir string) error {
 }
 
 func (s *Store) checkVersion(readOnly bool) error {
-	var have uint64
-	var found bool
-	err := s.db.View(func(txn *badger.Txn) error {
-		it, err := txn.Get(versionKey)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return it.Value(func(v []byte) error {
-			if len(v) != 8 {
-				return fmt.Errorf("%w: version value of %d bytes", ErrIncompatible, len(v))
-			}
-			have, found = binary.BigEndian.Uint64(v), true
-			return nil
-		})
-	})
+	v, err := s.get(versionKey)
 	if err != nil {
 		return fmt.Errorf("read state format: %w", err)
+	}
+	if v != nil && len(v) != 8 {
+		return fmt.Errorf("read state format: %w: version value of %d bytes", ErrIncompatible, len(v))
+	}
+	found := v != nil
+	var have uint64
+	if found {
+		have = binary.BigEndian.Uint64(v)
 	}
 	if found && have > FormatVersion {
 		return fmt.Errorf("%w: format %d, this build reads up to %d", ErrIncompatible, have, FormatVersion)
