@@ -94,3 +94,13 @@ func BenchmarkAssessNoReasons(b *testing.B) {
 		m.eval(&p, now, nil)
 	}
 }
+
+// BenchmarkScore is Assess without the reasons, as the monitor calls it for every event.
+func BenchmarkScore(b *testing.B) {
+	h := loadHousehold(b, filepath.Join("testdata", "stories", "1-unemployed-nephritis.json"))
+	m := Default()
+	b.ReportAllocs()
+	for b.Loop() {
+		Score(m, h, now)
+	}
+}

@@ -3,6 +3,7 @@ package scorer
 import (
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -197,5 +198,22 @@ func TestPropertyNoNaN(t *testing.T) {
 	a := Assess(Default(), h, now)
 	if math.IsNaN(a.Total) || a.Total < 0 || a.Total > 100 {
 		t.Fatalf("total %v", a.Total)
+	}
+}
+
+// Score is Assess without the reasons: every other field is the same.
+func TestPropertyScoreIsAssessWithoutReasons(t *testing.T) {
+	m := Default()
+	for seed := range uint64(propertyRuns) {
+		g := newGen(seed)
+		h := g.household()
+		full, score := Assess(m, h, g.now), Score(m, h, g.now)
+		if score.Reasons != nil {
+			t.Fatalf("seed %d: Score wrote %d reasons", seed, len(score.Reasons))
+		}
+		full.Reasons = nil
+		if !reflect.DeepEqual(full, score) {
+			t.Fatalf("seed %d: Score differs from Assess:\nassess %+v\nscore  %+v", seed, full, score)
+		}
 	}
 }

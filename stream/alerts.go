@@ -66,7 +66,10 @@ func AlertID(householdID string, episode, seq int, status, level string) string 
 //   - a higher level within the episode: escalated;
 //   - a lower level (none included): deescalated;
 //   - level none for the model's resolve_after without interruption: resolved (episode closed).
-func transition(m *scorer.Model, h *Household, a scorer.Assessment, cause Cause, eventTime time.Time) *Alert {
+//
+// a may come from scorer.Score (no reasons): the level needs only the total and the triggers.
+// explain gives the assessment with its reasons, and is called only when an alert goes out.
+func transition(m *scorer.Model, h *Household, a scorer.Assessment, explain func() scorer.Assessment, cause Cause, eventTime time.Time) *Alert {
 	prev := h.Level
 	level := m.Classify(a, prev)
 	h.Level = level
@@ -108,6 +111,7 @@ func transition(m *scorer.Model, h *Household, a scorer.Assessment, cause Cause,
 		return nil
 	}
 	h.Seq++
+	a = explain()
 	thresholdLevel := level
 	if level == scorer.LevelNone {
 		thresholdLevel = prev

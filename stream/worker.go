@@ -164,7 +164,6 @@ func (w *worker) startOffset(ctx context.Context) (int64, error) {
 	return w.restore(ctx)
 }
 
-
 // processWithRetry processes the batch until it succeeds. While it fails the partition is not
 // ready and takes no new events; told to stop, it gives up the batch (nothing was persisted, so
 // it is processed again by whoever owns the partition next).
@@ -422,11 +421,14 @@ func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string
 	return nil
 }
 
-// assess re-scores a household and records the alert its transition calls for.
+// assess re-scores a household and records the alert its transition calls for. It scores
+// without reasons; the explanation is written only for an assessment that makes an alert.
 func (w *worker) assess(b *batch, h *Household, now time.Time, cause Cause, eventTime time.Time) {
-	a := scorer.Assess(w.mo.model, h.Scorer(), now)
+	m, sh := w.mo.model, h.Scorer()
+	a := scorer.Score(m, sh, now)
 	w.mo.metrics.Scores.Observe(a.Total)
-	if al := transition(w.mo.model, h, a, cause, eventTime); al != nil {
+	explain := func() scorer.Assessment { return scorer.Assess(m, sh, now) }
+	if al := transition(m, h, a, explain, cause, eventTime); al != nil {
 		b.alerts = append(b.alerts, al)
 	}
 }
