@@ -21,10 +21,12 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"safetynet/state"
-	"safetynet/stream"
 	"safetynet/stream/bench"
 	"safetynet/stream/embedded"
 	"safetynet/stream/feedgen"
+	"safetynet/stream/household"
+	"safetynet/stream/kafkaio"
+	"safetynet/stream/topics"
 )
 
 // benchChildEnv marks a process started by the bench as the service under test; a test binary
@@ -151,7 +153,7 @@ type latencyResult struct {
 func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	o := b.o
 	rep := &benchReport{}
-	topics := stream.DefaultTopics()
+	topics := topics.Default()
 	broker, err := embedded.Start("127.0.0.1:0", o.partitions, allTopics(topics)...)
 	if err != nil {
 		return nil, err
@@ -168,7 +170,7 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	}
 	gen := feedgen.New(feedgen.Config{Seed: 1, Households: o.households, Start: alignedFeedStart(1, o.households, o.events+latencyEvents)})
 	hh, people := gen.Population()
-	w := stream.Kafka{Brokers: brokers}.Writer("", &kafka.Hash{})
+	w := kafkaio.Kafka{Brokers: brokers}.Writer("", &kafka.Hash{})
 	defer w.Close()
 	reg := gen.Registry()
 	if _, err := produceAll(ctx, w, topics, reg, nil); err != nil {
@@ -278,7 +280,7 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 // measures the cold start on it.
 func (b *benchRun) big(ctx context.Context, rep *benchReport) error {
 	o := b.o
-	topics := stream.DefaultTopics()
+	topics := topics.Default()
 	broker, err := embedded.Start("127.0.0.1:0", o.partitions, allTopics(topics)...)
 	if err != nil {
 		return err
@@ -286,7 +288,7 @@ func (b *benchRun) big(ctx context.Context, rep *benchReport) error {
 	defer broker.Close()
 	brokers := broker.Addrs()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	w := stream.Kafka{Brokers: brokers}.Writer("", &kafka.Hash{})
+	w := kafkaio.Kafka{Brokers: brokers}.Writer("", &kafka.Hash{})
 	defer w.Close()
 	gen := feedgen.New(feedgen.Config{Seed: 2, Households: o.bigHouseholds, Start: feedStart(o.bigHouseholds, 0)})
 	reg := gen.Registry()
@@ -386,7 +388,7 @@ func householdStats(dir string) (int, float64, error) {
 
 // produceAll writes events to their feed topics in chunks, setting each record's time to when
 // it is sent (sent, when not nil, gets it per event id).
-func produceAll(ctx context.Context, w *kafka.Writer, topics stream.Topics, events []feedgen.Event, sent func(feedgen.Event, time.Time)) (int, error) {
+func produceAll(ctx context.Context, w *kafka.Writer, topics topics.Topics, events []feedgen.Event, sent func(feedgen.Event, time.Time)) (int, error) {
 	const chunk = 2000
 	msgs := make([]kafka.Message, 0, chunk)
 	n := 0
@@ -410,7 +412,7 @@ func produceAll(ctx context.Context, w *kafka.Writer, topics stream.Topics, even
 // latency offers rate events/s for o.latencyFor, in small sends every 5 ms, each record
 // stamped with its send time, and measures for every alert an event caused the time from that
 // stamp to the alert being readable on the alert topic.
-func (b *benchRun) latency(ctx context.Context, brokers []string, topics stream.Topics, gen *feedgen.Generator, rate float64, svc *service) (latencyResult, error) {
+func (b *benchRun) latency(ctx context.Context, brokers []string, topics topics.Topics, gen *feedgen.Generator, rate float64, svc *service) (latencyResult, error) {
 	lr := latencyResult{rate: rate}
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
 	ends, err := bench.EndOffsets(ctx, client, []string{topics.Alerts})
@@ -442,7 +444,7 @@ func (b *benchRun) latency(ctx context.Context, brokers []string, topics stream.
 				}
 				got := time.Now()
 				var a struct {
-					Cause stream.Cause `json:"cause"`
+					Cause household.Cause `json:"cause"`
 				}
 				if json.Unmarshal(m.Value, &a) != nil || a.Cause.Kind != "event" {
 					continue
@@ -458,7 +460,7 @@ func (b *benchRun) latency(ctx context.Context, brokers []string, topics stream.
 	defer func() { stopReaders(); wg.Wait() }()
 	time.Sleep(200 * time.Millisecond) // let the readers connect
 
-	w := stream.Kafka{Brokers: brokers}.Writer("", &kafka.Hash{})
+	w := kafkaio.Kafka{Brokers: brokers}.Writer("", &kafka.Hash{})
 	w.BatchTimeout = time.Millisecond
 	defer w.Close()
 	const tick = 5 * time.Millisecond
@@ -534,7 +536,7 @@ type drainResult struct {
 // drain waits until the service has taken every feed record (intake group) and every household
 // event (monitor group). With res it times the work: from the first poll that sees progress to
 // the last, and the service's CPU time between them.
-func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics stream.Topics, group string, svc *service, res *drainResult) error {
+func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics topics.Topics, group string, svc *service, res *drainResult) error {
 	feedEnds, err := bench.EndOffsets(ctx, client, topics.FeedTopics())
 	if err != nil {
 		return err

@@ -7,8 +7,8 @@ import (
 	"io"
 	"os"
 
-	"safetynet/stream"
 	"safetynet/stream/embedded"
+	"safetynet/stream/topics"
 )
 
 // brokerCmd runs an embedded Kafka-protocol broker with every safetynet topic created, until
@@ -39,17 +39,17 @@ func brokerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // topicsFromEnv reads the SAFETYNET_TOPIC_* variables (defaults for those unset).
-func topicsFromEnv(environ []string) (stream.Topics, error) {
+func topicsFromEnv(environ []string) (topics.Topics, error) {
 	m := environMap(environ)
 	m[envPrefix+"PSEUDONYM_KEY"] = "not-needed-for-topic-names"
 	var c config
 	if err := parseEnv(&c, m); err != nil {
-		return stream.Topics{}, err
+		return topics.Topics{}, err
 	}
 	return c.Topics, c.Topics.Validate()
 }
 
 // allTopics lists every topic safetynet reads or writes.
-func allTopics(t stream.Topics) []string {
+func allTopics(t topics.Topics) []string {
 	return append(t.FeedTopics(), t.HouseholdEvents, t.DLQ, t.Alerts, t.Changelog)
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"safetynet/stream"
+	"safetynet/stream/kafkaio"
 )
 
 // brokerProbe asks the brokers for metadata every probeInterval, so that readiness reports a
@@ -16,7 +16,7 @@ import (
 // through a broker outage: the workers and the intake retry quietly and keep their "caught up"
 // marks.
 type brokerProbe struct {
-	kafka  stream.Kafka
+	kafka  kafkaio.Kafka
 	logger *slog.Logger
 	ok     atomic.Bool
 }
@@ -26,7 +26,7 @@ const (
 	probeTimeout  = 3 * time.Second
 )
 
-func newBrokerProbe(k stream.Kafka, logger *slog.Logger) *brokerProbe {
+func newBrokerProbe(k kafkaio.Kafka, logger *slog.Logger) *brokerProbe {
 	p := &brokerProbe{kafka: k, logger: logger}
 	p.ok.Store(true)
 	return p

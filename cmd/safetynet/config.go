@@ -19,7 +19,9 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
-	"safetynet/stream"
+	"safetynet/stream/feed"
+	"safetynet/stream/kafkaio"
+	"safetynet/stream/topics"
 )
 
 // config is everything `safetynet run` reads, all from SAFETYNET_* environment variables.
@@ -33,7 +35,7 @@ type config struct {
 	KafkaSASLPassword string   `env:"KAFKA_SASL_PASSWORD"`
 	GroupID           string   `env:"GROUP_ID" envDefault:"safetynet"`
 
-	Topics stream.Topics `envPrefix:"TOPIC_"`
+	Topics topics.Topics `envPrefix:"TOPIC_"`
 
 	StateDir           string   `env:"STATE_DIR" envDefault:"data/state"`
 	StateEncryptionKey string   `env:"STATE_ENCRYPTION_KEY"`
@@ -140,8 +142,8 @@ func (c *config) validate() error {
 	if c.StateCacheMB < 1 || c.StateCacheMB > 64<<10 {
 		bad("STATE_CACHE_MB", "%d is out of range 1–65536", c.StateCacheMB)
 	}
-	if len(c.PseudonymKey) < stream.MinPseudonymKeyBytes {
-		bad("PSEUDONYM_KEY", "required, at least %d bytes (for example `openssl rand -hex 32`); resident ID numbers are never stored without it", stream.MinPseudonymKeyBytes)
+	if len(c.PseudonymKey) < feed.MinPseudonymKeyBytes {
+		bad("PSEUDONYM_KEY", "required, at least %d bytes (for example `openssl rand -hex 32`); resident ID numbers are never stored without it", feed.MinPseudonymKeyBytes)
 	}
 	if c.MaxEventBytes < 256 || c.MaxEventBytes > 16<<20 {
 		bad("MAX_EVENT_BYTES", "%d is out of range 256–16777216", c.MaxEventBytes)
@@ -176,8 +178,8 @@ func (c *config) validate() error {
 }
 
 // kafka returns the connection settings, loading the CA bundle and SASL mechanism.
-func (c *config) kafka() (stream.Kafka, error) {
-	k := stream.Kafka{Brokers: c.KafkaBrokers}
+func (c *config) kafka() (kafkaio.Kafka, error) {
+	k := kafkaio.Kafka{Brokers: c.KafkaBrokers}
 	if c.KafkaTLS || c.KafkaTLSCAFile != "" {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if c.KafkaTLSCAFile != "" {

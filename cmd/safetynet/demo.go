@@ -16,9 +16,11 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"safetynet/stream"
 	"safetynet/stream/embedded"
+	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
+	"safetynet/stream/household"
+	"safetynet/stream/topics"
 )
 
 // demoCmd runs everything on one machine: the embedded broker, a synthetic population's feeds,
@@ -48,7 +50,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("demo: empty %s: %w", *dir, err)
 	}
 
-	topics := stream.DefaultTopics()
+	topics := topics.Default()
 	broker, err := embedded.Start(*brokerAddr, *partitions, allTopics(topics)...)
 	if err != nil {
 		return fmt.Errorf("demo: %w (is another demo or Kafka on that port? try -broker 127.0.0.1:0)", err)
@@ -109,11 +111,11 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // produceDemo sends the population's registry, then its change events at rate until the
 // simulated clock reaches today: events after today would be refused as from the future.
-func produceDemo(ctx context.Context, addr string, topics stream.Topics, cfg feedgen.Config, rate float64, stdout io.Writer) error {
+func produceDemo(ctx context.Context, addr string, topics topics.Topics, cfg feedgen.Config, rate float64, stdout io.Writer) error {
 	gen := feedgen.New(cfg)
 	_, people := gen.Population()
 	byFeed := map[string]string{}
-	for _, f := range stream.Feeds {
+	for _, f := range feed.Feeds {
 		byFeed[f] = topics.Feed(f)
 	}
 	registryDone := false
@@ -152,7 +154,7 @@ func newAlertPrinter(w io.Writer, perSecond int) *alertPrinter {
 	return &alertPrinter{w: w, perSecond: perSecond, total: map[string]int{}}
 }
 
-func (p *alertPrinter) alert(a stream.Alert) {
+func (p *alertPrinter) alert(a household.Alert) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.total[a.Status]++
@@ -181,7 +183,7 @@ func (p *alertPrinter) run(ctx context.Context) error {
 			p.mu.Lock()
 			if p.skipped > 0 {
 				fmt.Fprintf(p.w, "… %d more alerts not printed (raised %d, escalated %d, deescalated %d, resolved %d so far); list them at /v1/alerts\n",
-					p.skipped, p.total[stream.StatusRaised], p.total[stream.StatusEscalated], p.total[stream.StatusDeescalated], p.total[stream.StatusResolved])
+					p.skipped, p.total[household.StatusRaised], p.total[household.StatusEscalated], p.total[household.StatusDeescalated], p.total[household.StatusResolved])
 				p.skipped = 0
 			}
 			p.mu.Unlock()

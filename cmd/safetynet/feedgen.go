@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"safetynet/stream"
+	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
 )
 
@@ -76,7 +76,7 @@ func feedgenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	topics := map[string]string{}
-	for _, f := range stream.Feeds {
+	for _, f := range feed.Feeds {
 		topics[f] = c.Topics.Feed(f)
 	}
 

@@ -9,9 +9,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"safetynet/stream"
 	"safetynet/stream/feedgen"
 	"safetynet/stream/kafkatest"
+	"safetynet/stream/topics"
 )
 
 // topicCount returns the number of records in every partition of topic.
@@ -35,7 +35,7 @@ func topicCount(t *testing.T, addr, topic string, partitions int) int {
 
 func TestFeedgenCmd(t *testing.T) {
 	t.Setenv("SAFETYNET_TOPIC_HOSPITAL", "agency.hospital")
-	topics := stream.DefaultTopics()
+	topics := topics.Default()
 	topics.Hospital = "agency.hospital"
 	_, addr := kafkatest.Broker(t, 2, topics.FeedTopics()...)
 	t.Setenv("SAFETYNET_KAFKA_BROKERS", addr)

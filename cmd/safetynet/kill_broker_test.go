@@ -9,8 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"safetynet/stream"
 	"safetynet/stream/embedded"
+	"safetynet/stream/topics"
 )
 
 // TestBrokerOutage fails every request to the broker for 30 s while the service is working
@@ -23,7 +23,7 @@ func TestBrokerOutage(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	pl := makePlan(planConfig{seed: 77, households: 120, events: 1200})
-	topics := stream.DefaultTopics()
+	topics := topics.Default()
 	frozen := pl.frozen.Format(time.RFC3339)
 
 	refBroker := freeAddr(t)

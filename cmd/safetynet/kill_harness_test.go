@@ -26,8 +26,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"safetynet/stream"
+	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
+	"safetynet/stream/topics"
 )
 
 // killPartitions is the partition count of every topic in the kill tests.
@@ -323,7 +324,7 @@ func makePlan(cfg planConfig) *plan {
 		default:
 			pk := string(ev.Key)
 			hh, known := person[pk]
-			if ev.Feed == stream.FeedRegistry {
+			if ev.Feed == feed.Registry {
 				if h.Type == "member_joined" {
 					person[pk], known = h.HouseholdID, true
 				}
@@ -336,7 +337,7 @@ func makePlan(cfg planConfig) *plan {
 				continue
 			}
 			w := max(lastHH[hh], lastPerson[pk]) + 1
-			if ev.Feed == stream.FeedRegistry && h.Type == "member_left" {
+			if ev.Feed == feed.Registry && h.Type == "member_left" {
 				person[pk] = ""
 			}
 			lastHH[hh], lastPerson[pk] = w, w
@@ -361,13 +362,13 @@ func makePlan(cfg planConfig) *plan {
 // producer writes records to the feed topics: one synchronous writer per topic, hash-balanced
 // on the key, so two brokers fed the same plan hold the same records at the same offsets.
 type producer struct {
-	topics  stream.Topics
+	topics  topics.Topics
 	writers map[string]*kafka.Writer
 }
 
-func newProducer(broker string, topics stream.Topics) *producer {
+func newProducer(broker string, topics topics.Topics) *producer {
 	p := &producer{topics: topics, writers: map[string]*kafka.Writer{}}
-	for _, f := range stream.Feeds {
+	for _, f := range feed.Feeds {
 		p.writers[f] = &kafka.Writer{Addr: kafka.TCP(broker), Topic: topics.Feed(f), Balancer: &kafka.Hash{},
 			RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchSize: 10000, MaxAttempts: 1}
 	}
@@ -386,7 +387,7 @@ func (p *producer) send(t *testing.T, recs []record) {
 	for _, r := range recs {
 		by[r.feed] = append(by[r.feed], kafka.Message{Key: r.key, Value: r.value})
 	}
-	for _, f := range stream.Feeds {
+	for _, f := range feed.Feeds {
 		if len(by[f]) == 0 {
 			continue
 		}
@@ -495,7 +496,7 @@ func readTopic(t *testing.T, broker, topic string) []kafka.Message {
 }
 
 // alertsByID reads the alert topic: every alert_id with its copies, emitted_at removed.
-func alertsByID(t *testing.T, broker string, topics stream.Topics) map[string][]string {
+func alertsByID(t *testing.T, broker string, topics topics.Topics) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, m := range readTopic(t, broker, topics.Alerts) {
@@ -515,7 +516,7 @@ func alertsByID(t *testing.T, broker string, topics stream.Topics) map[string][]
 }
 
 // deadLetters reads the DLQ: source topic/partition/offset and reason → copies.
-func deadLetters(t *testing.T, broker string, topics stream.Topics) map[string]int {
+func deadLetters(t *testing.T, broker string, topics topics.Topics) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	for _, m := range readTopic(t, broker, topics.DLQ) {
@@ -523,7 +524,7 @@ func deadLetters(t *testing.T, broker string, topics stream.Topics) map[string]i
 		for _, hd := range m.Headers {
 			h[hd.Key] = string(hd.Value)
 		}
-		k := fmt.Sprintf("%s/%s@%s %s", h[stream.HeaderSourceTopic], h[stream.HeaderSourcePartition], h[stream.HeaderSourceOffset], h[stream.HeaderReason])
+		k := fmt.Sprintf("%s/%s@%s %s", h[feed.HeaderSourceTopic], h[feed.HeaderSourcePartition], h[feed.HeaderSourceOffset], h[feed.HeaderReason])
 		out[k]++
 	}
 	return out

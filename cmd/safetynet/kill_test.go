@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"safetynet/stream"
+	"safetynet/stream/topics"
 )
 
 // The kill test proves guarantees 1, 2 and 4 of DESIGN.md with the real binary: a feed is run
@@ -40,7 +40,7 @@ func TestKill(t *testing.T) {
 	began := time.Now()
 	bin := buildBinary(t)
 	pl := makePlan(planConfig{seed: 20240607, households: size.households, events: size.events})
-	topics := stream.DefaultTopics()
+	topics := topics.Default()
 	frozen := pl.frozen.Format(time.RFC3339)
 	t.Logf("feed: %d records in %d waves (%d malformed, %d resends, %d stay parked), frozen clock %s",
 		pl.events, len(pl.waves), pl.malformed, pl.resends, pl.parked[len(pl.parked)-1], frozen)
@@ -170,7 +170,7 @@ func feedWaves(t *testing.T, s *svcProc, broker string, prod *producer, pl *plan
 
 // waitGate waits until intake has handled every feed record: the intake group committed the
 // end offsets, and exactly parked events wait for their person.
-func waitGate(t *testing.T, s *svcProc, broker string, topics stream.Topics, parked int) {
+func waitGate(t *testing.T, s *svcProc, broker string, topics topics.Topics, parked int) {
 	t.Helper()
 	waitFor(t, 5*time.Minute, "intake to handle the wave", func() bool {
 		if !groupCaughtUp(broker, "safetynet-intake", topics.FeedTopics()) {
@@ -185,7 +185,7 @@ func waitGate(t *testing.T, s *svcProc, broker string, topics stream.Topics, par
 // finish waits until the monitor has persisted every household event (its group offsets, which
 // it commits after the store, are at the end), stops the service with SIGTERM — which must take
 // at most 10 s — and returns the state dump.
-func finish(t *testing.T, s *svcProc, broker string, topics stream.Topics) []byte {
+func finish(t *testing.T, s *svcProc, broker string, topics topics.Topics) []byte {
 	t.Helper()
 	waitFor(t, 5*time.Minute, "the monitor to persist every household event", func() bool {
 		return groupCaughtUp(broker, "safetynet-monitor", []string{topics.HouseholdEvents})

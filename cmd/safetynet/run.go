@@ -20,7 +20,12 @@ import (
 
 	"safetynet/scorer"
 	"safetynet/state"
-	"safetynet/stream"
+	"safetynet/stream/api"
+	"safetynet/stream/feed"
+	"safetynet/stream/household"
+	"safetynet/stream/intake"
+	"safetynet/stream/kafkaio"
+	"safetynet/stream/monitor"
 )
 
 // shutdownTimeout bounds the clean-up after a stop signal: finishing the batch in flight,
@@ -30,7 +35,7 @@ const shutdownTimeout = 8 * time.Second
 // runOptions are what a caller embedding the service (the demo, tests) adds to the config.
 type runOptions struct {
 	stdout, stderr io.Writer
-	onAlert        func(stream.Alert)
+	onAlert        func(household.Alert)
 	now            func() time.Time
 	// listening, when set, receives the HTTP server's address once it listens.
 	listening chan<- string
@@ -54,7 +59,7 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 	if err != nil {
 		return err
 	}
-	pseud, err := stream.NewPseudonymizer([]byte(cfg.PseudonymKey))
+	pseud, err := feed.NewPseudonymizer([]byte(cfg.PseudonymKey))
 	if err != nil {
 		return fmt.Errorf("%sPSEUDONYM_KEY: %w", envPrefix, err)
 	}
@@ -89,31 +94,33 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 		reg = prometheus.NewRegistry()
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := stream.NewMetrics(reg)
-	metrics.BuildInfo.WithLabelValues(version, runtime.Version(), model.Version).Set(1)
+	svc := newServiceMetrics(reg)
+	svc.buildInfo.WithLabelValues(version, runtime.Version(), model.Version).Set(1)
+	stateMetrics := state.NewMetrics(reg)
+	lag := kafkaio.NewLagGauge(reg)
 
-	intake, err := stream.NewIntake(stream.IntakeConfig{
+	in, err := intake.New(intake.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
 		MaxEventBytes: cfg.MaxEventBytes, MaxFutureSkew: cfg.MaxFutureSkew,
 		UnknownPersonWait: cfg.UnknownPersonWait, DedupeWindow: cfg.DedupeWindow, Now: now,
-	}, store, pseud, metrics, logger)
+	}, store, pseud, intake.NewMetrics(reg), logger)
 	if err != nil {
 		return err
 	}
-	monitor := stream.NewMonitor(stream.MonitorConfig{
+	mon := monitor.New(monitor.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID,
-		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.onAlert,
-	}, store, model, metrics, logger)
+		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, Lag: lag, OnAlert: opts.onAlert,
+	}, store, model, monitor.NewMetrics(reg), logger)
 
 	var diskOK atomic.Bool
 	diskOK.Store(true)
 	probe := newBrokerProbe(kafkaCfg, logger)
 	ready := func() (bool, []string) {
 		var reasons []string
-		if !intake.CaughtUp() {
+		if !in.CaughtUp() {
 			reasons = append(reasons, "the person table is still reading the registry topic")
 		}
-		if ok, why := monitor.Ready(); !ok {
+		if ok, why := mon.Ready(); !ok {
 			reasons = append(reasons, why)
 		}
 		if !probe.healthy() {
@@ -123,13 +130,13 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 			reasons = append(reasons, "the state directory's filesystem is nearly full")
 		}
 		if len(reasons) == 0 {
-			metrics.Ready.Set(1)
+			svc.ready.Set(1)
 			return true, nil
 		}
-		metrics.Ready.Set(0)
+		svc.ready.Set(0)
 		return false, reasons
 	}
-	api := stream.NewAPI(stream.APIConfig{Tokens: cfg.APITokens, Ready: ready, Now: now}, store, model, reg, logger)
+	srvAPI := api.New(api.Config{Tokens: cfg.APITokens, Ready: ready, Now: now}, store, model, reg, logger)
 	if len(cfg.APITokens) == 0 {
 		logger.Warn("no API tokens configured: /v1 answers 401 to every request; set SAFETYNET_API_TOKENS")
 	}
@@ -138,7 +145,7 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 	if err != nil {
 		return fmt.Errorf("%sHTTP_ADDR: listen on %s: %w", envPrefix, cfg.HTTPAddr, err)
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: srvAPI, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	if opts.listening != nil {
 		opts.listening <- ln.Addr().String()
 	}
@@ -146,10 +153,10 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 		"brokers", cfg.KafkaBrokers, "state_dir", cfg.StateDir, "partitions_group", cfg.GroupID)
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return intake.Run(gctx) })
-	g.Go(func() error { return monitor.Run(gctx) })
+	g.Go(func() error { return in.Run(gctx) })
+	g.Go(func() error { return mon.Run(gctx) })
 	g.Go(func() error { // lag of the feeds; the monitor's workers set the household-events lag
-		return stream.RunGroupLag(gctx, stream.GroupLagConfig{Kafka: kafkaCfg, GroupID: cfg.GroupID + "-intake", Topics: cfg.Topics.FeedTopics()}, metrics, logger)
+		return kafkaio.RunGroupLag(gctx, kafkaio.GroupLagConfig{Kafka: kafkaCfg, GroupID: cfg.GroupID + "-intake", Topics: cfg.Topics.FeedTopics()}, lag, logger)
 	})
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -164,7 +171,7 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error {
-		store.RunGC(gctx, 5*time.Minute, metrics.StateGCRuns.Inc)
+		store.RunGC(gctx, 5*time.Minute, stateMetrics.GCRuns.Inc)
 		return nil
 	})
 	g.Go(func() error {
@@ -172,7 +179,7 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 		return nil
 	})
 	g.Go(func() error {
-		watchState(gctx, store, cfg.StateDir, metrics, &diskOK, logger)
+		watchState(gctx, store, cfg.StateDir, stateMetrics, &diskOK, logger)
 		return nil
 	})
 	g.Go(func() error {
@@ -193,13 +200,13 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 }
 
 // watchState updates the store size and disk metrics every few seconds.
-func watchState(ctx context.Context, store *state.Store, dir string, m *stream.Metrics, diskOK *atomic.Bool, logger *slog.Logger) {
+func watchState(ctx context.Context, store *state.Store, dir string, m *state.Metrics, diskOK *atomic.Bool, logger *slog.Logger) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
 		lsm, vlog := store.Size()
-		m.StateLSMBytes.Set(float64(lsm))
-		m.StateVlogBytes.Set(float64(vlog))
+		m.LSMBytes.Set(float64(lsm))
+		m.VlogBytes.Set(float64(vlog))
 		var fs syscall.Statfs_t
 		if err := syscall.Statfs(dir, &fs); err == nil {
 			free := float64(fs.Bavail) * float64(fs.Bsize)
@@ -229,4 +236,23 @@ func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return slog.New(slog.NewJSONHandler(w, opts)), nil
+}
+
+// serviceMetrics are the process's own: readiness and the build.
+type serviceMetrics struct {
+	ready     prometheus.Gauge
+	buildInfo *prometheus.GaugeVec // version, goversion, model_version
+}
+
+func newServiceMetrics(reg prometheus.Registerer) *serviceMetrics {
+	m := &serviceMetrics{
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "safetynet_ready", Help: "1 when restored, caught up and writing; what /readyz answers.",
+		}),
+		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "safetynet_build_info", Help: "Always 1; labels give the build and model versions.",
+		}, []string{"version", "goversion", "model_version"}),
+	}
+	reg.MustRegister(m.ready, m.buildInfo)
+	return m
 }

@@ -9,7 +9,7 @@ import (
 	"os"
 
 	"safetynet/state"
-	"safetynet/stream"
+	"safetynet/stream/household"
 )
 
 // stateCmd inspects a state directory without changing it.
@@ -46,7 +46,7 @@ func stateCmd(args []string, stdout, stderr io.Writer) error {
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	return store.Households(func(_ string, v []byte) error {
-		c, err := stream.CanonicalJSON(v)
+		c, err := household.CanonicalJSON(v)
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"safetynet/stream"
+	"safetynet/stream/feed"
 )
 
 // TestStreamDecoderAgrees runs every generated event through intake's decoder: valid events are
@@ -14,14 +14,14 @@ func TestStreamDecoderAgrees(t *testing.T) {
 	// The simulated clock runs years past Start in this many events; judge them from after it.
 	now := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, ev := range g.Registry() {
-		if _, err := stream.Decode(ev.Feed, ev.Value, 64<<10, 24*time.Hour, now); err != nil {
+		if _, err := feed.Decode(ev.Feed, ev.Value, 64<<10, 24*time.Hour, now); err != nil {
 			t.Fatalf("registry event %s refused: %v", ev.Value, err)
 		}
 	}
 	reasons := map[string]int{}
 	for i := range 30_000 {
 		ev := g.Next()
-		_, err := stream.Decode(ev.Feed, ev.Value, 64<<10, 24*time.Hour, now)
+		_, err := feed.Decode(ev.Feed, ev.Value, 64<<10, 24*time.Hour, now)
 		switch {
 		case ev.Malformed && err == nil:
 			t.Fatalf("event %d %s (%s) accepted", i, ev.Value, ev.Reason)

@@ -17,7 +17,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"safetynet/stream"
+	"safetynet/stream/feed"
 )
 
 // Config describes the population and the feed. Zero values take the defaults.
@@ -68,7 +68,7 @@ const (
 
 // Event is one raw feed event, as an agency would produce it.
 type Event struct {
-	// Feed is one of stream.Feeds; the caller maps it to a topic.
+	// Feed is one of feed.Feeds; the caller maps it to a topic.
 	Feed string
 	// Key is the raw person_id as the agency keys its records (for a malformed event, whatever
 	// stands in its person_id field, possibly invalid).
@@ -251,7 +251,7 @@ func hex6(x uint64) string {
 	return string(b[:])
 }
 
-// feed indexes, in the order of stream.Feeds.
+// feed indexes, in the order of feed.Feeds.
 const (
 	feedRegistry uint8 = iota
 	feedHospital
@@ -262,7 +262,7 @@ const (
 )
 
 var feedNames = [numFeeds]string{
-	stream.FeedRegistry, stream.FeedHospital, stream.FeedPension, stream.FeedEmployment, stream.FeedDisability,
+	feed.Registry, feed.Hospital, feed.Pension, feed.Employment, feed.Disability,
 }
 
 // eventPrefix starts each feed's event ids, as each agency numbers its own records.

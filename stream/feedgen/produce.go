@@ -9,7 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"safetynet/stream"
+	"safetynet/stream/feed"
 )
 
 // ProduceOptions tune Produce.
@@ -32,7 +32,7 @@ type ProduceOptions struct {
 	// OnProduced is called after each acknowledged batch with the number of events
 	// acknowledged so far, registry included.
 	OnProduced func(n int)
-	// Transport carries TLS and SASL settings (see stream.Kafka.Transport); nil for plain TCP.
+	// Transport carries TLS and SASL settings (see kafkaio.Kafka.Transport); nil for plain TCP.
 	Transport kafka.RoundTripper
 }
 
@@ -40,11 +40,11 @@ type ProduceOptions struct {
 const progressEvery = 5 * time.Second
 
 // Produce writes the registry and then the change events of g to the topics (feed name →
-// topic; every feed of stream.Feeds must be mapped), keyed by person_id, waiting for every
+// topic; every feed of feed.Feeds must be mapped), keyed by person_id, waiting for every
 // batch to be acknowledged by all in-sync replicas. It returns when Limit events are sent or the
 // simulated clock reaches Until, or with ctx's error when ctx ends first. Logs carry counts and rates only, never personal data.
 func Produce(ctx context.Context, brokers []string, topics map[string]string, g *Generator, opts ProduceOptions) error {
-	for _, f := range stream.Feeds {
+	for _, f := range feed.Feeds {
 		if topics[f] == "" {
 			return fmt.Errorf("produce: no topic for feed %q", f)
 		}

@@ -11,13 +11,13 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"safetynet/stream"
+	"safetynet/stream/feed"
 	"safetynet/stream/kafkatest"
 )
 
 func testTopics() map[string]string {
 	m := map[string]string{}
-	for _, f := range stream.Feeds {
+	for _, f := range feed.Feeds {
 		m[f] = "test.feed." + f
 	}
 	return m
@@ -161,9 +161,9 @@ func TestProduceRateAndCancel(t *testing.T) {
 
 func TestProduceNeedsEveryTopic(t *testing.T) {
 	topics := testTopics()
-	delete(topics, stream.FeedDisability)
+	delete(topics, feed.Disability)
 	err := Produce(context.Background(), []string{"127.0.0.1:1"}, topics, New(Config{Seed: 1, Households: 10, Start: testStart}), ProduceOptions{Limit: 1})
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", stream.FeedDisability)) {
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", feed.Disability)) {
 		t.Errorf("Produce without a disability topic: %v", err)
 	}
 }

@@ -1,0 +1,591 @@
+package feed
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Dead-letter reason codes: a closed set, documented in docs/feeds.md and used as a metric label.
+const (
+	ReasonMalformedJSON = "malformed_json" // not one JSON object
+	ReasonMissingField  = "missing_field"  // a required field is absent or null
+	ReasonBadType       = "bad_type"       // a field has the wrong JSON type
+	ReasonBadValue      = "bad_value"      // a field has the right type but an impossible value
+	ReasonBadPersonID   = "bad_person_id"  // person_id is not a valid GB 11643 resident ID number
+	ReasonBadTime       = "bad_time"       // occurred_at is not RFC 3339, or too far in the future
+	ReasonUnknownType   = "unknown_type"   // type is not one of the feed's types
+	ReasonTooLarge      = "too_large"      // the record is larger than the size limit
+	ReasonUnknownPerson = "unknown_person" // the registry did not name the person within the wait
+)
+
+// Reasons lists every reason code.
+var Reasons = []string{ReasonMalformedJSON, ReasonMissingField, ReasonBadType, ReasonBadValue,
+	ReasonBadPersonID, ReasonBadTime, ReasonUnknownType, ReasonTooLarge, ReasonUnknownPerson}
+
+// DecodeError says why a feed record was refused: a reason code, the field concerned (if any)
+// and a detail for people. It never contains a resident ID number in the clear.
+type DecodeError struct {
+	Reason string
+	Field  string
+	Detail string
+}
+
+func (e *DecodeError) Error() string {
+	if e.Field != "" {
+		return e.Reason + ": " + e.Field + ": " + e.Detail
+	}
+	return e.Reason + ": " + e.Detail
+}
+
+func derr(reason, field, format string, args ...any) *DecodeError {
+	return &DecodeError{Reason: reason, Field: field, Detail: ScrubIDs(fmt.Sprintf(format, args...))}
+}
+
+// Event types per feed.
+var feedTypes = map[string][]string{
+	Registry:   {"member_joined", "member_left", "died"},
+	Hospital:   {"admitted", "discharged"},
+	Pension:    {"started", "changed", "suspended", "stopped"},
+	Employment: {"employed", "unemployed"},
+	Disability: {"registered", "changed", "revoked"},
+}
+
+// FeedTypes returns the event types of a feed.
+func FeedTypes(feed string) []string { return append([]string(nil), feedTypes[feed]...) }
+
+// Relations are the values of a registry event's relation field.
+var Relations = []string{"head", "spouse", "child", "parent", "other"}
+
+// RawEvent is a decoded, validated feed event that still holds the resident ID number. It never
+// leaves intake: Pseudonymizer.Apply turns it into the canonical HouseholdEvent.
+type RawEvent struct {
+	// Event has every field but PersonKey and PersonMasked; Source and IngestedAt are set by
+	// the caller.
+	Event    HouseholdEvent
+	personID string
+}
+
+// LogValue keeps the ID number out of logs.
+func (r RawEvent) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("feed", r.Event.Feed), slog.String("type", r.Event.Type),
+		slog.String("event_id", r.Event.EventID), slog.String("person", Mask(r.personID)))
+}
+
+// String keeps the ID number out of fmt output.
+func (r RawEvent) String() string {
+	return fmt.Sprintf("%s/%s %s person %s", r.Event.Feed, r.Event.Type, r.Event.EventID, Mask(r.personID))
+}
+
+const (
+	maxIDLen     = 128 // event_id, household_id, admission_id, kind
+	dateLayout   = "2006-01-02"
+	earliestYear = 1900
+)
+
+var icd10Re = regexp.MustCompile(`^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$`)
+
+// Defaults of the two limits Decode takes.
+const (
+	DefaultMaxEventBytes = 64 << 10
+	DefaultMaxFutureSkew = 24 * time.Hour
+)
+
+// Decode validates one feed record of feed and returns the event, or why it was refused. It is
+// strict about the fields the feed and type require, and ignores fields it does not know. now is
+// the intake clock; occurred_at may lie at most maxFutureSkew after it.
+func Decode(feed string, raw []byte, maxBytes int, maxFutureSkew time.Duration, now time.Time) (RawEvent, *DecodeError) {
+	var r RawEvent
+	if maxBytes > 0 && len(raw) > maxBytes {
+		return r, derr(ReasonTooLarge, "", "record is %d bytes, the limit is %d", len(raw), maxBytes)
+	}
+	types, ok := feedTypes[feed]
+	if !ok {
+		return r, derr(ReasonUnknownType, "", "no feed named %q", feed)
+	}
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return r, derr(ReasonMalformedJSON, "", "record is not a JSON object")
+	}
+	obj, ok := scanObject(trimmed)
+	if !ok {
+		if err := json.Unmarshal(trimmed, &obj); err != nil {
+			return r, derr(ReasonMalformedJSON, "", "%s", jsonErrText(err))
+		}
+	}
+	d := fields{obj: obj}
+
+	ev := &r.Event
+	ev.V = EventVersion
+	ev.Feed = feed
+	if ev.EventID, ok = d.str("event_id", true); !ok {
+		return r, d.err
+	}
+	if e := checkToken("event_id", ev.EventID); e != nil {
+		return r, e
+	}
+	if ev.Type, ok = d.str("type", true); !ok {
+		return r, d.err
+	}
+	if !contains(types, ev.Type) {
+		return r, derr(ReasonUnknownType, "type", "%q is not a %s event type (want one of %s)", clip(ev.Type), feed, strings.Join(types, ", "))
+	}
+	pid, ok := d.str("person_id", true)
+	if !ok {
+		if d.err.Reason == ReasonBadType {
+			d.err.Reason = ReasonBadPersonID
+		}
+		return r, d.err
+	}
+	id, e := CheckResidentID(pid, now)
+	if e != nil {
+		return r, e
+	}
+	r.personID = id
+	at, ok := d.str("occurred_at", true)
+	if !ok {
+		if d.err.Reason == ReasonBadType {
+			d.err.Reason = ReasonBadTime
+		}
+		return r, d.err
+	}
+	if ev.OccurredAt, e = checkOccurredAt(at, maxFutureSkew, now); e != nil {
+		return r, e
+	}
+	if ev.HouseholdID, ok = d.str("household_id", feed == Registry); !ok {
+		return r, d.err
+	}
+	if ev.HouseholdID != "" {
+		if e := checkToken("household_id", ev.HouseholdID); e != nil {
+			return r, e
+		}
+	}
+	if e := decodeFeedFields(feed, &d, ev, id); e != nil {
+		return r, e
+	}
+	return r, nil
+}
+
+func decodeFeedFields(feed string, d *fields, ev *HouseholdEvent, id string) *DecodeError {
+	ok := true
+	switch feed {
+	case Registry:
+		if ev.BirthDate, ok = d.date("birth_date", false); !ok {
+			return d.err
+		}
+		if ev.BirthDate == nil { // the ID number encodes it
+			bd, _ := time.Parse("20060102", id[6:14])
+			ev.BirthDate = &bd
+		}
+		if ev.Sex, ok = d.enum("sex", false, "F", "M"); !ok {
+			return d.err
+		}
+		if ev.Sex == "" { // the 17th digit: odd for men, even for women
+			ev.Sex = "F"
+			if (id[16]-'0')%2 == 1 {
+				ev.Sex = "M"
+			}
+		}
+		if ev.Relation, ok = d.enum("relation", false, Relations...); !ok {
+			return d.err
+		}
+	case Hospital:
+		if ev.AdmissionID, ok = d.str("admission_id", true); !ok {
+			return d.err
+		}
+		if e := checkToken("admission_id", ev.AdmissionID); e != nil {
+			return e
+		}
+		if ev.ICD10, ok = d.str("icd10", ev.Type == "admitted"); !ok {
+			return d.err
+		}
+		if ev.ICD10 != "" && !icd10Re.MatchString(ev.ICD10) {
+			return derr(ReasonBadValue, "icd10", "%q is not an ICD-10 code like C92.0", clip(ev.ICD10))
+		}
+		if ev.CriticalIllness, ok = d.boolean("critical_illness", false); !ok {
+			return d.err
+		}
+		discharged := ev.Type == "discharged"
+		for _, f := range []struct {
+			name string
+			dst  **float64
+		}{{"total_cost", &ev.TotalCost}, {"insured_cost", &ev.InsuredCost}, {"out_of_pocket", &ev.OutOfPocket}} {
+			if *f.dst, ok = d.amount(f.name, discharged); !ok {
+				return d.err
+			}
+		}
+	case Pension:
+		if ev.MonthlyAmount, ok = d.amount("monthly_amount", ev.Type == "started" || ev.Type == "changed"); !ok {
+			return d.err
+		}
+	case Employment:
+		if ev.MonthlyWage, ok = d.amount("monthly_wage", ev.Type == "employed"); !ok {
+			return d.err
+		}
+		if ev.Registered, ok = d.boolean("registered", false); !ok {
+			return d.err
+		}
+	case Disability:
+		if ev.Grade, ok = d.grade("grade", ev.Type != "revoked"); !ok {
+			return d.err
+		}
+		if ev.Kind, ok = d.str("kind", false); !ok {
+			return d.err
+		}
+		if ev.Kind != "" {
+			if e := checkToken("kind", ev.Kind); e != nil {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+// CheckResidentID validates an 18-character resident ID number (GB 11643): 17 digits and a check
+// character (ISO 7064 MOD 11-2; X for 10), with a birth date in positions 7–14 that exists and
+// is not in the future of now. It returns the normalised number (upper-case X).
+func CheckResidentID(s string, now time.Time) (string, *DecodeError) {
+	if len(s) != 18 {
+		return "", derr(ReasonBadPersonID, "person_id", "%d characters, want 18", utf8.RuneCountInString(s))
+	}
+	id := []byte(s)
+	if id[17] == 'x' {
+		id[17] = 'X'
+	}
+	for i, c := range id {
+		if c >= '0' && c <= '9' || i == 17 && c == 'X' {
+			continue
+		}
+		return "", derr(ReasonBadPersonID, "person_id", "%s: character %d is not a digit", Mask(s), i+1)
+	}
+	if want := ResidentIDCheck(string(id[:17])); id[17] != want {
+		return "", derr(ReasonBadPersonID, "person_id", "%s: check character does not match (ISO 7064 MOD 11-2)", Mask(s))
+	}
+	bd, err := time.Parse("20060102", string(id[6:14]))
+	if err != nil || bd.Year() < earliestYear || bd.After(now) {
+		return "", derr(ReasonBadPersonID, "person_id", "%s: no plausible birth date in positions 7-14", Mask(s))
+	}
+	return string(id), nil
+}
+
+// ResidentIDCheck computes the GB 11643 check character of the first 17 digits of an ID number.
+func ResidentIDCheck(first17 string) byte {
+	sum := 0
+	for i := 0; i < 17; i++ {
+		w := 1
+		for j := 0; j < 17-i; j++ {
+			w = w * 2 % 11
+		}
+		sum += int(first17[i]-'0') * w
+	}
+	return "10X98765432"[sum%11]
+}
+
+func checkOccurredAt(s string, skew time.Duration, now time.Time) (time.Time, *DecodeError) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return t, derr(ReasonBadTime, "occurred_at", "%q is not an RFC 3339 time like 2024-03-01T08:30:00+08:00", clip(s))
+	}
+	if t.Year() < earliestYear {
+		return t, derr(ReasonBadTime, "occurred_at", "%s is before %d", s, earliestYear)
+	}
+	if t.After(now.Add(skew)) {
+		return t, derr(ReasonBadTime, "occurred_at", "%s is more than %s in the future", s, skew)
+	}
+	return t.UTC(), nil
+}
+
+// checkToken bounds identifiers: non-empty, at most 128 bytes, printable.
+func checkToken(field, s string) *DecodeError {
+	if s == "" {
+		return derr(ReasonBadValue, field, "empty")
+	}
+	if len(s) > maxIDLen {
+		return derr(ReasonBadValue, field, "%d bytes, the limit is %d", len(s), maxIDLen)
+	}
+	if !utf8.ValidString(s) {
+		return derr(ReasonBadValue, field, "not valid UTF-8")
+	}
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f {
+			return derr(ReasonBadValue, field, "contains control characters")
+		}
+	}
+	return nil
+}
+
+// fields reads typed fields from a JSON object, keeping the first error.
+type fields struct {
+	obj map[string]json.RawMessage
+	err *DecodeError
+}
+
+// get returns the raw value of name, or nil when absent or null; it records missing_field when
+// required.
+func (d *fields) get(name string, required bool) (json.RawMessage, bool) {
+	v, ok := d.obj[name]
+	if ok && string(v) == "null" {
+		ok = false
+	}
+	if !ok {
+		if required {
+			d.err = derr(ReasonMissingField, name, "required")
+			return nil, false
+		}
+		return nil, true
+	}
+	return v, true
+}
+
+func (d *fields) str(name string, required bool) (string, bool) {
+	v, ok := d.get(name, required)
+	if !ok || v == nil {
+		return "", ok
+	}
+	s, plain := plainString(v)
+	if !plain {
+		if err := json.Unmarshal(v, &s); err != nil {
+			d.err = derr(ReasonBadType, name, "want a string, got %s", jsonKind(v))
+			return "", false
+		}
+	}
+	if required && s == "" {
+		d.err = derr(ReasonMissingField, name, "required, got an empty string")
+		return "", false
+	}
+	return s, true
+}
+
+func (d *fields) enum(name string, required bool, allowed ...string) (string, bool) {
+	s, ok := d.str(name, required)
+	if !ok || s == "" {
+		return s, ok
+	}
+	if !contains(allowed, s) {
+		d.err = derr(ReasonBadValue, name, "%q is not one of %s", clip(s), strings.Join(allowed, ", "))
+		return "", false
+	}
+	return s, true
+}
+
+func (d *fields) boolean(name string, required bool) (*bool, bool) {
+	v, ok := d.get(name, required)
+	if !ok || v == nil {
+		return nil, ok
+	}
+	b := string(v) == "true"
+	if !b && string(v) != "false" {
+		d.err = derr(ReasonBadType, name, "want true or false, got %s", jsonKind(v))
+		return nil, false
+	}
+	return &b, true
+}
+
+func (d *fields) number(name string, required bool) (*float64, bool) {
+	v, ok := d.get(name, required)
+	if !ok || v == nil {
+		return nil, ok
+	}
+	if jsonKind(v) != "a number" {
+		d.err = derr(ReasonBadType, name, "want a number, got %s", jsonKind(v))
+		return nil, false
+	}
+	// v is a valid JSON number (scanObject or encoding/json checked it): encoding/json would
+	// parse it with strconv.ParseFloat too.
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		d.err = derr(ReasonBadValue, name, "number %s out of range", clip(string(v)))
+		return nil, false
+	}
+	return &f, true
+}
+
+// amount is a non-negative number of yuan.
+func (d *fields) amount(name string, required bool) (*float64, bool) {
+	f, ok := d.number(name, required)
+	if !ok || f == nil {
+		return f, ok
+	}
+	if *f < 0 || *f > 1e12 {
+		d.err = derr(ReasonBadValue, name, "%v yuan is not a plausible amount (want 0 or more)", *f)
+		return nil, false
+	}
+	return f, true
+}
+
+// grade is a disability grade, 1 (most severe) to 4.
+func (d *fields) grade(name string, required bool) (*int, bool) {
+	f, ok := d.number(name, required)
+	if !ok || f == nil {
+		return nil, ok
+	}
+	if *f != math.Trunc(*f) || *f < 1 || *f > 4 {
+		d.err = derr(ReasonBadValue, name, "%v is not a grade 1 to 4", *f)
+		return nil, false
+	}
+	g := int(*f)
+	return &g, true
+}
+
+func (d *fields) date(name string, required bool) (*time.Time, bool) {
+	s, ok := d.str(name, required)
+	if !ok || s == "" {
+		return nil, ok
+	}
+	t, err := time.Parse(dateLayout, s)
+	if err != nil {
+		d.err = derr(ReasonBadValue, name, "%q is not a date that exists (want YYYY-MM-DD)", clip(s))
+		return nil, false
+	}
+	if t.Year() < earliestYear {
+		d.err = derr(ReasonBadValue, name, "%s is before %d", s, earliestYear)
+		return nil, false
+	}
+	return &t, true
+}
+
+func jsonKind(v json.RawMessage) string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return "nothing"
+	}
+	switch v[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// jsonErrText describes a JSON syntax error without quoting the record.
+func jsonErrText(err error) string {
+	var se *json.SyntaxError
+	if ok := asSyntax(err, &se); ok {
+		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
+	}
+	return "invalid JSON: " + clip(err.Error())
+}
+
+func asSyntax(err error, se **json.SyntaxError) bool {
+	s, ok := err.(*json.SyntaxError)
+	if ok {
+		*se = s
+	}
+	return ok
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// clip shortens a value echoed in a detail.
+func clip(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+// idRun matches anything shaped like a resident ID number inside free text.
+var idRun = regexp.MustCompile(`[0-9]{17}[0-9Xx]`)
+
+// scrubIDs masks anything shaped like a resident ID number in text meant for people, so that an
+// ID number put in the wrong field is not echoed.
+func ScrubIDs(s string) string {
+	return idRun.ReplaceAllStringFunc(s, Mask)
+}
+
+// scanObject splits a JSON object into its members as json.Unmarshal into a
+// map[string]json.RawMessage would, without reflection. It gives up (false) on anything that is
+// not valid JSON and on keys with escapes or non-ASCII bytes, which the caller leaves to
+// encoding/json (for its error, or its decoding of the key).
+func scanObject(b []byte) (map[string]json.RawMessage, bool) {
+	if !json.Valid(b) {
+		return nil, false
+	}
+	s := &eventScanner{b: b}
+	obj := make(map[string]json.RawMessage, 8)
+	ok := s.object(func(key []byte) bool {
+		s.ws()
+		start := s.i
+		if !skipValue(s) {
+			return false
+		}
+		obj[string(key)] = json.RawMessage(b[start:s.i])
+		return true
+	})
+	if !ok {
+		return nil, false
+	}
+	return obj, true
+}
+
+// skipValue moves past one value of valid JSON.
+func skipValue(s *eventScanner) bool {
+	depth := 0
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			for s.i < len(s.b) && s.b[s.i] != '"' {
+				if s.b[s.i] == '\\' {
+					s.i++
+				}
+				s.i++
+			}
+			s.i++ // the closing quote
+		case c == '{' || c == '[':
+			depth++
+			s.i++
+			continue
+		case c == '}' || c == ']':
+			if depth == 0 {
+				return true
+			}
+			depth--
+			s.i++
+		case depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return true
+		default:
+			s.i++
+			continue
+		}
+		if depth == 0 { // a string or a closing bracket ended the value
+			return true
+		}
+	}
+	return depth == 0
+}
+
+// plainString reads a JSON string with no escapes and valid UTF-8 (json.Unmarshal gives the
+// same); false for anything else.
+func plainString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	in := v[1 : len(v)-1]
+	if bytes.IndexByte(in, '\\') >= 0 || !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
+}

@@ -1,0 +1,59 @@
+package household
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"safetynet/scorer"
+)
+
+// Alert statuses.
+const (
+	StatusRaised      = "raised"
+	StatusEscalated   = "escalated"
+	StatusDeescalated = "deescalated"
+	StatusResolved    = "resolved"
+)
+
+// Alert is one message on the alert topic, keyed by household id. Subscribers deduplicate by
+// AlertID: a re-sent alert carries the same id and the same content but for EmittedAt.
+type Alert struct {
+	AlertID       string                  `json:"alert_id"`
+	HouseholdID   string                  `json:"household_id"`
+	Status        string                  `json:"status"`
+	Level         string                  `json:"level"`          // new level; "" when resolved
+	PreviousLevel string                  `json:"previous_level"` // "" for none
+	Episode       int                     `json:"episode"`
+	Score         float64                 `json:"score"`
+	Threshold     float64                 `json:"threshold"` // entry threshold of Level (of the previous level when resolved or dropping to none)
+	Summary       string                  `json:"summary"`   // one line for a human
+	Dimensions    []scorer.DimensionScore `json:"dimensions"`
+	Reasons       []scorer.Reason         `json:"reasons"`
+	Triggers      []scorer.Trigger        `json:"triggers,omitempty"`
+	Cause         Cause                   `json:"cause"`
+	ModelVersion  string                  `json:"model_version"`
+	EventTime     time.Time               `json:"event_time"` // occurred_at of the triggering event, or the timer's due time
+	AssessedAt    time.Time               `json:"assessed_at"`
+	EmittedAt     time.Time               `json:"emitted_at"`
+}
+
+// Cause is what made the household be re-assessed: an event (with where it came from) or a timer.
+type Cause struct {
+	Kind      string `json:"kind"` // "event" or "timer"
+	EventID   string `json:"event_id,omitempty"`
+	Feed      string `json:"feed,omitempty"`
+	Topic     string `json:"topic,omitempty"`     // the feed topic the event was first read from
+	Partition int    `json:"partition,omitempty"` // partition of that feed topic
+	Offset    int64  `json:"offset,omitempty"`    // offset in that feed topic
+	// Produced is the feed record's timestamp, for the produce-to-alert latency; not published.
+	Produced time.Time `json:"-"`
+}
+
+// AlertID is deterministic: the same household, episode and transition give the same id.
+func AlertID(householdID string, episode, seq int, status, level string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%s\x00%s", householdID, episode, seq, status, level)
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}

@@ -1,0 +1,335 @@
+package household
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// The stored form of a household (Badger values and changelog records) is a compact binary
+// encoding: JSON spent most of the monitor's time and made values of about 2 KB, which Badger
+// keeps in its value log, rewritten on every update. The first byte tells the forms apart:
+// householdBinaryV1 here, '{' for the JSON that earlier builds wrote (still read).
+//
+// Layout (uvarint lengths and counts, zigzag varints for signed numbers, IEEE 754 bits for
+// floats, times as seconds since 0001-01-01 UTC and nanoseconds):
+//
+//	version, id, partition, level, score, episode, open, seq, below_since, next_check,
+//	assessed_at, updated_at, alerts (count, then id, status, level, score, emitted_at),
+//	persons (count, then by key order: key, masked, five fact lists: count, then facts).
+//
+// A fact is at, id, type, sex, relation, admission id, ICD-10, kind, a bit set of the optional
+// fields present, then those fields.
+const householdBinaryV1 = 0x01
+
+// zeroUnix is time.Time{}.Unix(): times are stored relative to it so the zero time is 0.
+const zeroUnix = -62135596800
+
+func Encode(h *Household) ([]byte, error) {
+	b := make([]byte, 0, 256+200*len(h.Persons))
+	b = append(b, householdBinaryV1)
+	b = appendString(b, h.ID)
+	b = binary.AppendVarint(b, int64(h.Partition))
+	b = appendString(b, h.Level)
+	b = appendFloat(b, h.Score)
+	b = binary.AppendVarint(b, int64(h.Episode))
+	b = appendBool(b, h.Open)
+	b = binary.AppendVarint(b, int64(h.Seq))
+	b = appendTime(b, h.BelowSince)
+	b = appendTime(b, h.NextCheck)
+	b = appendTime(b, h.AssessedAt)
+	b = appendTime(b, h.Updated)
+	b = binary.AppendUvarint(b, uint64(len(h.Alerts)))
+	for _, a := range h.Alerts {
+		b = appendString(b, a.AlertID)
+		b = appendString(b, a.Status)
+		b = appendString(b, a.Level)
+		b = appendFloat(b, a.Score)
+		b = appendTime(b, a.EmittedAt)
+	}
+	keys := make([]string, 0, len(h.Persons))
+	for k := range h.Persons {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		p := h.Persons[k]
+		if p == nil {
+			return nil, fmt.Errorf("household %s: person %s is nil", h.ID, k)
+		}
+		b = appendString(b, k)
+		b = appendString(b, p.Masked)
+		for _, list := range [...][]Fact{p.Registry, p.Employment, p.Pension, p.Disability, p.Hospital} {
+			b = binary.AppendUvarint(b, uint64(len(list)))
+			for i := range list {
+				b = appendFact(b, &list[i])
+			}
+		}
+	}
+	return b, nil
+}
+
+// Bits of the optional fields of a fact.
+const (
+	hasBirthDate = 1 << iota
+	hasCriticalIllness
+	hasTotalCost
+	hasInsuredCost
+	hasOutOfPocket
+	hasMonthlyAmount
+	hasMonthlyWage
+	hasRegistered
+	hasGrade
+)
+
+func appendFact(b []byte, f *Fact) []byte {
+	b = appendTime(b, f.At)
+	b = appendString(b, f.ID)
+	b = appendString(b, f.Type)
+	b = appendString(b, f.Sex)
+	b = appendString(b, f.Relation)
+	b = appendString(b, f.AdmissionID)
+	b = appendString(b, f.ICD10)
+	b = appendString(b, f.Kind)
+	var bits uint64
+	for i, present := range [...]bool{f.BirthDate != nil, f.CriticalIllness != nil, f.TotalCost != nil, f.InsuredCost != nil,
+		f.OutOfPocket != nil, f.MonthlyAmount != nil, f.MonthlyWage != nil, f.Registered != nil, f.Grade != nil} {
+		if present {
+			bits |= 1 << i
+		}
+	}
+	b = binary.AppendUvarint(b, bits)
+	if f.BirthDate != nil {
+		b = appendTime(b, *f.BirthDate)
+	}
+	if f.CriticalIllness != nil {
+		b = appendBool(b, *f.CriticalIllness)
+	}
+	for _, x := range [...]*float64{f.TotalCost, f.InsuredCost, f.OutOfPocket, f.MonthlyAmount, f.MonthlyWage} {
+		if x != nil {
+			b = appendFloat(b, *x)
+		}
+	}
+	if f.Registered != nil {
+		b = appendBool(b, *f.Registered)
+	}
+	if f.Grade != nil {
+		b = binary.AppendVarint(b, int64(*f.Grade))
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendFloat(b []byte, f float64) []byte {
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	b = binary.AppendUvarint(b, uint64(t.Unix()-zeroUnix))
+	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
+}
+
+func Decode(b []byte) (*Household, error) {
+	if len(b) > 0 && b[0] == '{' {
+		var h Household
+		if err := json.Unmarshal(b, &h); err != nil {
+			return nil, fmt.Errorf("decode household state: %w", err)
+		}
+		if h.Persons == nil {
+			h.Persons = map[string]*Person{}
+		}
+		return &h, nil
+	}
+	if len(b) == 0 || b[0] != householdBinaryV1 {
+		return nil, errors.New("decode household state: unknown encoding")
+	}
+	d := decoder{b: b[1:]}
+	h := &Household{}
+	h.ID = d.string()
+	h.Partition = int(d.varint())
+	h.Level = d.string()
+	h.Score = d.float()
+	h.Episode = int(d.varint())
+	h.Open = d.bool()
+	h.Seq = int(d.varint())
+	h.BelowSince = d.time()
+	h.NextCheck = d.time()
+	h.AssessedAt = d.time()
+	h.Updated = d.time()
+	if n := d.count(); n > 0 {
+		h.Alerts = make([]AlertRef, n)
+		for i := range h.Alerts {
+			a := &h.Alerts[i]
+			a.AlertID, a.Status, a.Level = d.string(), d.string(), d.string()
+			a.Score = d.float()
+			a.EmittedAt = d.time()
+		}
+	}
+	n := d.count()
+	h.Persons = make(map[string]*Person, n)
+	for range n {
+		k := d.string()
+		p := &Person{Masked: d.string()}
+		for _, list := range [...]*[]Fact{&p.Registry, &p.Employment, &p.Pension, &p.Disability, &p.Hospital} {
+			if m := d.count(); m > 0 {
+				*list = make([]Fact, m)
+				for i := range *list {
+					d.fact(&(*list)[i])
+				}
+			}
+		}
+		h.Persons[k] = p
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("decode household state: %w", d.err)
+	}
+	if len(d.b) != 0 {
+		return nil, fmt.Errorf("decode household state: %d bytes left over", len(d.b))
+	}
+	return h, nil
+}
+
+// decoder reads the binary form; the first error sticks and later reads return zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+var errShort = errors.New("truncated")
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errShort
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errShort
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count is a list length, refused when longer than the bytes left could hold.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		if d.err == nil {
+			d.err = errShort
+		}
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) string() string {
+	n := d.count()
+	if d.err != nil {
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) float() float64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 8 {
+		d.err = errShort
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return v
+}
+
+func (d *decoder) bool() bool {
+	if d.err != nil {
+		return false
+	}
+	if len(d.b) < 1 {
+		d.err = errShort
+		return false
+	}
+	v := d.b[0] != 0
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) time() time.Time {
+	s := d.uvarint()
+	ns := d.uvarint()
+	if d.err != nil || (s == 0 && ns == 0) {
+		return time.Time{}
+	}
+	if ns >= 1e9 {
+		d.err = errors.New("bad nanoseconds")
+		return time.Time{}
+	}
+	return time.Unix(int64(s)+zeroUnix, int64(ns)).UTC()
+}
+
+func (d *decoder) fact(f *Fact) {
+	f.At = d.time()
+	f.ID = d.string()
+	f.Type = d.string()
+	f.Sex = d.string()
+	f.Relation = d.string()
+	f.AdmissionID = d.string()
+	f.ICD10 = d.string()
+	f.Kind = d.string()
+	bits := d.uvarint()
+	if bits&hasBirthDate != 0 {
+		t := d.time()
+		f.BirthDate = &t
+	}
+	if bits&hasCriticalIllness != 0 {
+		v := d.bool()
+		f.CriticalIllness = &v
+	}
+	for i, p := range [...]**float64{&f.TotalCost, &f.InsuredCost, &f.OutOfPocket, &f.MonthlyAmount, &f.MonthlyWage} {
+		if bits&(hasTotalCost<<i) != 0 {
+			v := d.float()
+			*p = &v
+		}
+	}
+	if bits&hasRegistered != 0 {
+		v := d.bool()
+		f.Registered = &v
+	}
+	if bits&hasGrade != 0 {
+		v := int(d.varint())
+		f.Grade = &v
+	}
+}

@@ -1,0 +1,88 @@
+package household
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func codecSample() *Household {
+	f := func(v float64) *float64 { return &v }
+	tr, fa, g := true, false, 2
+	bd := time.Date(1961, 3, 4, 0, 0, 0, 0, time.UTC)
+	at := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
+	h := New("hh-1", 3)
+	h.Persons["k1"] = &Person{Masked: "420106********1234",
+		Registry:   []Fact{{At: at, ID: "r1", Type: "member_joined", BirthDate: &bd, Sex: "F", Relation: "head"}},
+		Employment: []Fact{{At: at, ID: "e1", Type: "unemployed", Registered: &tr}, {At: at.Add(time.Hour), ID: "e2", Type: "employed", MonthlyWage: f(3100.5)}},
+		Pension:    []Fact{{At: at, ID: "p1", Type: "started", MonthlyAmount: f(1200)}},
+		Disability: []Fact{{At: at, ID: "d1", Type: "registered", Grade: &g, Kind: "physical"}},
+		Hospital: []Fact{{At: at, ID: "h1", Type: "admitted", AdmissionID: "a1", ICD10: "N18.5", CriticalIllness: &fa,
+			TotalCost: f(1e5), InsuredCost: f(6e4), OutOfPocket: f(4e4)}},
+	}
+	h.Persons["k0"] = &Person{Registry: []Fact{{At: time.Unix(0, 0).UTC(), ID: "r0", Type: "member_left"}}}
+	h.Level, h.Score, h.Episode, h.Open, h.Seq = "warning", 61.3, 2, true, 3
+	h.NextCheck, h.AssessedAt, h.Updated = at.Add(48*time.Hour), at, at
+	h.Alerts = []AlertRef{{AlertID: "abc", Status: StatusRaised, Level: "watch", Score: 41, EmittedAt: at}}
+	return h
+}
+
+// The binary form round-trips every field, and reads like the JSON form earlier builds wrote.
+func TestHouseholdCodecRoundTrip(t *testing.T) {
+	h := codecSample()
+	b, err := Encode(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(h)
+	have, _ := json.Marshal(got)
+	if !bytes.Equal(have, want) {
+		t.Errorf("round trip:\n got %s\nwant %s", have, want)
+	}
+	again, _ := Encode(got)
+	if !bytes.Equal(again, b) {
+		t.Error("encoding the decoded household gives other bytes")
+	}
+	fromJSON, err := Decode(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := json.Marshal(fromJSON); !bytes.Equal(j, want) {
+		t.Errorf("JSON form read back:\n got %s\nwant %s", j, want)
+	}
+	if len(b) >= len(want)/2 {
+		t.Errorf("binary form is %d bytes, JSON %d: expected well under half", len(b), len(want))
+	}
+	cj, err := CanonicalJSON(b)
+	if err != nil || !bytes.Contains(cj, []byte(`"id":"hh-1"`)) {
+		t.Errorf("CanonicalJSON of the binary form: %s, %v", cj, err)
+	}
+}
+
+func TestHouseholdCodecRefusesDamage(t *testing.T) {
+	b, _ := Encode(codecSample())
+	for _, n := range []int{0, 1, 5, len(b) / 2, len(b) - 1} {
+		if _, err := Decode(b[:n]); err == nil {
+			t.Errorf("%d of %d bytes decoded without error", n, len(b))
+		}
+	}
+	if _, err := Decode(append(append([]byte{}, b...), 0)); err == nil {
+		t.Error("trailing byte accepted")
+	}
+}
+
+func BenchmarkHouseholdCodec(b *testing.B) {
+	h := codecSample()
+	b.ReportAllocs()
+	for b.Loop() {
+		v, _ := Encode(h)
+		if _, err := Decode(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

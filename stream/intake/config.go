@@ -1,0 +1,82 @@
+package intake
+
+import (
+	"errors"
+	"fmt"
+	"safetynet/stream/feed"
+	"safetynet/stream/kafkaio"
+	"safetynet/stream/topics"
+	"time"
+)
+
+// Intake defaults.
+const (
+	DefaultUnknownPersonWait = 24 * time.Hour
+	DefaultDedupeWindow      = 7 * 24 * time.Hour
+	DefaultSweepInterval     = time.Minute
+	DefaultIntakeGroupID     = "safetynet-intake"
+	defaultIntakeBatch       = 500
+)
+
+// IntakeConfig configures the intake stage. Zero values take the defaults noted.
+type Config struct {
+	// Kafka is how to reach the brokers (TLS and SASL included).
+	Kafka  kafkaio.Kafka
+	Topics topics.Topics
+	// GroupID of the intake consumer group (default "safetynet-intake"). It must differ from the
+	// monitor's group.
+	GroupID string
+	// MaxEventBytes is the largest feed record accepted (default 64 KiB); larger ones are
+	// dead-lettered as too_large.
+	MaxEventBytes int
+	// MaxFutureSkew is how far past the intake clock an occurred_at may lie (default 24h).
+	MaxFutureSkew time.Duration
+	// UnknownPersonWait is how long an event for a person the registry does not know is held
+	// before it is dead-lettered as unknown_person (default 24h).
+	UnknownPersonWait time.Duration
+	// DedupeWindow is how long an event id is remembered to drop resends (default 7 days).
+	DedupeWindow time.Duration
+	// SweepInterval is how often parked events are checked against UnknownPersonWait (default 1m).
+	SweepInterval time.Duration
+	// BatchSize is the most feed records handled in one batch (default 500).
+	BatchSize int
+	// Now is the clock (default time.Now); tests inject their own.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	if len(c.Kafka.Brokers) == 0 {
+		return errors.New("intake: no Kafka brokers configured")
+	}
+	if c.Topics == (topics.Topics{}) {
+		c.Topics = topics.Default()
+	}
+	if err := c.Topics.Validate(); err != nil {
+		return fmt.Errorf("intake: %w", err)
+	}
+	if c.GroupID == "" {
+		c.GroupID = DefaultIntakeGroupID
+	}
+	if c.MaxEventBytes <= 0 {
+		c.MaxEventBytes = feed.DefaultMaxEventBytes
+	}
+	if c.MaxFutureSkew <= 0 {
+		c.MaxFutureSkew = feed.DefaultMaxFutureSkew
+	}
+	if c.UnknownPersonWait <= 0 {
+		c.UnknownPersonWait = DefaultUnknownPersonWait
+	}
+	if c.DedupeWindow <= 0 {
+		c.DedupeWindow = DefaultDedupeWindow
+	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = DefaultSweepInterval
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = defaultIntakeBatch
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}

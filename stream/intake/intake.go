@@ -1,0 +1,430 @@
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"safetynet/stream/feed"
+	"safetynet/stream/kafkaio"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"safetynet/state"
+)
+
+// Intake turns feed records into canonical household events on the household-events topic, and
+// every record it refuses into a dead-letter record. It runs three loops: the registry reader
+// (the person→household table), the intake consumer group over the five feed topics, and the
+// sweeper of parked events.
+//
+// Delivery: a record's group offset is committed only after its output (household event, dead
+// letter, or parked copy in the store) is acknowledged, so a crash repeats work and never loses
+// it; resends and repeats are dropped by event id within the dedupe window, and the monitor is
+// idempotent for the rest.
+type Intake struct {
+	cfg     Config
+	store   *state.Store
+	pseud   *feed.Pseudonymizer
+	metrics *Metrics
+	log     *slog.Logger
+	w       *kafka.Writer
+
+	// parkMu orders the person-table lookups and parking of the intake group against the table
+	// updates and releases of the registry reader and the sweeper, so that no event is parked
+	// after its person's release has run.
+	parkMu sync.Mutex
+	// persons answers resolve's person→household look-ups from memory; guarded by parkMu.
+	persons *personIndex
+
+	caughtUp          atomic.Bool
+	caughtUpCh        chan struct{}
+	pendingPartitions atomic.Int64
+	personsKnown      atomic.Int64
+	parkedN           atomic.Int64
+}
+
+// NewIntake checks cfg (filling defaults) and returns an intake ready to Run. A nil m gets a
+// private registry; a nil logger discards.
+func New(cfg Config, store *state.Store, pseud *feed.Pseudonymizer, m *Metrics, logger *slog.Logger) (*Intake, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	if store == nil {
+		return nil, errors.New("intake: no state store")
+	}
+	if pseud == nil {
+		return nil, errors.New("intake: no pseudonymiser (a pseudonymisation key is required)")
+	}
+	if m == nil {
+		m = NewMetrics(prometheus.NewRegistry())
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	i := &Intake{
+		cfg: cfg, store: store, pseud: pseud, metrics: m,
+		log:        logger.With("component", "intake"),
+		w:          cfg.Kafka.Writer("", kafkaio.HouseholdBalancer()),
+		caughtUpCh: make(chan struct{}),
+		persons:    newPersonIndex(),
+	}
+	persons, err := store.CountPersons()
+	if err != nil {
+		return nil, err
+	}
+	parked, err := store.CountParked()
+	if err != nil {
+		return nil, err
+	}
+	i.personsKnown.Store(int64(persons))
+	i.parkedN.Store(int64(parked))
+	m.PersonsKnown.Set(float64(persons))
+	m.Parked.Set(float64(parked))
+	m.RegistryLoaded.Set(0)
+	return i, nil
+}
+
+// CaughtUp reports whether the person table has read every registry partition up to the end
+// offsets it had when Run started (readiness).
+func (i *Intake) CaughtUp() bool { return i.caughtUp.Load() }
+
+// Run runs the registry reader, the intake consumer group and the park sweeper until ctx ends
+// (then it returns nil) or one of them fails on something other than the broker (the store).
+// Broker errors are logged and retried with backoff.
+func (i *Intake) Run(ctx context.Context) error {
+	defer func() {
+		if err := i.w.Close(); err != nil {
+			i.log.Warn("close the intake writer", "err", err)
+		}
+	}()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return i.runRegistry(gctx) })
+	g.Go(func() error { return i.runGroup(gctx) })
+	g.Go(func() error { return i.runSweeper(gctx) })
+	g.Go(func() error {
+		// Until the index is loaded, resolve asks the store; a failed load only keeps it so.
+		t0 := time.Now()
+		err := i.persons.load(i.store, &i.parkMu, gctx.Done())
+		switch {
+		case err == nil:
+			i.log.Info("person index loaded", "took", time.Since(t0).Round(time.Millisecond))
+		case !errors.Is(err, errLoadStopped):
+			i.log.Warn("cannot load the person index; person look-ups go to the store", "err", err)
+		}
+		return nil
+	})
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// runGroup consumes the feed topics in the intake consumer group, once the person table has
+// caught up (so that a cold start does not park everything).
+func (i *Intake) runGroup(ctx context.Context) error {
+	log := i.log.With("stage", "group", "group", i.cfg.GroupID)
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-i.caughtUpCh:
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: i.cfg.Kafka.Brokers, GroupID: i.cfg.GroupID, GroupTopics: i.cfg.Topics.FeedTopics(),
+		Dialer: i.cfg.Kafka.Dialer(), MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
+		CommitInterval: 0, StartOffset: kafka.FirstOffset,
+		HeartbeatInterval: 3 * time.Second, SessionTimeout: 30 * time.Second, RebalanceTimeout: 30 * time.Second,
+		JoinGroupBackoff: time.Second,
+		ErrorLogger:      kafkaio.Logger(log),
+	})
+	defer kafkaio.CloseWithin(r, kafkaio.GroupCloseTimeout, "the intake reader", log)
+	log.Info("consuming the feeds", "topics", i.cfg.Topics.FeedTopics())
+	backoff := kafkaio.NewBackoff()
+	for {
+		batch, ferr := kafkaio.FetchBatch(ctx, r, 0, batchWindow, i.cfg.BatchSize)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if len(batch) > 0 {
+			if err := i.handleBatch(ctx, batch); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if err := r.CommitMessages(ctx, batch...); err != nil && ctx.Err() == nil {
+				// The outputs are acknowledged; an uncommitted offset only means the records are
+				// read again, and dropped as resends.
+				log.Warn("cannot commit intake offsets; the records will be read again after a restart or rebalance", "err", err)
+			}
+			backoff.Reset()
+		}
+		if ferr != nil {
+			d := backoff.Next()
+			log.Warn("cannot read the feed topics; retrying (check that the brokers are reachable and the topics exist)", "err", ferr, "retry_in", d)
+			if !kafkaio.Sleep(ctx, d) {
+				return nil
+			}
+		}
+	}
+}
+
+// outcome of one feed record.
+type outcome int
+
+const (
+	outForward outcome = iota
+	outDeadLetter
+	outDuplicate
+	outPark
+)
+
+type item struct {
+	msg  kafka.Message
+	feed string
+	ev   feed.HouseholdEvent
+	dl   *feed.DecodeError
+	out  outcome
+}
+
+// handleBatch decodes, dedupes, resolves and routes a batch of feed records, and returns once
+// every output is acknowledged (by the broker, or by the store for parked events).
+func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
+	now := i.cfg.Now()
+	items := make([]item, len(batch))
+	for n, m := range batch {
+		it := &items[n]
+		it.msg = m
+		name, ok := i.cfg.Topics.FeedOf(m.Topic)
+		if !ok { // cannot happen: the group reads the feed topics only
+			name = m.Topic
+		}
+		it.feed = name
+		i.metrics.EventsIn.WithLabelValues(name).Inc()
+		i.metrics.LastEventTime.WithLabelValues(name).Set(float64(now.Unix()))
+		raw, derr := feed.Decode(name, m.Value, i.cfg.MaxEventBytes, i.cfg.MaxFutureSkew, now)
+		if derr != nil {
+			it.out, it.dl = outDeadLetter, derr
+			continue
+		}
+		it.ev = i.pseud.Apply(raw)
+		it.ev.Source = feed.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+		it.ev.ProducedAt = m.Time
+		it.ev.IngestedAt = now
+	}
+
+	if err := i.resolve(items, now); err != nil {
+		return err
+	}
+
+	msgs := make([]kafka.Message, 0, len(items))
+	for n := range items {
+		it := &items[n]
+		switch it.out {
+		case outForward:
+			m, err := householdMessage(i.cfg.Topics.HouseholdEvents, it.ev)
+			if err != nil {
+				return err
+			}
+			msgs = append(msgs, m)
+		case outDeadLetter:
+			msgs = append(msgs, i.deadLetter(it, now))
+		}
+	}
+	if err := i.write(ctx, msgs); err != nil {
+		return err
+	}
+
+	wb := i.store.DB().NewWriteBatch()
+	defer wb.Cancel()
+	for n := range items {
+		if it := &items[n]; it.out == outForward {
+			if err := state.MarkSeen(wb, it.feed, it.ev.EventID, i.cfg.DedupeWindow); err != nil {
+				return err
+			}
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("remember forwarded event ids: %w", err)
+	}
+
+	for n := range items {
+		it := &items[n]
+		switch it.out {
+		case outForward:
+			i.metrics.Forwarded.WithLabelValues(it.feed).Inc()
+			if !it.msg.Time.IsZero() {
+				i.metrics.IntakeLatency.WithLabelValues(it.feed).Observe(time.Since(it.msg.Time).Seconds())
+			}
+		case outDeadLetter:
+			i.metrics.DeadLetters.WithLabelValues(it.feed, it.dl.Reason).Inc()
+			i.log.Info("dead-lettered a feed record", "feed", it.feed, "reason", it.dl.Reason, "detail", it.dl.Error(),
+				"partition", it.msg.Partition, "offset", it.msg.Offset)
+		case outDuplicate:
+			i.metrics.Duplicates.WithLabelValues(it.feed).Inc()
+		}
+	}
+	return nil
+}
+
+// resolve marks resends as duplicates, finds the household of each valid event, and parks the
+// events of persons the table does not know (marking them seen in the same batch).
+func (i *Intake) resolve(items []item, now time.Time) error {
+	i.parkMu.Lock()
+	defer i.parkMu.Unlock()
+	type id struct{ feed, event string }
+	inBatch := map[id]bool{}
+	var park []*item
+	err := i.store.DB().View(func(txn *badger.Txn) error {
+		for n := range items {
+			it := &items[n]
+			if it.out == outDeadLetter {
+				continue
+			}
+			k := id{it.feed, it.ev.EventID}
+			if inBatch[k] {
+				it.out = outDuplicate
+				continue
+			}
+			inBatch[k] = true
+			seen, err := state.Seen(txn, it.feed, it.ev.EventID)
+			if err != nil {
+				return err
+			}
+			if seen {
+				it.out = outDuplicate
+				continue
+			}
+			if it.ev.HouseholdID != "" {
+				continue
+			}
+			if hh, ok := i.persons.lookup(it.ev.PersonKey); ok {
+				if hh != "" {
+					it.ev.HouseholdID = hh
+					continue
+				}
+				it.out = outPark
+				park = append(park, it)
+				continue
+			}
+			p, ok, err := state.GetPerson(txn, it.ev.PersonKey)
+			if err != nil {
+				return err
+			}
+			if ok && p.Known() {
+				it.ev.HouseholdID = p.HouseholdID
+				continue
+			}
+			it.out = outPark
+			park = append(park, it)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("look up events and persons: %w", err)
+	}
+	if len(park) == 0 {
+		return nil
+	}
+	wb := i.store.DB().NewWriteBatch()
+	defer wb.Cancel()
+	for _, it := range park {
+		ev, err := json.Marshal(it.ev)
+		if err != nil {
+			return fmt.Errorf("encode parked event: %w", err)
+		}
+		orig, err := json.Marshal(sealedRecord{Key: it.msg.Key, Value: it.msg.Value})
+		if err != nil {
+			return fmt.Errorf("encode parked record: %w", err)
+		}
+		p := state.Parked{ParkedAt: now, Feed: it.feed, EventID: it.ev.EventID, Event: ev, Sealed: i.pseud.Seal(orig)}
+		if err := state.PutParked(wb, it.ev.PersonKey, p); err != nil {
+			return err
+		}
+		if err := state.MarkSeen(wb, it.feed, it.ev.EventID, i.cfg.DedupeWindow); err != nil {
+			return err
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("park events: %w", err)
+	}
+	i.parkedN.Add(int64(len(park)))
+	i.metrics.Parked.Set(float64(i.parkedN.Load()))
+	i.log.Debug("parked events of persons the registry does not know yet", "count", len(park))
+	return nil
+}
+
+func (i *Intake) deadLetter(it *item, now time.Time) kafka.Message {
+	return feed.DeadLetter{
+		Reason: it.dl.Reason, Detail: it.dl.Error(), Feed: it.feed,
+		Source: feed.Source{Topic: it.msg.Topic, Partition: it.msg.Partition, Offset: it.msg.Offset},
+		Key:    it.msg.Key, Value: it.msg.Value,
+	}.Message(i.cfg.Topics.DLQ, now)
+}
+
+// householdMessage is a canonical event as a record of the household-events topic.
+func householdMessage(topic string, ev feed.HouseholdEvent) (kafka.Message, error) {
+	b, err := feed.AppendHouseholdEvent(nil, &ev)
+	if err != nil {
+		return kafka.Message{}, fmt.Errorf("encode household event: %w", err)
+	}
+	return kafka.Message{Topic: topic, Key: []byte(ev.HouseholdID), Value: b}, nil
+}
+
+// write sends msgs and waits until the broker acknowledges all of them, retrying failures with
+// backoff until ctx ends.
+func (i *Intake) write(ctx context.Context, msgs []kafka.Message) error {
+	backoff := kafkaio.NewBackoff()
+	for len(msgs) > 0 {
+		err := i.w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var werrs kafka.WriteErrors
+		if errors.As(err, &werrs) && len(werrs) == len(msgs) {
+			failed := msgs[:0:0]
+			for n, e := range werrs {
+				if e != nil {
+					failed = append(failed, msgs[n])
+				}
+			}
+			msgs = failed
+		}
+		d := backoff.Next()
+		i.log.Warn("cannot write to Kafka; retrying (check that the brokers are reachable and the household-events and dlq topics exist)",
+			"err", err, "records", len(msgs), "retry_in", d)
+		if !kafkaio.Sleep(ctx, d) {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// sealedRecord is the original feed record kept (encrypted) with a parked event, for the dead
+// letter it becomes if its person never arrives.
+type sealedRecord struct {
+	Key   []byte `json:"k"`
+	Value []byte `json:"v"`
+}
+
+func decodeParkedEvent(e state.ParkedEntry) (feed.HouseholdEvent, error) {
+	var ev feed.HouseholdEvent
+	if err := feed.DecodeHouseholdEvent(e.Event, &ev); err != nil {
+		return ev, fmt.Errorf("decode parked event: %w", err)
+	}
+	return ev, nil
+}
+
+// batchWindow is how long a batch of feed records stays open after its first record.
+const batchWindow = 5 * time.Millisecond

@@ -1,0 +1,167 @@
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"safetynet/stream/feed"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/segmentio/kafka-go"
+
+	"safetynet/state"
+)
+
+// sweepLimit bounds the parked events handled in one sweep step.
+const sweepLimit = 500
+
+// runSweeper dead-letters, every SweepInterval, the parked events whose person the registry has
+// not named within UnknownPersonWait.
+func (i *Intake) runSweeper(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-i.caughtUpCh:
+	}
+	if err := i.releaseKnownParked(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	t := time.NewTicker(i.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		if err := i.sweep(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// sweep handles every parked event older than the wait: released if its person is known by now,
+// dead-lettered as unknown_person otherwise.
+func (i *Intake) sweep(ctx context.Context) error {
+	for i.parkedN.Load() > 0 {
+		n, err := i.sweepStep(ctx)
+		if err != nil || n < sweepLimit {
+			return err
+		}
+	}
+	return nil
+}
+
+func (i *Intake) sweepStep(ctx context.Context) (int, error) {
+	i.parkMu.Lock()
+	defer i.parkMu.Unlock()
+	now := i.cfg.Now()
+	known, expired, households, err := i.parkedByPerson(now.Add(-i.cfg.UnknownPersonWait), sweepLimit)
+	if err != nil {
+		return 0, fmt.Errorf("find expired parked events: %w", err)
+	}
+	if err := i.release(ctx, known, func(pk string) string { return households[pk] }); err != nil {
+		return 0, err
+	}
+	if len(expired) == 0 {
+		return len(known), nil
+	}
+	msgs := make([]kafka.Message, 0, len(expired))
+	keys := make([][]byte, 0, len(expired))
+	for _, e := range expired {
+		msgs = append(msgs, i.unknownPerson(e, now).Message(i.cfg.Topics.DLQ, now))
+		keys = append(keys, e.Key)
+	}
+	if err := i.write(ctx, msgs); err != nil {
+		return 0, err
+	}
+	if err := i.store.DB().Update(func(txn *badger.Txn) error { return state.DeleteParked(txn, keys...) }); err != nil {
+		return 0, fmt.Errorf("forget dead-lettered parked events: %w", err)
+	}
+	i.parkedN.Add(-int64(len(expired)))
+	i.metrics.Parked.Set(float64(i.parkedN.Load()))
+	for _, e := range expired {
+		i.metrics.DeadLetters.WithLabelValues(e.Feed, feed.ReasonUnknownPerson).Inc()
+	}
+	i.log.Info("dead-lettered events whose person the registry never named", "count", len(expired), "wait", i.cfg.UnknownPersonWait)
+	return len(known) + len(expired), nil
+}
+
+// unknownPerson is the dead letter of an expired parked event: the original record, opened from
+// its sealed copy.
+func (i *Intake) unknownPerson(e state.ParkedEntry, now time.Time) feed.DeadLetter {
+	dl := feed.DeadLetter{Reason: feed.ReasonUnknownPerson, Feed: e.Feed}
+	ev, err := decodeParkedEvent(e)
+	if err == nil {
+		dl.Source = ev.Source
+	}
+	dl.Detail = fmt.Sprintf("person_id: the registry did not name person %s within %s (parked at %s)",
+		ev.PersonMasked, i.cfg.UnknownPersonWait, e.ParkedAt.UTC().Format(time.RFC3339))
+	var rec sealedRecord
+	plain, oerr := i.pseud.Open(e.Sealed)
+	if oerr == nil {
+		oerr = json.Unmarshal(plain, &rec)
+	}
+	if oerr != nil {
+		// The key changed since the event was parked: keep what can be kept, the canonical event.
+		dl.Value = e.Event
+		dl.Detail += "; the original record could not be opened (was the pseudonymisation key changed?), the value is the canonical event"
+		return dl
+	}
+	dl.Key, dl.Value = rec.Key, rec.Value
+	return dl
+}
+
+// releaseKnownParked releases, once the person table has caught up at start, every parked event
+// whose person the table already names. Normally the registry reader releases them as it names
+// the person; a process that died between writing the table and releasing would otherwise leave
+// them parked until the sweeper's wait runs out.
+func (i *Intake) releaseKnownParked(ctx context.Context) error {
+	if i.parkedN.Load() == 0 {
+		return nil
+	}
+	i.parkMu.Lock()
+	defer i.parkMu.Unlock()
+	known, _, households, err := i.parkedByPerson(i.cfg.Now().Add(100*365*24*time.Hour), 0)
+	if err != nil {
+		return fmt.Errorf("find parked events of known persons: %w", err)
+	}
+	if len(known) == 0 {
+		return nil
+	}
+	i.log.Info("releasing events parked for persons the registry has named since (an earlier run stopped before releasing them)", "count", len(known))
+	return i.release(ctx, known, func(pk string) string { return households[pk] })
+}
+
+// parkedByPerson lists up to limit (0: all) events parked before t, split into those whose person
+// the table now names (with the person's household) and the others.
+func (i *Intake) parkedByPerson(t time.Time, limit int) (known, unknown []state.ParkedEntry, households map[string]string, err error) {
+	households = map[string]string{}
+	err = i.store.DB().View(func(txn *badger.Txn) error {
+		es, err := state.ParkedBefore(txn, t, limit)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			p, ok, err := state.GetPerson(txn, e.PersonKey)
+			if err != nil {
+				return err
+			}
+			if ok && p.Known() {
+				households[e.PersonKey] = p.HouseholdID
+				known = append(known, e)
+			} else {
+				unknown = append(unknown, e)
+			}
+		}
+		return nil
+	})
+	return known, unknown, households, err
+}

@@ -1,0 +1,289 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"safetynet/stream/feed"
+	"safetynet/stream/kafkaio"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"safetynet/state"
+)
+
+// The registry reader keeps the person→household table. Every instance reads every partition of
+// the registry topic (one reader per partition, no consumer group), from the offsets stored in
+// Badger beside the table rows, so that any instance can resolve any person.
+
+// applyRegistryFact folds one valid registry event into a person's row. The row keeps the fact
+// with the greatest (occurred_at, event_id), so the table does not depend on arrival order.
+func applyRegistryFact(cur state.Person, found bool, ev feed.HouseholdEvent) (state.Person, bool) {
+	if found && !cur.Before(ev.OccurredAt, ev.EventID) {
+		return cur, false // an older (or the same) fact than the one the row holds
+	}
+	next := state.Person{Fact: ev.Type, FactHousehold: ev.HouseholdID, OccurredAt: ev.OccurredAt, EventID: ev.EventID}
+	switch ev.Type {
+	case "member_joined", "died": // the dead stay resolvable: late events about them still count
+		next.HouseholdID = ev.HouseholdID
+	case "member_left":
+		if found && cur.HouseholdID != "" && cur.HouseholdID != ev.HouseholdID {
+			return cur, false // left a household the person had already moved out of
+		}
+		next.HouseholdID = ""
+	default:
+		return cur, false
+	}
+	return next, true
+}
+
+// runRegistry reads every registry partition until ctx ends.
+func (i *Intake) runRegistry(ctx context.Context) error {
+	topic := i.cfg.Topics.Registry
+	log := i.log.With("stage", "registry", "topic", topic)
+	var ends map[int]int64
+	err := kafkaio.Retry(ctx, log, "look up the registry topic's partitions and end offsets", func() error {
+		var err error
+		ends, err = i.endOffsets(ctx, topic)
+		return err
+	})
+	if err != nil {
+		return nil // ctx ended
+	}
+	i.pendingPartitions.Store(int64(len(ends)))
+	if len(ends) == 0 {
+		i.markCaughtUp(log)
+	}
+	log.Info("reading the registry into the person table", "partitions", len(ends))
+	g, ctx := errgroup.WithContext(ctx)
+	for p, end := range ends {
+		g.Go(func() error { return i.readRegistryPartition(ctx, log.With("partition", p), p, end) })
+	}
+	return g.Wait()
+}
+
+// endOffsets returns, for every partition of topic, the offset after its last record.
+func (i *Intake) endOffsets(ctx context.Context, topic string) (map[int]int64, error) {
+	var conn *kafka.Conn
+	var err error
+	for _, b := range i.cfg.Kafka.Brokers {
+		if conn, err = i.cfg.Kafka.Dialer().DialContext(ctx, "tcp", b); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to brokers %v: %w", i.cfg.Kafka.Brokers, err)
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read partitions of %s: %w", topic, err)
+	}
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("topic %s has no partitions (does it exist?)", topic)
+	}
+	ends := make(map[int]int64, len(parts))
+	for _, p := range parts {
+		lc, err := i.cfg.Kafka.Dialer().DialLeader(ctx, "tcp", i.cfg.Kafka.Brokers[0], topic, p.ID)
+		if err != nil {
+			return nil, fmt.Errorf("connect to the leader of %s/%d: %w", topic, p.ID, err)
+		}
+		end, err := lc.ReadLastOffset()
+		lc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read end offset of %s/%d: %w", topic, p.ID, err)
+		}
+		ends[p.ID] = end
+	}
+	return ends, nil
+}
+
+func (i *Intake) readRegistryPartition(ctx context.Context, log *slog.Logger, p int, end int64) error {
+	topic := i.cfg.Topics.Registry
+	next, ok, err := i.store.Offset(topic, p)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		next = kafka.FirstOffset
+	}
+	caught := end == 0 || (ok && next >= end)
+	if caught {
+		i.partitionCaughtUp(log)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: i.cfg.Kafka.Brokers, Topic: topic, Partition: p, Dialer: i.cfg.Kafka.Dialer(),
+		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
+		ErrorLogger: kafkaio.Logger(log),
+	})
+	defer r.Close()
+	if err := r.SetOffset(next); err != nil {
+		return fmt.Errorf("registry %s/%d: start at offset %d: %w", topic, p, next, err)
+	}
+	backoff := kafkaio.NewBackoff()
+	for {
+		batch, ferr := kafkaio.FetchBatch(ctx, r, 0, batchWindow, i.cfg.BatchSize)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if len(batch) > 0 {
+			if err := i.applyRegistryBatch(ctx, p, batch); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if !caught && batch[len(batch)-1].Offset+1 >= end {
+				caught = true
+				i.partitionCaughtUp(log)
+			}
+			backoff.Reset()
+		}
+		if ferr != nil {
+			d := backoff.Next()
+			log.Warn("cannot read the registry partition; retrying (check that the brokers are reachable)", "err", ferr, "retry_in", d)
+			if !kafkaio.Sleep(ctx, d) {
+				return nil
+			}
+		}
+	}
+}
+
+func (i *Intake) partitionCaughtUp(log *slog.Logger) {
+	log.Info("registry partition caught up")
+	if i.pendingPartitions.Add(-1) == 0 {
+		i.markCaughtUp(log)
+	}
+}
+
+func (i *Intake) markCaughtUp(log *slog.Logger) {
+	if i.caughtUp.CompareAndSwap(false, true) {
+		i.metrics.RegistryLoaded.Set(1)
+		close(i.caughtUpCh)
+		log.Info("person table caught up with the registry", "persons", i.personsKnown.Load())
+	}
+}
+
+// applyRegistryBatch folds a batch of one registry partition into the table, with the partition's
+// next offset in the same transaction, then releases the events parked for persons it named.
+// Invalid registry events are skipped here: the intake group dead-letters them.
+func (i *Intake) applyRegistryBatch(ctx context.Context, p int, batch []kafka.Message) error {
+	i.parkMu.Lock()
+	defer i.parkMu.Unlock()
+	now := i.cfg.Now()
+	rows := map[string]state.Person{}
+	var delta int64
+	err := i.store.DB().Update(func(txn *badger.Txn) error {
+		clear(rows)
+		delta = 0
+		for _, m := range batch {
+			raw, derr := feed.Decode(feed.Registry, m.Value, i.cfg.MaxEventBytes, i.cfg.MaxFutureSkew, now)
+			if derr != nil {
+				continue
+			}
+			ev := i.pseud.Apply(raw)
+			cur, found := rows[ev.PersonKey]
+			if !found {
+				var err error
+				if cur, found, err = state.GetPerson(txn, ev.PersonKey); err != nil {
+					return err
+				}
+			} else {
+				found = true
+			}
+			next, changed := applyRegistryFact(cur, found, ev)
+			if !changed {
+				continue
+			}
+			if err := state.PutPerson(txn, ev.PersonKey, next); err != nil {
+				return err
+			}
+			switch {
+			case next.Known() && !cur.Known():
+				delta++
+			case !next.Known() && cur.Known():
+				delta--
+			}
+			rows[ev.PersonKey] = next
+		}
+		if err := state.AddPersonCount(txn, delta); err != nil {
+			return err
+		}
+		return state.SetOffset(txn, i.cfg.Topics.Registry, p, batch[len(batch)-1].Offset+1)
+	})
+	if err != nil {
+		return fmt.Errorf("registry partition %d: write person table: %w", p, err)
+	}
+	for pk, row := range rows {
+		i.persons.set(pk, row.HouseholdID)
+	}
+	i.metrics.PersonsKnown.Set(float64(i.personsKnown.Add(delta)))
+	if i.parkedN.Load() == 0 {
+		return nil
+	}
+	var release []state.ParkedEntry
+	err = i.store.DB().View(func(txn *badger.Txn) error {
+		for pk, row := range rows {
+			if !row.Known() {
+				continue
+			}
+			es, err := state.ParkedFor(txn, pk)
+			if err != nil {
+				return err
+			}
+			release = append(release, es...)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("find parked events: %w", err)
+	}
+	return i.release(ctx, release, func(pk string) string { return rows[pk].HouseholdID })
+}
+
+// release forwards parked events to their household, then forgets them. The caller holds parkMu.
+func (i *Intake) release(ctx context.Context, entries []state.ParkedEntry, household func(personKey string) string) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	msgs := make([]kafka.Message, 0, len(entries))
+	keys := make([][]byte, 0, len(entries))
+	for _, e := range entries {
+		m, err := i.releasedMessage(e, household(e.PersonKey))
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+		keys = append(keys, e.Key)
+	}
+	if err := i.write(ctx, msgs); err != nil {
+		return err
+	}
+	if err := i.store.DB().Update(func(txn *badger.Txn) error { return state.DeleteParked(txn, keys...) }); err != nil {
+		return fmt.Errorf("forget released events: %w", err)
+	}
+	i.parkedN.Add(-int64(len(entries)))
+	i.metrics.Parked.Set(float64(i.parkedN.Load()))
+	i.metrics.Released.Add(float64(len(entries)))
+	for _, e := range entries {
+		i.metrics.Forwarded.WithLabelValues(e.Feed).Inc()
+	}
+	i.log.Debug("released parked events", "count", len(entries))
+	return nil
+}
+
+func (i *Intake) releasedMessage(e state.ParkedEntry, household string) (kafka.Message, error) {
+	ev, err := decodeParkedEvent(e)
+	if err != nil {
+		return kafka.Message{}, err
+	}
+	if household == "" {
+		return kafka.Message{}, errors.New("release a parked event: no household for its person")
+	}
+	ev.HouseholdID = household
+	return householdMessage(i.cfg.Topics.HouseholdEvents, ev)
+}

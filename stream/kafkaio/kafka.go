@@ -1,0 +1,117 @@
+// Package kafkaio is how every stage talks to Kafka: connection settings (TLS, SASL), writers
+// that wait for acknowledgement, the micro-batch fetch, offsets and lag, and the retry backoff.
+// It knows nothing of feeds, households or alerts.
+package kafkaio
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+)
+
+// Kafka is how to reach the cluster: brokers, and optionally TLS and SASL.
+type Kafka struct {
+	Brokers []string
+	TLS     *tls.Config
+	SASL    sasl.Mechanism
+}
+
+// Dialer is for readers and consumer groups.
+func (k Kafka) Dialer() *kafka.Dialer {
+	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: k.TLS, SASLMechanism: k.SASL}
+}
+
+// Client is for admin requests: metadata, offsets, group offsets.
+func (k Kafka) Client() *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(k.Brokers...), Transport: k.Transport(), Timeout: 10 * time.Second}
+}
+
+// Transport is for writers and admin requests.
+func (k Kafka) Transport() *kafka.Transport {
+	return &kafka.Transport{DialTimeout: 10 * time.Second, TLS: k.TLS, SASL: k.SASL, IdleTimeout: time.Minute}
+}
+
+// Writer returns a writer to topic that waits for all in-sync replicas, flushes within a few
+// milliseconds, and places messages with balancer. (A kafka-go Writer literal would ask for no
+// acknowledgement, ignore keys and wait a second before sending.)
+func (k Kafka) Writer(topic string, balancer kafka.Balancer) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:                   kafka.TCP(k.Brokers...),
+		Topic:                  topic,
+		Balancer:               balancer,
+		RequiredAcks:           kafka.RequireAll,
+		BatchTimeout:           2 * time.Millisecond,
+		BatchSize:              1000,
+		BatchBytes:             16 << 20,
+		MaxAttempts:            3,
+		WriteBackoffMin:        50 * time.Millisecond,
+		WriteBackoffMax:        time.Second,
+		AllowAutoTopicCreation: false,
+		Transport:              k.Transport(),
+	}
+}
+
+// HouseholdBalancer places household-keyed messages: the household-events topic and the
+// changelog share it, so a household's events and its state live in partitions of the same
+// number.
+func HouseholdBalancer() kafka.Balancer { return &kafka.Hash{} }
+
+// samePartition places a message in the partition set on it: the changelog record of a
+// household goes to the partition of the household-events topic it was built from.
+type SamePartition struct{}
+
+func (SamePartition) Balance(msg kafka.Message, partitions ...int) int { return msg.Partition }
+
+// kafkaLogger routes kafka-go's error log to slog. A long poll that times out on an idle
+// partition ("i/o timeout") is routine and the client retries it by itself, so it is logged at
+// debug; anything else is a warning an operator may need to act on.
+func Logger(log *slog.Logger) kafka.Logger {
+	return kafka.LoggerFunc(func(msg string, args ...any) {
+		text := "kafka: " + fmt.Sprintf(msg, args...)
+		if strings.Contains(text, "i/o timeout") || strings.Contains(text, "context canceled") {
+			log.Debug(text)
+			return
+		}
+		log.Warn(text)
+	})
+}
+
+// fetchBatch is the micro-batch of every consuming loop: it waits for a first message (at most
+// firstWait; 0 waits until ctx ends), then takes whatever else arrives within window of it, up
+// to max. A firstWait that passes with nothing gives an empty batch and no error. A fetch error
+// after the first message ends the batch early and is returned with it.
+func FetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Duration, max int) ([]kafka.Message, error) {
+	fctx, cancel := ctx, context.CancelFunc(func() {})
+	if firstWait > 0 {
+		fctx, cancel = context.WithTimeout(ctx, firstWait)
+	}
+	m, err := r.FetchMessage(fctx)
+	cancel()
+	if err != nil {
+		if firstWait > 0 && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil, nil
+		}
+		return nil, err
+	}
+	batch := []kafka.Message{m}
+	bctx, cancel := context.WithTimeout(ctx, window)
+	defer cancel()
+	for len(batch) < max {
+		m, err := r.FetchMessage(bctx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return batch, nil
+			}
+			return batch, err
+		}
+		batch = append(batch, m)
+	}
+	return batch, nil
+}

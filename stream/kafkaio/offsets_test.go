@@ -1,0 +1,118 @@
+package kafkaio
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/segmentio/kafka-go"
+
+	"safetynet/stream/kafkatest"
+)
+
+// TestGroupLag reads lag from a real broker: before the group commits anything (the whole
+// partition lags), after a kafka-go consumer group read and committed a part, and through
+// RunGroupLag into the gauge.
+func TestGroupLag(t *testing.T) {
+	const topicA, topicB, group = "lag.a", "lag.b", "lag-test"
+	_, addr := kafkatest.Broker(t, 2, topicA, topicB)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+
+	produced := map[string]map[int]int64{topicA: {0: 3, 1: 5}, topicB: {0: 4, 1: 0}}
+	w := Kafka{Brokers: []string{addr}}.Writer("", SamePartition{})
+	var msgs []kafka.Message
+	for topic, parts := range produced {
+		for p, n := range parts {
+			for i := range n {
+				msgs = append(msgs, kafka.Message{Topic: topic, Partition: p, Value: fmt.Appendf(nil, "%s/%d/%d", topic, p, i)})
+			}
+		}
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}
+	got, err := GroupLag(ctx, client, group, []string{topicA, topicB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.EqualFunc(got, produced, maps.Equal) {
+		t.Errorf("lag before any commit = %v, want everything produced %v", got, produced)
+	}
+
+	// A consumer group, as intake runs it, reads and commits some of the messages.
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: []string{addr}, GroupID: group, GroupTopics: []string{topicA, topicB},
+		StartOffset: kafka.FirstOffset, CommitInterval: 0, MaxWait: 100 * time.Millisecond,
+		HeartbeatInterval: time.Second, JoinGroupBackoff: 100 * time.Millisecond,
+	})
+	defer r.Close()
+	want := map[string]map[int]int64{}
+	for topic, parts := range produced {
+		want[topic] = maps.Clone(parts)
+	}
+	for range 5 {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CommitMessages(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		want[m.Topic][m.Partition] = produced[m.Topic][m.Partition] - (m.Offset + 1)
+	}
+	got, err = GroupLag(ctx, client, group, []string{topicA, topicB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.EqualFunc(got, want, maps.Equal) {
+		t.Errorf("lag after committing 5 messages = %v, want %v", got, want)
+	}
+
+	// RunGroupLag puts the same numbers in the gauge.
+	lag := NewLagGauge(prometheus.NewRegistry())
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- RunGroupLag(runCtx, GroupLagConfig{Kafka: Kafka{Brokers: []string{addr}}, GroupID: group,
+			Topics: []string{topicA, topicB}, Interval: 20 * time.Millisecond}, lag, nil)
+	}()
+	gauges := func() map[string]map[int]int64 {
+		out := map[string]map[int]int64{}
+		for topic, parts := range want {
+			out[topic] = map[int]int64{}
+			for p := range parts {
+				var d dto.Metric
+				if err := lag.WithLabelValues(topic, fmt.Sprint(p)).Write(&d); err != nil {
+					t.Fatal(err)
+				}
+				out[topic][p] = int64(d.GetGauge().GetValue())
+			}
+		}
+		return out
+	}
+	for !maps.EqualFunc(gauges(), want, maps.Equal) {
+		if ctx.Err() != nil {
+			t.Fatalf("safetynet_consumer_lag = %v, want %v", gauges(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("RunGroupLag returned %v after its context ended, want nil", err)
+	}
+
+	// An unknown topic is an error, not a lag of zero.
+	if _, err := GroupLag(ctx, client, group, []string{"lag.missing"}); err == nil {
+		t.Error("GroupLag of a missing topic: no error")
+	}
+}

@@ -1,0 +1,222 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"safetynet/stream/household"
+	"safetynet/stream/kafkaio"
+	"safetynet/stream/topics"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"safetynet/scorer"
+	"safetynet/state"
+)
+
+// MonitorConfig configures the monitor stage.
+type Config struct {
+	Kafka   kafkaio.Kafka
+	Topics  topics.Topics
+	GroupID string // the consumer group of the monitor is GroupID + "-monitor"
+	// BatchSize and BatchWait bound a micro-batch: up to BatchSize events, or what arrived
+	// within BatchWait of the first one.
+	BatchSize int
+	BatchWait time.Duration
+	// TimerInterval is how often due timers are checked when no event arrives (default 1 s).
+	TimerInterval time.Duration
+	// Now is the clock (default time.Now); tests inject one.
+	Now func() time.Time
+	// Lag is the consumer-lag gauge (kafkaio.NewLagGauge) the workers set for their partitions;
+	// nil keeps the lag unexported.
+	Lag *prometheus.GaugeVec
+	// OnAlert, when set, is called with every alert after it is acknowledged (the demo prints them).
+	OnAlert func(household.Alert)
+}
+
+// Monitor keeps household state for the partitions of the household-events topic this instance
+// owns, re-scores households on every event and when their timer is due, and publishes alerts.
+type Monitor struct {
+	cfg     Config
+	store   *state.Store
+	model   *scorer.Model
+	metrics *Metrics
+	logger  *slog.Logger
+
+	alerts    *kafka.Writer
+	changelog *kafka.Writer
+	dlq       *kafka.Writer
+
+	// failCommit, set only by tests, makes a committed batch report a store failure (as a full
+	// disk would), so that the retry path can be tested with a real store.
+	failCommit func() error
+
+	mu         sync.Mutex
+	partitions map[int]*partitionStatus // owned partitions of the current generation
+	joined     bool
+}
+
+// partitionStatus is what readiness needs to know of a partition worker.
+type partitionStatus struct {
+	caughtUp bool
+	failing  string // why the worker cannot make progress, "" when it can
+}
+
+// NewMonitor returns a monitor; Run starts it.
+func New(cfg Config, store *state.Store, model *scorer.Model, m *Metrics, logger *slog.Logger) *Monitor {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 500
+	}
+	if cfg.BatchWait <= 0 {
+		cfg.BatchWait = 5 * time.Millisecond
+	}
+	if cfg.TimerInterval <= 0 {
+		cfg.TimerInterval = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Lag == nil {
+		cfg.Lag = kafkaio.NewLagGauge(prometheus.NewRegistry())
+	}
+	return &Monitor{
+		cfg: cfg, store: store, model: model, metrics: m, logger: logger.With("stage", "monitor"),
+		alerts:     cfg.Kafka.Writer(cfg.Topics.Alerts, &kafka.Hash{}),
+		changelog:  cfg.Kafka.Writer(cfg.Topics.Changelog, kafkaio.SamePartition{}),
+		dlq:        cfg.Kafka.Writer(cfg.Topics.DLQ, &kafka.Hash{}),
+		partitions: map[int]*partitionStatus{},
+	}
+}
+
+// Ready reports whether every owned partition has caught up and can write, with the reason
+// when not.
+func (mo *Monitor) Ready() (bool, string) {
+	mo.mu.Lock()
+	defer mo.mu.Unlock()
+	if !mo.joined {
+		return false, "monitor has not joined its consumer group yet"
+	}
+	for p, s := range mo.partitions {
+		if s.failing != "" {
+			return false, fmt.Sprintf("partition %d: %s", p, s.failing)
+		}
+		if !s.caughtUp {
+			return false, fmt.Sprintf("partition %d is catching up", p)
+		}
+	}
+	return true, ""
+}
+
+func (mo *Monitor) setStatus(p int, fn func(*partitionStatus)) {
+	mo.mu.Lock()
+	defer mo.mu.Unlock()
+	if s := mo.partitions[p]; s != nil {
+		fn(s)
+	}
+}
+
+// Run consumes until ctx ends. It checks first that the household-events topic and the
+// changelog have the same number of partitions, and refuses to run otherwise.
+func (mo *Monitor) Run(ctx context.Context) error {
+	defer func() {
+		_ = mo.alerts.Close()
+		_ = mo.changelog.Close()
+		_ = mo.dlq.Close()
+	}()
+	if err := mo.checkCopartitioned(ctx); err != nil {
+		return err
+	}
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                mo.cfg.GroupID + "-monitor",
+		Brokers:           mo.cfg.Kafka.Brokers,
+		Dialer:            mo.cfg.Kafka.Dialer(),
+		Topics:            []string{mo.cfg.Topics.HouseholdEvents},
+		StartOffset:       kafka.FirstOffset,
+		HeartbeatInterval: time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  10 * time.Second,
+		JoinGroupBackoff:  time.Second,
+		ErrorLogger:       kafkaio.Logger(mo.logger),
+	})
+	if err != nil {
+		return fmt.Errorf("monitor consumer group: %w", err)
+	}
+	defer kafkaio.CloseWithin(group, finishTimeout+time.Second, "the monitor group", mo.logger)
+	b := kafkaio.NewBackoff()
+	for {
+		gen, err := group.Next(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			d := b.Next()
+			mo.logger.Warn("cannot join the monitor consumer group; retrying — check that the brokers are reachable",
+				"err", err, "retry_in", d)
+			mo.mu.Lock()
+			mo.joined = false
+			mo.mu.Unlock()
+			if !kafkaio.Sleep(ctx, d) {
+				return nil
+			}
+			continue
+		}
+		b.Reset()
+		mo.metrics.Rebalances.Inc()
+		assigned := gen.Assignments[mo.cfg.Topics.HouseholdEvents]
+		mo.mu.Lock()
+		mo.joined = true
+		mo.partitions = map[int]*partitionStatus{}
+		for _, a := range assigned {
+			mo.partitions[a.ID] = &partitionStatus{}
+		}
+		mo.mu.Unlock()
+		mo.metrics.PartitionsOwned.Set(float64(len(assigned)))
+		ids := make([]int, 0, len(assigned))
+		for _, a := range assigned {
+			ids = append(ids, a.ID)
+		}
+		mo.logger.Info("joined monitor group", "generation", gen.ID, "partitions", ids)
+		for _, a := range assigned {
+			p := a.ID
+			gen.Start(func(ctx context.Context) {
+				w := &worker{mo: mo, partition: p, gen: gen, logger: mo.logger.With("partition", p)}
+				w.run(ctx)
+			})
+		}
+	}
+}
+
+// checkCopartitioned refuses to run when the changelog does not mirror the household-events
+// topic partition for partition.
+func (mo *Monitor) checkCopartitioned(ctx context.Context) error {
+	client := &kafka.Client{Addr: kafka.TCP(mo.cfg.Kafka.Brokers...), Transport: mo.cfg.Kafka.Transport(), Timeout: 10 * time.Second}
+	var meta *kafka.MetadataResponse
+	err := kafkaio.Retry(ctx, mo.logger, "read the metadata of "+mo.cfg.Topics.HouseholdEvents+" and "+mo.cfg.Topics.Changelog, func() error {
+		var err error
+		meta, err = client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{mo.cfg.Topics.HouseholdEvents, mo.cfg.Topics.Changelog}})
+		return err
+	})
+	if err != nil {
+		return nil // ctx ended
+	}
+	counts := map[string]int{}
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return fmt.Errorf("topic %s: %w (create it with as many partitions as %s)", t.Name, t.Error, mo.cfg.Topics.HouseholdEvents)
+		}
+		counts[t.Name] = len(t.Partitions)
+	}
+	he, cl := counts[mo.cfg.Topics.HouseholdEvents], counts[mo.cfg.Topics.Changelog]
+	if he == 0 || he != cl {
+		return fmt.Errorf("topic %s has %d partitions and %s has %d: they must be equal (co-partitioned), refusing to run",
+			mo.cfg.Topics.HouseholdEvents, he, mo.cfg.Topics.Changelog, cl)
+	}
+	return nil
+}
+
+// errStopped means the worker's context ended while it was retrying.
+var errStopped = errors.New("stopped")

@@ -1,0 +1,134 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"safetynet/stream/household"
+	"strconv"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/segmentio/kafka-go"
+
+	"safetynet/state"
+)
+
+// restore rebuilds a partition the store does not hold from the changelog: the newest state of
+// every household, the timers and the counts, and the household-events offset that state was
+// built up to. It is the slow path (a new or replaced instance); it writes in large batches and
+// logs progress. It returns the offset to resume the household-events partition from.
+func (w *worker) restore(ctx context.Context) (int64, error) {
+	mo := w.mo
+	topic := mo.cfg.Topics.Changelog
+	client := &kafka.Client{Addr: kafka.TCP(mo.cfg.Kafka.Brokers...), Transport: mo.cfg.Kafka.Transport(), Timeout: 10 * time.Second}
+	// One request per kind of offset: a real broker may refuse a partition named twice.
+	var first, end int64
+	for _, req := range []kafka.OffsetRequest{kafka.FirstOffsetOf(w.partition), kafka.LastOffsetOf(w.partition)} {
+		resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: {req}}})
+		if err != nil {
+			return 0, fmt.Errorf("list changelog offsets: %w", err)
+		}
+		for _, po := range resp.Topics[topic] {
+			if po.Partition != w.partition {
+				continue
+			}
+			if po.Error != nil {
+				return 0, fmt.Errorf("changelog %s/%d: %w", topic, w.partition, po.Error)
+			}
+			if req.Timestamp == kafka.FirstOffset {
+				first = po.FirstOffset
+			} else {
+				end = po.LastOffset
+			}
+		}
+	}
+	remaining := mo.metrics.RestoreRemaining.WithLabelValues(strconv.Itoa(w.partition))
+	remaining.Set(float64(max(end-first, 0)))
+	defer remaining.Set(0)
+	if end <= first {
+		w.logger.Info("no local state and an empty changelog: starting the partition from the beginning")
+		return kafka.FirstOffset, nil
+	}
+	w.logger.Info("no local state: restoring the partition from the changelog", "records", end-first)
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: mo.cfg.Kafka.Brokers, Dialer: mo.cfg.Kafka.Dialer(), Topic: topic, Partition: w.partition,
+		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 200 * time.Millisecond, QueueCapacity: 10000,
+	})
+	defer r.Close()
+	if err := r.SetOffset(first); err != nil {
+		return 0, fmt.Errorf("seek changelog: %w", err)
+	}
+
+	type summary struct {
+		next  time.Time
+		level string
+	}
+	households := map[string]summary{}
+	wb := mo.store.DB().NewWriteBatch()
+	defer wb.Cancel()
+	var next int64 = kafka.FirstOffset
+	start, lastLog := time.Now(), time.Now()
+	var n int64
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("read changelog at %d of %d: %w", n, end-first, err)
+		}
+		n++
+		if len(m.Value) > 0 {
+			h, err := household.Decode(m.Value)
+			if err != nil {
+				w.logger.Warn("skipping undecodable changelog record", "offset", m.Offset, "err", err)
+			} else {
+				households[h.ID] = summary{next: h.NextCheck, level: h.Level}
+				if err := wb.Set(state.HouseholdKey(h.ID), m.Value); err != nil {
+					return 0, fmt.Errorf("write restored household: %w", err)
+				}
+			}
+		}
+		for _, hd := range m.Headers {
+			if hd.Key == "next_offset" {
+				if o, err := strconv.ParseInt(string(hd.Value), 10, 64); err == nil && o > next {
+					next = o
+				}
+			}
+		}
+		if n%1024 == 0 {
+			remaining.Set(float64(end - 1 - m.Offset))
+		}
+		if time.Since(lastLog) > 2*time.Second {
+			lastLog = time.Now()
+			w.logger.Info("restoring partition from changelog", "done", n, "of", end-first,
+				"percent", 100*n/(end-first), "elapsed", time.Since(start).Round(time.Millisecond))
+		}
+		if m.Offset+1 >= end {
+			break
+		}
+	}
+	stats := state.PartitionStats{Levels: map[string]int64{}}
+	for id, s := range households {
+		stats.Levels[household.LevelLabel(s.level)]++
+		if !s.next.IsZero() {
+			stats.Timers++
+			if err := wb.Set(state.TimerKey(w.partition, s.next, id), nil); err != nil {
+				return 0, fmt.Errorf("write restored timer: %w", err)
+			}
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return 0, fmt.Errorf("write restored partition: %w", err)
+	}
+	// The offset and counts last, in their own transaction: a crash before this leaves no
+	// offset, and the restore simply runs again.
+	if err := mo.store.DB().Update(func(txn *badger.Txn) error {
+		if err := state.SetStats(txn, w.partition, stats); err != nil {
+			return err
+		}
+		return state.SetOffset(txn, mo.cfg.Topics.HouseholdEvents, w.partition, max(next, 0))
+	}); err != nil {
+		return 0, fmt.Errorf("write restored offset: %w", err)
+	}
+	w.logger.Info("partition restored from changelog", "households", len(households), "records", n,
+		"resume_offset", next, "took", time.Since(start).Round(time.Millisecond))
+	return max(next, 0), nil
+}

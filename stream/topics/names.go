@@ -1,0 +1,88 @@
+// Package topics names every Kafka topic safetynet reads or writes. The names are configuration
+// (SAFETYNET_TOPIC_*); this package holds their defaults, in one place (the struct tags), and
+// the feed ↔ topic mapping. It does not talk to Kafka.
+package topics
+
+import (
+	"fmt"
+	"reflect"
+
+	"safetynet/stream/feed"
+)
+
+// Topics names every Kafka topic safetynet reads or writes. The envDefault tags are the
+// defaults: DefaultTopics reads them, so there is one place to change a default name.
+type Topics struct {
+	Registry        string `env:"REGISTRY" envDefault:"safetynet.feed.registry"`
+	Hospital        string `env:"HOSPITAL" envDefault:"safetynet.feed.hospital"`
+	Pension         string `env:"PENSION" envDefault:"safetynet.feed.pension"`
+	Employment      string `env:"EMPLOYMENT" envDefault:"safetynet.feed.employment"`
+	Disability      string `env:"DISABILITY" envDefault:"safetynet.feed.disability"`
+	HouseholdEvents string `env:"HOUSEHOLD_EVENTS" envDefault:"safetynet.household-events"`
+	DLQ             string `env:"DLQ" envDefault:"safetynet.dlq"`
+	Alerts          string `env:"ALERTS" envDefault:"safetynet.alerts"`
+	Changelog       string `env:"CHANGELOG" envDefault:"safetynet.changelog"`
+}
+
+// Default returns the default topic names (the envDefault tags of Topics).
+func Default() Topics {
+	var t Topics
+	v := reflect.ValueOf(&t).Elem()
+	for i := range v.NumField() {
+		v.Field(i).SetString(v.Type().Field(i).Tag.Get("envDefault"))
+	}
+	return t
+}
+
+// Feed returns the topic of a feed ("" for an unknown feed name).
+func (t Topics) Feed(name string) string {
+	switch name {
+	case feed.Registry:
+		return t.Registry
+	case feed.Hospital:
+		return t.Hospital
+	case feed.Pension:
+		return t.Pension
+	case feed.Employment:
+		return t.Employment
+	case feed.Disability:
+		return t.Disability
+	}
+	return ""
+}
+
+// FeedOf returns the feed whose topic is topic.
+func (t Topics) FeedOf(topic string) (string, bool) {
+	for _, f := range feed.Feeds {
+		if t.Feed(f) == topic {
+			return f, true
+		}
+	}
+	return "", false
+}
+
+// FeedTopics lists the feed topics in the order of feed.Feeds.
+func (t Topics) FeedTopics() []string {
+	out := make([]string, 0, len(feed.Feeds))
+	for _, f := range feed.Feeds {
+		out = append(out, t.Feed(f))
+	}
+	return out
+}
+
+// Validate checks that every topic is named and that no two roles share a topic.
+func (t Topics) Validate() error {
+	v := reflect.ValueOf(t)
+	seen := map[string]string{}
+	for i := range v.NumField() {
+		role, topic := v.Type().Field(i).Tag.Get("env"), v.Field(i).String()
+		if topic == "" {
+			return fmt.Errorf("topics: no topic named for %s", role)
+		}
+		if other, dup := seen[topic]; dup {
+			return fmt.Errorf("topics: %s and %s both use topic %q", role, other, topic)
+		}
+		seen[topic] = role
+	}
+	return nil
+}
