@@ -33,8 +33,9 @@ func (s *Store) Household(id string) ([]byte, error) {
 	return v, nil
 }
 
-// GetIn reads key inside txn; nil, nil when absent.
-func GetIn(txn *badger.Txn, key []byte) ([]byte, error) {
+// get reads key inside the transaction; nil, nil when absent.
+func (t *Tx) get(key []byte) ([]byte, error) {
+	txn := t.txn
 	it, err := txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, nil
@@ -50,7 +51,7 @@ func (s *Store) get(key []byte) ([]byte, error) {
 	var v []byte
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		v, err = GetIn(txn, key)
+		v, err = (&Tx{txn}).get(key)
 		return err
 	})
 	return v, err

@@ -3,8 +3,6 @@ package state
 import (
 	"encoding/binary"
 	"fmt"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // OffsetKey is the key of the next offset to read from topic/partition.
@@ -16,9 +14,10 @@ func OffsetKey(topic string, partition int) []byte {
 	return binary.BigEndian.AppendUint32(k, uint32(partition))
 }
 
-// SetOffset records, inside txn, that everything before next on topic/partition is applied.
+// SetOffset records, inside the transaction, that everything before next on topic/partition is applied.
 // Written in the same transaction as the state it produced.
-func SetOffset(txn *badger.Txn, topic string, partition int, next int64) error {
+func (t *Tx) SetOffset(topic string, partition int, next int64) error {
+	txn := t.txn
 	return txn.Set(OffsetKey(topic, partition), binary.BigEndian.AppendUint64(nil, uint64(next)))
 }
 

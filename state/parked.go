@@ -37,8 +37,9 @@ func parkedPersonPrefix(personKey string) []byte {
 	return append(k, 0)
 }
 
-// PutParked parks an event for personKey inside a write batch.
-func PutParked(wb *badger.WriteBatch, personKey string, p Parked) error {
+// PutParked parks an event for personKey on the batch.
+func (b *Batch) PutParked(personKey string, p Parked) error {
+	wb := b.wb
 	v, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("encode parked event: %w", err)
@@ -56,16 +57,16 @@ type ParkedEntry struct {
 	Parked
 }
 
-// ParkedFor lists, inside txn, the events parked for personKey.
-func ParkedFor(txn *badger.Txn, personKey string) ([]ParkedEntry, error) {
-	return scanParked(txn, parkedPersonPrefix(personKey), func(Parked) bool { return true })
+// ParkedFor lists, inside the transaction, the events parked for personKey.
+func (t *Tx) ParkedFor(personKey string) ([]ParkedEntry, error) {
+	return t.scanParked(parkedPersonPrefix(personKey), func(Parked) bool { return true })
 }
 
-// ParkedBefore lists, inside txn, the events parked before t (at most limit; 0 for all).
-func ParkedBefore(txn *badger.Txn, t time.Time, limit int) ([]ParkedEntry, error) {
+// ParkedBefore lists, inside the transaction, the events parked before t (at most limit; 0 for all).
+func (t *Tx) ParkedBefore(before time.Time, limit int) ([]ParkedEntry, error) {
 	n := 0
-	return scanParked(txn, parkedPrefix, func(p Parked) bool {
-		if !p.ParkedAt.Before(t) || (limit > 0 && n >= limit) {
+	return t.scanParked(parkedPrefix, func(p Parked) bool {
+		if !p.ParkedAt.Before(before) || (limit > 0 && n >= limit) {
 			return false
 		}
 		n++
@@ -73,7 +74,8 @@ func ParkedBefore(txn *badger.Txn, t time.Time, limit int) ([]ParkedEntry, error
 	})
 }
 
-func scanParked(txn *badger.Txn, prefix []byte, keep func(Parked) bool) ([]ParkedEntry, error) {
+func (t *Tx) scanParked(prefix []byte, keep func(Parked) bool) ([]ParkedEntry, error) {
+	txn := t.txn
 	var out []ParkedEntry
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
 	defer it.Close()
@@ -99,8 +101,9 @@ func scanParked(txn *badger.Txn, prefix []byte, keep func(Parked) bool) ([]Parke
 	return out, nil
 }
 
-// DeleteParked removes parked events by key inside txn.
-func DeleteParked(txn *badger.Txn, keys ...[]byte) error {
+// DeleteParked removes parked events by key inside the transaction.
+func (t *Tx) DeleteParked(keys ...[]byte) error {
+	txn := t.txn
 	for _, k := range keys {
 		if err := txn.Delete(k); err != nil {
 			return fmt.Errorf("delete parked event: %w", err)

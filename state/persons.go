@@ -45,8 +45,9 @@ func PersonKey(personKey string) []byte {
 
 var personPrefix = []byte{kindPerson, '/'}
 
-// PutPerson writes a person's row inside txn.
-func PutPerson(txn *badger.Txn, personKey string, p Person) error {
+// PutPerson writes a person's row inside the transaction.
+func (t *Tx) PutPerson(personKey string, p Person) error {
+	txn := t.txn
 	v, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("encode person row: %w", err)
@@ -54,8 +55,9 @@ func PutPerson(txn *badger.Txn, personKey string, p Person) error {
 	return txn.Set(PersonKey(personKey), v)
 }
 
-// GetPerson reads a person's row inside txn; false when there is none.
-func GetPerson(txn *badger.Txn, personKey string) (Person, bool, error) {
+// GetPerson reads a person's row inside the transaction; false when there is none.
+func (t *Tx) GetPerson(personKey string) (Person, bool, error) {
+	txn := t.txn
 	var p Person
 	it, err := txn.Get(PersonKey(personKey))
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -71,9 +73,10 @@ func GetPerson(txn *badger.Txn, personKey string) (Person, bool, error) {
 	return p, true, nil
 }
 
-// DeletePerson removes a person's row inside txn. Like PutPerson, the caller keeps the count
+// DeletePerson removes a person's row inside the transaction. Like PutPerson, the caller keeps the count
 // (AddPersonCount) in the same transaction.
-func DeletePerson(txn *badger.Txn, personKey string) error {
+func (t *Tx) DeletePerson(personKey string) error {
+	txn := t.txn
 	return txn.Delete(PersonKey(personKey))
 }
 
@@ -83,7 +86,7 @@ func (s *Store) Person(personKey string) (Person, bool, error) {
 	var ok bool
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		p, ok, err = GetPerson(txn, personKey)
+		p, ok, err = (&Tx{txn}).GetPerson(personKey)
 		return err
 	})
 	return p, ok, err
@@ -93,15 +96,16 @@ func (s *Store) Person(personKey string) (Person, bool, error) {
 // transactions that change the table, so that start-up need not scan it.
 var personCountKey = []byte{kindMeta, '/', 'p', 'n'}
 
-// AddPersonCount adds delta to the stored count of known persons inside txn. Callers serialise
+// AddPersonCount adds delta to the stored count of known persons inside the transaction. Callers serialise
 // their transactions on the table (the registry reader holds a lock), so the read-modify-write
 // cannot race.
-func AddPersonCount(txn *badger.Txn, delta int64) error {
+func (t *Tx) AddPersonCount(delta int64) error {
+	txn := t.txn
 	if delta == 0 {
 		return nil
 	}
 	var n int64
-	v, err := GetIn(txn, personCountKey)
+	v, err := t.get(personCountKey)
 	if err != nil {
 		return err
 	}

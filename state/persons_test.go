@@ -3,8 +3,6 @@ package state
 import (
 	"testing"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 func openPersonsTest(t *testing.T) *Store {
@@ -20,14 +18,14 @@ func openPersonsTest(t *testing.T) *Store {
 func TestPersons(t *testing.T) {
 	s := openPersonsTest(t)
 	at := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	err := s.DB().Update(func(txn *badger.Txn) error {
-		if err := PutPerson(txn, "k1", Person{HouseholdID: "H1", Fact: "member_joined", OccurredAt: at, EventID: "e1"}); err != nil {
+	err := s.Update(func(tx *Tx) error {
+		if err := tx.PutPerson("k1", Person{HouseholdID: "H1", Fact: "member_joined", OccurredAt: at, EventID: "e1"}); err != nil {
 			return err
 		}
-		if err := PutPerson(txn, "k2", Person{Fact: "member_left", FactHousehold: "H1", OccurredAt: at, EventID: "e2"}); err != nil {
+		if err := tx.PutPerson("k2", Person{Fact: "member_left", FactHousehold: "H1", OccurredAt: at, EventID: "e2"}); err != nil {
 			return err
 		}
-		return PutPerson(txn, "k3", Person{HouseholdID: "H3", OccurredAt: at})
+		return tx.PutPerson("k3", Person{HouseholdID: "H3", OccurredAt: at})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -46,11 +44,11 @@ func TestPersons(t *testing.T) {
 		t.Errorf("CountPersons: got %d, %v; want 2", n, err)
 	}
 	// Writers keep the count in the same transaction as the row.
-	if err := s.DB().Update(func(txn *badger.Txn) error {
-		if err := DeletePerson(txn, "k3"); err != nil {
+	if err := s.Update(func(tx *Tx) error {
+		if err := tx.DeletePerson("k3"); err != nil {
 			return err
 		}
-		return AddPersonCount(txn, -1)
+		return tx.AddPersonCount(-1)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -64,19 +62,19 @@ func TestPersons(t *testing.T) {
 
 func TestSeen(t *testing.T) {
 	s := openPersonsTest(t)
-	wb := s.DB().NewWriteBatch()
-	if err := MarkSeen(wb, "hospital", "e1", time.Hour); err != nil {
+	wb := s.NewBatch()
+	if err := wb.MarkSeen("hospital", "e1", time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	if err := wb.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	err := s.DB().View(func(txn *badger.Txn) error {
+	err := s.View(func(tx *Tx) error {
 		for _, c := range []struct {
 			feed, id string
 			want     bool
 		}{{"hospital", "e1", true}, {"pension", "e1", false}, {"hospital", "e2", false}} {
-			got, err := Seen(txn, c.feed, c.id)
+			got, err := tx.Seen(c.feed, c.id)
 			if err != nil {
 				return err
 			}
@@ -84,7 +82,7 @@ func TestSeen(t *testing.T) {
 				t.Errorf("Seen(%s, %s): got %v, want %v", c.feed, c.id, got, c.want)
 			}
 		}
-		item, err := txn.Get(SeenKey("hospital", "e1"))
+		item, err := tx.txn.Get(SeenKey("hospital", "e1"))
 		if err != nil {
 			return err
 		}
@@ -102,7 +100,7 @@ func TestSeen(t *testing.T) {
 func TestParked(t *testing.T) {
 	s := openPersonsTest(t)
 	t0 := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	wb := s.DB().NewWriteBatch()
+	wb := s.NewBatch()
 	for _, p := range []struct {
 		person string
 		Parked
@@ -112,7 +110,7 @@ func TestParked(t *testing.T) {
 		{"pb", Parked{ParkedAt: t0.Add(2 * time.Hour), Feed: "hospital", EventID: "e3"}},
 		{"pa", Parked{ParkedAt: t0, Feed: "hospital", EventID: "e1", Event: []byte("{}"), Sealed: []byte{1}}}, // redelivered
 	} {
-		if err := PutParked(wb, p.person, p.Parked); err != nil {
+		if err := wb.PutParked(p.person, p.Parked); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -123,12 +121,12 @@ func TestParked(t *testing.T) {
 		t.Fatalf("CountParked: got %d, %v; want 3", n, err)
 	}
 	var forA, old []ParkedEntry
-	err := s.DB().View(func(txn *badger.Txn) error {
+	err := s.View(func(tx *Tx) error {
 		var err error
-		if forA, err = ParkedFor(txn, "pa"); err != nil {
+		if forA, err = tx.ParkedFor("pa"); err != nil {
 			return err
 		}
-		old, err = ParkedBefore(txn, t0.Add(90*time.Minute), 0)
+		old, err = tx.ParkedBefore(t0.Add(90*time.Minute), 0)
 		return err
 	})
 	if err != nil {
@@ -140,7 +138,7 @@ func TestParked(t *testing.T) {
 	if len(old) != 2 {
 		t.Errorf("ParkedBefore: got %d entries, want 2", len(old))
 	}
-	if err := s.DB().Update(func(txn *badger.Txn) error { return DeleteParked(txn, forA[0].Key, forA[1].Key) }); err != nil {
+	if err := s.Update(func(tx *Tx) error { return tx.DeleteParked(forA[0].Key, forA[1].Key) }); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.CountParked(); n != 1 {

@@ -17,9 +17,10 @@ func SeenKey(feed, eventID string) []byte {
 	return append(k, eventID...)
 }
 
-// MarkSeen remembers (feed, eventID) for ttl, inside a write batch. Badger drops the key once
+// MarkSeen remembers (feed, eventID) for ttl, on the batch. Badger drops the key once
 // the TTL has passed.
-func MarkSeen(wb *badger.WriteBatch, feed, eventID string, ttl time.Duration) error {
+func (b *Batch) MarkSeen(feed, eventID string, ttl time.Duration) error {
+	wb := b.wb
 	e := badger.NewEntry(SeenKey(feed, eventID), []byte{1}).WithTTL(ttl)
 	if err := wb.SetEntry(e); err != nil {
 		return fmt.Errorf("mark event seen: %w", err)
@@ -27,8 +28,9 @@ func MarkSeen(wb *badger.WriteBatch, feed, eventID string, ttl time.Duration) er
 	return nil
 }
 
-// Seen reports, inside txn, whether (feed, eventID) was marked within its TTL.
-func Seen(txn *badger.Txn, feed, eventID string) (bool, error) {
+// Seen reports, inside the transaction, whether (feed, eventID) was marked within its TTL.
+func (t *Tx) Seen(feed, eventID string) (bool, error) {
+	txn := t.txn
 	_, err := txn.Get(SeenKey(feed, eventID))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return false, nil

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // PartitionStats are the running counts of one partition, kept in the same transactions as the
@@ -29,8 +27,9 @@ func statsKey(partition int) []byte {
 	return binary.BigEndian.AppendUint32([]byte{kindMeta, '/', 's', '/'}, uint32(partition))
 }
 
-// SetStats writes the partition's counts inside txn.
-func SetStats(txn *badger.Txn, partition int, s PartitionStats) error {
+// SetStats writes the partition's counts inside the transaction.
+func (t *Tx) SetStats(partition int, s PartitionStats) error {
+	txn := t.txn
 	v, err := json.Marshal(s)
 	if err != nil {
 		return err

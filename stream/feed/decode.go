@@ -26,7 +26,11 @@ const (
 	ReasonUnknownPerson = "unknown_person" // the registry did not name the person within the wait
 )
 
-// Reasons lists every reason code.
+// ReasonBadInternalEvent is the monitor's: a household event it cannot apply (an intake and
+// monitor of different versions). Feed records never get it.
+const ReasonBadInternalEvent = "bad_internal_event"
+
+// Reasons lists every reason code of a feed record.
 var Reasons = []string{ReasonMalformedJSON, ReasonMissingField, ReasonBadType, ReasonBadValue,
 	ReasonBadPersonID, ReasonBadTime, ReasonUnknownType, ReasonTooLarge, ReasonUnknownPerson}
 

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
@@ -147,34 +146,17 @@ func (i *Intake) runGroup(ctx context.Context) error {
 	})
 	defer kafkaio.CloseWithin(r, kafkaio.GroupCloseTimeout, "the intake reader", log)
 	log.Info("consuming the feeds", "topics", i.cfg.Topics.FeedTopics())
-	backoff := kafkaio.NewBackoff()
-	for {
-		batch, ferr := kafkaio.FetchBatch(ctx, r, 0, batchWindow, i.cfg.BatchSize)
-		if ctx.Err() != nil {
-			return nil
+	return kafkaio.Consume(ctx, r, batchWindow, i.cfg.BatchSize, log, "the feed topics", func(ctx context.Context, batch []kafka.Message) error {
+		if err := i.handleBatch(ctx, batch); err != nil {
+			return err
 		}
-		if len(batch) > 0 {
-			if err := i.handleBatch(ctx, batch); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
-			}
-			if err := r.CommitMessages(ctx, batch...); err != nil && ctx.Err() == nil {
-				// The outputs are acknowledged; an uncommitted offset only means the records are
-				// read again, and dropped as resends.
-				log.Warn("cannot commit intake offsets; the records will be read again after a restart or rebalance", "err", err)
-			}
-			backoff.Reset()
+		if err := r.CommitMessages(ctx, batch...); err != nil && ctx.Err() == nil {
+			// The outputs are acknowledged; an uncommitted offset only means the records are
+			// read again, and dropped as resends.
+			log.Warn("cannot commit intake offsets; the records will be read again after a restart or rebalance", "err", err)
 		}
-		if ferr != nil {
-			d := backoff.Next()
-			log.Warn("cannot read the feed topics; retrying (check that the brokers are reachable and the topics exist)", "err", ferr, "retry_in", d)
-			if !kafkaio.Sleep(ctx, d) {
-				return nil
-			}
-		}
-	}
+		return nil
+	})
 }
 
 // outcome of one feed record.
@@ -243,11 +225,11 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 		return err
 	}
 
-	wb := i.store.DB().NewWriteBatch()
+	wb := i.store.NewBatch()
 	defer wb.Cancel()
 	for n := range items {
 		if it := &items[n]; it.out == outForward {
-			if err := state.MarkSeen(wb, it.feed, it.ev.EventID, i.cfg.DedupeWindow); err != nil {
+			if err := wb.MarkSeen(it.feed, it.ev.EventID, i.cfg.DedupeWindow); err != nil {
 				return err
 			}
 		}
@@ -283,7 +265,7 @@ func (i *Intake) resolve(items []item, now time.Time) error {
 	type id struct{ feed, event string }
 	inBatch := map[id]bool{}
 	var park []*item
-	err := i.store.DB().View(func(txn *badger.Txn) error {
+	err := i.store.View(func(tx *state.Tx) error {
 		for n := range items {
 			it := &items[n]
 			if it.out == outDeadLetter {
@@ -295,7 +277,7 @@ func (i *Intake) resolve(items []item, now time.Time) error {
 				continue
 			}
 			inBatch[k] = true
-			seen, err := state.Seen(txn, it.feed, it.ev.EventID)
+			seen, err := tx.Seen(it.feed, it.ev.EventID)
 			if err != nil {
 				return err
 			}
@@ -315,7 +297,7 @@ func (i *Intake) resolve(items []item, now time.Time) error {
 				park = append(park, it)
 				continue
 			}
-			p, ok, err := state.GetPerson(txn, it.ev.PersonKey)
+			p, ok, err := tx.GetPerson(it.ev.PersonKey)
 			if err != nil {
 				return err
 			}
@@ -334,7 +316,7 @@ func (i *Intake) resolve(items []item, now time.Time) error {
 	if len(park) == 0 {
 		return nil
 	}
-	wb := i.store.DB().NewWriteBatch()
+	wb := i.store.NewBatch()
 	defer wb.Cancel()
 	for _, it := range park {
 		ev, err := json.Marshal(it.ev)
@@ -346,10 +328,10 @@ func (i *Intake) resolve(items []item, now time.Time) error {
 			return fmt.Errorf("encode parked record: %w", err)
 		}
 		p := state.Parked{ParkedAt: now, Feed: it.feed, EventID: it.ev.EventID, Event: ev, Sealed: i.pseud.Seal(orig)}
-		if err := state.PutParked(wb, it.ev.PersonKey, p); err != nil {
+		if err := wb.PutParked(it.ev.PersonKey, p); err != nil {
 			return err
 		}
-		if err := state.MarkSeen(wb, it.feed, it.ev.EventID, i.cfg.DedupeWindow); err != nil {
+		if err := wb.MarkSeen(it.feed, it.ev.EventID, i.cfg.DedupeWindow); err != nil {
 			return err
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"safetynet/stream/feed"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/segmentio/kafka-go"
 
 	"safetynet/state"
@@ -82,7 +81,7 @@ func (i *Intake) sweepStep(ctx context.Context) (int, error) {
 	if err := i.write(ctx, msgs); err != nil {
 		return 0, err
 	}
-	if err := i.store.DB().Update(func(txn *badger.Txn) error { return state.DeleteParked(txn, keys...) }); err != nil {
+	if err := i.store.Update(func(tx *state.Tx) error { return tx.DeleteParked(keys...) }); err != nil {
 		return 0, fmt.Errorf("forget dead-lettered parked events: %w", err)
 	}
 	i.parkedN.Add(-int64(len(expired)))
@@ -144,13 +143,13 @@ func (i *Intake) releaseKnownParked(ctx context.Context) error {
 // the table now names (with the person's household) and the others.
 func (i *Intake) parkedByPerson(t time.Time, limit int) (known, unknown []state.ParkedEntry, households map[string]string, err error) {
 	households = map[string]string{}
-	err = i.store.DB().View(func(txn *badger.Txn) error {
-		es, err := state.ParkedBefore(txn, t, limit)
+	err = i.store.View(func(tx *state.Tx) error {
+		es, err := tx.ParkedBefore(t, limit)
 		if err != nil {
 			return err
 		}
 		for _, e := range es {
-			p, ok, err := state.GetPerson(txn, e.PersonKey)
+			p, ok, err := tx.GetPerson(e.PersonKey)
 			if err != nil {
 				return err
 			}

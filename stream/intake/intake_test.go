@@ -457,11 +457,11 @@ func TestIntakeReleasesParkedAfterACrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DB().Update(func(txn *badger.Txn) error {
-		if err := state.PutPerson(txn, h.pseud.Key(person), state.Person{HouseholdID: "H-CRASH", Fact: "member_joined", FactHousehold: "H-CRASH", OccurredAt: h.now(), EventID: "r1"}); err != nil {
+	if err := s.Update(func(tx *state.Tx) error {
+		if err := tx.PutPerson(h.pseud.Key(person), state.Person{HouseholdID: "H-CRASH", Fact: "member_joined", FactHousehold: "H-CRASH", OccurredAt: h.now(), EventID: "r1"}); err != nil {
 			return err
 		}
-		return state.AddPersonCount(txn, 1)
+		return tx.AddPersonCount(1)
 	}); err != nil {
 		t.Fatal(err)
 	}

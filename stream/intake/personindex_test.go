@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"safetynet/state"
 )
 
@@ -30,9 +28,9 @@ func TestPersonIndexLoadAndSet(t *testing.T) {
 		newer:  {HouseholdID: "hh-old", Fact: "member_joined", FactHousehold: "hh-old", OccurredAt: at, EventID: "e3"},
 		odd:    {HouseholdID: "hh-odd", Fact: "member_joined", FactHousehold: "hh-odd", OccurredAt: at, EventID: "e4"},
 	}
-	if err := store.DB().Update(func(txn *badger.Txn) error {
+	if err := store.Update(func(tx *state.Tx) error {
 		for k, r := range rows {
-			if err := state.PutPerson(txn, k, r); err != nil {
+			if err := tx.PutPerson(k, r); err != nil {
 				return err
 			}
 		}

@@ -9,7 +9,6 @@ import (
 	"safetynet/stream/kafkaio"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
@@ -48,7 +47,7 @@ func (i *Intake) runRegistry(ctx context.Context) error {
 	var ends map[int]int64
 	err := kafkaio.Retry(ctx, log, "look up the registry topic's partitions and end offsets", func() error {
 		var err error
-		ends, err = i.endOffsets(ctx, topic)
+		ends, err = kafkaio.TopicOffsets(ctx, i.cfg.Kafka.Client(), topic, kafka.LastOffset)
 		return err
 	})
 	if err != nil {
@@ -64,42 +63,6 @@ func (i *Intake) runRegistry(ctx context.Context) error {
 		g.Go(func() error { return i.readRegistryPartition(ctx, log.With("partition", p), p, end) })
 	}
 	return g.Wait()
-}
-
-// endOffsets returns, for every partition of topic, the offset after its last record.
-func (i *Intake) endOffsets(ctx context.Context, topic string) (map[int]int64, error) {
-	var conn *kafka.Conn
-	var err error
-	for _, b := range i.cfg.Kafka.Brokers {
-		if conn, err = i.cfg.Kafka.Dialer().DialContext(ctx, "tcp", b); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("connect to brokers %v: %w", i.cfg.Kafka.Brokers, err)
-	}
-	parts, err := conn.ReadPartitions(topic)
-	conn.Close()
-	if err != nil {
-		return nil, fmt.Errorf("read partitions of %s: %w", topic, err)
-	}
-	if len(parts) == 0 {
-		return nil, fmt.Errorf("topic %s has no partitions (does it exist?)", topic)
-	}
-	ends := make(map[int]int64, len(parts))
-	for _, p := range parts {
-		lc, err := i.cfg.Kafka.Dialer().DialLeader(ctx, "tcp", i.cfg.Kafka.Brokers[0], topic, p.ID)
-		if err != nil {
-			return nil, fmt.Errorf("connect to the leader of %s/%d: %w", topic, p.ID, err)
-		}
-		end, err := lc.ReadLastOffset()
-		lc.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read end offset of %s/%d: %w", topic, p.ID, err)
-		}
-		ends[p.ID] = end
-	}
-	return ends, nil
 }
 
 func (i *Intake) readRegistryPartition(ctx context.Context, log *slog.Logger, p int, end int64) error {
@@ -124,33 +87,16 @@ func (i *Intake) readRegistryPartition(ctx context.Context, log *slog.Logger, p 
 	if err := r.SetOffset(next); err != nil {
 		return fmt.Errorf("registry %s/%d: start at offset %d: %w", topic, p, next, err)
 	}
-	backoff := kafkaio.NewBackoff()
-	for {
-		batch, ferr := kafkaio.FetchBatch(ctx, r, 0, batchWindow, i.cfg.BatchSize)
-		if ctx.Err() != nil {
-			return nil
+	return kafkaio.Consume(ctx, r, batchWindow, i.cfg.BatchSize, log, "the registry partition", func(ctx context.Context, batch []kafka.Message) error {
+		if err := i.applyRegistryBatch(ctx, p, batch); err != nil {
+			return err
 		}
-		if len(batch) > 0 {
-			if err := i.applyRegistryBatch(ctx, p, batch); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
-			}
-			if !caught && batch[len(batch)-1].Offset+1 >= end {
-				caught = true
-				i.partitionCaughtUp(log)
-			}
-			backoff.Reset()
+		if !caught && batch[len(batch)-1].Offset+1 >= end {
+			caught = true
+			i.partitionCaughtUp(log)
 		}
-		if ferr != nil {
-			d := backoff.Next()
-			log.Warn("cannot read the registry partition; retrying (check that the brokers are reachable)", "err", ferr, "retry_in", d)
-			if !kafkaio.Sleep(ctx, d) {
-				return nil
-			}
-		}
-	}
+		return nil
+	})
 }
 
 func (i *Intake) partitionCaughtUp(log *slog.Logger) {
@@ -177,7 +123,7 @@ func (i *Intake) applyRegistryBatch(ctx context.Context, p int, batch []kafka.Me
 	now := i.cfg.Now()
 	rows := map[string]state.Person{}
 	var delta int64
-	err := i.store.DB().Update(func(txn *badger.Txn) error {
+	err := i.store.Update(func(tx *state.Tx) error {
 		clear(rows)
 		delta = 0
 		for _, m := range batch {
@@ -189,7 +135,7 @@ func (i *Intake) applyRegistryBatch(ctx context.Context, p int, batch []kafka.Me
 			cur, found := rows[ev.PersonKey]
 			if !found {
 				var err error
-				if cur, found, err = state.GetPerson(txn, ev.PersonKey); err != nil {
+				if cur, found, err = tx.GetPerson(ev.PersonKey); err != nil {
 					return err
 				}
 			} else {
@@ -199,7 +145,7 @@ func (i *Intake) applyRegistryBatch(ctx context.Context, p int, batch []kafka.Me
 			if !changed {
 				continue
 			}
-			if err := state.PutPerson(txn, ev.PersonKey, next); err != nil {
+			if err := tx.PutPerson(ev.PersonKey, next); err != nil {
 				return err
 			}
 			switch {
@@ -210,10 +156,10 @@ func (i *Intake) applyRegistryBatch(ctx context.Context, p int, batch []kafka.Me
 			}
 			rows[ev.PersonKey] = next
 		}
-		if err := state.AddPersonCount(txn, delta); err != nil {
+		if err := tx.AddPersonCount(delta); err != nil {
 			return err
 		}
-		return state.SetOffset(txn, i.cfg.Topics.Registry, p, batch[len(batch)-1].Offset+1)
+		return tx.SetOffset(i.cfg.Topics.Registry, p, batch[len(batch)-1].Offset+1)
 	})
 	if err != nil {
 		return fmt.Errorf("registry partition %d: write person table: %w", p, err)
@@ -226,12 +172,12 @@ func (i *Intake) applyRegistryBatch(ctx context.Context, p int, batch []kafka.Me
 		return nil
 	}
 	var release []state.ParkedEntry
-	err = i.store.DB().View(func(txn *badger.Txn) error {
+	err = i.store.View(func(tx *state.Tx) error {
 		for pk, row := range rows {
 			if !row.Known() {
 				continue
 			}
-			es, err := state.ParkedFor(txn, pk)
+			es, err := tx.ParkedFor(pk)
 			if err != nil {
 				return err
 			}
@@ -263,7 +209,7 @@ func (i *Intake) release(ctx context.Context, entries []state.ParkedEntry, house
 	if err := i.write(ctx, msgs); err != nil {
 		return err
 	}
-	if err := i.store.DB().Update(func(txn *badger.Txn) error { return state.DeleteParked(txn, keys...) }); err != nil {
+	if err := i.store.Update(func(tx *state.Tx) error { return tx.DeleteParked(keys...) }); err != nil {
 		return fmt.Errorf("forget released events: %w", err)
 	}
 	i.parkedN.Add(-int64(len(entries)))

@@ -115,3 +115,34 @@ func FetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Dur
 	}
 	return batch, nil
 }
+
+// Consume is the consuming loop of every reader that handles records in micro-batches (intake's
+// consumer group, the registry reader): it fetches a batch (FetchBatch, window and max), hands it
+// to handle, and backs off while the brokers fail. It returns nil when ctx ends, or the error of
+// handle, which ends the loop: handle retries what it can retry itself.
+func Consume(ctx context.Context, r *kafka.Reader, window time.Duration, max int, log *slog.Logger, what string,
+	handle func(ctx context.Context, batch []kafka.Message) error) error {
+	backoff := NewBackoff()
+	for {
+		batch, ferr := FetchBatch(ctx, r, 0, window, max)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if len(batch) > 0 {
+			if err := handle(ctx, batch); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			backoff.Reset()
+		}
+		if ferr != nil {
+			d := backoff.Next()
+			log.Warn("cannot read "+what+"; retrying (check that the brokers are reachable and the topics exist)", "err", ferr, "retry_in", d)
+			if !Sleep(ctx, d) {
+				return nil
+			}
+		}
+	}
+}

@@ -193,7 +193,7 @@ func (mo *Monitor) Run(ctx context.Context) error {
 // checkCopartitioned refuses to run when the changelog does not mirror the household-events
 // topic partition for partition.
 func (mo *Monitor) checkCopartitioned(ctx context.Context) error {
-	client := &kafka.Client{Addr: kafka.TCP(mo.cfg.Kafka.Brokers...), Transport: mo.cfg.Kafka.Transport(), Timeout: 10 * time.Second}
+	client := mo.cfg.Kafka.Client()
 	var meta *kafka.MetadataResponse
 	err := kafkaio.Retry(ctx, mo.logger, "read the metadata of "+mo.cfg.Topics.HouseholdEvents+" and "+mo.cfg.Topics.Changelog, func() error {
 		var err error

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"safetynet/stream/household"
+	"safetynet/stream/kafkaio"
 	"strconv"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/segmentio/kafka-go"
 
 	"safetynet/state"
@@ -20,28 +20,17 @@ import (
 func (w *worker) restore(ctx context.Context) (int64, error) {
 	mo := w.mo
 	topic := mo.cfg.Topics.Changelog
-	client := &kafka.Client{Addr: kafka.TCP(mo.cfg.Kafka.Brokers...), Transport: mo.cfg.Kafka.Transport(), Timeout: 10 * time.Second}
 	// One request per kind of offset: a real broker may refuse a partition named twice.
-	var first, end int64
-	for _, req := range []kafka.OffsetRequest{kafka.FirstOffsetOf(w.partition), kafka.LastOffsetOf(w.partition)} {
-		resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: {req}}})
-		if err != nil {
-			return 0, fmt.Errorf("list changelog offsets: %w", err)
-		}
-		for _, po := range resp.Topics[topic] {
-			if po.Partition != w.partition {
-				continue
-			}
-			if po.Error != nil {
-				return 0, fmt.Errorf("changelog %s/%d: %w", topic, w.partition, po.Error)
-			}
-			if req.Timestamp == kafka.FirstOffset {
-				first = po.FirstOffset
-			} else {
-				end = po.LastOffset
-			}
-		}
+	client, part := mo.cfg.Kafka.Client(), map[string][]int{topic: {w.partition}}
+	firsts, err := kafkaio.ListOffsets(ctx, client, part, kafka.FirstOffset)
+	if err != nil {
+		return 0, fmt.Errorf("list changelog offsets: %w", err)
 	}
+	ends, err := kafkaio.ListOffsets(ctx, client, part, kafka.LastOffset)
+	if err != nil {
+		return 0, fmt.Errorf("list changelog offsets: %w", err)
+	}
+	first, end := firsts[topic][w.partition], ends[topic][w.partition]
 	remaining := mo.metrics.RestoreRemaining.WithLabelValues(strconv.Itoa(w.partition))
 	remaining.Set(float64(max(end-first, 0)))
 	defer remaining.Set(0)
@@ -64,7 +53,7 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 		level string
 	}
 	households := map[string]summary{}
-	wb := mo.store.DB().NewWriteBatch()
+	wb := mo.store.NewBatch()
 	defer wb.Cancel()
 	var next int64 = kafka.FirstOffset
 	start, lastLog := time.Now(), time.Now()
@@ -81,8 +70,8 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 				w.logger.Warn("skipping undecodable changelog record", "offset", m.Offset, "err", err)
 			} else {
 				households[h.ID] = summary{next: h.NextCheck, level: h.Level}
-				if err := wb.Set(state.HouseholdKey(h.ID), m.Value); err != nil {
-					return 0, fmt.Errorf("write restored household: %w", err)
+				if err := wb.PutHousehold(h.ID, m.Value); err != nil {
+					return 0, fmt.Errorf("restore: %w", err)
 				}
 			}
 		}
@@ -110,8 +99,8 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 		stats.Levels[household.LevelLabel(s.level)]++
 		if !s.next.IsZero() {
 			stats.Timers++
-			if err := wb.Set(state.TimerKey(w.partition, s.next, id), nil); err != nil {
-				return 0, fmt.Errorf("write restored timer: %w", err)
+			if err := wb.SetTimer(w.partition, id, s.next); err != nil {
+				return 0, fmt.Errorf("restore: %w", err)
 			}
 		}
 	}
@@ -120,11 +109,11 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 	}
 	// The offset and counts last, in their own transaction: a crash before this leaves no
 	// offset, and the restore simply runs again.
-	if err := mo.store.DB().Update(func(txn *badger.Txn) error {
-		if err := state.SetStats(txn, w.partition, stats); err != nil {
+	if err := mo.store.Update(func(tx *state.Tx) error {
+		if err := tx.SetStats(w.partition, stats); err != nil {
 			return err
 		}
-		return state.SetOffset(txn, mo.cfg.Topics.HouseholdEvents, w.partition, max(next, 0))
+		return tx.SetOffset(mo.cfg.Topics.HouseholdEvents, w.partition, max(next, 0))
 	}); err != nil {
 		return 0, fmt.Errorf("write restored offset: %w", err)
 	}

@@ -1,0 +1,319 @@
+package monitor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"safetynet/scorer"
+	"safetynet/state"
+	"safetynet/stream/feed"
+	"safetynet/stream/household"
+)
+
+// batch is one micro-batch of a partition being applied. Its stages run in order: apply the
+// events and fire the due timers (each re-assesses its household), stage the outputs and the
+// state in one store transaction, publish the outputs and wait for the broker (write-ahead),
+// commit the transaction, then account for it (cache, gauges, metrics).
+type batch struct {
+	w   *worker
+	tx  *state.Tx
+	now time.Time
+	// next is the household-events offset after the batch's last event (-1 for a batch of
+	// timers only).
+	next int64
+
+	households map[string]*household.Household
+	timerWas   map[string]time.Time // NextCheck when loaded, to move the timer index
+	levelWas   map[string]string
+	existed    map[string]bool // the store held the household before this batch
+	order      []string
+
+	alerts    []*household.Alert
+	alertMsgs []kafka.Message
+	changelog []kafka.Message
+	encoded   [][]byte // stored form of households, in order
+	dead      []kafka.Message
+	stats     state.PartitionStats
+}
+
+// process applies a batch: each event to its household, then re-assesses it; each due timer's
+// household likewise. Then, in write-ahead order, it publishes the alerts, the changelog and the
+// dead letters and waits for the broker's acknowledgement, and only then commits the households,
+// timers and offset to the store in one transaction.
+func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string) error {
+	start := time.Now()
+	b := &batch{
+		w: w, tx: w.mo.store.Begin(), now: w.mo.cfg.Now(), next: -1,
+		households: map[string]*household.Household{}, timerWas: map[string]time.Time{},
+		levelWas: map[string]string{}, existed: map[string]bool{},
+	}
+	defer b.tx.Discard()
+	if n := len(msgs); n > 0 {
+		b.next = msgs[n-1].Offset + 1
+	}
+	if err := b.applyEvents(msgs); err != nil {
+		return err
+	}
+	if err := b.fireTimers(due); err != nil {
+		return err
+	}
+	if err := b.stage(); err != nil {
+		return err
+	}
+	if err := b.publish(ctx); err != nil {
+		return err
+	}
+	if err := b.commit(); err != nil {
+		return err
+	}
+	b.account(len(msgs), start)
+	return nil
+}
+
+// load returns the household as this batch has it: from the batch, the cache or the store.
+func (b *batch) load(id string) (*household.Household, error) {
+	if h := b.households[id]; h != nil {
+		return h, nil
+	}
+	v, cached := b.w.cache.get(id)
+	if !cached {
+		var err error
+		if v, err = b.tx.Household(id); err != nil {
+			return nil, err
+		}
+	}
+	h := household.New(id, b.w.partition)
+	var err error
+	if v != nil {
+		if h, err = household.Decode(v); err != nil {
+			return nil, err
+		}
+		b.existed[id] = true
+	}
+	b.households[id] = h
+	b.timerWas[id] = h.NextCheck
+	b.levelWas[id] = h.Level
+	b.order = append(b.order, id)
+	return h, nil
+}
+
+// applyEvents applies each event to its household and re-assesses the household when the event
+// changed it. An event that cannot be applied is dead-lettered; the batch goes on.
+func (b *batch) applyEvents(msgs []kafka.Message) error {
+	for _, msg := range msgs {
+		var e feed.HouseholdEvent
+		if err := feed.DecodeHouseholdEvent(msg.Value, &e); err != nil || e.V != feed.EventVersion || e.HouseholdID == "" {
+			b.w.logger.Error("undecodable household event sent to the dead-letter topic; intake and monitor versions may differ",
+				"offset", msg.Offset, "version", e.V)
+			b.dead = append(b.dead, b.deadLetter(msg, "household event does not decode as version "+strconv.Itoa(feed.EventVersion)))
+			continue
+		}
+		h, err := b.load(e.HouseholdID)
+		if err != nil {
+			return err
+		}
+		changed, err := h.Apply(&e)
+		if err != nil {
+			b.dead = append(b.dead, b.deadLetter(msg, err.Error()))
+			continue
+		}
+		if !changed {
+			continue
+		}
+		cause := household.Cause{Kind: "event", EventID: e.EventID, Feed: e.Feed, Topic: e.Source.Topic,
+			Partition: e.Source.Partition, Offset: e.Source.Offset, Produced: e.ProducedAt}
+		b.assess(h, cause, e.OccurredAt)
+	}
+	return nil
+}
+
+// deadLetter is the dead-letter record of a household event the monitor cannot apply.
+func (b *batch) deadLetter(msg kafka.Message, detail string) kafka.Message {
+	return feed.DeadLetter{
+		Reason: feed.ReasonBadInternalEvent, Detail: detail,
+		Source: feed.Source{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset},
+		Key:    msg.Key, Value: msg.Value,
+	}.Message(b.w.mo.cfg.Topics.DLQ, b.now)
+}
+
+// fireTimers re-assesses the households whose timer is due.
+func (b *batch) fireTimers(due []string) error {
+	for _, id := range due {
+		h, err := b.load(id)
+		if err != nil {
+			return err
+		}
+		if h.NextCheck.IsZero() || h.NextCheck.After(b.now) {
+			continue // an event of this batch already re-assessed it
+		}
+		b.w.mo.metrics.TimersFired.Inc()
+		b.assess(h, household.Cause{Kind: "timer"}, h.NextCheck)
+	}
+	return nil
+}
+
+// assess re-scores a household and records the alert its transition calls for. It scores
+// without reasons; the explanation is written only for an assessment that makes an alert.
+func (b *batch) assess(h *household.Household, cause household.Cause, eventTime time.Time) {
+	m, sh := b.w.mo.model, h.Scorer()
+	a := scorer.Score(m, sh, b.now)
+	b.w.mo.metrics.Scores.Observe(a.Total)
+	explain := func() scorer.Assessment { return scorer.Assess(m, sh, b.now) }
+	if al := transition(m, h, a, explain, cause, eventTime); al != nil {
+		b.alerts = append(b.alerts, al)
+	}
+}
+
+// stage stamps and indexes the alerts, writes the households, moves their timers, and records
+// the partition's counts and offset, all in the batch's transaction; and builds the alert and
+// changelog records to publish.
+func (b *batch) stage() error {
+	emitted := b.w.mo.cfg.Now()
+	b.alertMsgs = make([]kafka.Message, 0, len(b.alerts))
+	for _, a := range b.alerts {
+		a.EmittedAt = emitted
+		v, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("encode alert: %w", err)
+		}
+		b.households[a.HouseholdID].AddAlertRef(household.AlertRef{AlertID: a.AlertID, Status: a.Status, Level: a.Level, Score: a.Score, EmittedAt: emitted})
+		if err := b.tx.IndexAlert(emitted, a.AlertID, v); err != nil {
+			return err
+		}
+		b.alertMsgs = append(b.alertMsgs, kafka.Message{Key: []byte(a.HouseholdID), Value: v, Time: emitted})
+	}
+	b.stats = b.w.stats.Clone()
+	b.changelog = make([]kafka.Message, 0, len(b.order))
+	b.encoded = make([][]byte, 0, len(b.order))
+	for _, id := range b.order {
+		h := b.households[id]
+		v, err := household.Encode(h)
+		if err != nil {
+			return fmt.Errorf("encode household: %w", err)
+		}
+		if err := b.tx.PutHousehold(id, v); err != nil {
+			return err
+		}
+		b.encoded = append(b.encoded, v)
+		d, err := b.tx.MoveTimer(b.w.partition, id, b.timerWas[id], h.NextCheck)
+		if err != nil {
+			return err
+		}
+		b.stats.Timers += d
+		if !b.existed[id] {
+			b.stats.Levels[household.LevelLabel(h.Level)]++
+		} else if was := b.levelWas[id]; was != h.Level {
+			b.stats.Levels[household.LevelLabel(was)]--
+			b.stats.Levels[household.LevelLabel(h.Level)]++
+		}
+		cl := kafka.Message{Key: []byte(id), Value: v, Partition: b.w.partition}
+		if b.next >= 0 {
+			cl.Headers = []kafka.Header{{Key: "next_offset", Value: strconv.AppendInt(nil, b.next, 10)}}
+		}
+		b.changelog = append(b.changelog, cl)
+	}
+	if err := b.tx.SetStats(b.w.partition, b.stats); err != nil {
+		return fmt.Errorf("write partition statistics: %w", err)
+	}
+	if b.next >= 0 {
+		if err := b.tx.SetOffset(b.w.mo.cfg.Topics.HouseholdEvents, b.w.partition, b.next); err != nil {
+			return fmt.Errorf("write offset: %w", err)
+		}
+	}
+	return nil
+}
+
+// publish is the write-ahead step: the broker acknowledges every output before the store
+// records the batch. The three outputs go to different topics: they are published at once.
+func (b *batch) publish(ctx context.Context) error {
+	mo, w := b.w.mo, b.w
+	pctx, cancel := finishContext(ctx)
+	defer cancel()
+	// A batch retried after its commit failed produces the same alerts again (same ids): those
+	// already acknowledged are not sent again, so a long store outage does not flood subscribers.
+	fresh := b.alertMsgs[:0:0]
+	for i, m := range b.alertMsgs {
+		if !w.sent[b.alerts[i].AlertID] {
+			fresh = append(fresh, m)
+		}
+	}
+	var g errgroup.Group
+	g.Go(func() error {
+		if err := mo.publish(pctx, mo.alerts, fresh); err != nil {
+			return fmt.Errorf("publish %d alerts to %s: %w", len(fresh), mo.cfg.Topics.Alerts, err)
+		}
+		if w.sent == nil {
+			w.sent = map[string]bool{}
+		}
+		for _, a := range b.alerts {
+			w.sent[a.AlertID] = true
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := mo.publish(pctx, mo.changelog, b.changelog); err != nil {
+			return fmt.Errorf("publish %d changelog records to %s: %w", len(b.changelog), mo.cfg.Topics.Changelog, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := mo.publish(pctx, mo.dlq, b.dead); err != nil {
+			return fmt.Errorf("publish %d dead letters to %s: %w", len(b.dead), mo.cfg.Topics.DLQ, err)
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// commit records the batch in the store, after its outputs were acknowledged.
+func (b *batch) commit() error {
+	mo := b.w.mo
+	var err error
+	if mo.failCommit != nil {
+		err = mo.failCommit()
+	}
+	if err == nil {
+		err = b.tx.Commit()
+	}
+	if err != nil {
+		mo.metrics.StateWriteErrors.Inc()
+		return fmt.Errorf("commit state of partition %d (is the state directory writable and not full?): %w", b.w.partition, err)
+	}
+	return nil
+}
+
+// account updates what follows the store once the batch is committed: the cache, the
+// partition's gauges, the metrics, and the OnAlert hook.
+func (b *batch) account(events int, start time.Time) {
+	w, mo := b.w, b.w.mo
+	clear(w.sent)
+	for i, id := range b.order {
+		w.cache.put(id, slices.Clip(bytes.Clone(b.encoded[i]))) // not the encoder's spare capacity
+	}
+	acked := time.Now()
+	w.addGauges(w.stats, -1)
+	w.stats = b.stats
+	w.addGauges(w.stats, 1)
+	mo.metrics.BatchSize.Observe(float64(events))
+	mo.metrics.BatchDuration.Observe(time.Since(start).Seconds())
+	for _, a := range b.alerts {
+		mo.metrics.Alerts.WithLabelValues(a.Status, household.LevelLabel(a.Level)).Inc()
+		if !a.EventTime.IsZero() && a.Cause.Kind == "event" {
+			mo.metrics.EventToAlert.Observe(acked.Sub(a.EventTime).Seconds())
+		}
+		if !a.Cause.Produced.IsZero() {
+			mo.metrics.ProduceToAlert.Observe(acked.Sub(a.Cause.Produced).Seconds())
+		}
+		if mo.cfg.OnAlert != nil {
+			mo.cfg.OnAlert(*a)
+		}
+	}
+}
