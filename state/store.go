@@ -25,7 +25,7 @@ import (
 // written by a newer layout is refused rather than misread.
 //
 //	1: household values as JSON
-//	2: household values in stream's binary form (version 1 values are still read)
+//	2: household values in the binary form of stream/household (version 1 values are still read)
 const FormatVersion = 2
 
 // ErrIncompatible is returned by Open for a state directory of another, newer layout.
@@ -196,10 +196,6 @@ func (s *Store) checkVersion(readOnly bool) error {
 		return txn.Set(versionKey, binary.BigEndian.AppendUint64(nil, FormatVersion))
 	})
 }
-
-// DB exposes the Badger database for callers that compose their own transactions with the
-// key helpers of this package.
-func (s *Store) DB() *badger.DB { return s.db }
 
 // Close flushes and closes the database.
 func (s *Store) Close() error {

@@ -108,7 +108,7 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 		return err
 	}
 	mon := monitor.New(monitor.Config{
-		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID,
+		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor",
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, Lag: lag, OnAlert: opts.onAlert,
 	}, store, model, monitor.NewMetrics(reg), logger)
 

@@ -221,7 +221,6 @@ func BadgerRMW(dir string, households, valueBytes, ops, batch int) (float64, err
 		return 0, err
 	}
 	defer store.Close()
-	db := store.DB()
 	rng := rand.New(rand.NewPCG(1, 2))
 	value := func() []byte {
 		// Household values are JSON-ish text: compressible but not trivially.
@@ -231,9 +230,9 @@ func BadgerRMW(dir string, households, valueBytes, ops, batch int) (float64, err
 		}
 		return v
 	}
-	wb := db.NewWriteBatch()
+	wb := store.NewBatch()
 	for i := range households {
-		if err := wb.Set(state.HouseholdKey(householdID(i)), value()); err != nil {
+		if err := wb.PutHousehold(householdID(i), value()); err != nil {
 			wb.Cancel()
 			return 0, err
 		}
@@ -246,27 +245,22 @@ func BadgerRMW(dir string, households, valueBytes, ops, batch int) (float64, err
 	defer mu.Unlock()
 	start := time.Now()
 	for done := 0; done < ops; {
-		txn := db.NewTransaction(true)
+		tx := store.Begin()
 		for j := 0; j < batch && done < ops; j++ {
-			k := state.HouseholdKey(householdID(rng.IntN(households)))
-			item, err := txn.Get(k)
-			if err != nil {
-				txn.Discard()
-				return 0, fmt.Errorf("read: %w", err)
-			}
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				txn.Discard()
-				return 0, err
+			id := householdID(rng.IntN(households))
+			v, err := tx.Household(id)
+			if err != nil || v == nil {
+				tx.Discard()
+				return 0, fmt.Errorf("read %s: %v", id, err)
 			}
 			v[rng.IntN(len(v))]++
-			if err := txn.Set(k, v); err != nil {
-				txn.Discard()
+			if err := tx.PutHousehold(id, v); err != nil {
+				tx.Discard()
 				return 0, err
 			}
 			done++
 		}
-		if err := txn.Commit(); err != nil {
+		if err := tx.Commit(); err != nil {
 			return 0, fmt.Errorf("commit: %w", err)
 		}
 	}

@@ -15,7 +15,7 @@ type Broker struct {
 	cluster *kfake.Cluster
 }
 
-// StartBroker listens on addr ("127.0.0.1:0" for any free port) and creates every
+// Start listens on addr ("127.0.0.1:0" for any free port) and creates every
 // topic with the given number of partitions.
 func Start(addr string, partitions int, topics ...string) (*Broker, error) {
 	host, portStr, err := net.SplitHostPort(addr)

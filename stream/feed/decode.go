@@ -49,7 +49,8 @@ func (e *DecodeError) Error() string {
 	return e.Reason + ": " + e.Detail
 }
 
-func derr(reason, field, format string, args ...any) *DecodeError {
+// refuse is the DecodeError of a record refused for reason, at field.
+func refuse(reason, field, format string, args ...any) *DecodeError {
 	return &DecodeError{Reason: reason, Field: field, Detail: ScrubIDs(fmt.Sprintf(format, args...))}
 }
 
@@ -108,20 +109,20 @@ const (
 func Decode(feed string, raw []byte, maxBytes int, maxFutureSkew time.Duration, now time.Time) (RawEvent, *DecodeError) {
 	var r RawEvent
 	if maxBytes > 0 && len(raw) > maxBytes {
-		return r, derr(ReasonTooLarge, "", "record is %d bytes, the limit is %d", len(raw), maxBytes)
+		return r, refuse(ReasonTooLarge, "", "record is %d bytes, the limit is %d", len(raw), maxBytes)
 	}
 	types, ok := feedTypes[feed]
 	if !ok {
-		return r, derr(ReasonUnknownType, "", "no feed named %q", feed)
+		return r, refuse(ReasonUnknownType, "", "no feed named %q", feed)
 	}
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return r, derr(ReasonMalformedJSON, "", "record is not a JSON object")
+		return r, refuse(ReasonMalformedJSON, "", "record is not a JSON object")
 	}
 	obj, ok := scanObject(trimmed)
 	if !ok {
 		if err := json.Unmarshal(trimmed, &obj); err != nil {
-			return r, derr(ReasonMalformedJSON, "", "%s", jsonErrText(err))
+			return r, refuse(ReasonMalformedJSON, "", "%s", jsonErrText(err))
 		}
 	}
 	d := fields{obj: obj}
@@ -139,7 +140,7 @@ func Decode(feed string, raw []byte, maxBytes int, maxFutureSkew time.Duration, 
 		return r, d.err
 	}
 	if !contains(types, ev.Type) {
-		return r, derr(ReasonUnknownType, "type", "%q is not a %s event type (want one of %s)", clip(ev.Type), feed, strings.Join(types, ", "))
+		return r, refuse(ReasonUnknownType, "type", "%q is not a %s event type (want one of %s)", clip(ev.Type), feed, strings.Join(types, ", "))
 	}
 	pid, ok := d.str("person_id", true)
 	if !ok {
@@ -211,7 +212,7 @@ func decodeFeedFields(feed string, d *fields, ev *HouseholdEvent, id string) *De
 			return d.err
 		}
 		if ev.ICD10 != "" && !icd10Re.MatchString(ev.ICD10) {
-			return derr(ReasonBadValue, "icd10", "%q is not an ICD-10 code like C92.0", clip(ev.ICD10))
+			return refuse(ReasonBadValue, "icd10", "%q is not an ICD-10 code like C92.0", clip(ev.ICD10))
 		}
 		if ev.CriticalIllness, ok = d.boolean("critical_illness", false); !ok {
 			return d.err
@@ -257,7 +258,7 @@ func decodeFeedFields(feed string, d *fields, ev *HouseholdEvent, id string) *De
 // is not in the future of now. It returns the normalised number (upper-case X).
 func CheckResidentID(s string, now time.Time) (string, *DecodeError) {
 	if len(s) != 18 {
-		return "", derr(ReasonBadPersonID, "person_id", "%d characters, want 18", utf8.RuneCountInString(s))
+		return "", refuse(ReasonBadPersonID, "person_id", "%d characters, want 18", utf8.RuneCountInString(s))
 	}
 	id := []byte(s)
 	if id[17] == 'x' {
@@ -267,14 +268,14 @@ func CheckResidentID(s string, now time.Time) (string, *DecodeError) {
 		if c >= '0' && c <= '9' || i == 17 && c == 'X' {
 			continue
 		}
-		return "", derr(ReasonBadPersonID, "person_id", "%s: character %d is not a digit", Mask(s), i+1)
+		return "", refuse(ReasonBadPersonID, "person_id", "%s: character %d is not a digit", Mask(s), i+1)
 	}
 	if want := ResidentIDCheck(string(id[:17])); id[17] != want {
-		return "", derr(ReasonBadPersonID, "person_id", "%s: check character does not match (ISO 7064 MOD 11-2)", Mask(s))
+		return "", refuse(ReasonBadPersonID, "person_id", "%s: check character does not match (ISO 7064 MOD 11-2)", Mask(s))
 	}
 	bd, err := time.Parse("20060102", string(id[6:14]))
 	if err != nil || bd.Year() < earliestYear || bd.After(now) {
-		return "", derr(ReasonBadPersonID, "person_id", "%s: no plausible birth date in positions 7-14", Mask(s))
+		return "", refuse(ReasonBadPersonID, "person_id", "%s: no plausible birth date in positions 7-14", Mask(s))
 	}
 	return string(id), nil
 }
@@ -295,13 +296,13 @@ func ResidentIDCheck(first17 string) byte {
 func checkOccurredAt(s string, skew time.Duration, now time.Time) (time.Time, *DecodeError) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return t, derr(ReasonBadTime, "occurred_at", "%q is not an RFC 3339 time like 2024-03-01T08:30:00+08:00", clip(s))
+		return t, refuse(ReasonBadTime, "occurred_at", "%q is not an RFC 3339 time like 2024-03-01T08:30:00+08:00", clip(s))
 	}
 	if t.Year() < earliestYear {
-		return t, derr(ReasonBadTime, "occurred_at", "%s is before %d", s, earliestYear)
+		return t, refuse(ReasonBadTime, "occurred_at", "%s is before %d", s, earliestYear)
 	}
 	if t.After(now.Add(skew)) {
-		return t, derr(ReasonBadTime, "occurred_at", "%s is more than %s in the future", s, skew)
+		return t, refuse(ReasonBadTime, "occurred_at", "%s is more than %s in the future", s, skew)
 	}
 	return t.UTC(), nil
 }
@@ -309,17 +310,17 @@ func checkOccurredAt(s string, skew time.Duration, now time.Time) (time.Time, *D
 // checkToken bounds identifiers: non-empty, at most 128 bytes, printable.
 func checkToken(field, s string) *DecodeError {
 	if s == "" {
-		return derr(ReasonBadValue, field, "empty")
+		return refuse(ReasonBadValue, field, "empty")
 	}
 	if len(s) > maxIDLen {
-		return derr(ReasonBadValue, field, "%d bytes, the limit is %d", len(s), maxIDLen)
+		return refuse(ReasonBadValue, field, "%d bytes, the limit is %d", len(s), maxIDLen)
 	}
 	if !utf8.ValidString(s) {
-		return derr(ReasonBadValue, field, "not valid UTF-8")
+		return refuse(ReasonBadValue, field, "not valid UTF-8")
 	}
 	for _, c := range s {
 		if c < 0x20 || c == 0x7f {
-			return derr(ReasonBadValue, field, "contains control characters")
+			return refuse(ReasonBadValue, field, "contains control characters")
 		}
 	}
 	return nil
@@ -340,7 +341,7 @@ func (d *fields) get(name string, required bool) (json.RawMessage, bool) {
 	}
 	if !ok {
 		if required {
-			d.err = derr(ReasonMissingField, name, "required")
+			d.err = refuse(ReasonMissingField, name, "required")
 			return nil, false
 		}
 		return nil, true
@@ -356,12 +357,12 @@ func (d *fields) str(name string, required bool) (string, bool) {
 	s, plain := plainString(v)
 	if !plain {
 		if err := json.Unmarshal(v, &s); err != nil {
-			d.err = derr(ReasonBadType, name, "want a string, got %s", jsonKind(v))
+			d.err = refuse(ReasonBadType, name, "want a string, got %s", jsonKind(v))
 			return "", false
 		}
 	}
 	if required && s == "" {
-		d.err = derr(ReasonMissingField, name, "required, got an empty string")
+		d.err = refuse(ReasonMissingField, name, "required, got an empty string")
 		return "", false
 	}
 	return s, true
@@ -373,7 +374,7 @@ func (d *fields) enum(name string, required bool, allowed ...string) (string, bo
 		return s, ok
 	}
 	if !contains(allowed, s) {
-		d.err = derr(ReasonBadValue, name, "%q is not one of %s", clip(s), strings.Join(allowed, ", "))
+		d.err = refuse(ReasonBadValue, name, "%q is not one of %s", clip(s), strings.Join(allowed, ", "))
 		return "", false
 	}
 	return s, true
@@ -386,7 +387,7 @@ func (d *fields) boolean(name string, required bool) (*bool, bool) {
 	}
 	b := string(v) == "true"
 	if !b && string(v) != "false" {
-		d.err = derr(ReasonBadType, name, "want true or false, got %s", jsonKind(v))
+		d.err = refuse(ReasonBadType, name, "want true or false, got %s", jsonKind(v))
 		return nil, false
 	}
 	return &b, true
@@ -398,14 +399,14 @@ func (d *fields) number(name string, required bool) (*float64, bool) {
 		return nil, ok
 	}
 	if jsonKind(v) != "a number" {
-		d.err = derr(ReasonBadType, name, "want a number, got %s", jsonKind(v))
+		d.err = refuse(ReasonBadType, name, "want a number, got %s", jsonKind(v))
 		return nil, false
 	}
 	// v is a valid JSON number (scanObject or encoding/json checked it): encoding/json would
 	// parse it with strconv.ParseFloat too.
 	f, err := strconv.ParseFloat(string(v), 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		d.err = derr(ReasonBadValue, name, "number %s out of range", clip(string(v)))
+		d.err = refuse(ReasonBadValue, name, "number %s out of range", clip(string(v)))
 		return nil, false
 	}
 	return &f, true
@@ -418,7 +419,7 @@ func (d *fields) amount(name string, required bool) (*float64, bool) {
 		return f, ok
 	}
 	if *f < 0 || *f > 1e12 {
-		d.err = derr(ReasonBadValue, name, "%v yuan is not a plausible amount (want 0 or more)", *f)
+		d.err = refuse(ReasonBadValue, name, "%v yuan is not a plausible amount (want 0 or more)", *f)
 		return nil, false
 	}
 	return f, true
@@ -431,7 +432,7 @@ func (d *fields) grade(name string, required bool) (*int, bool) {
 		return nil, ok
 	}
 	if *f != math.Trunc(*f) || *f < 1 || *f > 4 {
-		d.err = derr(ReasonBadValue, name, "%v is not a grade 1 to 4", *f)
+		d.err = refuse(ReasonBadValue, name, "%v is not a grade 1 to 4", *f)
 		return nil, false
 	}
 	g := int(*f)
@@ -445,11 +446,11 @@ func (d *fields) date(name string, required bool) (*time.Time, bool) {
 	}
 	t, err := time.Parse(dateLayout, s)
 	if err != nil {
-		d.err = derr(ReasonBadValue, name, "%q is not a date that exists (want YYYY-MM-DD)", clip(s))
+		d.err = refuse(ReasonBadValue, name, "%q is not a date that exists (want YYYY-MM-DD)", clip(s))
 		return nil, false
 	}
 	if t.Year() < earliestYear {
-		d.err = derr(ReasonBadValue, name, "%s is before %d", s, earliestYear)
+		d.err = refuse(ReasonBadValue, name, "%s is before %d", s, earliestYear)
 		return nil, false
 	}
 	return &t, true

@@ -1,7 +1,7 @@
 // Package feedgen generates a synthetic population of households and the raw JSON change events
 // the partner agencies would publish about it: the civil-affairs registry, hospital admissions
-// and discharges, pensions, employment and disability certificates, in the formats of the Feeds
-// section of DESIGN.md. It feeds the demo, the benchmarks and the kill tests, and can produce to
+// and discharges, pensions, employment and disability certificates, in the formats of docs/feeds.md
+// (the feed contract of docs/design.md). It feeds the demo, the benchmarks and the kill tests, and can produce to
 // any Kafka cluster (Produce).
 //
 // A Generator is deterministic: the same Config gives the same events, byte for byte. It holds

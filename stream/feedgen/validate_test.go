@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// This file is the test's own reading of the Feeds section of DESIGN.md, written apart from the
+// This file is the test's own reading of the feed contract in docs/feeds.md, written apart from the
 // generator: it checks an event and says which dead-letter reason it deserves.
 
 // gb11643Valid checks an 18-character resident ID: 17 digits, a birth date that exists and is

@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
@@ -627,18 +626,10 @@ func (h *harness) assertNoRawIDs(ids ...string) {
 	// wrote uncompressed.
 	st := h.store
 	var rows int
-	err := st.DB().View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{AllVersions: true, PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			rows++
-			find("state key", it.Item().Key())
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			find("state value", v)
-		}
+	err := st.EachRecord(func(k, v []byte) error {
+		rows++
+		find("state key", k)
+		find("state value", v)
 		return nil
 	})
 	if err != nil {

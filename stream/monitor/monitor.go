@@ -20,9 +20,11 @@ import (
 
 // MonitorConfig configures the monitor stage.
 type Config struct {
-	Kafka   kafkaio.Kafka
-	Topics  topics.Topics
-	GroupID string // the consumer group of the monitor is GroupID + "-monitor"
+	Kafka  kafkaio.Kafka
+	Topics topics.Topics
+	// GroupID is the monitor's consumer group (default "safetynet-monitor"); it must differ
+	// from intake's.
+	GroupID string
 	// BatchSize and BatchWait bound a micro-batch: up to BatchSize events, or what arrived
 	// within BatchWait of the first one.
 	BatchSize int
@@ -73,6 +75,9 @@ func New(cfg Config, store *state.Store, model *scorer.Model, m *Metrics, logger
 	}
 	if cfg.BatchWait <= 0 {
 		cfg.BatchWait = 5 * time.Millisecond
+	}
+	if cfg.GroupID == "" {
+		cfg.GroupID = "safetynet-monitor"
 	}
 	if cfg.TimerInterval <= 0 {
 		cfg.TimerInterval = time.Second
@@ -131,7 +136,7 @@ func (mo *Monitor) Run(ctx context.Context) error {
 		return err
 	}
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                mo.cfg.GroupID + "-monitor",
+		ID:                mo.cfg.GroupID,
 		Brokers:           mo.cfg.Kafka.Brokers,
 		Dialer:            mo.cfg.Kafka.Dialer(),
 		Topics:            []string{mo.cfg.Topics.HouseholdEvents},

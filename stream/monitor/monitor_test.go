@@ -79,7 +79,7 @@ func startPipeline(t *testing.T, addr, dir string, c *clock) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon := New(Config{Kafka: kafkaio.Kafka{Brokers: []string{addr}}, Topics: topics, GroupID: "test",
+	mon := New(Config{Kafka: kafkaio.Kafka{Brokers: []string{addr}}, Topics: topics, GroupID: "test-monitor",
 		BatchWait: 2 * time.Millisecond, TimerInterval: 50 * time.Millisecond, Now: c.Now}, store, scorer.Default(), NewMetrics(reg), logger)
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pipeline{t: t, addr: addr, topics: topics, dir: dir, clock: c, store: store, monitor: mon, intake: in, cancel: cancel, done: make(chan error, 1)}
