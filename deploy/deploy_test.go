@@ -338,7 +338,9 @@ func TestSelectors(t *testing.T) {
 
 // TestExpressionsUseServiceMetrics checks every metric name of every dashboard panel, variable
 // and rule against stream/metrics.go, and every label matcher against the metric's labels, and
-// that every selector selects job="safetynet".
+// that every selector selects the job: job="safetynet" in rules (the label the scrape
+// configuration sets), the dashboard's $job and $namespace variables in dashboards (but for the
+// job variable's own query, which lists the jobs).
 func TestExpressionsUseServiceMetrics(t *testing.T) {
 	defs := serviceMetrics(t)
 	builtin := map[string]bool{"up": true} // series Prometheus itself writes for the scrape
@@ -348,7 +350,7 @@ func TestExpressionsUseServiceMetrics(t *testing.T) {
 			t.Errorf("%s: no series selector in %q", e, e.Raw)
 		}
 		for _, s := range sels {
-			allowed := []string{"job", "instance"}
+			allowed := []string{"job", "instance", "namespace"}
 			switch {
 			case builtin[s.metric]:
 			case defs[s.metric].kind != "":
@@ -365,8 +367,26 @@ func TestExpressionsUseServiceMetrics(t *testing.T) {
 					allowed = append(allowed, "le")
 				}
 			}
-			if got := s.matchers["job"]; got != `="safetynet"` {
-				t.Errorf("%s: selector of %s has job matcher %q, want =\"safetynet\"", e, s.metric, got)
+			switch {
+			case e.Kind == KindAlert || e.Kind == KindRecord:
+				if got := s.matchers["job"]; got != `="safetynet"` {
+					t.Errorf("%s: selector of %s has job matcher %q, want =\"safetynet\"", e, s.metric, got)
+				}
+			case e.Kind == KindVariable && e.Name == "job":
+				if len(s.matchers) != 0 {
+					t.Errorf("%s: the job variable's selector %s has matchers %v, want none (it lists every job)", e, s.metric, s.matchers)
+				}
+			case e.Kind == KindVariable && e.Name == "namespace":
+				if got := s.matchers["job"]; got != `="$job"` {
+					t.Errorf("%s: selector of %s has job matcher %q, want =\"$job\"", e, s.metric, got)
+				}
+			default:
+				if got := s.matchers["job"]; got != `="$job"` {
+					t.Errorf("%s: selector of %s has job matcher %q, want =\"$job\"", e, s.metric, got)
+				}
+				if got := s.matchers["namespace"]; got != `=~"$namespace"` {
+					t.Errorf("%s: selector of %s has namespace matcher %q, want =~\"$namespace\"", e, s.metric, got)
+				}
 			}
 			for l := range s.matchers {
 				if !slices.Contains(allowed, l) {
@@ -426,6 +446,10 @@ func TestSignals(t *testing.T) {
 		{`0 < bool h`, []string{"h"}},
 		{`sum(rate(i[5m]))`, []string{"sum(rate(i[5m]))"}},
 		{`brand_x > 1 unless ignoring (instance) j`, []string{"brand_x", "j"}},
+		{`absent(up{job="safetynet"} == 1)`, []string{`up{job="safetynet"}`}},
+		{`absent_over_time(k{job="x"}[10m]) or absent(l)`, []string{`k{job="x"}`, "l"}},
+		{`absent(m) > 0`, []string{"m"}},
+		{`absentee > 0`, []string{"absentee"}},
 	} {
 		if got := Signals(tc.expr); !slices.Equal(got, tc.want) {
 			t.Errorf("Signals(%q) = %q, want %q", tc.expr, got, tc.want)
@@ -460,7 +484,7 @@ func TestExpressions(t *testing.T) {
 	if kinds[KindPanel] < 30 || kinds[KindVariable] < 1 {
 		t.Errorf("expressions by kind %v: want at least 30 panel targets and a variable", kinds)
 	}
-	if _, err := ExpressionsWith(".", map[string]string{"feed": "x"}); err == nil ||
+	if _, err := ExpressionsWith(".", map[string]string{"feed": "x", "job": "safetynet", "namespace": ".*"}); err == nil ||
 		!strings.Contains(err.Error(), "__rate_interval") {
 		t.Errorf("ExpressionsWith without __rate_interval: err %v, want one naming the variable", err)
 	}
@@ -502,8 +526,10 @@ func TestDashboards(t *testing.T) {
 				t.Errorf("%s: variable %s does not query ${datasource}", file, v.Name)
 			}
 		}
-		if !vars["datasource"] {
-			t.Errorf("%s: no datasource variable", file)
+		for _, v := range []string{"datasource", "job", "namespace"} {
+			if !vars[v] {
+				t.Errorf("%s: no %s variable", file, v)
+			}
 		}
 		if strings.Contains(file, "feed") && !vars["feed"] {
 			t.Errorf("%s: no feed variable", file)

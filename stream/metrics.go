@@ -19,6 +19,7 @@ type Metrics struct {
 	LastEventTime  *prometheus.GaugeVec     // feed; unix seconds of the last event consumed
 	PersonsKnown   prometheus.Gauge         // rows of the person→household table
 	RegistryLoaded prometheus.Gauge         // 1 once the person table has caught up with the registry
+	RegistryLag    *prometheus.GaugeVec     // partition; registry records the person table has yet to read
 
 	// monitor
 	ConsumerLag       *prometheus.GaugeVec // topic, partition
@@ -86,6 +87,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RegistryLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "safetynet_registry_caught_up", Help: "1 once the person table has read the registry topic to its end.",
 		}),
+		RegistryLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "safetynet_registry_lag", Help: "Registry records between the registry topic's end and the person table, by partition.",
+		}, []string{"partition"}),
 
 		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "safetynet_consumer_lag", Help: "Messages between the broker's end offset and the next offset to process, by topic and partition.",
@@ -161,7 +165,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"version", "goversion", "model_version"}),
 	}
 	reg.MustRegister(m.EventsIn, m.DeadLetters, m.Forwarded, m.Duplicates, m.Parked, m.Released,
-		m.IntakeLatency, m.LastEventTime, m.PersonsKnown, m.RegistryLoaded,
+		m.IntakeLatency, m.LastEventTime, m.PersonsKnown, m.RegistryLoaded, m.RegistryLag,
 		m.ConsumerLag, m.BatchSize, m.BatchDuration, m.EventToAlert, m.ProduceToAlert, m.Alerts,
 		m.AlertPublishFails, m.HouseholdsByLevel, m.Scores, m.TimersPending, m.TimersFired,
 		m.Rebalances, m.PartitionsOwned, m.StateWriteErrors, m.Ready, m.RestoreRemaining,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -110,6 +111,8 @@ func (i *Intake) readRegistryPartition(ctx context.Context, log *slog.Logger, p 
 		next = kafka.FirstOffset
 	}
 	caught := end == 0 || (ok && next >= end)
+	lag := i.metrics.RegistryLag.WithLabelValues(strconv.Itoa(p))
+	lag.Set(float64(end - max(next, 0)))
 	if caught {
 		i.partitionCaughtUp(log)
 	}
@@ -135,6 +138,7 @@ func (i *Intake) readRegistryPartition(ctx context.Context, log *slog.Logger, p 
 				}
 				return err
 			}
+			lag.Set(float64(max(r.Lag(), 0)))
 			if !caught && batch[len(batch)-1].Offset+1 >= end {
 				caught = true
 				i.partitionCaughtUp(log)
