@@ -689,7 +689,8 @@ func TestDeploymentSetsOnlyKnownVariables(t *testing.T) {
 	known := configVars(t)
 	files := []string{"Dockerfile", "docker-compose.yml"}
 	k8s, _ := filepath.Glob("k8s/*.yaml")
-	files = append(files, k8s...)
+	envFiles, _ := filepath.Glob("k8s/*.env")
+	files = append(append(files, k8s...), envFiles...)
 	for _, f := range files {
 		for _, v := range varNameRe.FindAllString(readFile(t, f), -1) {
 			if !slices.Contains(known, v) {
@@ -982,13 +983,80 @@ type k8sDoc struct {
 	} `yaml:"spec"`
 }
 
-// k8sDocs parses every manifest of k8s/ (multi-document), kustomization.yaml excluded.
+// kustomizationFile is the part of k8s/kustomization.yaml the tests read.
+type kustomizationFile struct {
+	Kind               string   `yaml:"kind"`
+	Namespace          string   `yaml:"namespace"`
+	Resources          []string `yaml:"resources"`
+	ConfigMapGenerator []struct {
+		Name  string   `yaml:"name"`
+		Envs  []string `yaml:"envs"`
+		Files []string `yaml:"files"`
+	} `yaml:"configMapGenerator"`
+	Images []struct {
+		Name    string `yaml:"name"`
+		NewName string `yaml:"newName"`
+		NewTag  string `yaml:"newTag"`
+		Digest  string `yaml:"digest"`
+	} `yaml:"images"`
+}
+
+func kustomization(t *testing.T) kustomizationFile {
+	t.Helper()
+	var k kustomizationFile
+	readYAML(t, "k8s/kustomization.yaml", &k)
+	return k
+}
+
+// generatorSources are the files of k8s/ that configMapGenerator reads.
+func generatorSources(k kustomizationFile) map[string]bool {
+	out := map[string]bool{}
+	for _, g := range k.ConfigMapGenerator {
+		for _, f := range append(slices.Clone(g.Envs), g.Files...) {
+			out[f] = true
+		}
+	}
+	return out
+}
+
+// generatedConfigMaps builds the ConfigMaps configMapGenerator makes (without the hash suffix
+// kustomize adds to the names and to the references to them).
+func generatedConfigMaps(t *testing.T, k kustomizationFile) []k8sDoc {
+	t.Helper()
+	var docs []k8sDoc
+	for _, g := range k.ConfigMapGenerator {
+		d := k8sDoc{file: "k8s/kustomization.yaml configMapGenerator " + g.Name, APIVersion: "v1", Kind: "ConfigMap", Data: map[string]string{}}
+		d.Metadata.Name = g.Name
+		for _, f := range g.Envs {
+			for i, l := range strings.Split(readFile(t, filepath.Join("k8s", f)), "\n") {
+				if l = strings.TrimSpace(l); l == "" || strings.HasPrefix(l, "#") {
+					continue
+				}
+				k, v, ok := strings.Cut(l, "=")
+				if !ok {
+					t.Errorf("k8s/%s line %d: %q is not NAME=value", f, i+1, l)
+				}
+				d.Data[k] = v
+			}
+		}
+		for _, f := range g.Files {
+			d.Data[filepath.Base(f)] = readFile(t, filepath.Join("k8s", f))
+		}
+		docs = append(docs, d)
+	}
+	return docs
+}
+
+// k8sDocs parses every manifest of k8s/ (multi-document), kustomization.yaml and the
+// generator sources excluded, and adds the generated ConfigMaps.
 func k8sDocs(t *testing.T) []k8sDoc {
 	t.Helper()
 	files, _ := filepath.Glob("k8s/*.yaml")
-	var docs []k8sDoc
+	k := kustomization(t)
+	sources := generatorSources(k)
+	docs := generatedConfigMaps(t, k)
 	for _, f := range files {
-		if filepath.Base(f) == "kustomization.yaml" {
+		if filepath.Base(f) == "kustomization.yaml" || sources[filepath.Base(f)] {
 			continue
 		}
 		dec := yaml.NewDecoder(strings.NewReader(readFile(t, f)))
@@ -1027,20 +1095,33 @@ func k8sDocs(t *testing.T) []k8sDoc {
 }
 
 func TestKustomization(t *testing.T) {
-	var k struct {
-		Kind      string   `yaml:"kind"`
-		Namespace string   `yaml:"namespace"`
-		Resources []string `yaml:"resources"`
-	}
-	readYAML(t, "k8s/kustomization.yaml", &k)
+	k := kustomization(t)
 	if k.Kind != "Kustomization" || k.Namespace != "" {
 		t.Errorf("kustomization kind %q namespace %q, want a namespace-less Kustomization", k.Kind, k.Namespace)
 	}
+	// Every manifest but the example Secret; the ConfigMaps are generated from their files.
 	files, _ := filepath.Glob("k8s/*.yaml")
+	sources := generatorSources(k)
 	var want []string
 	for _, f := range files {
-		if b := filepath.Base(f); b != "kustomization.yaml" {
+		if b := filepath.Base(f); b != "kustomization.yaml" && !strings.HasSuffix(b, ".example.yaml") && !sources[b] {
 			want = append(want, b)
+		}
+	}
+	for _, f := range []string{"safetynet.env", "model.yaml"} {
+		if !sources[f] {
+			t.Errorf("configMapGenerator does not read %s: a change of it would not roll the pods", f)
+		}
+	}
+	if _, err := os.Stat("k8s/secret.example.yaml"); err != nil {
+		t.Errorf("no example Secret: %v", err)
+	}
+	if len(k.Images) == 0 {
+		t.Error("kustomization pins no image")
+	}
+	for _, img := range k.Images {
+		if img.Digest == "" && (img.NewTag == "" || img.NewTag == "latest") {
+			t.Errorf("kustomization image %s: tag %q, want a fixed version", img.Name, img.NewTag)
 		}
 	}
 	got := slices.Clone(k.Resources)
@@ -1083,8 +1164,8 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Fatalf("%d containers, want 1", len(pod.Containers))
 	}
 	c := pod.Containers[0]
-	if c.Image != "safetynet:latest" || !slices.Equal(c.Args, []string{"run"}) {
-		t.Errorf("container image %q args %v, want safetynet:latest run", c.Image, c.Args)
+	if !strings.HasPrefix(c.Image, "safetynet:") || strings.HasSuffix(c.Image, ":latest") || !slices.Equal(c.Args, []string{"run"}) {
+		t.Errorf("container image %q args %v, want safetynet:<fixed version> run", c.Image, c.Args)
 	}
 	if c.SecurityContext == nil || c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem ||
 		c.SecurityContext.AllowPrivilegeEscalation == nil || *c.SecurityContext.AllowPrivilegeEscalation {

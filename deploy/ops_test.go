@@ -1,7 +1,11 @@
 package deploy
 
 import (
+	"flag"
+	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"regexp"
 	"strconv"
 	"strings"
@@ -73,4 +77,162 @@ func markdownAnchors(doc string) map[string]string {
 		out[slug] = heading
 	}
 	return out
+}
+
+var update = flag.Bool("update", false, "rewrite k8s/monitoring/prometheusrule.yaml from prometheus/rules.yml")
+
+const prometheusRuleFile = "k8s/monitoring/prometheusrule.yaml"
+
+// prometheusRule wraps the rule groups of rules.yml (comments kept) in a PrometheusRule.
+func prometheusRule(rules string) string {
+	i := strings.Index(rules, "\ngroups:")
+	var b strings.Builder
+	b.WriteString("# The rule groups of deploy/prometheus/rules.yml as a PrometheusRule for the Prometheus Operator.\n" +
+		"# Generated: edit rules.yml, then `go test ./deploy -run TestPrometheusRuleIsRulesYML -update`.\n" +
+		"apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: safetynet\n" +
+		"  labels:\n    app.kubernetes.io/name: safetynet\nspec:\n")
+	for _, l := range strings.Split(strings.TrimRight(rules[i+1:], "\n"), "\n") {
+		if l != "" {
+			l = "  " + l
+		}
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}
+
+// TestPrometheusRuleIsRulesYML: the PrometheusRule of the monitoring component has the rule
+// groups of prometheus/rules.yml, identical.
+func TestPrometheusRuleIsRulesYML(t *testing.T) {
+	rules := readFile(t, "prometheus/rules.yml")
+	if *update {
+		if err := os.WriteFile(prometheusRuleFile, []byte(prometheusRule(rules)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want struct {
+		Groups any `yaml:"groups"`
+	}
+	readYAML(t, "prometheus/rules.yml", &want)
+	var got struct {
+		APIVersion string `yaml:"apiVersion"`
+		Kind       string `yaml:"kind"`
+		Spec       struct {
+			Groups any `yaml:"groups"`
+		} `yaml:"spec"`
+	}
+	readYAML(t, prometheusRuleFile, &got)
+	if got.Kind != "PrometheusRule" || got.APIVersion != "monitoring.coreos.com/v1" {
+		t.Errorf("%s: kind %q apiVersion %q, want a monitoring.coreos.com/v1 PrometheusRule", prometheusRuleFile, got.Kind, got.APIVersion)
+	}
+	if want.Groups == nil || !reflect.DeepEqual(got.Spec.Groups, want.Groups) {
+		t.Errorf("%s: the rule groups differ from prometheus/rules.yml; run go test ./deploy -run TestPrometheusRuleIsRulesYML -update", prometheusRuleFile)
+	}
+}
+
+// TestMonitoringComponent: the component lists its files, and the ServiceMonitor scrapes the
+// headless Service's http port and sets the job label the rules select.
+func TestMonitoringComponent(t *testing.T) {
+	var comp struct {
+		Kind      string   `yaml:"kind"`
+		Resources []string `yaml:"resources"`
+	}
+	readYAML(t, "k8s/monitoring/kustomization.yaml", &comp)
+	files, _ := filepath.Glob("k8s/monitoring/*.yaml")
+	var want []string
+	for _, f := range files {
+		if b := filepath.Base(f); b != "kustomization.yaml" {
+			want = append(want, b)
+		}
+	}
+	got := slices.Clone(comp.Resources)
+	slices.Sort(got)
+	if comp.Kind != "Component" || !slices.Equal(got, want) {
+		t.Errorf("monitoring component: kind %q resources %v, want a Component of %v", comp.Kind, comp.Resources, want)
+	}
+	var sm struct {
+		Spec struct {
+			Selector struct {
+				MatchLabels map[string]string `yaml:"matchLabels"`
+			} `yaml:"selector"`
+			Endpoints []struct {
+				Port        string `yaml:"port"`
+				Path        string `yaml:"path"`
+				Relabelings []struct {
+					Action      string `yaml:"action"`
+					TargetLabel string `yaml:"targetLabel"`
+					Replacement string `yaml:"replacement"`
+				} `yaml:"relabelings"`
+			} `yaml:"endpoints"`
+		} `yaml:"spec"`
+	}
+	readYAML(t, "k8s/monitoring/servicemonitor.yaml", &sm)
+	var selected []string
+	for _, d := range k8sDocs(t) {
+		if d.Kind == "Service" && subset(sm.Spec.Selector.MatchLabels, d.Metadata.Labels) {
+			selected = append(selected, d.Metadata.Name)
+			if d.Spec.ClusterIP != "None" {
+				t.Errorf("the ServiceMonitor selects Service %s, which lists only ready pods; want the headless one", d.Metadata.Name)
+			}
+		}
+	}
+	if len(selected) != 1 {
+		t.Errorf("the ServiceMonitor selects Services %v, want exactly the headless one", selected)
+	}
+	if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != "http" {
+		t.Fatalf("ServiceMonitor endpoints %+v, want the http port", sm.Spec.Endpoints)
+	}
+	job := false
+	for _, r := range sm.Spec.Endpoints[0].Relabelings {
+		job = job || (r.TargetLabel == "job" && r.Replacement == "safetynet" && (r.Action == "" || r.Action == "replace"))
+	}
+	if !job {
+		t.Error(`the ServiceMonitor does not set job="safetynet", which the rules select`)
+	}
+}
+
+// TestGoMemLimitFollowsTheMemoryLimit: GOMEMLIMIT comes from the container's own memory limit.
+func TestGoMemLimitFollowsTheMemoryLimit(t *testing.T) {
+	var ss struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Name string `yaml:"name"`
+						Env  []struct {
+							Name      string `yaml:"name"`
+							Value     string `yaml:"value"`
+							ValueFrom *struct {
+								ResourceFieldRef *struct {
+									ContainerName string `yaml:"containerName"`
+									Resource      string `yaml:"resource"`
+								} `yaml:"resourceFieldRef"`
+							} `yaml:"valueFrom"`
+						} `yaml:"env"`
+						Resources struct {
+							Limits map[string]string `yaml:"limits"`
+						} `yaml:"resources"`
+					} `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	readYAML(t, "k8s/statefulset.yaml", &ss)
+	cs := ss.Spec.Template.Spec.Containers
+	if len(cs) != 1 {
+		t.Fatalf("%d containers, want 1", len(cs))
+	}
+	found := false
+	for _, e := range cs[0].Env {
+		if e.Name != "GOMEMLIMIT" {
+			continue
+		}
+		found = true
+		if e.Value != "" || e.ValueFrom == nil || e.ValueFrom.ResourceFieldRef == nil ||
+			e.ValueFrom.ResourceFieldRef.Resource != "limits.memory" || e.ValueFrom.ResourceFieldRef.ContainerName != cs[0].Name {
+			t.Errorf("GOMEMLIMIT %+v, want valueFrom.resourceFieldRef limits.memory of container %s", e, cs[0].Name)
+		}
+	}
+	if !found || cs[0].Resources.Limits["memory"] == "" {
+		t.Errorf("GOMEMLIMIT set %v, memory limit %q: want both", found, cs[0].Resources.Limits["memory"])
+	}
 }
