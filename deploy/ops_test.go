@@ -3,13 +3,16 @@ package deploy
 import (
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"safetynet/stream/kafkatest"
 )
 
 // TestAlertRunbooks: every alert's runbook_url is a section of docs/operations.md that exists
@@ -234,5 +237,58 @@ func TestGoMemLimitFollowsTheMemoryLimit(t *testing.T) {
 	}
 	if !found || cs[0].Resources.Limits["memory"] == "" {
 		t.Errorf("GOMEMLIMIT set %v, memory limit %q: want both", found, cs[0].Resources.Limits["memory"])
+	}
+}
+
+// TestAlertmanagerConfig: amtool accepts the configuration and its template, critical alerts
+// reach the on-call receiver and warnings the team, and Prometheus in compose sends to it.
+func TestAlertmanagerConfig(t *testing.T) {
+	amtool := kafkatest.Tool(t, "amtool", "prometheus-alertmanager")
+	run(t, amtool, "check-config", "alertmanager/alertmanager.yml")
+	for _, tc := range []struct {
+		labels []string
+		want   string
+	}{
+		{[]string{"alertname=SafetynetNotReady", "severity=critical", "instance=safetynet-0:8080"}, "safetynet-oncall"},
+		{[]string{"alertname=SafetynetFeedSilent", "severity=warning", "feed=pension"}, "safetynet-team"},
+	} {
+		out, err := exec.Command(amtool, append([]string{"config", "routes", "test", "--config.file=alertmanager/alertmanager.yml"}, tc.labels...)...).Output()
+		if got := strings.TrimSpace(string(out)); err != nil || got != tc.want {
+			t.Errorf("route of %v: %q (err %v), want %s", tc.labels, got, err, tc.want)
+		}
+	}
+	// Every severity the rules use has a route that is not the default's by accident.
+	for _, r := range alertRules(t) {
+		if s := r.Labels["severity"]; s != "critical" && s != "warning" {
+			t.Errorf("alert %s: severity %q has no route", r.Alert, s)
+		}
+	}
+
+	var cfg struct {
+		Alerting struct {
+			Alertmanagers []struct {
+				StaticConfigs []struct {
+					Targets []string `yaml:"targets"`
+				} `yaml:"static_configs"`
+			} `yaml:"alertmanagers"`
+		} `yaml:"alerting"`
+	}
+	readYAML(t, "prometheus/prometheus.yml", &cfg)
+	c := compose(t)
+	am := c.Services["alertmanager"]
+	if !slices.Contains(am.Volumes, "./alertmanager:/etc/alertmanager:ro") || !slices.Contains(toStrings(am.Command), "--config.file=/etc/alertmanager/alertmanager.yml") {
+		t.Errorf("compose alertmanager: volumes %v command %v, want ./alertmanager mounted and its alertmanager.yml as config", am.Volumes, am.Command)
+	}
+	found := false
+	for _, a := range cfg.Alerting.Alertmanagers {
+		for _, sc := range a.StaticConfigs {
+			for _, target := range sc.Targets {
+				host, _, _ := strings.Cut(target, ":")
+				found = found || host == "alertmanager"
+			}
+		}
+	}
+	if !found {
+		t.Error("prometheus.yml sends alerts to no alertmanager compose service")
 	}
 }
