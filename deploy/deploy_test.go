@@ -338,7 +338,9 @@ func TestSelectors(t *testing.T) {
 
 // TestExpressionsUseServiceMetrics checks every metric name of every dashboard panel, variable
 // and rule against stream/metrics.go, and every label matcher against the metric's labels, and
-// that every selector selects job="safetynet".
+// that every selector selects the job: job="safetynet" in rules (the label the scrape
+// configuration sets), the dashboard's $job and $namespace variables in dashboards (but for the
+// job variable's own query, which lists the jobs).
 func TestExpressionsUseServiceMetrics(t *testing.T) {
 	defs := serviceMetrics(t)
 	builtin := map[string]bool{"up": true} // series Prometheus itself writes for the scrape
@@ -348,7 +350,7 @@ func TestExpressionsUseServiceMetrics(t *testing.T) {
 			t.Errorf("%s: no series selector in %q", e, e.Raw)
 		}
 		for _, s := range sels {
-			allowed := []string{"job", "instance"}
+			allowed := []string{"job", "instance", "namespace"}
 			switch {
 			case builtin[s.metric]:
 			case defs[s.metric].kind != "":
@@ -365,8 +367,26 @@ func TestExpressionsUseServiceMetrics(t *testing.T) {
 					allowed = append(allowed, "le")
 				}
 			}
-			if got := s.matchers["job"]; got != `="safetynet"` {
-				t.Errorf("%s: selector of %s has job matcher %q, want =\"safetynet\"", e, s.metric, got)
+			switch {
+			case e.Kind == KindAlert || e.Kind == KindRecord:
+				if got := s.matchers["job"]; got != `="safetynet"` {
+					t.Errorf("%s: selector of %s has job matcher %q, want =\"safetynet\"", e, s.metric, got)
+				}
+			case e.Kind == KindVariable && e.Name == "job":
+				if len(s.matchers) != 0 {
+					t.Errorf("%s: the job variable's selector %s has matchers %v, want none (it lists every job)", e, s.metric, s.matchers)
+				}
+			case e.Kind == KindVariable && e.Name == "namespace":
+				if got := s.matchers["job"]; got != `="$job"` {
+					t.Errorf("%s: selector of %s has job matcher %q, want =\"$job\"", e, s.metric, got)
+				}
+			default:
+				if got := s.matchers["job"]; got != `="$job"` {
+					t.Errorf("%s: selector of %s has job matcher %q, want =\"$job\"", e, s.metric, got)
+				}
+				if got := s.matchers["namespace"]; got != `=~"$namespace"` {
+					t.Errorf("%s: selector of %s has namespace matcher %q, want =~\"$namespace\"", e, s.metric, got)
+				}
 			}
 			for l := range s.matchers {
 				if !slices.Contains(allowed, l) {
@@ -426,6 +446,10 @@ func TestSignals(t *testing.T) {
 		{`0 < bool h`, []string{"h"}},
 		{`sum(rate(i[5m]))`, []string{"sum(rate(i[5m]))"}},
 		{`brand_x > 1 unless ignoring (instance) j`, []string{"brand_x", "j"}},
+		{`absent(up{job="safetynet"} == 1)`, []string{`up{job="safetynet"}`}},
+		{`absent_over_time(k{job="x"}[10m]) or absent(l)`, []string{`k{job="x"}`, "l"}},
+		{`absent(m) > 0`, []string{"m"}},
+		{`absentee > 0`, []string{"absentee"}},
 	} {
 		if got := Signals(tc.expr); !slices.Equal(got, tc.want) {
 			t.Errorf("Signals(%q) = %q, want %q", tc.expr, got, tc.want)
@@ -460,7 +484,7 @@ func TestExpressions(t *testing.T) {
 	if kinds[KindPanel] < 30 || kinds[KindVariable] < 1 {
 		t.Errorf("expressions by kind %v: want at least 30 panel targets and a variable", kinds)
 	}
-	if _, err := ExpressionsWith(".", map[string]string{"feed": "x"}); err == nil ||
+	if _, err := ExpressionsWith(".", map[string]string{"feed": "x", "job": "safetynet", "namespace": ".*"}); err == nil ||
 		!strings.Contains(err.Error(), "__rate_interval") {
 		t.Errorf("ExpressionsWith without __rate_interval: err %v, want one naming the variable", err)
 	}
@@ -502,8 +526,10 @@ func TestDashboards(t *testing.T) {
 				t.Errorf("%s: variable %s does not query ${datasource}", file, v.Name)
 			}
 		}
-		if !vars["datasource"] {
-			t.Errorf("%s: no datasource variable", file)
+		for _, v := range []string{"datasource", "job", "namespace"} {
+			if !vars[v] {
+				t.Errorf("%s: no %s variable", file, v)
+			}
 		}
 		if strings.Contains(file, "feed") && !vars["feed"] {
 			t.Errorf("%s: no feed variable", file)
@@ -663,7 +689,8 @@ func TestDeploymentSetsOnlyKnownVariables(t *testing.T) {
 	known := configVars(t)
 	files := []string{"Dockerfile", "docker-compose.yml"}
 	k8s, _ := filepath.Glob("k8s/*.yaml")
-	files = append(files, k8s...)
+	envFiles, _ := filepath.Glob("k8s/*.env")
+	files = append(append(files, k8s...), envFiles...)
 	for _, f := range files {
 		for _, v := range varNameRe.FindAllString(readFile(t, f), -1) {
 			if !slices.Contains(known, v) {
@@ -802,7 +829,7 @@ var defaultTopics = map[string]string{
 
 func TestCompose(t *testing.T) {
 	c := compose(t)
-	for _, name := range []string{"kafka", "topics", "safetynet", "feedgen", "prometheus", "grafana"} {
+	for _, name := range []string{"kafka", "topics", "safetynet", "feedgen", "prometheus", "alertmanager", "grafana"} {
 		if _, ok := c.Services[name]; !ok {
 			t.Errorf("no compose service %s", name)
 		}
@@ -840,30 +867,21 @@ func TestCompose(t *testing.T) {
 		t.Errorf("safetynet volumes %v: none is a named volume holding SAFETYNET_STATE_DIR %s", sn.Volumes, stateDir)
 	}
 
-	// The topic container creates exactly the nine topics safetynet is configured with, all
-	// with the same partition count, and the changelog compacted.
-	script := strings.Join(toStrings(c.Services["topics"].Command), "\n")
-	created := map[string]string{}
-	for _, m := range regexp.MustCompile(`(?m)^\s*create\s+(\S+)(.*)$`).FindAllStringSubmatch(script, -1) {
-		created[m[1]] = m[2]
+	// The topics service runs `safetynet topics create` with the topic names safetynet uses.
+	tp := c.Services["topics"]
+	cmd := toStrings(tp.Command)
+	if tp.Image != sn.Image || len(cmd) < 2 || cmd[0] != "topics" || cmd[1] != "create" || !slices.Contains(cmd, "-partitions") {
+		t.Errorf("topics: image %q command %q, want the safetynet image running topics create -partitions N", tp.Image, cmd)
 	}
-	if !strings.Contains(script, `--partitions "$$PARTITIONS"`) || c.Services["topics"].Environment["PARTITIONS"] == "" {
-		t.Errorf("topics: every topic must take the one PARTITIONS count:\n%s", script)
+	if tp.DependsOn["kafka"].Condition != "service_healthy" {
+		t.Error("topics does not wait for a healthy kafka")
 	}
-	if len(created) != len(defaultTopics) {
-		t.Errorf("topics creates %d topics %v, want %d", len(created), created, len(defaultTopics))
+	if tp.Environment["SAFETYNET_KAFKA_BROKERS"] != sn.Environment["SAFETYNET_KAFKA_BROKERS"] {
+		t.Errorf("topics brokers %q, safetynet's %q", tp.Environment["SAFETYNET_KAFKA_BROKERS"], sn.Environment["SAFETYNET_KAFKA_BROKERS"])
 	}
-	for v, topic := range defaultTopics {
-		if got := sn.Environment[v]; got != "" && got != topic {
-			topic = got
-		}
-		opts, ok := created[topic]
-		if !ok {
-			t.Errorf("topics does not create %s (%s)", topic, v)
-		}
-		compact := strings.Contains(opts, "cleanup.policy=compact")
-		if compact != (v == "SAFETYNET_TOPIC_CHANGELOG") {
-			t.Errorf("topic %s: compacted %v", topic, compact)
+	for v := range defaultTopics {
+		if tp.Environment[v] != sn.Environment[v] {
+			t.Errorf("topics sets %s=%q, safetynet %q: both must name the same topic", v, tp.Environment[v], sn.Environment[v])
 		}
 	}
 }
@@ -956,13 +974,80 @@ type k8sDoc struct {
 	} `yaml:"spec"`
 }
 
-// k8sDocs parses every manifest of k8s/ (multi-document), kustomization.yaml excluded.
+// kustomizationFile is the part of k8s/kustomization.yaml the tests read.
+type kustomizationFile struct {
+	Kind               string   `yaml:"kind"`
+	Namespace          string   `yaml:"namespace"`
+	Resources          []string `yaml:"resources"`
+	ConfigMapGenerator []struct {
+		Name  string   `yaml:"name"`
+		Envs  []string `yaml:"envs"`
+		Files []string `yaml:"files"`
+	} `yaml:"configMapGenerator"`
+	Images []struct {
+		Name    string `yaml:"name"`
+		NewName string `yaml:"newName"`
+		NewTag  string `yaml:"newTag"`
+		Digest  string `yaml:"digest"`
+	} `yaml:"images"`
+}
+
+func kustomization(t *testing.T) kustomizationFile {
+	t.Helper()
+	var k kustomizationFile
+	readYAML(t, "k8s/kustomization.yaml", &k)
+	return k
+}
+
+// generatorSources are the files of k8s/ that configMapGenerator reads.
+func generatorSources(k kustomizationFile) map[string]bool {
+	out := map[string]bool{}
+	for _, g := range k.ConfigMapGenerator {
+		for _, f := range append(slices.Clone(g.Envs), g.Files...) {
+			out[f] = true
+		}
+	}
+	return out
+}
+
+// generatedConfigMaps builds the ConfigMaps configMapGenerator makes (without the hash suffix
+// kustomize adds to the names and to the references to them).
+func generatedConfigMaps(t *testing.T, k kustomizationFile) []k8sDoc {
+	t.Helper()
+	var docs []k8sDoc
+	for _, g := range k.ConfigMapGenerator {
+		d := k8sDoc{file: "k8s/kustomization.yaml configMapGenerator " + g.Name, APIVersion: "v1", Kind: "ConfigMap", Data: map[string]string{}}
+		d.Metadata.Name = g.Name
+		for _, f := range g.Envs {
+			for i, l := range strings.Split(readFile(t, filepath.Join("k8s", f)), "\n") {
+				if l = strings.TrimSpace(l); l == "" || strings.HasPrefix(l, "#") {
+					continue
+				}
+				k, v, ok := strings.Cut(l, "=")
+				if !ok {
+					t.Errorf("k8s/%s line %d: %q is not NAME=value", f, i+1, l)
+				}
+				d.Data[k] = v
+			}
+		}
+		for _, f := range g.Files {
+			d.Data[filepath.Base(f)] = readFile(t, filepath.Join("k8s", f))
+		}
+		docs = append(docs, d)
+	}
+	return docs
+}
+
+// k8sDocs parses every manifest of k8s/ (multi-document), kustomization.yaml and the
+// generator sources excluded, and adds the generated ConfigMaps.
 func k8sDocs(t *testing.T) []k8sDoc {
 	t.Helper()
 	files, _ := filepath.Glob("k8s/*.yaml")
-	var docs []k8sDoc
+	k := kustomization(t)
+	sources := generatorSources(k)
+	docs := generatedConfigMaps(t, k)
 	for _, f := range files {
-		if filepath.Base(f) == "kustomization.yaml" {
+		if filepath.Base(f) == "kustomization.yaml" || sources[filepath.Base(f)] {
 			continue
 		}
 		dec := yaml.NewDecoder(strings.NewReader(readFile(t, f)))
@@ -1001,20 +1086,33 @@ func k8sDocs(t *testing.T) []k8sDoc {
 }
 
 func TestKustomization(t *testing.T) {
-	var k struct {
-		Kind      string   `yaml:"kind"`
-		Namespace string   `yaml:"namespace"`
-		Resources []string `yaml:"resources"`
-	}
-	readYAML(t, "k8s/kustomization.yaml", &k)
+	k := kustomization(t)
 	if k.Kind != "Kustomization" || k.Namespace != "" {
 		t.Errorf("kustomization kind %q namespace %q, want a namespace-less Kustomization", k.Kind, k.Namespace)
 	}
+	// Every manifest but the example Secret; the ConfigMaps are generated from their files.
 	files, _ := filepath.Glob("k8s/*.yaml")
+	sources := generatorSources(k)
 	var want []string
 	for _, f := range files {
-		if b := filepath.Base(f); b != "kustomization.yaml" {
+		if b := filepath.Base(f); b != "kustomization.yaml" && !strings.HasSuffix(b, ".example.yaml") && !sources[b] {
 			want = append(want, b)
+		}
+	}
+	for _, f := range []string{"safetynet.env", "model.yaml"} {
+		if !sources[f] {
+			t.Errorf("configMapGenerator does not read %s: a change of it would not roll the pods", f)
+		}
+	}
+	if _, err := os.Stat("k8s/secret.example.yaml"); err != nil {
+		t.Errorf("no example Secret: %v", err)
+	}
+	if len(k.Images) == 0 {
+		t.Error("kustomization pins no image")
+	}
+	for _, img := range k.Images {
+		if img.Digest == "" && (img.NewTag == "" || img.NewTag == "latest") {
+			t.Errorf("kustomization image %s: tag %q, want a fixed version", img.Name, img.NewTag)
 		}
 	}
 	got := slices.Clone(k.Resources)
@@ -1057,8 +1155,8 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Fatalf("%d containers, want 1", len(pod.Containers))
 	}
 	c := pod.Containers[0]
-	if c.Image != "safetynet:latest" || !slices.Equal(c.Args, []string{"run"}) {
-		t.Errorf("container image %q args %v, want safetynet:latest run", c.Image, c.Args)
+	if !strings.HasPrefix(c.Image, "safetynet:") || strings.HasSuffix(c.Image, ":latest") || !slices.Equal(c.Args, []string{"run"}) {
+		t.Errorf("container image %q args %v, want safetynet:<fixed version> run", c.Image, c.Args)
 	}
 	if c.SecurityContext == nil || c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem ||
 		c.SecurityContext.AllowPrivilegeEscalation == nil || *c.SecurityContext.AllowPrivilegeEscalation {

@@ -42,7 +42,8 @@ func (e Expr) String() string { return e.File + ": " + e.Where }
 
 // DefaultTemplateValues are the values Expressions gives Grafana's template variables: the
 // built-in interval variables, and for the dashboards' own variables a value that selects
-// series a running service has (the hospital feed, every instance).
+// series a running service has (job safetynet as the scrape configurations name it, every
+// namespace, the hospital feed, every instance).
 var DefaultTemplateValues = map[string]string{
 	"__rate_interval": "1m",
 	"__interval":      "30s",
@@ -51,6 +52,8 @@ var DefaultTemplateValues = map[string]string{
 	"__range_s":       "3600",
 	"__range_ms":      "3600000",
 	"datasource":      "prometheus",
+	"job":             "safetynet",
+	"namespace":       ".*",
 	"instance":        ".+",
 	"feed":            "hospital",
 }

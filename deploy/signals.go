@@ -9,13 +9,17 @@ import (
 // at its top-level set operators (and, or, unless) and comparisons (==, !=, >, <, >=, <=), minus
 // number literals and the on/ignoring/group_left/group_right/bool modifiers. For
 // `a > 1000 and on (x) deriv(b[5m]) > 0` it returns `a` and `deriv(b[5m])`. An expression with
-// no comparison is its own single signal.
+// no comparison is its own single signal. An absent(x) or absent_over_time(x[d]) condition
+// returns series only when x has none, so its signals are those of x.
 //
 // It is a small scanner, not a PromQL parser: it relies on the expression being valid (promtool
 // checks that), and looks only at operators outside parentheses, brackets, braces and strings.
 func Signals(expr string) []string {
 	expr = strings.TrimSpace(expr)
 	if inner, ok := unwrapParens(expr); ok {
+		return Signals(inner)
+	}
+	if inner, ok := absentArg(expr); ok {
 		return Signals(inner)
 	}
 	if parts := splitTop(expr, setOperator); len(parts) > 1 {
@@ -163,4 +167,25 @@ func unwrapParens(s string) (string, bool) {
 		}
 	}
 	return strings.TrimSpace(s[1 : len(s)-1]), true
+}
+
+// absentArg returns x of an expression that is all absent(x) or absent_over_time(x[d]).
+func absentArg(s string) (string, bool) {
+	for _, fn := range []string{"absent", "absent_over_time"} {
+		rest, ok := strings.CutPrefix(s, fn)
+		if rest = strings.TrimSpace(rest); !ok || !strings.HasPrefix(rest, "(") {
+			continue
+		}
+		inner, ok := unwrapParens(rest)
+		if !ok {
+			return s, false
+		}
+		if fn == "absent_over_time" && strings.HasSuffix(inner, "]") {
+			if i := strings.LastIndexByte(inner, '['); i > 0 {
+				inner = strings.TrimSpace(inner[:i])
+			}
+		}
+		return inner, true
+	}
+	return s, false
 }

@@ -8,6 +8,7 @@
 //	safetynet model check FILE    validate a model file; `model show` prints the default model
 //	safetynet assess FILE.json    assess one household given as JSON, and explain it
 //	safetynet state dump          print every household in a state directory, one JSON per line
+//	safetynet topics create       create (or check) every topic with its partitions, retention, replication
 //	safetynet bench               throughput, latency, memory and cold start against the limits
 //	safetynet version
 package main
@@ -38,6 +39,7 @@ commands:
   model show          print the built-in default model
   assess FILE.json    assess one household (JSON) and explain the result
   state dump          print every household of a state directory as JSON lines
+  topics create|check create the topics on a cluster, or check them against the plan
   bench               measure throughput, latency, memory and cold start (make bench)
   version             print the version
 `
@@ -86,6 +88,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return stateCmd(rest, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr)
+	case "topics":
+		return topicsCmd(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "safetynet %s (%s)\n", version, runtime.Version())
 		return nil

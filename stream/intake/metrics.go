@@ -20,6 +20,7 @@ type Metrics struct {
 	LastEventTime  *prometheus.GaugeVec     // feed; unix seconds of the last event consumed
 	PersonsKnown   prometheus.Gauge         // rows of the person→household table
 	RegistryLoaded prometheus.Gauge         // 1 once the person table has caught up with the registry
+	RegistryLag    *prometheus.GaugeVec     // partition; registry records the person table has yet to read
 }
 
 // NewMetrics creates intake's metrics and registers them on reg.
@@ -56,9 +57,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RegistryLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "safetynet_registry_caught_up", Help: "1 once the person table has read the registry topic to its end.",
 		}),
+		RegistryLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "safetynet_registry_lag", Help: "Registry records between the registry topic's end and the person table, by partition.",
+		}, []string{"partition"}),
 	}
 	reg.MustRegister(m.EventsIn, m.DeadLetters, m.Forwarded, m.Duplicates, m.Parked, m.Released,
-		m.IntakeLatency, m.LastEventTime, m.PersonsKnown, m.RegistryLoaded)
+		m.IntakeLatency, m.LastEventTime, m.PersonsKnown, m.RegistryLoaded, m.RegistryLag)
 	// Every series of a bounded label set exists from the start, at 0: dashboards and rules see
 	// "none so far" rather than no data, and rate() sees the first increase.
 	for _, f := range feed.Feeds {

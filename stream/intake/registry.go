@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"safetynet/stream/feed"
 	"safetynet/stream/kafkaio"
+	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -87,10 +88,13 @@ func (i *Intake) readRegistryPartition(ctx context.Context, log *slog.Logger, p 
 	if err := r.SetOffset(next); err != nil {
 		return fmt.Errorf("registry %s/%d: start at offset %d: %w", topic, p, next, err)
 	}
+	lag := i.metrics.RegistryLag.WithLabelValues(strconv.Itoa(p))
+	lag.Set(float64(end - max(next, 0)))
 	return kafkaio.Consume(ctx, r, batchWindow, i.cfg.BatchSize, log, "the registry partition", func(ctx context.Context, batch []kafka.Message) error {
 		if err := i.applyRegistryBatch(ctx, p, batch); err != nil {
 			return err
 		}
+		lag.Set(float64(max(r.Lag(), 0)))
 		if !caught && batch[len(batch)-1].Offset+1 >= end {
 			caught = true
 			i.partitionCaughtUp(log)

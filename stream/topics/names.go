@@ -1,7 +1,7 @@
-// Package topics names every Kafka topic safetynet reads or writes. The names are configuration
-// (SAFETYNET_TOPIC_*); this package holds their defaults, in one place (the struct tags), and
-// the feed ↔ topic mapping. It does not talk to Kafka.
 package topics
+
+// The names of the topics are configuration (SAFETYNET_TOPIC_*): Topics holds them, their
+// defaults in one place (the struct tags), and the feed ↔ topic mapping.
 
 import (
 	"fmt"
