@@ -1,4 +1,4 @@
-package main
+package crash
 
 import (
 	"bytes"
@@ -85,7 +85,7 @@ func TestStartRefusesIncompatibleState(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, bin, "run")
-			cmd.Env = append(os.Environ(), "SAFETYNET_STATE_DIR="+dir, "SAFETYNET_KAFKA_BROKERS=127.0.0.1:1",
+			cmd.Env = childEnv("SAFETYNET_STATE_DIR="+dir, "SAFETYNET_KAFKA_BROKERS=127.0.0.1:1",
 				"SAFETYNET_PSEUDONYM_KEY=kill-test-pseudonym-key-0123456789abcdef", "SAFETYNET_HTTP_ADDR=127.0.0.1:0")
 			out, err := cmd.CombinedOutput()
 			if err == nil {

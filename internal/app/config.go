@@ -1,0 +1,258 @@
+package app
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"safetynet/stream"
+)
+
+// Config is everything `safetynet run` reads, all from SAFETYNET_* environment variables. Each
+// field's desc tag is what `safetynet run -h` says of its variable and what README.md's
+// configuration table says (a test keeps them equal); doc:"required" marks a variable without a
+// default that must be set, testOnly:"true" one that operators never set. deploy/config-vars.txt
+// lists the same variables but the test-only ones.
+type Config struct {
+	KafkaBrokers      []string `env:"KAFKA_BROKERS" envDefault:"localhost:9092" envSeparator:"," desc:"comma-separated bootstrap brokers"`
+	KafkaTLS          bool     `env:"KAFKA_TLS" envDefault:"false" desc:"TLS to the brokers"`
+	KafkaTLSCAFile    string   `env:"KAFKA_TLS_CA_FILE" desc:"PEM CA bundle for the brokers' certificates (implies TLS)"`
+	KafkaSASLMech     string   "env:\"KAFKA_SASL_MECHANISM\" desc:\"`plain`, `scram-sha-256` or `scram-sha-512`\""
+	KafkaSASLUser     string   `env:"KAFKA_SASL_USERNAME" desc:"SASL user"`
+	KafkaSASLPassword string   `env:"KAFKA_SASL_PASSWORD" desc:"SASL password"`
+	GroupID           string   "env:\"GROUP_ID\" envDefault:\"safetynet\" desc:\"consumer group prefix (`-intake`, `-monitor` are appended)\""
+
+	Topics Topics `envPrefix:"TOPIC_"`
+
+	StateDir           string   `env:"STATE_DIR" envDefault:"data/state" desc:"Badger directory: a persistent volume in production"`
+	StateEncryptionKey string   `env:"STATE_ENCRYPTION_KEY" desc:"hex AES key (32, 48 or 64 hex digits): encrypts the state at rest"`
+	StateCacheMB       int      `env:"STATE_CACHE_MB" envDefault:"64" desc:"Badger block cache"`
+	PseudonymKey       string   "env:\"PSEUDONYM_KEY\" doc:\"required\" desc:\"HMAC key for resident ID numbers, at least 16 bytes (`openssl rand -hex 32`)\""
+	APITokens          []string "env:\"API_TOKENS\" envSeparator:\",\" desc:\"comma-separated bearer tokens for `/v1`; with none, `/v1` answers 401\""
+	HTTPAddr           string   "env:\"HTTP_ADDR\" envDefault:\":8080\" desc:\"`/metrics`, `/healthz`, `/readyz`, `/v1`\""
+	ModelFile          string   `env:"MODEL_FILE" desc:"risk model YAML ([docs/model.md](docs/model.md)); the built-in model when empty"`
+	PProf              bool     "env:\"PPROF\" envDefault:\"false\" desc:\"serve Go's profiler at `/debug/pprof/` on the HTTP address (for the bench and for diagnosis; unauthenticated, so keep it off where the port is reachable)\""
+
+	MaxEventBytes     int           "env:\"MAX_EVENT_BYTES\" envDefault:\"65536\" desc:\"larger feed records are dead-lettered as `too_large`\""
+	MaxFutureSkew     time.Duration "env:\"MAX_FUTURE_SKEW\" envDefault:\"24h\" desc:\"how far in the future an `occurred_at` may be\""
+	UnknownPersonWait time.Duration "env:\"UNKNOWN_PERSON_WAIT\" envDefault:\"24h\" desc:\"how long an event for a person the registry does not know is held before it is dead-lettered as `unknown_person`\""
+	DedupeWindow      time.Duration `env:"DEDUPE_WINDOW" envDefault:"168h" desc:"how long event ids are remembered to drop resends"`
+	BatchSize         int           `env:"BATCH_SIZE" envDefault:"500" desc:"most events in one monitor batch"`
+	BatchWait         time.Duration `env:"BATCH_WAIT" envDefault:"5ms" desc:"longest wait to fill a monitor batch"`
+
+	LogLevel  string "env:\"LOG_LEVEL\" envDefault:\"info\" desc:\"`debug`, `info`, `warn`, `error`\""
+	LogFormat string "env:\"LOG_FORMAT\" envDefault:\"json\" desc:\"`json` or `text`\""
+
+	// FrozenTime, for tests only, fixes the monitor's and intake's clock at an RFC 3339 instant so
+	// that runs of the same feed are comparable. Not documented for operators.
+	FrozenTime string `env:"TEST_FROZEN_TIME" testOnly:"true" desc:"tests only: the service's clock, fixed at this RFC 3339 instant"`
+}
+
+// Topics are the topic names. It has stream.Topics's fields (a conversion between the two
+// ignores the tags), with the descriptions of the variables.
+type Topics struct {
+	Registry        string `env:"REGISTRY" envDefault:"safetynet.feed.registry" desc:"registry feed"`
+	Hospital        string `env:"HOSPITAL" envDefault:"safetynet.feed.hospital" desc:"hospital feed"`
+	Pension         string `env:"PENSION" envDefault:"safetynet.feed.pension" desc:"pension feed"`
+	Employment      string `env:"EMPLOYMENT" envDefault:"safetynet.feed.employment" desc:"employment feed"`
+	Disability      string `env:"DISABILITY" envDefault:"safetynet.feed.disability" desc:"disability feed"`
+	HouseholdEvents string `env:"HOUSEHOLD_EVENTS" envDefault:"safetynet.household-events" desc:"internal, keyed by household"`
+	DLQ             string `env:"DLQ" envDefault:"safetynet.dlq" desc:"dead letters"`
+	Alerts          string `env:"ALERTS" envDefault:"safetynet.alerts" desc:"alerts"`
+	Changelog       string `env:"CHANGELOG" envDefault:"safetynet.changelog" desc:"state changelog (compacted; as many partitions as household-events)"`
+}
+
+// Stream returns the topic names as the stream stages take them.
+func (t Topics) Stream() stream.Topics { return stream.Topics(t) }
+
+// EnvPrefix begins the name of every variable safetynet reads.
+const EnvPrefix = "SAFETYNET_"
+
+// LoadConfig reads the environment and checks every value, naming the variable that is wrong.
+// An unknown SAFETYNET_* variable is an error too: a misspelt name would otherwise be ignored.
+func LoadConfig(environ map[string]string) (Config, error) {
+	var c Config
+	if err := ParseEnv(&c, environ); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+// ParseEnv reads the environment into c without the checks of LoadConfig but the types and the
+// unknown variables: for the subcommands that take only the Kafka settings or the topic names.
+func ParseEnv(c *Config, environ map[string]string) error {
+	if err := checkUnknown(environ); err != nil {
+		return err
+	}
+	err := env.ParseWithOptions(c, env.Options{Prefix: EnvPrefix, Environment: environ})
+	if err == nil {
+		return nil
+	}
+	// caarlos0/env names the Go field; an operator needs the variable.
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	names := envNames(reflect.TypeOf(*c), EnvPrefix)
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			v := names[pe.Name]
+			errs = append(errs, fmt.Errorf("%s: %q is not a valid %s: %v", v, environ[v], pe.Type, pe.Err))
+			continue
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// envNames maps the config's field names to their variables.
+func envNames(t reflect.Type, prefix string) map[string]string {
+	out := map[string]string{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if p, ok := f.Tag.Lookup("envPrefix"); ok {
+			maps.Copy(out, envNames(f.Type, prefix+p))
+			continue
+		}
+		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+			out[f.Name] = prefix + name
+		}
+	}
+	return out
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(name, f string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", EnvPrefix, name, fmt.Sprintf(f, a...)))
+	}
+	if len(c.KafkaBrokers) == 0 || slices.Contains(c.KafkaBrokers, "") {
+		bad("KAFKA_BROKERS", "no broker given (host:port, comma-separated)")
+	}
+	switch strings.ToLower(c.KafkaSASLMech) {
+	case "", "plain", "scram-sha-256", "scram-sha-512":
+	default:
+		bad("KAFKA_SASL_MECHANISM", "%q is not one of plain, scram-sha-256, scram-sha-512", c.KafkaSASLMech)
+	}
+	if c.KafkaSASLMech != "" && c.KafkaSASLUser == "" {
+		bad("KAFKA_SASL_USERNAME", "required when SAFETYNET_KAFKA_SASL_MECHANISM is set")
+	}
+	if err := c.Topics.Stream().Validate(); err != nil {
+		bad("TOPIC_*", "%v", err)
+	}
+	if c.StateDir == "" {
+		bad("STATE_DIR", "empty")
+	}
+	if c.StateEncryptionKey != "" {
+		k, err := hex.DecodeString(c.StateEncryptionKey)
+		if err != nil || (len(k) != 16 && len(k) != 24 && len(k) != 32) {
+			bad("STATE_ENCRYPTION_KEY", "must be 32, 48 or 64 hex digits (an AES-128/192/256 key)")
+		}
+	}
+	if c.StateCacheMB < 1 || c.StateCacheMB > 64<<10 {
+		bad("STATE_CACHE_MB", "%d is out of range 1–65536", c.StateCacheMB)
+	}
+	if len(c.PseudonymKey) < stream.MinPseudonymKeyBytes {
+		bad("PSEUDONYM_KEY", "required, at least %d bytes (for example `openssl rand -hex 32`); resident ID numbers are never stored without it", stream.MinPseudonymKeyBytes)
+	}
+	if c.MaxEventBytes < 256 || c.MaxEventBytes > 16<<20 {
+		bad("MAX_EVENT_BYTES", "%d is out of range 256–16777216", c.MaxEventBytes)
+	}
+	if c.MaxFutureSkew < 0 {
+		bad("MAX_FUTURE_SKEW", "must not be negative")
+	}
+	if c.UnknownPersonWait <= 0 {
+		bad("UNKNOWN_PERSON_WAIT", "must be positive")
+	}
+	if c.DedupeWindow <= 0 {
+		bad("DEDUPE_WINDOW", "must be positive")
+	}
+	if c.BatchSize < 1 || c.BatchSize > 10000 {
+		bad("BATCH_SIZE", "%d is out of range 1–10000", c.BatchSize)
+	}
+	if c.BatchWait < 0 || c.BatchWait > 10*time.Second {
+		bad("BATCH_WAIT", "%s is out of range 0–10s", c.BatchWait)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		bad("LOG_LEVEL", "%v", err)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		bad("LOG_FORMAT", "%q is not json or text", c.LogFormat)
+	}
+	if c.FrozenTime != "" {
+		if _, err := time.Parse(time.RFC3339, c.FrozenTime); err != nil {
+			bad("TEST_FROZEN_TIME", "not an RFC 3339 time")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Kafka returns the connection settings, loading the CA bundle and SASL mechanism.
+func (c *Config) Kafka() (stream.Kafka, error) {
+	k := stream.Kafka{Brokers: c.KafkaBrokers}
+	if c.KafkaTLS || c.KafkaTLSCAFile != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.KafkaTLSCAFile != "" {
+			pem, err := os.ReadFile(c.KafkaTLSCAFile)
+			if err != nil {
+				return k, fmt.Errorf("%sKAFKA_TLS_CA_FILE: %w", EnvPrefix, err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return k, fmt.Errorf("%sKAFKA_TLS_CA_FILE: %s holds no PEM certificate", EnvPrefix, c.KafkaTLSCAFile)
+			}
+			tc.RootCAs = pool
+		}
+		k.TLS = tc
+	}
+	var mech sasl.Mechanism
+	var err error
+	switch strings.ToLower(c.KafkaSASLMech) {
+	case "plain":
+		mech = plain.Mechanism{Username: c.KafkaSASLUser, Password: c.KafkaSASLPassword}
+	case "scram-sha-256":
+		mech, err = scram.Mechanism(scram.SHA256, c.KafkaSASLUser, c.KafkaSASLPassword)
+	case "scram-sha-512":
+		mech, err = scram.Mechanism(scram.SHA512, c.KafkaSASLUser, c.KafkaSASLPassword)
+	}
+	if err != nil {
+		return k, fmt.Errorf("%sKAFKA_SASL_MECHANISM: %w", EnvPrefix, err)
+	}
+	k.SASL = mech
+	return k, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("%q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// EnvironMap turns os.Environ into the map LoadConfig reads.
+func EnvironMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}

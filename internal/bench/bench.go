@@ -1,0 +1,676 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"safetynet/state"
+	"safetynet/stream"
+	"safetynet/stream/embedded"
+	"safetynet/stream/feedgen"
+)
+
+// Options are the sizes of one bench run and where it works.
+type Options struct {
+	Binary          string        // the safetynet binary run as the service under test (`safetynet run`)
+	Events          int           // change events of the throughput run
+	Households      int           // households of the throughput and latency runs
+	StateHouseholds int           // households in state for the memory and cold-start runs
+	LatencyFor      time.Duration // how long each offered load is held
+	Partitions      int           // partitions of every topic
+	Dir             string        // working directory, emptied at start
+	Out             string        // report file ("" for none)
+	// Profile saves CPU profiles (in chunks, DIR/NAME.cpu.NNN.pprof; `go tool pprof` merges them)
+	// and an allocation profile of the service during the throughput run and the big-state load,
+	// read from the service's /debug/pprof (SAFETYNET_PPROF=true).
+	Profile bool
+}
+
+// benchOptions are Options with the derived sizes.
+type benchOptions struct {
+	events        int
+	households    int
+	bigHouseholds int
+	latencyFor    time.Duration
+	rates         []float64 // offered loads of the latency runs, events/s
+	rmwOps        int
+	partitions    int
+	dir           string
+	bin           string
+	cpuProfile    bool
+}
+
+// Run runs every measurement in one run on the embedded broker, prints the progress and the
+// table to stdout, and writes the report to o.Out.
+func Run(ctx context.Context, opts Options, stdout io.Writer) error {
+	o := benchOptions{
+		events: opts.Events, households: opts.Households, bigHouseholds: opts.StateHouseholds,
+		latencyFor: opts.LatencyFor, partitions: opts.Partitions, dir: opts.Dir, bin: opts.Binary,
+		cpuProfile: opts.Profile, rates: []float64{2000, 10000},
+	}
+	o.rmwOps = max(200_000, o.events/2)
+	if o.events < 1 || o.households < 1 || o.bigHouseholds < 1 || o.partitions < 1 {
+		return fmt.Errorf("bench: sizes and partitions must be positive")
+	}
+	if o.bin == "" || o.dir == "" {
+		return fmt.Errorf("bench: no service binary or working directory given")
+	}
+	if err := os.RemoveAll(o.dir); err != nil {
+		return fmt.Errorf("bench: empty %s: %w", o.dir, err)
+	}
+	if err := os.MkdirAll(o.dir, 0o700); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	b := &benchRun{o: o, log: stdout, started: time.Now()}
+	rep, err := b.run(ctx)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	text := rep.markdown(b)
+	fmt.Fprintln(stdout)
+	fmt.Fprint(stdout, rep.table())
+	if opts.Out != "" {
+		if err := os.WriteFile(opts.Out, []byte(text), 0o644); err != nil {
+			return fmt.Errorf("bench: write report: %w", err)
+		}
+		fmt.Fprintf(stdout, "\nreport written to %s\n", opts.Out)
+	}
+	return nil
+}
+
+type benchRun struct {
+	o       benchOptions
+	log     io.Writer
+	started time.Time
+	profile bool // the next service started is profiled into the bench directory
+}
+
+func (b *benchRun) logf(f string, a ...any) {
+	fmt.Fprintf(b.log, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, a...))
+}
+
+// benchReport holds every number of the run.
+type benchReport struct {
+	fetchRecords  int64
+	fetchDur      time.Duration
+	rmwRate       float64
+	rmwValueBytes int
+
+	e2eEvents   int
+	e2eDur      time.Duration
+	e2eCPU      time.Duration
+	e2eAlerts   int64
+	e2ePeakRSS  int64
+	produceRate float64
+
+	latency []latencyResult
+
+	smallHouseholds  int
+	smallBytesPerHH  float64
+	bigHouseholds    int
+	bigPeakRSS       int64
+	bigBytesPerHH    float64
+	bigLoadDur       time.Duration
+	bigLoadRecords   int64
+	coldStart        time.Duration
+	coldStartPeakRSS int64
+}
+
+type latencyResult struct {
+	rate           float64
+	events         int
+	alerts         int
+	p50, p99, p999 time.Duration
+	achieved       float64
+}
+
+func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
+	o := b.o
+	rep := &benchReport{}
+	topics := stream.DefaultTopics()
+	broker, err := embedded.Start("127.0.0.1:0", o.partitions, allTopics(topics)...)
+	if err != nil {
+		return nil, err
+	}
+	brokers := broker.Addrs()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	b.logf("embedded broker %s, %d partitions per topic; GOMAXPROCS %d", brokers[0], o.partitions, runtime.GOMAXPROCS(0))
+
+	// The feeds: a population whose history (the throughput events and the latency runs) ends
+	// before today, so that intake refuses nothing as from the future.
+	latencyEvents := 0
+	for _, r := range o.rates {
+		latencyEvents += int(r * o.latencyFor.Seconds())
+	}
+	gen := feedgen.New(feedgen.Config{Seed: 1, Households: o.households, Start: alignedFeedStart(1, o.households, o.events+latencyEvents)})
+	hh, people := gen.Population()
+	w := stream.Kafka{Brokers: brokers}.Writer("", &kafka.Hash{})
+	defer w.Close()
+	reg := gen.Registry()
+	if _, err := produceAll(ctx, w, topics, reg, nil); err != nil {
+		return nil, err
+	}
+	b.logf("registry of %d people in %d households produced", people, hh)
+
+	dirA := filepath.Join(o.dir, "state")
+	svc, err := b.startService(ctx, "bench", brokers, dirA, "service-a")
+	if err != nil {
+		return nil, err
+	}
+	if err := b.drain(ctx, client, topics, "bench", svc, nil); err != nil {
+		svc.stop()
+		return nil, err
+	}
+	b.logf("registry applied; stopping the service to queue the change events")
+	if err := svc.stop(); err != nil {
+		return nil, err
+	}
+
+	events := make([]feedgen.Event, o.events)
+	for i := range events {
+		events[i] = gen.Next()
+	}
+	t0 := time.Now()
+	if _, err := produceAll(ctx, w, topics, events, nil); err != nil {
+		return nil, err
+	}
+	rep.produceRate = float64(len(events)) / time.Since(t0).Seconds()
+	b.logf("%d change events produced (%.0f/s)", len(events), rep.produceRate)
+	events = nil
+
+	// Limit 1: the broker's raw fetch rate of the feed topics.
+	rep.fetchRecords, rep.fetchDur, err = FetchLimit(ctx, brokers, topics.FeedTopics())
+	if err != nil {
+		return nil, err
+	}
+	b.logf("limit 1: fetched %d feed records in %s (%.0f/s)", rep.fetchRecords, rep.fetchDur.Round(time.Millisecond), float64(rep.fetchRecords)/rep.fetchDur.Seconds())
+
+	// End to end.
+	b.profile = o.cpuProfile
+	svc, err = b.startService(ctx, "bench", brokers, dirA, "service-a2")
+	b.profile = false
+	if err != nil {
+		return nil, err
+	}
+	alertsBefore, err := topicRecords(ctx, client, topics.Alerts)
+	if err != nil {
+		return nil, err
+	}
+	var e2e drainResult
+	if err := b.drain(ctx, client, topics, "bench", svc, &e2e); err != nil {
+		svc.stop()
+		return nil, err
+	}
+	alertsAfter, err := topicRecords(ctx, client, topics.Alerts)
+	if err != nil {
+		return nil, err
+	}
+	rep.e2eAlerts = alertsAfter - alertsBefore
+	rep.e2eEvents, rep.e2eDur, rep.e2eCPU = o.events, e2e.dur, e2e.cpu
+	if p, err := ReadProc(svc.cmd.Process.Pid); err == nil {
+		rep.e2ePeakRSS = p.PeakRSS
+	}
+	b.logf("end to end: %d events in %s (%.0f/s), %.1f CPU s, %d alerts", o.events, e2e.dur.Round(time.Millisecond), float64(o.events)/e2e.dur.Seconds(), e2e.cpu.Seconds(), rep.e2eAlerts)
+
+	// Latency at fixed offered loads.
+	for _, rate := range o.rates {
+		lr, err := b.latency(ctx, brokers, topics, gen, rate, svc)
+		if err != nil {
+			svc.stop()
+			return nil, err
+		}
+		rep.latency = append(rep.latency, lr)
+		b.logf("latency at %.0f/s: %d alerts of %d events: p50 %s p99 %s p99.9 %s", rate, lr.alerts, lr.events, lr.p50, lr.p99, lr.p999)
+	}
+	if err := svc.stop(); err != nil {
+		return nil, err
+	}
+	n, avg, err := householdStats(dirA)
+	if err != nil {
+		return nil, err
+	}
+	size, _ := DirBytes(dirA)
+	rep.smallHouseholds, rep.smallBytesPerHH = n, float64(size)/float64(max(n, 1))
+	b.logf("state: %d households, %.0f bytes each on average, directory %.1f MiB", n, avg, float64(size)/(1<<20))
+
+	// Limit 2: Badger's batched read-modify-write rate, for values of the size just measured.
+	rep.rmwValueBytes = max(int(avg), 64)
+	rep.rmwRate, err = BadgerRMW(filepath.Join(o.dir, "rmw"), o.households, rep.rmwValueBytes, o.rmwOps, 500)
+	if err != nil {
+		return nil, err
+	}
+	_ = os.RemoveAll(filepath.Join(o.dir, "rmw"))
+	b.logf("limit 2: Badger read-modify-write of %d-byte values: %.0f/s", rep.rmwValueBytes, rep.rmwRate)
+	broker.Close()
+
+	// Memory and cold start with many households in state, on a fresh broker.
+	if err := b.big(ctx, rep); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// big fills a state directory with o.bigHouseholds households through the service, then
+// measures the cold start on it.
+func (b *benchRun) big(ctx context.Context, rep *benchReport) error {
+	o := b.o
+	topics := stream.DefaultTopics()
+	broker, err := embedded.Start("127.0.0.1:0", o.partitions, allTopics(topics)...)
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	brokers := broker.Addrs()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	w := stream.Kafka{Brokers: brokers}.Writer("", &kafka.Hash{})
+	defer w.Close()
+	gen := feedgen.New(feedgen.Config{Seed: 2, Households: o.bigHouseholds, Start: feedStart(o.bigHouseholds, 0)})
+	reg := gen.Registry()
+	if _, err := produceAll(ctx, w, topics, reg, nil); err != nil {
+		return err
+	}
+	b.logf("big state: registry of %d people in %d households produced", len(reg), o.bigHouseholds)
+	rep.bigLoadRecords = int64(len(reg))
+	reg = nil
+	runtime.GC()
+
+	dir := filepath.Join(o.dir, "big")
+	b.profile = o.cpuProfile
+	svc, err := b.startService(ctx, "bench-big", brokers, dir, "service-big")
+	b.profile = false
+	if err != nil {
+		return err
+	}
+	var dr drainResult
+	if err := b.drain(ctx, client, topics, "bench-big", svc, &dr); err != nil {
+		svc.stop()
+		return err
+	}
+	rep.bigLoadDur = dr.dur
+	if p, err := ReadProc(svc.cmd.Process.Pid); err == nil {
+		rep.bigPeakRSS = p.PeakRSS
+	}
+	if err := svc.stop(); err != nil {
+		return err
+	}
+	n, _, err := householdStats(dir)
+	if err != nil {
+		return err
+	}
+	size, _ := DirBytes(dir)
+	rep.bigHouseholds, rep.bigBytesPerHH = n, float64(size)/float64(max(n, 1))
+	b.logf("big state: %d households in %s, peak RSS %.0f MiB, %.0f bytes per household", n, dr.dur.Round(time.Millisecond), float64(rep.bigPeakRSS)/(1<<20), rep.bigBytesPerHH)
+
+	// Cold start: process start to /readyz 200.
+	t0 := time.Now()
+	svc, err = b.startService(ctx, "bench-big", brokers, dir, "service-cold")
+	if err != nil {
+		return err
+	}
+	if err := svc.waitReady(ctx, 5*time.Minute); err != nil {
+		svc.stop()
+		return err
+	}
+	rep.coldStart = time.Since(t0)
+	if p, err := ReadProc(svc.cmd.Process.Pid); err == nil {
+		rep.coldStartPeakRSS = p.PeakRSS
+	}
+	b.logf("cold start on %d households: ready in %s", n, rep.coldStart.Round(time.Millisecond))
+	return svc.stop()
+}
+
+// alignedFeedStart is feedStart moved so that the last of the events a run draws is dated about
+// two days before today. feedStart's margin alone dates the end of a 1,000,000-event history
+// months back, where the latency runs' events are too old to change any risk, and so measured
+// nothing. A probe generator draws the events once to find where they end; the population's
+// history depends little on when it starts, so the shifted run ends within hours of the aim.
+func alignedFeedStart(seed uint64, households, events int) time.Time {
+	start := feedStart(households, events)
+	probe := feedgen.New(feedgen.Config{Seed: seed, Households: households, Start: start})
+	for range events {
+		probe.Next()
+	}
+	aim := time.Now().UTC().Add(-48 * time.Hour)
+	return start.Add(aim.Sub(probe.Now())).Truncate(time.Hour)
+}
+
+// feedStart is the generator's Start for a population of households whose next events change
+// events end a little before today: recent enough to matter to the model, and none so far in
+// the future that intake refuses it. The generator makes about 3.5 events per person (1.63
+// persons per household) over the History before Start.
+func feedStart(households, events int) time.Time {
+	perDay := 3.5 * 1.63 * float64(households) / (feedgen.History.Hours() / 24)
+	span := time.Duration(1.25 * float64(events) / perDay * 24 * float64(time.Hour))
+	return time.Now().UTC().Add(feedgen.History - span - 24*time.Hour).Truncate(time.Hour)
+}
+
+// householdStats opens a stopped service's state read-only: households and mean value bytes.
+func householdStats(dir string) (int, float64, error) {
+	store, err := state.Open(state.Options{Dir: dir, ReadOnly: true})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer store.Close()
+	n, total := 0, 0
+	err = store.Households(func(_ string, v []byte) error {
+		n++
+		total += len(v)
+		return nil
+	})
+	return n, float64(total) / float64(max(n, 1)), err
+}
+
+// produceAll writes events to their feed topics in chunks, setting each record's time to when
+// it is sent (sent, when not nil, gets it per event id).
+func produceAll(ctx context.Context, w *kafka.Writer, topics stream.Topics, events []feedgen.Event, sent func(feedgen.Event, time.Time)) (int, error) {
+	const chunk = 2000
+	msgs := make([]kafka.Message, 0, chunk)
+	n := 0
+	for i, e := range events {
+		msgs = append(msgs, kafka.Message{Topic: topics.Feed(e.Feed), Key: e.Key, Value: e.Value})
+		if len(msgs) == chunk || i == len(events)-1 {
+			now := time.Now()
+			for j := range msgs {
+				msgs[j].Time = now
+			}
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				return n, fmt.Errorf("produce: %w", err)
+			}
+			n += len(msgs)
+			msgs = msgs[:0]
+		}
+	}
+	return n, nil
+}
+
+// latency offers rate events/s for o.latencyFor, in small sends every 5 ms, each record
+// stamped with its send time, and measures for every alert an event caused the time from that
+// stamp to the alert being readable on the alert topic.
+func (b *benchRun) latency(ctx context.Context, brokers []string, topics stream.Topics, gen *feedgen.Generator, rate float64, svc *service) (latencyResult, error) {
+	lr := latencyResult{rate: rate}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	ends, err := EndOffsets(ctx, client, []string{topics.Alerts})
+	if err != nil {
+		return lr, err
+	}
+	type key struct{ feed, id string }
+	var mu sync.Mutex
+	sentAt := map[key]time.Time{}
+	var lat []time.Duration
+
+	rctx, stopReaders := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for p, end := range ends[topics.Alerts] {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topics.Alerts, Partition: p,
+			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 20 * time.Millisecond})
+		if err := r.SetOffset(end); err != nil {
+			stopReaders()
+			return lr, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			for {
+				m, err := r.FetchMessage(rctx)
+				if err != nil {
+					return
+				}
+				got := time.Now()
+				var a struct {
+					Cause stream.Cause `json:"cause"`
+				}
+				if json.Unmarshal(m.Value, &a) != nil || a.Cause.Kind != "event" {
+					continue
+				}
+				mu.Lock()
+				if t, ok := sentAt[key{a.Cause.Feed, a.Cause.EventID}]; ok {
+					lat = append(lat, got.Sub(t))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	defer func() { stopReaders(); wg.Wait() }()
+	time.Sleep(200 * time.Millisecond) // let the readers connect
+
+	w := stream.Kafka{Brokers: brokers}.Writer("", &kafka.Hash{})
+	w.BatchTimeout = time.Millisecond
+	defer w.Close()
+	const tick = 5 * time.Millisecond
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	begin := time.Now()
+	total := int(rate * b.o.latencyFor.Seconds())
+	var msgs []kafka.Message
+	for lr.events < total {
+		<-t.C
+		due := min(int(rate*time.Since(begin).Seconds()), total) - lr.events
+		if due <= 0 {
+			continue
+		}
+		msgs = msgs[:0]
+		now := time.Now()
+		mu.Lock()
+		for range due {
+			e := gen.Next()
+			var id struct {
+				EventID string `json:"event_id"`
+			}
+			if json.Unmarshal(e.Value, &id) == nil && id.EventID != "" {
+				sentAt[key{e.Feed, id.EventID}] = now
+			}
+			msgs = append(msgs, kafka.Message{Topic: topics.Feed(e.Feed), Key: e.Key, Value: e.Value, Time: now})
+		}
+		mu.Unlock()
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			return lr, fmt.Errorf("produce at %.0f/s: %w", rate, err)
+		}
+		lr.events += due
+	}
+	lr.achieved = float64(lr.events) / time.Since(begin).Seconds()
+	// Let the last events through.
+	var dr drainResult
+	if err := b.drain(ctx, client, topics, "bench", svc, &dr); err != nil {
+		return lr, err
+	}
+	time.Sleep(200 * time.Millisecond)
+	stopReaders()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	lr.alerts = len(lat)
+	lr.p50 = Percentile(lat, 0.50)
+	lr.p99 = Percentile(lat, 0.99)
+	lr.p999 = Percentile(lat, 0.999)
+	return lr, nil
+}
+
+// topicRecords is the sum of the end offsets of a topic's partitions.
+func topicRecords(ctx context.Context, client *kafka.Client, topic string) (int64, error) {
+	ends, err := EndOffsets(ctx, client, []string{topic})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, e := range ends[topic] {
+		n += e
+	}
+	return n, nil
+}
+
+// drainResult is the timing of one drain: from the first record the service took to the last.
+type drainResult struct {
+	dur time.Duration
+	cpu time.Duration
+}
+
+// drain waits until the service has taken every feed record (intake group) and every household
+// event (monitor group). With res it times the work: from the first poll that sees progress to
+// the last, and the service's CPU time between them.
+func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics stream.Topics, group string, svc *service, res *drainResult) error {
+	feedEnds, err := EndOffsets(ctx, client, topics.FeedTopics())
+	if err != nil {
+		return err
+	}
+	var first time.Time
+	var firstCPU time.Duration
+	var baseline int64 = -1
+	lastLog := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-svc.exited:
+			return fmt.Errorf("the service exited: %v (see %s)", err, svc.logPath)
+		case <-time.After(20 * time.Millisecond):
+		}
+		now := time.Now()
+		proc, _ := ReadProc(svc.cmd.Process.Pid)
+		committed, err := Committed(ctx, client, group+"-intake", feedEnds)
+		if err != nil {
+			continue
+		}
+		behind := Behind(feedEnds, committed)
+		if baseline < 0 {
+			baseline = behind
+		}
+		if first.IsZero() && behind < baseline {
+			first, firstCPU = now, proc.CPU
+		}
+		var heBehind int64
+		if behind == 0 {
+			heEnds, err := EndOffsets(ctx, client, []string{topics.HouseholdEvents})
+			if err != nil {
+				continue
+			}
+			hc, err := Committed(ctx, client, group+"-monitor", heEnds)
+			if err != nil {
+				continue
+			}
+			if heBehind = Behind(heEnds, hc); heBehind == 0 {
+				if res != nil {
+					if first.IsZero() {
+						first, firstCPU = now, proc.CPU
+					}
+					res.dur, res.cpu = now.Sub(first), proc.CPU-firstCPU
+				}
+				return nil
+			}
+		}
+		if time.Since(lastLog) > 5*time.Second {
+			lastLog = time.Now()
+			b.logf("  … %d feed records and %d household events to go; service RSS %.0f MiB", behind, heBehind, float64(proc.RSS)/(1<<20))
+		}
+	}
+}
+
+// service is the service under test, a child process of the bench running `safetynet run`.
+type service struct {
+	cmd     *exec.Cmd
+	http    string
+	logPath string
+	exited  chan error
+	// stopProfile, when the service is profiled, saves its allocation profile and stops taking
+	// CPU profiles.
+	stopProfile func()
+}
+
+func (b *benchRun) startService(ctx context.Context, group string, brokers []string, dir, name string) (*service, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	logPath := filepath.Join(b.o.dir, name+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(b.o.bin, "run")
+	cmd.Env = append(withoutSafetynetVars(os.Environ()),
+		"SAFETYNET_KAFKA_BROKERS="+strings.Join(brokers, ","),
+		"SAFETYNET_GROUP_ID="+group,
+		"SAFETYNET_STATE_DIR="+dir,
+		"SAFETYNET_PSEUDONYM_KEY=bench-pseudonymisation-key-0123456789abcdef",
+		"SAFETYNET_API_TOKENS=bench",
+		"SAFETYNET_HTTP_ADDR="+addr,
+		"SAFETYNET_LOG_LEVEL=warn",
+		"SAFETYNET_LOG_FORMAT=text",
+	)
+	if b.profile {
+		cmd.Env = append(cmd.Env, "SAFETYNET_PPROF=true")
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start the service: %w", err)
+	}
+	s := &service{cmd: cmd, http: addr, logPath: logPath, exited: make(chan error, 1)}
+	go func() { s.exited <- cmd.Wait(); logf.Close() }()
+	if b.profile {
+		s.stopProfile = profile(ctx, addr, filepath.Join(b.o.dir, name), b.logf)
+	}
+	return s, nil
+}
+
+func (s *service) waitReady(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	c := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-s.exited:
+			return fmt.Errorf("the service exited: %v (see %s)", err, s.logPath)
+		case <-time.After(10 * time.Millisecond):
+		}
+		resp, err := c.Get("http://" + s.http + "/readyz")
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return nil
+		}
+	}
+	return fmt.Errorf("the service was not ready within %s (see %s)", limit, s.logPath)
+}
+
+// stop sends SIGTERM and waits for the service to exit.
+func (s *service) stop() error {
+	if s.stopProfile != nil {
+		s.stopProfile()
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.exited:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("the service exited with %v (see %s)", err, s.logPath)
+		}
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		return fmt.Errorf("the service did not stop within 30 s of SIGTERM (see %s)", s.logPath)
+	}
+}
