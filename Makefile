@@ -22,7 +22,7 @@ test:
 ## test-kill: the full crash-safety proof: ~20,000 events, the real binary SIGKILLed 20+ times
 ## (make test runs a small one); see docs/guarantees.md
 test-kill:
-	$(GO) test -count=1 -timeout 60m -v -run 'TestKill|TestStartRefuses' ./cmd/safetynet -kill.full
+	$(GO) test -count=1 -timeout 60m -v -run 'TestKill|TestStartRefuses' ./test/crash -kill.full
 
 ## bench: throughput, latency, memory and cold start against the machine's limits, one run on
 ## the embedded broker; prints a table and writes docs/benchmarks.md (BENCHFLAGS=-quick: seconds)

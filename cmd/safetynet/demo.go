@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"safetynet/internal/app"
 	"safetynet/stream/embedded"
 	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
@@ -25,9 +25,9 @@ import (
 
 // demoCmd runs everything on one machine: the embedded broker, a synthetic population's feeds,
 // and the service, printing alerts as they happen.
-func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func demoCmd(c *call) error {
+	ctx, stdout, stderr := c.ctx, c.stdout, c.stderr
+	fs := c.flags()
 	brokerAddr := fs.String("broker", "127.0.0.1:9092", "address of the embedded broker")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP API and /metrics")
 	dir := fs.String("state", "data/demo", "state directory (emptied at start: the embedded broker starts empty too)")
@@ -37,8 +37,8 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	partitions := fs.Int("partitions", 4, "partitions of every topic")
 	lines := fs.Int("lines", 5, "alert lines printed per second at most (the rest are counted)")
 	verbose := fs.Bool("v", false, "log at info level (default: warnings only)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := c.parse(fs, 0, 0); err != nil {
+		return err
 	}
 	if !strings.HasPrefix(filepath.Clean(*dir), "data") && !*verbose {
 		// Refuse to empty a directory that does not look like demo data.
@@ -59,14 +59,14 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	addr := broker.Addrs()[0]
 
 	token := randomHex(16)
-	cfg, err := loadConfig(map[string]string{
-		envPrefix + "KAFKA_BROKERS": addr,
-		envPrefix + "STATE_DIR":     filepath.Join(*dir, "state"),
-		envPrefix + "PSEUDONYM_KEY": randomHex(32),
-		envPrefix + "API_TOKENS":    token,
-		envPrefix + "HTTP_ADDR":     *httpAddr,
-		envPrefix + "LOG_FORMAT":    "text",
-		envPrefix + "LOG_LEVEL":     map[bool]string{true: "info", false: "warn"}[*verbose],
+	cfg, err := app.LoadConfig(map[string]string{
+		app.EnvPrefix + "KAFKA_BROKERS": addr,
+		app.EnvPrefix + "STATE_DIR":     filepath.Join(*dir, "state"),
+		app.EnvPrefix + "PSEUDONYM_KEY": randomHex(32),
+		app.EnvPrefix + "API_TOKENS":    token,
+		app.EnvPrefix + "HTTP_ADDR":     *httpAddr,
+		app.EnvPrefix + "LOG_FORMAT":    "text",
+		app.EnvPrefix + "LOG_LEVEL":     map[bool]string{true: "info", false: "warn"}[*verbose],
 	})
 	if err != nil {
 		return err
@@ -76,7 +76,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	listening := make(chan string, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return run(gctx, cfg, runOptions{stdout: stdout, stderr: stderr, onAlert: printer.alert, listening: listening})
+		return app.Run(gctx, cfg, app.Options{Stderr: stderr, Version: version, OnAlert: printer.alert, Listening: listening})
 	})
 	var api string
 	select {

@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"time"
 
+	"safetynet/internal/app"
 	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
 )
@@ -18,13 +17,13 @@ import (
 // feedgenCmd produces a synthetic population's feed events to a Kafka cluster: the registry
 // first, then the change events, at a rate, until a limit or Ctrl-C. Brokers, TLS, SASL and topic
 // names come from the same SAFETYNET_* variables as `run`; flags override the brokers.
-func feedgenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var c config
-	if err := parseEnv(&c, environMap(os.Environ())); err != nil {
+func feedgenCmd(cl *call) error {
+	ctx, stdout, stderr := cl.ctx, cl.stdout, cl.stderr
+	var c app.Config
+	if err := app.ParseEnv(&c, app.EnvironMap(os.Environ())); err != nil {
 		return err
 	}
-	fs := flag.NewFlagSet("feedgen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cl.flags()
 	brokers := fs.String("brokers", strings.Join(c.KafkaBrokers, ","), "Kafka bootstrap brokers, comma-separated (default from SAFETYNET_KAFKA_BROKERS)")
 	households := fs.Int("households", feedgen.DefaultHouseholds, "households in the population (about 1.63 people each)")
 	seed := fs.Uint64("seed", 1, "seed of the population and its history; the same flags give the same events")
@@ -36,42 +35,32 @@ func feedgenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	startFlag := fs.String("start", "", "the simulated now, RFC 3339 or YYYY-MM-DD: events begin 18 months before it (default today)")
 	untilStart := fs.Bool("until-start", false, "stop when the simulated clock reaches -start (later events would be refused as from the future when -start is today)")
 	skipRegistry := fs.Bool("skip-registry", false, "do not send the registry (it was sent by an earlier run)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: safetynet feedgen [flags]\n\nProduces a synthetic population's feed events (docs/feedgen.md).\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("feedgen: unexpected arguments %q", fs.Args())
+	if err := cl.parse(fs, 0, 0); err != nil {
+		return err
 	}
 	start := time.Now().UTC().Truncate(24 * time.Hour)
 	if *startFlag != "" {
 		var err error
 		if start, err = parseFeedgenStart(*startFlag); err != nil {
-			return fmt.Errorf("feedgen: -start: %w", err)
+			return cl.badFlag("-start: %v", err)
 		}
 	}
 	if *households <= 0 {
-		return fmt.Errorf("feedgen: -households %d: want at least 1", *households)
+		return cl.badFlag("-households %d: want at least 1", *households)
 	}
 	for name, v := range map[string]float64{"malformed": *malformed, "duplicates": *duplicates, "unknown": *unknown} {
 		if v < 0 || v > 0.5 {
-			return fmt.Errorf("feedgen: -%s %v: want a fraction from 0 to 0.5", name, v)
+			return cl.badFlag("-%s %v: want a fraction from 0 to 0.5", name, v)
 		}
 	}
 	if *rate < 0 || *limit < 0 {
-		return errors.New("feedgen: -rate and -limit must not be negative")
+		return cl.badFlag("-rate and -limit must not be negative")
 	}
 	c.KafkaBrokers = splitBrokers(*brokers)
 	if len(c.KafkaBrokers) == 0 {
-		return errors.New("feedgen: no brokers (-brokers or SAFETYNET_KAFKA_BROKERS)")
+		return cl.badFlag("no brokers (-brokers or SAFETYNET_KAFKA_BROKERS)")
 	}
-	k, err := c.kafka()
+	k, err := c.Kafka()
 	if err != nil {
 		return err
 	}

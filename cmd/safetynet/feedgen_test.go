@@ -44,7 +44,7 @@ func TestFeedgenCmd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	args := []string{"-households", "150", "-seed", "3", "-limit", "700", "-start", "2025-03-01", "-malformed", "0.01"}
-	if err := feedgenCmd(ctx, args, &stdout, &stderr); err != nil {
+	if err := dispatch(ctx, append([]string{"feedgen"}, args...), &stdout, &stderr); err != nil {
 		t.Fatalf("feedgen: %v\n%s", err, stderr.String())
 	}
 
@@ -89,7 +89,7 @@ func TestFeedgenCmdBadFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := feedgenCmd(context.Background(), tt.args, &out, &out)
+			err := dispatch(context.Background(), append([]string{"feedgen"}, tt.args...), &out, &out)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("feedgen %v: error %v, want one mentioning %q", tt.args, err, tt.want)
 			}

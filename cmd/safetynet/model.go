@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,56 +11,40 @@ import (
 	"safetynet/scorer"
 )
 
-// modelCmd runs `safetynet model check FILE` and `safetynet model show`.
-func modelCmd(args []string, stdout, stderr io.Writer) error {
-	usage := errors.New("usage: safetynet model check FILE | safetynet model show")
-	if len(args) == 0 {
-		return usage
-	}
-	switch args[0] {
-	case "check":
-		if len(args) != 2 {
-			return errors.New("usage: safetynet model check FILE")
-		}
-		m, err := scorer.LoadFile(args[1])
-		if err != nil {
-			return fmt.Errorf("%s: %w", args[1], err)
-		}
-		fmt.Fprintf(stdout, "ok: %s\n", m.Summary())
-		return nil
-	case "show":
-		if len(args) != 1 {
-			return errors.New("usage: safetynet model show")
-		}
-		_, err := stdout.Write(scorer.DefaultYAML())
+// modelCheckCmd runs `safetynet model check FILE`.
+func modelCheckCmd(c *call) error {
+	fs := c.flags()
+	if err := c.parse(fs, 1, 1); err != nil {
 		return err
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(stdout, "usage: safetynet model check FILE   validate a model file")
-		fmt.Fprintln(stdout, "       safetynet model show         print the default model")
-		return nil
 	}
-	return fmt.Errorf("model: unknown subcommand %q; %w", args[0], usage)
+	m, err := scorer.LoadFile(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	fmt.Fprintf(c.stdout, "ok: %s\n", m.Summary())
+	return nil
+}
+
+// modelShowCmd runs `safetynet model show`.
+func modelShowCmd(c *call) error {
+	if err := c.parse(c.flags(), 0, 0); err != nil {
+		return err
+	}
+	_, err := c.stdout.Write(scorer.DefaultYAML())
+	return err
 }
 
 // assessCmd runs `safetynet assess [-model FILE] [-at RFC3339] [-prev LEVEL] FILE.json`: it
 // assesses one household given as JSON (a scorer.Household) and prints the explanation.
-func assessCmd(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("assess", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func assessCmd(c *call) error {
+	stdout := c.stdout
+	fs := c.flags()
 	modelPath := fs.String("model", "", "model file (default: the built-in model)")
 	at := fs.String("at", "", "assess at this instant, RFC 3339 (default: now)")
 	prev := fs.String("prev", "", "the household's previous level, for hysteresis: watch, warning or urgent")
 	asJSON := fs.Bool("json", false, "print the assessment as JSON instead of the explanation")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: safetynet assess [-model FILE] [-at RFC3339] [-prev LEVEL] [-json] FILE.json")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := c.parse(fs, 1, 1); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("assess: want exactly one household file")
 	}
 	m := scorer.Default()
 	if *modelPath != "" {
@@ -75,12 +57,12 @@ func assessCmd(args []string, stdout, stderr io.Writer) error {
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339, *at)
 		if err != nil {
-			return fmt.Errorf("assess: -at %q: want RFC 3339, e.g. 2025-06-30T00:00:00Z", *at)
+			return c.badFlag("-at %q: want RFC 3339, e.g. 2025-06-30T00:00:00Z", *at)
 		}
 		now = t
 	}
 	if *prev != "" && scorer.LevelRank(*prev) == 0 {
-		return fmt.Errorf("assess: -prev %q: want watch, warning or urgent", *prev)
+		return c.badFlag("-prev %q: want watch, warning or urgent", *prev)
 	}
 	h, err := readHousehold(fs.Arg(0))
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 
 func TestModelShowAndCheck(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if err := modelCmd([]string{"show"}, &out, &errOut); err != nil {
+	if err := dispatch(t.Context(), []string{"model", "show"}, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(out.Bytes(), scorer.DefaultYAML()) {
@@ -25,7 +25,7 @@ func TestModelShowAndCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.Reset()
-	if err := modelCmd([]string{"check", good}, &out, &errOut); err != nil {
+	if err := dispatch(t.Context(), []string{"model", "check", good}, &out, &errOut); err != nil {
 		t.Fatalf("check of the default model: %v", err)
 	}
 	if got := out.String(); !strings.HasPrefix(got, "ok: model "+scorer.Default().Version+", ") || !strings.Contains(got, "watch 30") {
@@ -37,7 +37,7 @@ func TestModelShowAndCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.Reset()
-	err := modelCmd([]string{"check", bad}, &out, &errOut)
+	err := dispatch(t.Context(), []string{"model", "check", bad}, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "model: weights: sum to 0.95, must sum to 1") {
 		t.Errorf("check of a bad model: err = %v", err)
 	}
@@ -45,7 +45,7 @@ func TestModelShowAndCheck(t *testing.T) {
 		t.Errorf("check of a bad model printed %q", out.String())
 	}
 	for _, args := range [][]string{nil, {"check"}, {"frobnicate"}, {"check", filepath.Join(dir, "absent.yaml")}} {
-		if err := modelCmd(args, &out, &errOut); err == nil {
+		if err := dispatch(t.Context(), append([]string{"model"}, args...), &out, &errOut); err == nil {
 			t.Errorf("model %v: no error", args)
 		}
 	}
@@ -54,7 +54,7 @@ func TestModelShowAndCheck(t *testing.T) {
 func TestAssessCmd(t *testing.T) {
 	story := filepath.Join("..", "..", "scorer", "testdata", "stories", "1-unemployed-nephritis.json")
 	var out, errOut bytes.Buffer
-	if err := assessCmd([]string{"-at", "2025-06-30T00:00:00Z", story}, &out, &errOut); err != nil {
+	if err := dispatch(t.Context(), []string{"assess", "-at", "2025-06-30T00:00:00Z", story}, &out, &errOut); err != nil {
 		t.Fatalf("%v (stderr %s)", err, errOut.String())
 	}
 	got := out.String()
@@ -67,7 +67,7 @@ func TestAssessCmd(t *testing.T) {
 	// -prev holds a level inside its hysteresis band; -json gives the assessment.
 	out.Reset()
 	recovered := filepath.Join("..", "..", "scorer", "testdata", "stories", "5-recovered.json")
-	if err := assessCmd([]string{"-at", "2026-07-12T00:00:00Z", "-json", recovered}, &out, &errOut); err != nil {
+	if err := dispatch(t.Context(), []string{"assess", "-at", "2026-07-12T00:00:00Z", "-json", recovered}, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
 	var a struct {
@@ -89,7 +89,7 @@ func TestAssessCmd(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.Reset()
-	if err := assessCmd([]string{"-model", strict, "-at", "2026-07-12T00:00:00Z", recovered}, &out, &errOut); err != nil {
+	if err := dispatch(t.Context(), []string{"assess", "-model", strict, "-at", "2026-07-12T00:00:00Z", recovered}, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "level 等级 watch") {
@@ -109,7 +109,7 @@ func TestAssessCmd(t *testing.T) {
 		{filepath.Join(dir, "absent.json")},
 	} {
 		errOut.Reset()
-		if err := assessCmd(args, &out, &errOut); err == nil {
+		if err := dispatch(t.Context(), append([]string{"assess"}, args...), &out, &errOut); err == nil {
 			t.Errorf("assess %v: no error", args)
 		}
 	}

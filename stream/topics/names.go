@@ -13,15 +13,15 @@ import (
 // Topics names every Kafka topic safetynet reads or writes. The envDefault tags are the
 // defaults: DefaultTopics reads them, so there is one place to change a default name.
 type Topics struct {
-	Registry        string `env:"REGISTRY" envDefault:"safetynet.feed.registry"`
-	Hospital        string `env:"HOSPITAL" envDefault:"safetynet.feed.hospital"`
-	Pension         string `env:"PENSION" envDefault:"safetynet.feed.pension"`
-	Employment      string `env:"EMPLOYMENT" envDefault:"safetynet.feed.employment"`
-	Disability      string `env:"DISABILITY" envDefault:"safetynet.feed.disability"`
-	HouseholdEvents string `env:"HOUSEHOLD_EVENTS" envDefault:"safetynet.household-events"`
-	DLQ             string `env:"DLQ" envDefault:"safetynet.dlq"`
-	Alerts          string `env:"ALERTS" envDefault:"safetynet.alerts"`
-	Changelog       string `env:"CHANGELOG" envDefault:"safetynet.changelog"`
+	Registry        string `env:"REGISTRY" envDefault:"safetynet.feed.registry" desc:"registry feed"`
+	Hospital        string `env:"HOSPITAL" envDefault:"safetynet.feed.hospital" desc:"hospital feed"`
+	Pension         string `env:"PENSION" envDefault:"safetynet.feed.pension" desc:"pension feed"`
+	Employment      string `env:"EMPLOYMENT" envDefault:"safetynet.feed.employment" desc:"employment feed"`
+	Disability      string `env:"DISABILITY" envDefault:"safetynet.feed.disability" desc:"disability feed"`
+	HouseholdEvents string `env:"HOUSEHOLD_EVENTS" envDefault:"safetynet.household-events" desc:"internal, keyed by household"`
+	DLQ             string `env:"DLQ" envDefault:"safetynet.dlq" desc:"dead letters"`
+	Alerts          string `env:"ALERTS" envDefault:"safetynet.alerts" desc:"alerts"`
+	Changelog       string `env:"CHANGELOG" envDefault:"safetynet.changelog" desc:"state changelog (compacted; as many partitions as household-events)"`
 }
 
 // Default returns the default topic names (the envDefault tags of Topics).

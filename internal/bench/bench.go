@@ -1,10 +1,9 @@
-package main
+package bench
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -21,65 +20,57 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"safetynet/state"
-	"safetynet/stream/bench"
-	"safetynet/stream/embedded"
-	"safetynet/stream/feedgen"
 	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/topics"
+	"safetynet/stream/embedded"
+	"safetynet/stream/feedgen"
 )
 
-// benchChildEnv marks a process started by the bench as the service under test; a test binary
-// (whose main is not ours) checks it in TestMain and runs the command line instead of tests.
-const benchChildEnv = "SAFETYNET_BENCH_CHILD"
+// Options are the sizes of one bench run and where it works.
+type Options struct {
+	Binary          string        // the safetynet binary run as the service under test (`safetynet run`)
+	Events          int           // change events of the throughput run
+	Households      int           // households of the throughput and latency runs
+	StateHouseholds int           // households in state for the memory and cold-start runs
+	LatencyFor      time.Duration // how long each offered load is held
+	Partitions      int           // partitions of every topic
+	Dir             string        // working directory, emptied at start
+	Out             string        // report file ("" for none)
+	// Profile saves CPU profiles (in chunks, DIR/NAME.cpu.NNN.pprof; `go tool pprof` merges them)
+	// and an allocation profile of the service during the throughput run and the big-state load,
+	// read from the service's /debug/pprof (SAFETYNET_PPROF=true).
+	Profile bool
+}
 
-// benchOptions are the sizes of one bench run.
+// benchOptions are Options with the derived sizes.
 type benchOptions struct {
-	events        int           // change events of the throughput run
-	households    int           // households of the throughput and latency runs
-	bigHouseholds int           // households in state for the memory and cold-start runs
-	latencyFor    time.Duration // how long each offered load is held
-	rates         []float64     // offered loads of the latency runs, events/s
+	events        int
+	households    int
+	bigHouseholds int
+	latencyFor    time.Duration
+	rates         []float64 // offered loads of the latency runs, events/s
 	rmwOps        int
 	partitions    int
 	dir           string
-	out           string // report file ("" for none)
-	cpuProfile    bool   // write a CPU and allocation profile of the service during the throughput run
+	bin           string
+	cpuProfile    bool
 }
 
-// benchCmd runs every measurement in one run on the embedded broker and prints the table.
-func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o := benchOptions{}
-	fs.IntVar(&o.events, "events", 1_000_000, "change events of the end-to-end throughput run")
-	fs.IntVar(&o.households, "households", 130_000, "households of the throughput and latency runs")
-	fs.IntVar(&o.bigHouseholds, "state-households", 1_000_000, "households in state for the memory and cold-start runs")
-	fs.DurationVar(&o.latencyFor, "latency-for", 20*time.Second, "how long each offered load of the latency runs lasts")
-	fs.IntVar(&o.partitions, "partitions", 4, "partitions of every topic")
-	fs.StringVar(&o.dir, "dir", "data/bench", "working directory (emptied at start)")
-	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "report file (empty: print only)")
-	fs.BoolVar(&o.cpuProfile, "profile", false, "save CPU and allocation profiles of the service (throughput run, and loading the big state) in -dir")
-	quick := fs.Bool("quick", false, "a tiny run (seconds): 20,000 events, 2,000 households, 5,000 in state, 2 s per load")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+// Run runs every measurement in one run on the embedded broker, prints the progress and the
+// table to stdout, and writes the report to o.Out.
+func Run(ctx context.Context, opts Options, stdout io.Writer) error {
+	o := benchOptions{
+		events: opts.Events, households: opts.Households, bigHouseholds: opts.StateHouseholds,
+		latencyFor: opts.LatencyFor, partitions: opts.Partitions, dir: opts.Dir, bin: opts.Binary,
+		cpuProfile: opts.Profile, rates: []float64{2000, 10000},
 	}
-	if *quick { // tiny defaults; sizes given explicitly still win
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, p := range map[string]*int{"events": &o.events, "households": &o.households, "state-households": &o.bigHouseholds} {
-			if !set[name] {
-				*p = map[string]int{"events": 20_000, "households": 2_000, "state-households": 5_000}[name]
-			}
-		}
-		if !set["latency-for"] {
-			o.latencyFor = 2 * time.Second
-		}
-	}
-	o.rates = []float64{2000, 10000}
 	o.rmwOps = max(200_000, o.events/2)
-	if o.events < 1 || o.households < 1 || o.bigHouseholds < 1 {
-		return fmt.Errorf("bench: sizes must be positive")
+	if o.events < 1 || o.households < 1 || o.bigHouseholds < 1 || o.partitions < 1 {
+		return fmt.Errorf("bench: sizes and partitions must be positive")
+	}
+	if o.bin == "" || o.dir == "" {
+		return fmt.Errorf("bench: no service binary or working directory given")
 	}
 	if err := os.RemoveAll(o.dir); err != nil {
 		return fmt.Errorf("bench: empty %s: %w", o.dir, err)
@@ -95,11 +86,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	text := rep.markdown(b)
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, rep.table())
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
+	if opts.Out != "" {
+		if err := os.WriteFile(opts.Out, []byte(text), 0o644); err != nil {
 			return fmt.Errorf("bench: write report: %w", err)
 		}
-		fmt.Fprintf(stdout, "\nreport written to %s\n", o.out)
+		fmt.Fprintf(stdout, "\nreport written to %s\n", opts.Out)
 	}
 	return nil
 }
@@ -108,7 +99,7 @@ type benchRun struct {
 	o       benchOptions
 	log     io.Writer
 	started time.Time
-	profile bool // the next service started writes profiles into the bench directory
+	profile bool // the next service started is profiled into the bench directory
 }
 
 func (b *benchRun) logf(f string, a ...any) {
@@ -205,7 +196,7 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	events = nil
 
 	// Limit 1: the broker's raw fetch rate of the feed topics.
-	rep.fetchRecords, rep.fetchDur, err = bench.FetchLimit(ctx, brokers, topics.FeedTopics())
+	rep.fetchRecords, rep.fetchDur, err = FetchLimit(ctx, brokers, topics.FeedTopics())
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +224,7 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	}
 	rep.e2eAlerts = alertsAfter - alertsBefore
 	rep.e2eEvents, rep.e2eDur, rep.e2eCPU = o.events, e2e.dur, e2e.cpu
-	if p, err := bench.ReadProc(svc.cmd.Process.Pid); err == nil {
+	if p, err := ReadProc(svc.cmd.Process.Pid); err == nil {
 		rep.e2ePeakRSS = p.PeakRSS
 	}
 	b.logf("end to end: %d events in %s (%.0f/s), %.1f CPU s, %d alerts", o.events, e2e.dur.Round(time.Millisecond), float64(o.events)/e2e.dur.Seconds(), e2e.cpu.Seconds(), rep.e2eAlerts)
@@ -255,13 +246,13 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	size, _ := bench.DirBytes(dirA)
+	size, _ := DirBytes(dirA)
 	rep.smallHouseholds, rep.smallBytesPerHH = n, float64(size)/float64(max(n, 1))
 	b.logf("state: %d households, %.0f bytes each on average, directory %.1f MiB", n, avg, float64(size)/(1<<20))
 
 	// Limit 2: Badger's batched read-modify-write rate, for values of the size just measured.
 	rep.rmwValueBytes = max(int(avg), 64)
-	rep.rmwRate, err = bench.BadgerRMW(filepath.Join(o.dir, "rmw"), o.households, rep.rmwValueBytes, o.rmwOps, 500)
+	rep.rmwRate, err = BadgerRMW(filepath.Join(o.dir, "rmw"), o.households, rep.rmwValueBytes, o.rmwOps, 500)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +304,7 @@ func (b *benchRun) big(ctx context.Context, rep *benchReport) error {
 		return err
 	}
 	rep.bigLoadDur = dr.dur
-	if p, err := bench.ReadProc(svc.cmd.Process.Pid); err == nil {
+	if p, err := ReadProc(svc.cmd.Process.Pid); err == nil {
 		rep.bigPeakRSS = p.PeakRSS
 	}
 	if err := svc.stop(); err != nil {
@@ -323,7 +314,7 @@ func (b *benchRun) big(ctx context.Context, rep *benchReport) error {
 	if err != nil {
 		return err
 	}
-	size, _ := bench.DirBytes(dir)
+	size, _ := DirBytes(dir)
 	rep.bigHouseholds, rep.bigBytesPerHH = n, float64(size)/float64(max(n, 1))
 	b.logf("big state: %d households in %s, peak RSS %.0f MiB, %.0f bytes per household", n, dr.dur.Round(time.Millisecond), float64(rep.bigPeakRSS)/(1<<20), rep.bigBytesPerHH)
 
@@ -338,7 +329,7 @@ func (b *benchRun) big(ctx context.Context, rep *benchReport) error {
 		return err
 	}
 	rep.coldStart = time.Since(t0)
-	if p, err := bench.ReadProc(svc.cmd.Process.Pid); err == nil {
+	if p, err := ReadProc(svc.cmd.Process.Pid); err == nil {
 		rep.coldStartPeakRSS = p.PeakRSS
 	}
 	b.logf("cold start on %d households: ready in %s", n, rep.coldStart.Round(time.Millisecond))
@@ -415,7 +406,7 @@ func produceAll(ctx context.Context, w *kafka.Writer, topics topics.Topics, even
 func (b *benchRun) latency(ctx context.Context, brokers []string, topics topics.Topics, gen *feedgen.Generator, rate float64, svc *service) (latencyResult, error) {
 	lr := latencyResult{rate: rate}
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	ends, err := bench.EndOffsets(ctx, client, []string{topics.Alerts})
+	ends, err := EndOffsets(ctx, client, []string{topics.Alerts})
 	if err != nil {
 		return lr, err
 	}
@@ -467,7 +458,7 @@ func (b *benchRun) latency(ctx context.Context, brokers []string, topics topics.
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	begin := time.Now()
-	total := int(rate * o(b).latencyFor.Seconds())
+	total := int(rate * b.o.latencyFor.Seconds())
 	var msgs []kafka.Message
 	for lr.events < total {
 		<-t.C
@@ -506,17 +497,15 @@ func (b *benchRun) latency(ctx context.Context, brokers []string, topics topics.
 	mu.Lock()
 	defer mu.Unlock()
 	lr.alerts = len(lat)
-	lr.p50 = bench.Percentile(lat, 0.50)
-	lr.p99 = bench.Percentile(lat, 0.99)
-	lr.p999 = bench.Percentile(lat, 0.999)
+	lr.p50 = Percentile(lat, 0.50)
+	lr.p99 = Percentile(lat, 0.99)
+	lr.p999 = Percentile(lat, 0.999)
 	return lr, nil
 }
 
-func o(b *benchRun) benchOptions { return b.o }
-
 // topicRecords is the sum of the end offsets of a topic's partitions.
 func topicRecords(ctx context.Context, client *kafka.Client, topic string) (int64, error) {
-	ends, err := bench.EndOffsets(ctx, client, []string{topic})
+	ends, err := EndOffsets(ctx, client, []string{topic})
 	if err != nil {
 		return 0, err
 	}
@@ -537,7 +526,7 @@ type drainResult struct {
 // event (monitor group). With res it times the work: from the first poll that sees progress to
 // the last, and the service's CPU time between them.
 func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics topics.Topics, group string, svc *service, res *drainResult) error {
-	feedEnds, err := bench.EndOffsets(ctx, client, topics.FeedTopics())
+	feedEnds, err := EndOffsets(ctx, client, topics.FeedTopics())
 	if err != nil {
 		return err
 	}
@@ -554,12 +543,12 @@ func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics topic
 		case <-time.After(20 * time.Millisecond):
 		}
 		now := time.Now()
-		proc, _ := bench.ReadProc(svc.cmd.Process.Pid)
-		committed, err := bench.Committed(ctx, client, group+"-intake", feedEnds)
+		proc, _ := ReadProc(svc.cmd.Process.Pid)
+		committed, err := Committed(ctx, client, group+"-intake", feedEnds)
 		if err != nil {
 			continue
 		}
-		behind := bench.Behind(feedEnds, committed)
+		behind := Behind(feedEnds, committed)
 		if baseline < 0 {
 			baseline = behind
 		}
@@ -568,15 +557,15 @@ func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics topic
 		}
 		var heBehind int64
 		if behind == 0 {
-			heEnds, err := bench.EndOffsets(ctx, client, []string{topics.HouseholdEvents})
+			heEnds, err := EndOffsets(ctx, client, []string{topics.HouseholdEvents})
 			if err != nil {
 				continue
 			}
-			hc, err := bench.Committed(ctx, client, group+"-monitor", heEnds)
+			hc, err := Committed(ctx, client, group+"-monitor", heEnds)
 			if err != nil {
 				continue
 			}
-			if heBehind = bench.Behind(heEnds, hc); heBehind == 0 {
+			if heBehind = Behind(heEnds, hc); heBehind == 0 {
 				if res != nil {
 					if first.IsZero() {
 						first, firstCPU = now, proc.CPU
@@ -599,13 +588,12 @@ type service struct {
 	http    string
 	logPath string
 	exited  chan error
+	// stopProfile, when the service is profiled, saves its allocation profile and stops taking
+	// CPU profiles.
+	stopProfile func()
 }
 
 func (b *benchRun) startService(ctx context.Context, group string, brokers []string, dir, name string) (*service, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -617,20 +605,19 @@ func (b *benchRun) startService(ctx context.Context, group string, brokers []str
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "run")
-	cmd.Env = append(os.Environ(),
-		benchChildEnv+"=1",
-		envPrefix+"KAFKA_BROKERS="+strings.Join(brokers, ","),
-		envPrefix+"GROUP_ID="+group,
-		envPrefix+"STATE_DIR="+dir,
-		envPrefix+"PSEUDONYM_KEY=bench-pseudonymisation-key-0123456789abcdef",
-		envPrefix+"API_TOKENS=bench",
-		envPrefix+"HTTP_ADDR="+addr,
-		envPrefix+"LOG_LEVEL=warn",
-		envPrefix+"LOG_FORMAT=text",
+	cmd := exec.Command(b.o.bin, "run")
+	cmd.Env = append(withoutSafetynetVars(os.Environ()),
+		"SAFETYNET_KAFKA_BROKERS="+strings.Join(brokers, ","),
+		"SAFETYNET_GROUP_ID="+group,
+		"SAFETYNET_STATE_DIR="+dir,
+		"SAFETYNET_PSEUDONYM_KEY=bench-pseudonymisation-key-0123456789abcdef",
+		"SAFETYNET_API_TOKENS=bench",
+		"SAFETYNET_HTTP_ADDR="+addr,
+		"SAFETYNET_LOG_LEVEL=warn",
+		"SAFETYNET_LOG_FORMAT=text",
 	)
 	if b.profile {
-		cmd.Env = append(cmd.Env, benchProfileEnv+"="+filepath.Join(b.o.dir, name))
+		cmd.Env = append(cmd.Env, "SAFETYNET_PPROF=true")
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -639,6 +626,9 @@ func (b *benchRun) startService(ctx context.Context, group string, brokers []str
 	}
 	s := &service{cmd: cmd, http: addr, logPath: logPath, exited: make(chan error, 1)}
 	go func() { s.exited <- cmd.Wait(); logf.Close() }()
+	if b.profile {
+		s.stopProfile = profile(ctx, addr, filepath.Join(b.o.dir, name), b.logf)
+	}
 	return s, nil
 }
 
@@ -667,6 +657,9 @@ func (s *service) waitReady(ctx context.Context, limit time.Duration) error {
 
 // stop sends SIGTERM and waits for the service to exit.
 func (s *service) stop() error {
+	if s.stopProfile != nil {
+		s.stopProfile()
+	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-s.exited:

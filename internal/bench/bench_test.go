@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"os"
@@ -6,26 +6,29 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
-// TestBenchQuick runs `safetynet bench -quick` (the real binary: the bench starts the service
-// as a child process) and checks that the report has every row with a number in it. Timings are
-// not judged here: the bench is a tool, this only checks that it runs.
+// TestBenchQuick runs the bench at a tiny size against the real binary (the bench starts
+// `safetynet run` as a child process), with profiling, and checks that the report has every row
+// with a number in it and that the service's profiles were saved. Timings are not judged here:
+// the bench is a tool, this only checks that it runs.
 func TestBenchQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("bench: not in -short")
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "safetynet")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/safetynet").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	report := filepath.Join(dir, "benchmarks.md")
-	cmd := exec.Command(bin, "bench", "-quick", "-events", "5000", "-households", "500", "-state-households", "1000",
-		"-latency-for", "1s", "-dir", filepath.Join(dir, "work"), "-out", report)
-	out, err := cmd.CombinedOutput()
+	work := filepath.Join(dir, "work")
+	var out strings.Builder
+	err := Run(t.Context(), Options{Binary: bin, Events: 5000, Households: 500, StateHouseholds: 1000,
+		LatencyFor: time.Second, Partitions: 4, Dir: work, Out: report, Profile: true}, &out)
 	if err != nil {
-		t.Fatalf("bench: %v\n%s", err, out)
+		t.Fatalf("bench: %v\n%s", err, out.String())
 	}
 	md, err := os.ReadFile(report)
 	if err != nil {
@@ -58,7 +61,18 @@ func TestBenchQuick(t *testing.T) {
 			t.Errorf("report lacks %q", s)
 		}
 	}
+	for _, glob := range []string{"service-a2.cpu.*.pprof", "service-a2.allocs.pprof", "service-big.allocs.pprof"} {
+		files, _ := filepath.Glob(filepath.Join(work, glob))
+		if len(files) == 0 {
+			t.Errorf("-profile saved no %s in %s", glob, work)
+		}
+		for _, f := range files {
+			if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
+				t.Errorf("profile %s is empty: %v", f, err)
+			}
+		}
+	}
 	if t.Failed() {
-		t.Logf("bench output:\n%s", out)
+		t.Logf("bench output:\n%s", out.String())
 	}
 }

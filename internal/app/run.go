@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"sync/atomic"
 	"syscall"
@@ -32,38 +33,40 @@ import (
 // closing the HTTP server, closing the store.
 const shutdownTimeout = 8 * time.Second
 
-// runOptions are what a caller embedding the service (the demo, tests) adds to the config.
-type runOptions struct {
-	stdout, stderr io.Writer
-	onAlert        func(household.Alert)
-	now            func() time.Time
-	// listening, when set, receives the HTTP server's address once it listens.
-	listening chan<- string
-	registry  *prometheus.Registry
+// Options are what a caller embedding the service (the command, the demo, tests) adds to the
+// config.
+type Options struct {
+	Stderr  io.Writer // the log
+	Version string    // of the binary, for the log and safetynet_build_info
+	OnAlert func(household.Alert)
+	Now     func() time.Time
+	// Listening, when set, receives the HTTP server's address once it listens.
+	Listening chan<- string
+	Registry  *prometheus.Registry
 }
 
-// run is the service: intake, monitor and HTTP under one errgroup. It returns when ctx ends (nil)
+// Run is the service: intake, monitor and HTTP under one errgroup. It returns when ctx ends (nil)
 // or when a part fails (its error).
-func run(ctx context.Context, cfg config, opts runOptions) error {
-	logger, err := newLogger(cfg, opts.stderr)
+func Run(ctx context.Context, cfg Config, opts Options) error {
+	logger, err := newLogger(cfg, opts.Stderr)
 	if err != nil {
 		return err
 	}
 	model := scorer.Default()
 	if cfg.ModelFile != "" {
 		if model, err = scorer.LoadFile(cfg.ModelFile); err != nil {
-			return fmt.Errorf("%sMODEL_FILE: %w", envPrefix, err)
+			return fmt.Errorf("%sMODEL_FILE: %w", EnvPrefix, err)
 		}
 	}
-	kafkaCfg, err := cfg.kafka()
+	kafkaCfg, err := cfg.Kafka()
 	if err != nil {
 		return err
 	}
 	pseud, err := feed.NewPseudonymizer([]byte(cfg.PseudonymKey))
 	if err != nil {
-		return fmt.Errorf("%sPSEUDONYM_KEY: %w", envPrefix, err)
+		return fmt.Errorf("%sPSEUDONYM_KEY: %w", EnvPrefix, err)
 	}
-	now := opts.now
+	now := opts.Now
 	if now == nil && cfg.FrozenTime != "" {
 		frozen, _ := time.Parse(time.RFC3339, cfg.FrozenTime)
 		now = func() time.Time { return frozen }
@@ -89,17 +92,17 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 		}
 	}()
 
-	reg := opts.registry
+	reg := opts.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc := newServiceMetrics(reg)
-	svc.buildInfo.WithLabelValues(version, runtime.Version(), model.Version).Set(1)
+	svc.buildInfo.WithLabelValues(opts.Version, runtime.Version(), model.Version).Set(1)
 	stateMetrics := state.NewMetrics(reg)
 	lag := kafkaio.NewLagGauge(reg)
 
-	in, err := intake.New(intake.Config{
+	intake, err := intake.New(intake.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
 		MaxEventBytes: cfg.MaxEventBytes, MaxFutureSkew: cfg.MaxFutureSkew,
 		UnknownPersonWait: cfg.UnknownPersonWait, DedupeWindow: cfg.DedupeWindow, Now: now,
@@ -107,9 +110,9 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 	if err != nil {
 		return err
 	}
-	mon := monitor.New(monitor.Config{
+	monitor := monitor.New(monitor.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor",
-		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, Lag: lag, OnAlert: opts.onAlert,
+		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.OnAlert,
 	}, store, model, monitor.NewMetrics(reg), logger)
 
 	var diskOK atomic.Bool
@@ -117,10 +120,10 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 	probe := newBrokerProbe(kafkaCfg, logger)
 	ready := func() (bool, []string) {
 		var reasons []string
-		if !in.CaughtUp() {
+		if !intake.CaughtUp() {
 			reasons = append(reasons, "the person table is still reading the registry topic")
 		}
-		if ok, why := mon.Ready(); !ok {
+		if ok, why := monitor.Ready(); !ok {
 			reasons = append(reasons, why)
 		}
 		if !probe.healthy() {
@@ -136,25 +139,30 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 		svc.ready.Set(0)
 		return false, reasons
 	}
-	srvAPI := api.New(api.Config{Tokens: cfg.APITokens, Ready: ready, Now: now}, store, model, reg, logger)
+	api := api.New(api.Config{Tokens: cfg.APITokens, Ready: ready, Now: now}, store, model, reg, logger)
 	if len(cfg.APITokens) == 0 {
 		logger.Warn("no API tokens configured: /v1 answers 401 to every request; set SAFETYNET_API_TOKENS")
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("%sHTTP_ADDR: listen on %s: %w", envPrefix, cfg.HTTPAddr, err)
+		return fmt.Errorf("%sHTTP_ADDR: listen on %s: %w", EnvPrefix, cfg.HTTPAddr, err)
 	}
-	srv := &http.Server{Handler: srvAPI, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	if opts.listening != nil {
-		opts.listening <- ln.Addr().String()
+	var handler http.Handler = api
+	if cfg.PProf {
+		handler = withPProf(api)
+		logger.Warn("profiler served at /debug/pprof/ (SAFETYNET_PPROF=true); it needs no token: keep the port private")
 	}
-	logger.Info("safetynet started", "version", version, "model", model.Version, "http", ln.Addr().String(),
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	if opts.Listening != nil {
+		opts.Listening <- ln.Addr().String()
+	}
+	logger.Info("safetynet started", "version", opts.Version, "model", model.Version, "http", ln.Addr().String(),
 		"brokers", cfg.KafkaBrokers, "state_dir", cfg.StateDir, "partitions_group", cfg.GroupID)
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return in.Run(gctx) })
-	g.Go(func() error { return mon.Run(gctx) })
+	g.Go(func() error { return intake.Run(gctx) })
+	g.Go(func() error { return monitor.Run(gctx) })
 	g.Go(func() error { // lag of the feeds; the monitor's workers set the household-events lag
 		return kafkaio.RunGroupLag(gctx, kafkaio.GroupLagConfig{Kafka: kafkaCfg, GroupID: cfg.GroupID + "-intake", Topics: cfg.Topics.FeedTopics()}, lag, logger)
 	})
@@ -226,16 +234,28 @@ func watchState(ctx context.Context, store *state.Store, dir string, m *state.Me
 	}
 }
 
-func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
+func newLogger(cfg Config, w io.Writer) (*slog.Logger, error) {
 	level, err := parseLevel(cfg.LogLevel)
 	if err != nil {
-		return nil, fmt.Errorf("%sLOG_LEVEL: %w", envPrefix, err)
+		return nil, fmt.Errorf("%sLOG_LEVEL: %w", EnvPrefix, err)
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "text" {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return slog.New(slog.NewJSONHandler(w, opts)), nil
+}
+
+// withPProf serves net/http/pprof's handlers under /debug/pprof/ beside h.
+func withPProf(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", h)
+	return mux
 }
 
 // serviceMetrics are the process's own: readiness and the build.

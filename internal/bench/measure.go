@@ -1,7 +1,7 @@
-// Package bench holds the measuring parts of `safetynet bench`: the two limits of the machine
+// The measuring parts of the bench: the two limits of the machine
 // (the raw Kafka fetch rate and Badger's batched read-modify-write rate), percentiles, and what
 // /proc says of a process (CPU time, resident memory). It measures; it does not judge: the
-// targets and the report belong to the command.
+// targets and the report are in report.go.
 package bench
 
 import (
@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"safetynet/state"
+	"safetynet/stream/topics"
 )
 
 // Percentile returns the q-quantile (0 < q ≤ 1) of ds by the nearest-rank method; ds is sorted
@@ -268,3 +269,8 @@ func BadgerRMW(dir string, households, valueBytes, ops, batch int) (float64, err
 }
 
 func householdID(i int) string { return fmt.Sprintf("hh-%08d", i) }
+
+// allTopics lists every topic safetynet reads or writes.
+func allTopics(t topics.Topics) []string {
+	return append(t.FeedTopics(), t.HouseholdEvents, t.DLQ, t.Alerts, t.Changelog)
+}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"crypto/tls"
@@ -24,55 +24,66 @@ import (
 	"safetynet/stream/topics"
 )
 
-// config is everything `safetynet run` reads, all from SAFETYNET_* environment variables.
-// README.md's configuration table and deploy/config-vars.txt list the same variables.
-type config struct {
-	KafkaBrokers      []string `env:"KAFKA_BROKERS" envDefault:"localhost:9092" envSeparator:","`
-	KafkaTLS          bool     `env:"KAFKA_TLS"`
-	KafkaTLSCAFile    string   `env:"KAFKA_TLS_CA_FILE"`
-	KafkaSASLMech     string   `env:"KAFKA_SASL_MECHANISM"`
-	KafkaSASLUser     string   `env:"KAFKA_SASL_USERNAME"`
-	KafkaSASLPassword string   `env:"KAFKA_SASL_PASSWORD"`
-	GroupID           string   `env:"GROUP_ID" envDefault:"safetynet"`
+// Config is everything `safetynet run` reads, all from SAFETYNET_* environment variables. Each
+// field's desc tag is what `safetynet run -h` says of its variable and what README.md's
+// configuration table says (a test keeps them equal); doc:"required" marks a variable without a
+// default that must be set, testOnly:"true" one that operators never set. deploy/config-vars.txt
+// lists the same variables but the test-only ones.
+type Config struct {
+	KafkaBrokers      []string `env:"KAFKA_BROKERS" envDefault:"localhost:9092" envSeparator:"," desc:"comma-separated bootstrap brokers"`
+	KafkaTLS          bool     `env:"KAFKA_TLS" envDefault:"false" desc:"TLS to the brokers"`
+	KafkaTLSCAFile    string   `env:"KAFKA_TLS_CA_FILE" desc:"PEM CA bundle for the brokers' certificates (implies TLS)"`
+	KafkaSASLMech     string   "env:\"KAFKA_SASL_MECHANISM\" desc:\"`plain`, `scram-sha-256` or `scram-sha-512`\""
+	KafkaSASLUser     string   `env:"KAFKA_SASL_USERNAME" desc:"SASL user"`
+	KafkaSASLPassword string   `env:"KAFKA_SASL_PASSWORD" desc:"SASL password"`
+	GroupID           string   "env:\"GROUP_ID\" envDefault:\"safetynet\" desc:\"consumer group prefix (`-intake`, `-monitor` are appended)\""
 
 	Topics topics.Topics `envPrefix:"TOPIC_"`
 
-	StateDir           string   `env:"STATE_DIR" envDefault:"data/state"`
-	StateEncryptionKey string   `env:"STATE_ENCRYPTION_KEY"`
-	StateCacheMB       int      `env:"STATE_CACHE_MB" envDefault:"64"`
-	PseudonymKey       string   `env:"PSEUDONYM_KEY"`
-	APITokens          []string `env:"API_TOKENS" envSeparator:","`
-	HTTPAddr           string   `env:"HTTP_ADDR" envDefault:":8080"`
-	ModelFile          string   `env:"MODEL_FILE"`
+	StateDir           string   `env:"STATE_DIR" envDefault:"data/state" desc:"Badger directory: a persistent volume in production"`
+	StateEncryptionKey string   `env:"STATE_ENCRYPTION_KEY" desc:"hex AES key (32, 48 or 64 hex digits): encrypts the state at rest"`
+	StateCacheMB       int      `env:"STATE_CACHE_MB" envDefault:"64" desc:"Badger block cache"`
+	PseudonymKey       string   "env:\"PSEUDONYM_KEY\" doc:\"required\" desc:\"HMAC key for resident ID numbers, at least 16 bytes (`openssl rand -hex 32`)\""
+	APITokens          []string "env:\"API_TOKENS\" envSeparator:\",\" desc:\"comma-separated bearer tokens for `/v1`; with none, `/v1` answers 401\""
+	HTTPAddr           string   "env:\"HTTP_ADDR\" envDefault:\":8080\" desc:\"`/metrics`, `/healthz`, `/readyz`, `/v1`\""
+	ModelFile          string   `env:"MODEL_FILE" desc:"risk model YAML ([docs/model.md](docs/model.md)); the built-in model when empty"`
+	PProf              bool     "env:\"PPROF\" envDefault:\"false\" desc:\"serve Go's profiler at `/debug/pprof/` on the HTTP address (for the bench and for diagnosis; unauthenticated, so keep it off where the port is reachable)\""
 
-	MaxEventBytes     int           `env:"MAX_EVENT_BYTES" envDefault:"65536"`
-	MaxFutureSkew     time.Duration `env:"MAX_FUTURE_SKEW" envDefault:"24h"`
-	UnknownPersonWait time.Duration `env:"UNKNOWN_PERSON_WAIT" envDefault:"24h"`
-	DedupeWindow      time.Duration `env:"DEDUPE_WINDOW" envDefault:"168h"`
-	BatchSize         int           `env:"BATCH_SIZE" envDefault:"500"`
-	BatchWait         time.Duration `env:"BATCH_WAIT" envDefault:"5ms"`
+	MaxEventBytes     int           "env:\"MAX_EVENT_BYTES\" envDefault:\"65536\" desc:\"larger feed records are dead-lettered as `too_large`\""
+	MaxFutureSkew     time.Duration "env:\"MAX_FUTURE_SKEW\" envDefault:\"24h\" desc:\"how far in the future an `occurred_at` may be\""
+	UnknownPersonWait time.Duration "env:\"UNKNOWN_PERSON_WAIT\" envDefault:\"24h\" desc:\"how long an event for a person the registry does not know is held before it is dead-lettered as `unknown_person`\""
+	DedupeWindow      time.Duration `env:"DEDUPE_WINDOW" envDefault:"168h" desc:"how long event ids are remembered to drop resends"`
+	BatchSize         int           `env:"BATCH_SIZE" envDefault:"500" desc:"most events in one monitor batch"`
+	BatchWait         time.Duration `env:"BATCH_WAIT" envDefault:"5ms" desc:"longest wait to fill a monitor batch"`
 
-	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
+	LogLevel  string "env:\"LOG_LEVEL\" envDefault:\"info\" desc:\"`debug`, `info`, `warn`, `error`\""
+	LogFormat string "env:\"LOG_FORMAT\" envDefault:\"json\" desc:\"`json` or `text`\""
 
 	// FrozenTime, for tests only, fixes the monitor's and intake's clock at an RFC 3339 instant so
 	// that runs of the same feed are comparable. Not documented for operators.
-	FrozenTime string `env:"TEST_FROZEN_TIME"`
+	FrozenTime string `env:"TEST_FROZEN_TIME" testOnly:"true" desc:"tests only: the service's clock, fixed at this RFC 3339 instant"`
 }
 
-const envPrefix = "SAFETYNET_"
+// EnvPrefix begins the name of every variable safetynet reads.
+const EnvPrefix = "SAFETYNET_"
 
-// loadConfig reads the environment and checks every value, naming the variable that is wrong.
-func loadConfig(environ map[string]string) (config, error) {
-	var c config
-	if err := parseEnv(&c, environ); err != nil {
+// LoadConfig reads the environment and checks every value, naming the variable that is wrong.
+// An unknown SAFETYNET_* variable is an error too: a misspelt name would otherwise be ignored.
+func LoadConfig(environ map[string]string) (Config, error) {
+	var c Config
+	if err := ParseEnv(&c, environ); err != nil {
 		return c, err
 	}
 	return c, c.validate()
 }
 
-func parseEnv(c *config, environ map[string]string) error {
-	err := env.ParseWithOptions(c, env.Options{Prefix: envPrefix, Environment: environ})
+// ParseEnv reads the environment into c without the checks of LoadConfig but the types and the
+// unknown variables: for the subcommands that take only the Kafka settings or the topic names.
+func ParseEnv(c *Config, environ map[string]string) error {
+	if err := checkUnknown(environ); err != nil {
+		return err
+	}
+	err := env.ParseWithOptions(c, env.Options{Prefix: EnvPrefix, Environment: environ})
 	if err == nil {
 		return nil
 	}
@@ -81,7 +92,7 @@ func parseEnv(c *config, environ map[string]string) error {
 	if !errors.As(err, &agg) {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	names := envNames(reflect.TypeOf(*c), envPrefix)
+	names := envNames(reflect.TypeOf(*c), EnvPrefix)
 	var errs []error
 	for _, e := range agg.Errors {
 		var pe env.ParseError
@@ -111,10 +122,10 @@ func envNames(t reflect.Type, prefix string) map[string]string {
 	return out
 }
 
-func (c *config) validate() error {
+func (c *Config) validate() error {
 	var errs []error
 	bad := func(name, f string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s%s: %s", envPrefix, name, fmt.Sprintf(f, a...)))
+		errs = append(errs, fmt.Errorf("%s%s: %s", EnvPrefix, name, fmt.Sprintf(f, a...)))
 	}
 	if len(c.KafkaBrokers) == 0 || slices.Contains(c.KafkaBrokers, "") {
 		bad("KAFKA_BROKERS", "no broker given (host:port, comma-separated)")
@@ -177,19 +188,19 @@ func (c *config) validate() error {
 	return errors.Join(errs...)
 }
 
-// kafka returns the connection settings, loading the CA bundle and SASL mechanism.
-func (c *config) kafka() (kafkaio.Kafka, error) {
+// Kafka returns the connection settings, loading the CA bundle and SASL mechanism.
+func (c *Config) Kafka() (kafkaio.Kafka, error) {
 	k := kafkaio.Kafka{Brokers: c.KafkaBrokers}
 	if c.KafkaTLS || c.KafkaTLSCAFile != "" {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if c.KafkaTLSCAFile != "" {
 			pem, err := os.ReadFile(c.KafkaTLSCAFile)
 			if err != nil {
-				return k, fmt.Errorf("%sKAFKA_TLS_CA_FILE: %w", envPrefix, err)
+				return k, fmt.Errorf("%sKAFKA_TLS_CA_FILE: %w", EnvPrefix, err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return k, fmt.Errorf("%sKAFKA_TLS_CA_FILE: %s holds no PEM certificate", envPrefix, c.KafkaTLSCAFile)
+				return k, fmt.Errorf("%sKAFKA_TLS_CA_FILE: %s holds no PEM certificate", EnvPrefix, c.KafkaTLSCAFile)
 			}
 			tc.RootCAs = pool
 		}
@@ -206,7 +217,7 @@ func (c *config) kafka() (kafkaio.Kafka, error) {
 		mech, err = scram.Mechanism(scram.SHA512, c.KafkaSASLUser, c.KafkaSASLPassword)
 	}
 	if err != nil {
-		return k, fmt.Errorf("%sKAFKA_SASL_MECHANISM: %w", envPrefix, err)
+		return k, fmt.Errorf("%sKAFKA_SASL_MECHANISM: %w", EnvPrefix, err)
 	}
 	k.SASL = mech
 	return k, nil
@@ -220,8 +231,8 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// environMap turns os.Environ into the map caarlos0/env reads.
-func environMap(environ []string) map[string]string {
+// EnvironMap turns os.Environ into the map LoadConfig reads.
+func EnvironMap(environ []string) map[string]string {
 	m := make(map[string]string, len(environ))
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {

@@ -1,4 +1,4 @@
-package main
+package crash
 
 import (
 	"bytes"
@@ -61,19 +61,21 @@ func TestPrometheusEvaluatesEveryExpression(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 
-	// The service under demo load.
+	// The service under demo load: `safetynet demo`, the real binary.
 	httpAddr := promFreeAddr(t)
 	var demoOut promLog
-	demoCtx, stopDemo := context.WithCancel(ctx)
-	demoDone := make(chan error, 1)
-	go func() {
-		demoDone <- demoCmd(demoCtx, []string{"-broker", "127.0.0.1:0", "-http", httpAddr,
-			"-state", filepath.Join(t.TempDir(), "demo"), "-households", "2000", "-rate", "2000", "-lines", "0"},
-			&demoOut, &demoOut)
-	}()
+	demo := exec.CommandContext(ctx, safetynetBin, "demo", "-broker", "127.0.0.1:0", "-http", httpAddr,
+		"-state", filepath.Join(t.TempDir(), "demo"), "-households", "2000", "-rate", "2000", "-lines", "0")
+	demo.Env = childEnv()
+	demo.Stdout, demo.Stderr = &demoOut, &demoOut
+	demo.Cancel = func() error { return demo.Process.Signal(os.Interrupt) }
+	demo.WaitDelay = 15 * time.Second
+	if err := demo.Start(); err != nil {
+		t.Fatalf("start the demo: %v", err)
+	}
 	defer func() {
-		stopDemo()
-		if err := <-demoDone; err != nil {
+		_ = demo.Process.Signal(os.Interrupt)
+		if err := demo.Wait(); err != nil {
 			t.Errorf("demo: %v", err)
 		}
 		if t.Failed() {

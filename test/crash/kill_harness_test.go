@@ -1,14 +1,19 @@
-package main
+// Package crash holds the tests that run the real binary as a subprocess and kill it, or point
+// real outside programs at it: the kill tests (guarantees 1, 2 and 4 of docs/guarantees.md), the
+// broker-outage test, the start-up refusals of spoilt state, and Prometheus evaluating every
+// dashboard and alert-rule expression. It has no code but tests; TestMain builds cmd/safetynet
+// once for all of them.
+package crash
 
-// The harness of the kill tests: the real binary built into a temporary directory, the embedded
-// broker and the service as their own processes, a deterministic feed produced in waves, and
-// readers of the output topics.
+// The harness of the kill tests: the real binary, the embedded broker and the service as their
+// own processes, a deterministic feed produced in waves, and readers of the output topics.
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -34,15 +39,48 @@ import (
 // killPartitions is the partition count of every topic in the kill tests.
 const killPartitions = 4
 
-// buildBinary builds cmd/safetynet into dir.
+// safetynetBin is cmd/safetynet, built by TestMain into a temporary directory.
+var safetynetBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "safetynet-crash-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	safetynetBin = filepath.Join(dir, "safetynet")
+	if out, err := exec.Command("go", "build", "-o", safetynetBin, "../../cmd/safetynet").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build ../../cmd/safetynet: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildBinary returns the binary TestMain built.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "safetynet")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	return safetynetBin
+}
+
+// childEnv is the test's environment without its SAFETYNET_* variables (the service refuses
+// one it does not know, such as SAFETYNET_KILL_FULL), plus env.
+func childEnv(env ...string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SAFETYNET_") {
+			out = append(out, kv)
+		}
 	}
-	return bin
+	return append(out, env...)
+}
+
+// allTopics lists every topic safetynet reads or writes.
+func allTopics(t topics.Topics) []string {
+	return append(t.FeedTopics(), t.HouseholdEvents, t.DLQ, t.Alerts, t.Changelog)
 }
 
 func freeAddr(t *testing.T) string {
@@ -71,7 +109,7 @@ func startProc(t *testing.T, bin string, args, env []string, logPath string) *pr
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = childEnv(env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		f.Close()

@@ -1,44 +1,12 @@
-package main
+package bench
 
 import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"time"
 )
-
-// benchProfileEnv, set on a service the bench starts, names the prefix of the CPU
-// (PREFIX.cpu.pprof) and allocation (PREFIX.allocs.pprof) profiles it writes until it stops.
-const benchProfileEnv = "SAFETYNET_BENCH_PROFILE"
-
-// startBenchProfile starts profiling when the bench asked for it; the returned func stops it
-// and writes the allocation profile.
-func startBenchProfile() func() {
-	prefix := os.Getenv(benchProfileEnv)
-	if prefix == "" || os.Getenv(benchChildEnv) != "1" {
-		return func() {}
-	}
-	f, err := os.Create(prefix + ".cpu.pprof")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench profile:", err)
-		return func() {}
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		fmt.Fprintln(os.Stderr, "bench profile:", err)
-		f.Close()
-		return func() {}
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-		if a, err := os.Create(prefix + ".allocs.pprof"); err == nil {
-			_ = pprof.Lookup("allocs").WriteTo(a, 0)
-			a.Close()
-		}
-	}
-}
 
 // Targets on a 2-core machine (issue 6).
 const (

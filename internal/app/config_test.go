@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"io"
@@ -9,7 +9,7 @@ import (
 )
 
 func TestLoadConfigDefaults(t *testing.T) {
-	c, err := loadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "0123456789abcdef"})
+	c, err := LoadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "0123456789abcdef"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,12 +45,14 @@ func TestLoadConfigNamesTheVariable(t *testing.T) {
 		{"two roles, one topic", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_TOPIC_ALERTS": "safetynet.dlq"}, "SAFETYNET_TOPIC_"},
 		{"empty broker in the list", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_KAFKA_BROKERS": "k1:9092,,k2:9092"}, "SAFETYNET_KAFKA_BROKERS"},
 		{"negative wait", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_UNKNOWN_PERSON_WAIT": "-1h"}, "SAFETYNET_UNKNOWN_PERSON_WAIT"},
+		{"misspelt variable", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_BATCH_SIZ": "100"}, "unknown variable SAFETYNET_BATCH_SIZ — did you mean SAFETYNET_BATCH_SIZE?"},
+		{"unknown variable", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_WHATEVER_ELSE": "1"}, "unknown variable SAFETYNET_WHATEVER_ELSE"},
 		{"tls ca file missing", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_KAFKA_TLS_CA_FILE": "/nonexistent/ca.pem"}, "SAFETYNET_KAFKA_TLS_CA_FILE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := loadConfig(tc.env)
+			c, err := LoadConfig(tc.env)
 			if err == nil {
-				_, err = c.kafka()
+				_, err = c.Kafka()
 			}
 			if err == nil {
 				t.Fatalf("accepted; want an error naming %s", tc.want)
@@ -70,12 +72,12 @@ func TestRunRefusesABadModelFile(t *testing.T) {
 	if err := writeFile(bad, "version: x\nweights: {demographic: 2}\n"); err != nil {
 		t.Fatal(err)
 	}
-	c, err := loadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "0123456789abcdef", "SAFETYNET_MODEL_FILE": bad, "SAFETYNET_STATE_DIR": dir + "/state"})
+	c, err := LoadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "0123456789abcdef", "SAFETYNET_MODEL_FILE": bad, "SAFETYNET_STATE_DIR": dir + "/state"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	err = run(t.Context(), c, runOptions{stdout: &out, stderr: &out})
+	err = Run(t.Context(), c, Options{Stderr: &out})
 	if err == nil || !strings.Contains(err.Error(), "SAFETYNET_MODEL_FILE") || !strings.Contains(err.Error(), "weights") {
 		t.Fatalf("run with a bad model: %v; want an error naming SAFETYNET_MODEL_FILE and the field", err)
 	}
@@ -95,7 +97,7 @@ func FuzzLoadConfig(f *testing.F) {
 			"SAFETYNET_BATCH_SIZE": batch, "SAFETYNET_BATCH_WAIT": wait, "SAFETYNET_UNKNOWN_PERSON_WAIT": unknownWait,
 			"SAFETYNET_LOG_LEVEL": level, "SAFETYNET_LOG_FORMAT": format, "SAFETYNET_STATE_ENCRYPTION_KEY": encKey,
 		}
-		c, err := loadConfig(env)
+		c, err := LoadConfig(env)
 		if err != nil {
 			if !strings.Contains(err.Error(), "SAFETYNET_") {
 				t.Fatalf("error names no variable: %v", err)
@@ -109,4 +111,27 @@ func FuzzLoadConfig(f *testing.F) {
 			t.Fatalf("accepted config whose logger fails: %v", err)
 		}
 	})
+}
+
+// TestLoadConfigKnowsTheTestOnlyVariable: SAFETYNET_TEST_FROZEN_TIME is read, not refused.
+func TestLoadConfigKnowsTheTestOnlyVariable(t *testing.T) {
+	c, err := LoadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "0123456789abcdef", "SAFETYNET_TEST_FROZEN_TIME": "2025-06-01T00:00:00Z"})
+	if err != nil || c.FrozenTime != "2025-06-01T00:00:00Z" {
+		t.Fatalf("LoadConfig: %+v, %v", c.FrozenTime, err)
+	}
+}
+
+func TestClosest(t *testing.T) {
+	known := []string{"SAFETYNET_BATCH_SIZE", "SAFETYNET_BATCH_WAIT", "SAFETYNET_LOG_LEVEL"}
+	for _, tc := range []struct{ name, want string }{
+		{"SAFETYNET_BATCH_SIZ", "SAFETYNET_BATCH_SIZE"},
+		{"SAFETYNET_BATCHSIZE", "SAFETYNET_BATCH_SIZE"},
+		{"SAFETYNET_LOGLEVEL", "SAFETYNET_LOG_LEVEL"},
+		{"SAFETYNET_BATCH_WIAT", "SAFETYNET_BATCH_WAIT"},
+		{"SAFETYNET_SOMETHING_ELSE_ENTIRELY", ""},
+	} {
+		if got := closest(tc.name, known); got != tc.want {
+			t.Errorf("closest(%s) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
 }
