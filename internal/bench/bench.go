@@ -20,11 +20,11 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"safetynet/state"
+	"safetynet/stream/embedded"
+	"safetynet/stream/feedgen"
 	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/topics"
-	"safetynet/stream/embedded"
-	"safetynet/stream/feedgen"
 )
 
 // Options are the sizes of one bench run and where it works.
