@@ -97,6 +97,7 @@ var icd10Re = regexp.MustCompile(`^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$`)
 // the intake clock; occurred_at may lie at most maxFutureSkew after it.
 func Decode(feed string, raw []byte, maxBytes int, maxFutureSkew time.Duration, now time.Time) (RawEvent, *DecodeError) {
 	var r RawEvent
+	raw = stripWireFraming(raw) // Schema Registry framing (framing.go)
 	if maxBytes > 0 && len(raw) > maxBytes {
 		return r, derr(ReasonTooLarge, "", "record is %d bytes, the limit is %d", len(raw), maxBytes)
 	}
