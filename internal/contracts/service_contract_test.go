@@ -31,6 +31,13 @@ func TestAgainstTheService(t *testing.T) {
 		if !regexp.MustCompile(`H-PY (raised|escalated) level=warning`).MatchString(out) {
 			t.Errorf("consume_alerts.py printed %q, want the household raised to warning", out)
 		}
+		// The same in the Schema Registry wire format.
+		run(t, 60*time.Second, py, filepath.Join(dir, "produce_feeds.py"), "--brokers", svc.addr, "--household", "H-PY-SR", "--schema-id", "7")
+		out = run(t, 90*time.Second, py, filepath.Join(dir, "consume_alerts.py"), "--brokers", svc.addr,
+			"--group", "contracts-python-sr", "--household", "H-PY-SR", "--until-level", "warning", "--timeout", "60")
+		if !regexp.MustCompile(`H-PY-SR (raised|escalated) level=warning`).MatchString(out) {
+			t.Errorf("consume_alerts.py printed %q, want the framed household raised to warning", out)
+		}
 	})
 
 	t.Run("go example", func(t *testing.T) {
