@@ -32,7 +32,8 @@ func TestAgainstTheService(t *testing.T) {
 			t.Errorf("consume_alerts.py printed %q, want the household raised to warning", out)
 		}
 		// The same in the Schema Registry wire format.
-		run(t, 60*time.Second, py, filepath.Join(dir, "produce_feeds.py"), "--brokers", svc.addr, "--household", "H-PY-SR", "--schema-id", "7")
+		run(t, 60*time.Second, py, filepath.Join(dir, "produce_feeds.py"), "--brokers", svc.addr, "--household", "H-PY-SR", "--schema-id", "7",
+			"--head", "330102196001010027", "--child", "330102201506010034")
 		out = run(t, 90*time.Second, py, filepath.Join(dir, "consume_alerts.py"), "--brokers", svc.addr,
 			"--group", "contracts-python-sr", "--household", "H-PY-SR", "--until-level", "warning", "--timeout", "60")
 		if !regexp.MustCompile(`H-PY-SR (raised|escalated) level=warning`).MatchString(out) {
