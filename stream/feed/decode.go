@@ -108,6 +108,7 @@ const (
 // the intake clock; occurred_at may lie at most maxFutureSkew after it.
 func Decode(feed string, raw []byte, maxBytes int, maxFutureSkew time.Duration, now time.Time) (RawEvent, *DecodeError) {
 	var r RawEvent
+	raw = stripWireFraming(raw) // Schema Registry framing (framing.go)
 	if maxBytes > 0 && len(raw) > maxBytes {
 		return r, refuse(ReasonTooLarge, "", "record is %d bytes, the limit is %d", len(raw), maxBytes)
 	}
