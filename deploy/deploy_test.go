@@ -7,6 +7,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -146,16 +147,38 @@ type metricDef struct {
 	labels []string
 }
 
-// serviceMetrics reads the metric definitions of stream/metrics.go: every
-// prometheus.NewX(prometheus.XOpts{Name: "..."}, []string{labels}) call.
+// serviceMetrics reads the metric definitions of the service: every
+// prometheus.NewX(prometheus.XOpts{Name: "..."}, []string{labels}) call in the non-test Go files
+// of the packages (each package creates its own metrics).
 func serviceMetrics(t *testing.T) map[string]metricDef {
 	t.Helper()
-	file := filepath.Join(root, "stream", "metrics.go")
+	defs := map[string]metricDef{}
+	var files []string
+	for _, dir := range []string{"stream", "state", "internal"} {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+				files = append(files, path)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, file := range files {
+		serviceMetricsIn(t, file, defs)
+	}
+	if len(defs) < 10 {
+		t.Fatalf("found only %d metrics in %v", len(defs), files)
+	}
+	return defs
+}
+
+func serviceMetricsIn(t *testing.T, file string, defs map[string]metricDef) {
 	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defs := map[string]metricDef{}
 	ast.Inspect(f, func(n ast.Node) bool {
 		call, ok := n.(*ast.CallExpr)
 		if !ok {
@@ -209,10 +232,6 @@ func serviceMetrics(t *testing.T) map[string]metricDef {
 		defs[name] = def
 		return true
 	})
-	if len(defs) < 10 {
-		t.Fatalf("found only %d metrics in %s", len(defs), file)
-	}
-	return defs
 }
 
 // selector is one vector selector of an expression: a metric name and its label matchers.
@@ -337,7 +356,7 @@ func TestSelectors(t *testing.T) {
 }
 
 // TestExpressionsUseServiceMetrics checks every metric name of every dashboard panel, variable
-// and rule against stream/metrics.go, and every label matcher against the metric's labels, and
+// and rule against the metrics the service defines, and every label matcher against the metric's labels, and
 // that every selector selects the job: job="safetynet" in rules (the label the scrape
 // configuration sets), the dashboard's $job and $namespace variables in dashboards (but for the
 // job variable's own query, which lists the jobs).
@@ -359,7 +378,7 @@ func TestExpressionsUseServiceMetrics(t *testing.T) {
 				base, suffix := histogramBase(s.metric)
 				d := defs[base]
 				if d.kind != "Histogram" && d.kind != "Summary" {
-					t.Errorf("%s: metric %s is not defined in stream/metrics.go", e, s.metric)
+					t.Errorf("%s: metric %s is not defined by the service", e, s.metric)
 					continue
 				}
 				allowed = append(allowed, d.labels...)

@@ -4,6 +4,6 @@
 // explains them.
 //
 // The Go code here only reads those files: Expressions lists every PromQL expression of every
-// dashboard panel and alert rule, so that tests can check them against stream/metrics.go and
+// dashboard panel and alert rule, so that tests can check them against the metrics the service defines and
 // evaluate them on a Prometheus scraping the running service. It deploys nothing.
 package deploy
