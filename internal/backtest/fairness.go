@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
+
+	"safetynet/stream/household"
 )
 
 // Outcome is a caseworker's finding on a household the model flagged (or that was referred
@@ -267,4 +270,11 @@ func PrecisionRecall(flagged map[string]bool, outcomes map[string]Outcome) Outco
 	s.Precision = rate(s.TruePositives, s.TruePositives+s.FalsePositives, 0)
 	s.Recall = rate(s.TruePositives, s.TruePositives+s.Missed, 0)
 	return s
+}
+
+// SubjectOf is a stored household as the fairness report counts it: flagged when its stored
+// level is set, placed in its area (at the prefix length) and its groups at the instant at.
+func SubjectOf(h *household.Household, at time.Time, areaPrefix int) Subject {
+	u := unit{id: h.ID, area: areaOf(h.Area, areaPrefix), groups: groupsOf(h.Scorer(), at)}
+	return Subject{HouseholdID: h.ID, Area: u.area, Groups: u.groupMap(), Flagged: h.Level != ""}
 }
