@@ -106,6 +106,9 @@ type HouseholdView struct {
 	Explanation string               `json:"explanation"`
 	Alerts      []household.AlertRef `json:"alerts"`
 	UpdatedAt   time.Time            `json:"updated_at"` // latest event time applied
+	// LevelModelVersion is the model the stored level was assessed with; Assessment is always
+	// the running model's, so the two differ while a model change is rolled out.
+	LevelModelVersion string `json:"level_model_version"`
 }
 
 // MemberView is one member as the API shows it.
@@ -149,6 +152,7 @@ func (a *API) view(h *household.Household) HouseholdView {
 	view := HouseholdView{
 		HouseholdID: h.ID, Level: h.Level, Episode: h.Episode, EpisodeOpen: h.Open,
 		Assessment: as, Explanation: as.Explain(h.Level), Alerts: h.Alerts, UpdatedAt: h.Updated,
+		LevelModelVersion: h.ModelVersion,
 	}
 	if view.Alerts == nil {
 		view.Alerts = []household.AlertRef{}

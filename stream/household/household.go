@@ -73,18 +73,22 @@ type Household struct {
 	ID        string             `json:"id"`
 	Partition int                `json:"pt"`
 	Persons   map[string]*Person `json:"persons"`
+	Area      string             `json:"area,omitempty"`
 
 	// Alert episode state.
-	Level      string     `json:"level,omitempty"`      // current level ("" for none)
-	Score      float64    `json:"score"`                // total of the last assessment
-	Episode    int        `json:"episode,omitempty"`    // number of the current or last episode
-	Open       bool       `json:"open,omitempty"`       // an episode is open (raised, not resolved)
-	Seq        int        `json:"seq,omitempty"`        // alerts published in the current episode
-	BelowSince time.Time  `json:"below_since,omitzero"` // open episode, level none since then
-	NextCheck  time.Time  `json:"next_check,omitzero"`  // timer: next re-assessment with no event
-	AssessedAt time.Time  `json:"assessed_at,omitzero"` // time of the last assessment
-	Updated    time.Time  `json:"updated_at,omitzero"`  // latest event time applied
-	Alerts     []AlertRef `json:"alerts,omitempty"`     // newest last, capped
+	Level      string    `json:"level,omitempty"`      // current level ("" for none)
+	Score      float64   `json:"score"`                // total of the last assessment
+	Episode    int       `json:"episode,omitempty"`    // number of the current or last episode
+	Open       bool      `json:"open,omitempty"`       // an episode is open (raised, not resolved)
+	Seq        int       `json:"seq,omitempty"`        // alerts published in the current episode
+	BelowSince time.Time `json:"below_since,omitzero"` // open episode, level none since then
+	NextCheck  time.Time `json:"next_check,omitzero"`  // timer: next re-assessment with no event
+	AssessedAt time.Time `json:"assessed_at,omitzero"` // time of the last assessment
+	Updated    time.Time `json:"updated_at,omitzero"`  // latest event time applied
+	// ModelVersion is the version of the model the level and score were assessed with ("" for
+	// state written before it was recorded).
+	ModelVersion string     `json:"model_version,omitempty"`
+	Alerts       []AlertRef `json:"alerts,omitempty"` // newest last, capped
 }
 
 // AlertRef is a household's alert history entry.

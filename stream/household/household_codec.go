@@ -13,7 +13,8 @@ import (
 // The stored form of a household (Badger values and changelog records) is a compact binary
 // encoding: JSON spent most of the monitor's time and made values of about 2 KB, which Badger
 // keeps in its value log, rewritten on every update. The first byte tells the forms apart:
-// householdBinaryV1 here, '{' for the JSON that earlier builds wrote (still read).
+// householdBinaryV2 here (V1 is still read), '{' for the JSON that earlier builds wrote (still
+// read).
 //
 // Layout (uvarint lengths and counts, zigzag varints for signed numbers, IEEE 754 bits for
 // floats, times as seconds since 0001-01-01 UTC and nanoseconds):
@@ -24,14 +25,19 @@ import (
 //
 // A fact is at, id, type, sex, relation, admission id, ICD-10, kind, a bit set of the optional
 // fields present, then those fields.
-const householdBinaryV1 = 0x01
+//
+// Version 2 appends the model version after the persons; a version 1 value reads with none.
+const (
+	householdBinaryV1 = 0x01
+	householdBinaryV2 = 0x02
+)
 
 // zeroUnix is time.Time{}.Unix(): times are stored relative to it so the zero time is 0.
 const zeroUnix = -62135596800
 
 func Encode(h *Household) ([]byte, error) {
 	b := make([]byte, 0, 256+200*len(h.Persons))
-	b = append(b, householdBinaryV1)
+	b = append(b, householdBinaryV2)
 	b = appendString(b, h.ID)
 	b = binary.AppendVarint(b, int64(h.Partition))
 	b = appendString(b, h.Level)
@@ -71,6 +77,7 @@ func Encode(h *Household) ([]byte, error) {
 			}
 		}
 	}
+	b = appendString(b, h.ModelVersion)
 	return b, nil
 }
 
@@ -156,7 +163,7 @@ func Decode(b []byte) (*Household, error) {
 		}
 		return &h, nil
 	}
-	if len(b) == 0 || b[0] != householdBinaryV1 {
+	if len(b) == 0 || (b[0] != householdBinaryV1 && b[0] != householdBinaryV2) {
 		return nil, errors.New("decode household state: unknown encoding")
 	}
 	d := decoder{b: b[1:]}
@@ -195,6 +202,9 @@ func Decode(b []byte) (*Household, error) {
 			}
 		}
 		h.Persons[k] = p
+	}
+	if b[0] >= householdBinaryV2 {
+		h.ModelVersion = d.string()
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("decode household state: %w", d.err)

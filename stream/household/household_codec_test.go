@@ -25,6 +25,7 @@ func codecSample() *Household {
 	h.Level, h.Score, h.Episode, h.Open, h.Seq = "warning", 61.3, 2, true, 3
 	h.NextCheck, h.AssessedAt, h.Updated = at.Add(48*time.Hour), at, at
 	h.Alerts = []AlertRef{{AlertID: "abc", Status: StatusRaised, Level: "watch", Score: 41, EmittedAt: at}}
+	h.ModelVersion = "default-2025.1"
 	return h
 }
 
@@ -61,6 +62,24 @@ func TestHouseholdCodecRoundTrip(t *testing.T) {
 	cj, err := CanonicalJSON(b)
 	if err != nil || !bytes.Contains(cj, []byte(`"id":"hh-1"`)) {
 		t.Errorf("CanonicalJSON of the binary form: %s, %v", cj, err)
+	}
+}
+
+// A value of the first binary version (no model version) still reads, with no model version.
+func TestHouseholdCodecReadsV1(t *testing.T) {
+	h := codecSample()
+	b, _ := Encode(h)
+	tail := 1 + len(h.ModelVersion) // uvarint length (one byte here) and the string
+	if b[0] != householdBinaryV2 || string(b[len(b)-len(h.ModelVersion):]) != h.ModelVersion {
+		t.Fatalf("version 2 layout: first byte %d, tail %q", b[0], b[len(b)-tail:])
+	}
+	v1 := append([]byte{householdBinaryV1}, b[1:len(b)-tail]...)
+	got, err := Decode(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ModelVersion != "" || got.ID != h.ID || len(got.Persons) != len(h.Persons) {
+		t.Errorf("version 1 value read as model %q, id %q, %d persons", got.ModelVersion, got.ID, len(got.Persons))
 	}
 }
 

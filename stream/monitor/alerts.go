@@ -25,6 +25,7 @@ func transition(m *scorer.Model, h *household.Household, a scorer.Assessment, ex
 	h.Level = level
 	h.Score = a.Total
 	h.AssessedAt = a.At
+	h.ModelVersion = a.ModelVersion
 
 	var status string
 	switch {

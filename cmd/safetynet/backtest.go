@@ -1,0 +1,295 @@
+package main
+
+import (
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"safetynet/internal/app"
+	"safetynet/internal/backtest"
+	"safetynet/scorer"
+	"safetynet/state"
+	"safetynet/stream/household"
+)
+
+// sourceFlags are the flags that say where the households come from: a state directory (read
+// only; a stopped instance's, or a restored backup) or the changelog topic (a live instance).
+type sourceFlags struct {
+	dir, brokers  *string
+	fromChangelog *bool
+}
+
+func addSourceFlags(fs *flag.FlagSet) sourceFlags {
+	return sourceFlags{
+		dir:           fs.String("state", "", "state directory to read (read-only; not a running instance's: use -from-changelog for that)"),
+		brokers:       fs.String("brokers", "", "bootstrap brokers for -from-changelog (default SAFETYNET_KAFKA_BROKERS)"),
+		fromChangelog: fs.Bool("from-changelog", false, "read every household's newest state from the changelog topic (SAFETYNET_TOPIC_CHANGELOG) instead of a state directory"),
+	}
+}
+
+// open returns the source and a function to close it.
+func (s sourceFlags) open(c *call, progress io.Writer) (backtest.Source, func(), error) {
+	if *s.fromChangelog == (*s.dir != "") {
+		return nil, nil, c.badFlag("give either -state DIR or -from-changelog")
+	}
+	if *s.fromChangelog {
+		environ := app.EnvironMap(os.Environ())
+		if *s.brokers != "" {
+			environ[app.EnvPrefix+"KAFKA_BROKERS"] = *s.brokers
+		}
+		var cfg app.Config
+		if err := app.ParseEnv(&cfg, environ); err != nil {
+			return nil, nil, err
+		}
+		if len(cfg.KafkaBrokers) == 0 {
+			return nil, nil, c.badFlag("-from-changelog needs -brokers or %sKAFKA_BROKERS", app.EnvPrefix)
+		}
+		k, err := cfg.Kafka()
+		if err != nil {
+			return nil, nil, err
+		}
+		p := newProgress(progress, "changelog records")
+		cl := &backtest.Changelog{Kafka: k, Topic: cfg.Topics.Changelog, Progress: func(done, total int64) { p.update(int(done), int(total)) }}
+		if err := cl.Load(c.ctx); err != nil {
+			return nil, nil, err
+		}
+		p.done()
+		return cl, func() {}, nil
+	}
+	if _, err := os.Stat(*s.dir); err != nil {
+		return nil, nil, fmt.Errorf("-state: %w", err)
+	}
+	var key []byte
+	if k := os.Getenv(app.EnvPrefix + "STATE_ENCRYPTION_KEY"); k != "" {
+		var err error
+		if key, err = hex.DecodeString(k); err != nil {
+			return nil, nil, fmt.Errorf("%sSTATE_ENCRYPTION_KEY: not hex: %w", app.EnvPrefix, err)
+		}
+	}
+	st, err := state.Open(state.Options{Dir: *s.dir, ReadOnly: true, EncryptionKey: key})
+	if err != nil {
+		if strings.Contains(err.Error(), "directory lock") {
+			return nil, nil, fmt.Errorf("-state %s is in use by a running safetynet (one process per state directory): read the live state with -from-changelog -brokers HOST:PORT instead, or a copy restored from a backup: %w", *s.dir, err)
+		}
+		return nil, nil, err
+	}
+	return st, func() { st.Close() }, nil
+}
+
+func loadModel(c *call, flagName, path string) (*scorer.Model, error) {
+	if path == "" {
+		if p := os.Getenv(app.EnvPrefix + "MODEL_FILE"); p != "" {
+			path = p
+		} else {
+			return scorer.Default(), nil
+		}
+	}
+	m, err := scorer.LoadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-%s %s: %w", flagName, path, err)
+	}
+	return m, nil
+}
+
+func parseAt(c *call, s string) (time.Time, error) {
+	if s == "" {
+		return time.Now().UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, c.badFlag("-at %q: want RFC 3339, e.g. 2025-06-30T00:00:00Z", s)
+	}
+	return t, nil
+}
+
+func fairnessFlags(fs *flag.FlagSet) (low, high *float64, minCell *int) {
+	return fs.Float64("fair-low", 0.8, "fairness: a cell's rate ratio below this is listed first"),
+		fs.Float64("fair-high", 1.25, "fairness: a cell's rate ratio above this is listed first"),
+		fs.Int("min-cell", 10, "cells with fewer households are suppressed (privacy)")
+}
+
+// backtestCmd runs `safetynet backtest`: both models over every stored household.
+func backtestCmd(c *call) error {
+	fs := c.flags()
+	modelPath := fs.String("model", "", "the candidate model file (required)")
+	baselinePath := fs.String("baseline", "", "the current model file (default $SAFETYNET_MODEL_FILE, else the built-in model)")
+	src := addSourceFlags(fs)
+	at := fs.String("at", "", "assess at this instant, RFC 3339 (default: now)")
+	out := fs.String("out", "", "directory for report.json and report.html (required)")
+	areaPrefix := fs.Int("area-prefix", 6, "characters of the area code that make an area in the breakdown (2 province, 4 city, 6 county)")
+	top := fs.Int("top", 20, "changes listed in the summary")
+	low, high, minCell := fairnessFlags(fs)
+	if err := c.parse(fs, 0, 0); err != nil {
+		return err
+	}
+	if *modelPath == "" {
+		return c.badFlag("-model: the candidate model file is required")
+	}
+	if *out == "" {
+		return c.badFlag("-out: an output directory is required")
+	}
+	fo := backtest.FairnessOptions{Low: *low, High: *high, MinCell: *minCell}
+	if err := fo.Check(); err != nil {
+		return c.badFlag("%v", err)
+	}
+	m, err := loadModel(c, "model", *modelPath)
+	if err != nil {
+		return err
+	}
+	base, err := loadModel(c, "baseline", *baselinePath)
+	if err != nil {
+		return err
+	}
+	t, err := parseAt(c, *at)
+	if err != nil {
+		return err
+	}
+	source, closeSrc, err := src.open(c, c.stderr)
+	if err != nil {
+		return err
+	}
+	defer closeSrc()
+	p := newProgress(c.stderr, "households")
+	r, err := backtest.Run(source, backtest.Options{Baseline: base, Model: m, At: t, AreaPrefix: *areaPrefix,
+		Fairness: fo, Progress: func(n int) { p.update(n, 0) }})
+	if err != nil {
+		return err
+	}
+	p.done()
+	if err := backtest.WriteDir(*out, r); err != nil {
+		return err
+	}
+	backtest.Summary(c.stdout, r, *top)
+	fmt.Fprintf(c.stdout, "\nwrote %s/report.json and %s/report.html\n", *out, *out)
+	return nil
+}
+
+// fairnessCmd runs `safetynet fairness`: alert rates per area and group of the stored levels
+// (or of a model's re-assessment with -model).
+func fairnessCmd(c *call) error {
+	fs := c.flags()
+	src := addSourceFlags(fs)
+	modelPath := fs.String("model", "", "re-assess with this model file instead of reading the stored levels")
+	at := fs.String("at", "", "with -model: assess at this instant, RFC 3339 (default: now)")
+	out := fs.String("out", "", "directory for fairness.json and fairness.html (required)")
+	areaPrefix := fs.Int("area-prefix", 6, "characters of the area code that make an area (2 province, 4 city, 6 county)")
+	low, high, minCell := fairnessFlags(fs)
+	if err := c.parse(fs, 0, 0); err != nil {
+		return err
+	}
+	if *out == "" {
+		return c.badFlag("-out: an output directory is required")
+	}
+	fo := backtest.FairnessOptions{Low: *low, High: *high, MinCell: *minCell}
+	if err := fo.Check(); err != nil {
+		return c.badFlag("%v", err)
+	}
+	var m *scorer.Model
+	if *modelPath != "" {
+		var err error
+		if m, err = loadModel(c, "model", *modelPath); err != nil {
+			return err
+		}
+	}
+	t, err := parseAt(c, *at)
+	if err != nil {
+		return err
+	}
+	source, closeSrc, err := src.open(c, c.stderr)
+	if err != nil {
+		return err
+	}
+	defer closeSrc()
+	p := newProgress(c.stderr, "households")
+	var subjects []backtest.Subject
+	version := ""
+	err = source.Households(func(id string, v []byte) error {
+		h, err := household.Decode(v)
+		if err != nil {
+			return fmt.Errorf("household %s: %w", id, err)
+		}
+		s := backtest.SubjectOf(h, t, *areaPrefix)
+		if m != nil {
+			s.Flagged = m.Classify(scorer.Score(m, h.Scorer(), t), h.Level) != ""
+			version = m.Version
+		}
+		subjects = append(subjects, s)
+		if len(subjects)%1000 == 0 {
+			p.update(len(subjects), 0)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.update(len(subjects), 0)
+	p.done()
+	f := backtest.ComputeFairness(subjects, fo)
+	f.ModelVersion = version
+	o := backtest.PrecisionRecall(nil, nil)
+	if err := backtest.WriteFairnessDir(*out, f, o); err != nil {
+		return err
+	}
+	backtest.FairnessSummary(c.stdout, f)
+	backtest.OutcomeSummary(c.stdout, o)
+	fmt.Fprintf(c.stdout, "\nwrote %s/fairness.json and %s/fairness.html\n", *out, *out)
+	return nil
+}
+
+// progress draws a bar on a terminal and writes a plain line every few seconds otherwise.
+type progress struct {
+	w     io.Writer
+	what  string
+	tty   bool
+	start time.Time
+	last  time.Time
+	n     int
+}
+
+func newProgress(w io.Writer, what string) *progress {
+	p := &progress{w: w, what: what, start: time.Now(), last: time.Now()}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(done, total int) {
+	p.n = done
+	if p.tty {
+		if time.Since(p.last) < 100*time.Millisecond {
+			return
+		}
+		p.last = time.Now()
+		if total > 0 {
+			const width = 30
+			fill := width * min(done, total) / total
+			fmt.Fprintf(p.w, "\r[%s%s] %d/%d %s", strings.Repeat("#", fill), strings.Repeat(".", width-fill), done, total, p.what)
+		} else {
+			fmt.Fprintf(p.w, "\r%d %s", done, p.what)
+		}
+		return
+	}
+	if time.Since(p.last) < 5*time.Second {
+		return
+	}
+	p.last = time.Now()
+	if total > 0 {
+		fmt.Fprintf(p.w, "progress: %d of %d %s (%d%%)\n", done, total, p.what, 100*done/max(total, 1))
+	} else {
+		fmt.Fprintf(p.w, "progress: %d %s\n", done, p.what)
+	}
+}
+
+func (p *progress) done() {
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	fmt.Fprintf(p.w, "read %d %s in %s\n", p.n, p.what, time.Since(p.start).Round(time.Millisecond))
+}

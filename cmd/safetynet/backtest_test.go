@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"safetynet/internal/backtest"
+	"safetynet/scorer"
+	"safetynet/state"
+	"safetynet/stream/feed"
+	"safetynet/stream/feedgen"
+	"safetynet/stream/household"
+	"safetynet/stream/kafkatest"
+)
+
+var btAt = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+
+// synthHouseholds folds a small synthetic population up to btAt (decode, pseudonymise, resolve
+// the household, household.Apply), with the default model's level stored.
+func synthHouseholds(t *testing.T, n int) map[string][]byte {
+	t.Helper()
+	g := feedgen.New(feedgen.Config{Seed: 9, Households: n, Start: btAt, MalformedRate: -1, DuplicateRate: -1, UnknownPersonRate: -1})
+	ps, _ := feed.NewPseudonymizer(bytes.Repeat([]byte{3}, 32))
+	hhs, home := map[string]*household.Household{}, map[string]string{}
+	apply := func(ev feedgen.Event) {
+		raw, derr := feed.Decode(ev.Feed, ev.Value, feed.DefaultMaxEventBytes, 1000*time.Hour, btAt)
+		if derr != nil {
+			t.Fatalf("decode: %v", derr)
+		}
+		e := ps.Apply(raw)
+		if e.Feed == feed.Registry && e.HouseholdID != "" {
+			home[e.PersonKey] = e.HouseholdID
+		}
+		if e.HouseholdID = home[e.PersonKey]; e.HouseholdID == "" {
+			return
+		}
+		if hhs[e.HouseholdID] == nil {
+			hhs[e.HouseholdID] = household.New(e.HouseholdID, 0)
+		}
+		if _, err := hhs[e.HouseholdID].Apply(&e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ev := range g.Registry() {
+		apply(ev)
+	}
+	for g.Now().Before(btAt) {
+		apply(g.Next())
+	}
+	out := map[string][]byte{}
+	for id, h := range hhs {
+		a := scorer.Score(scorer.Default(), h.Scorer(), btAt)
+		h.Level, h.ModelVersion = scorer.Default().Classify(a, ""), a.ModelVersion
+		v, _ := household.Encode(h)
+		out[id] = v
+	}
+	return out
+}
+
+func writeState(t *testing.T, hhs map[string][]byte) string {
+	dir := t.TempDir()
+	st, err := state.Open(state.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb := st.NewBatch()
+	for id, v := range hhs {
+		if err := wb.PutHousehold(id, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func looserModelFile(t *testing.T) string {
+	y := strings.Replace(string(scorer.DefaultYAML()), "version: default-2025.1", "version: looser-test", 1)
+	y = strings.Replace(y, "watch, threshold: 30", "watch, threshold: 24", 1)
+	p := filepath.Join(t.TempDir(), "looser.yaml")
+	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func readReport(t *testing.T, dir string) backtest.Report {
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r backtest.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// The command reads a state directory and the changelog alike, refuses a directory in use
+// pointing at -from-changelog, and writes the fairness report.
+func TestBacktestCommand(t *testing.T) {
+	t.Setenv("SAFETYNET_MODEL_FILE", "")
+	hhs := synthHouseholds(t, 1500)
+	dir := writeState(t, hhs)
+	model := looserModelFile(t)
+	at := btAt.Format(time.RFC3339)
+
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "backtest", "-model", model, "-state", dir, "-at", at, "-out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	fromState := readReport(t, out)
+	if fromState.Households != len(hhs) || fromState.Changed == 0 || fromState.ModelVersion != "looser-test" || fromState.BaselineVersion != scorer.Default().Version {
+		t.Fatalf("report: %d households (want %d), %d changed, %s vs %s", fromState.Households, len(hhs), fromState.Changed, fromState.ModelVersion, fromState.BaselineVersion)
+	}
+	for _, want := range []string{"households per level", "transitions", "changes, biggest first", "by group", "fairness", "no casework outcomes"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "read 1500 households") && !strings.Contains(stderr, "households in") {
+		t.Errorf("no progress on stderr: %q", stderr)
+	}
+
+	// The same households on the changelog (a live instance's view) give the same report.
+	_, addr := kafkatest.Broker(t, 3, "safetynet.changelog")
+	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: "safetynet.changelog", Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	var msgs []kafka.Message
+	for id, v := range hhs {
+		msgs = append(msgs, kafka.Message{Key: []byte(id), Value: []byte("stale")}, kafka.Message{Key: []byte(id), Value: v})
+	}
+	msgs = append(msgs, kafka.Message{Key: []byte("gone"), Value: []byte("x")}, kafka.Message{Key: []byte("gone")})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	out2 := t.TempDir()
+	code, _, stderr = runCLI(t, "backtest", "-model", model, "-from-changelog", "-brokers", addr, "-at", at, "-out", out2)
+	if code != 0 {
+		t.Fatalf("from changelog: exit %d: %s", code, stderr)
+	}
+	fromLog := readReport(t, out2)
+	if fromLog.Households != fromState.Households || fromLog.Changed != fromState.Changed {
+		t.Errorf("changelog report: %d households %d changed; state: %d and %d", fromLog.Households, fromLog.Changed, fromState.Households, fromState.Changed)
+	}
+
+	// A state directory in use by another process (here: open for writing) is refused, pointing
+	// at -from-changelog, and nothing is written to it.
+	st, err := state.Open(state.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, "backtest", "-model", model, "-state", dir, "-out", t.TempDir())
+	st.Close()
+	if code != 1 || !strings.Contains(stderr, "-from-changelog") || !strings.Contains(stderr, "in use") {
+		t.Errorf("state in use: exit %d, %q", code, stderr)
+	}
+
+	for _, args := range [][]string{{"backtest", "-state", dir, "-out", out}, {"backtest", "-model", model, "-out", out},
+		{"backtest", "-model", model, "-state", dir}, {"backtest", "-model", model, "-state", dir, "-out", out, "-fair-low", "2"}} {
+		if code, _, stderr := runCLI(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, stderr)
+		}
+	}
+
+	fout := t.TempDir()
+	code, stdout, stderr = runCLI(t, "fairness", "-state", dir, "-out", fout)
+	if code != 0 {
+		t.Fatalf("fairness: exit %d: %s", code, stderr)
+	}
+	var f backtest.Fairness
+	b, _ := os.ReadFile(filepath.Join(fout, "fairness.json"))
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	atLevel := fromState.ByLevel["baseline"]["watch"] + fromState.ByLevel["baseline"]["warning"] + fromState.ByLevel["baseline"]["urgent"]
+	if f.Households != len(hhs) || f.Overall.Alert.Count != atLevel {
+		t.Errorf("fairness: %d households, %d flagged; want %d and %d", f.Households, f.Overall.Alert.Count, len(hhs), atLevel)
+	}
+	if _, err := os.Stat(filepath.Join(fout, "fairness.html")); err != nil || !strings.Contains(stdout, "fairness") {
+		t.Errorf("fairness.html: %v; stdout %s", err, stdout)
+	}
+}
