@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"safetynet/internal/app"
 	"safetynet/internal/backtest"
 	"safetynet/scorer"
-	"safetynet/state"
 	"safetynet/stream/household"
 )
 
@@ -52,16 +50,13 @@ func (s sourceFlags) open(c *call, progress io.Writer) (backtest.Source, func(),
 		if err != nil {
 			return nil, nil, err
 		}
-		p := newProgress(progress, "changelog records")
-		cl := &backtest.Changelog{Kafka: k, Topic: cfg.Topics.Changelog, Progress: func(done, total int64) { p.update(int(done), int(total)) }}
+		p := backtest.NewProgress(progress, "changelog records")
+		cl := &backtest.Changelog{Kafka: k, Topic: cfg.Topics.Changelog, Progress: func(done, total int64) { p.Update(int(done), int(total)) }}
 		if err := cl.Load(c.ctx); err != nil {
 			return nil, nil, err
 		}
-		p.done()
+		p.Done()
 		return cl, func() {}, nil
-	}
-	if _, err := os.Stat(*s.dir); err != nil {
-		return nil, nil, fmt.Errorf("-state: %w", err)
 	}
 	var key []byte
 	if k := os.Getenv(app.EnvPrefix + "STATE_ENCRYPTION_KEY"); k != "" {
@@ -70,14 +65,7 @@ func (s sourceFlags) open(c *call, progress io.Writer) (backtest.Source, func(),
 			return nil, nil, fmt.Errorf("%sSTATE_ENCRYPTION_KEY: not hex: %w", app.EnvPrefix, err)
 		}
 	}
-	st, err := state.Open(state.Options{Dir: *s.dir, ReadOnly: true, EncryptionKey: key})
-	if err != nil {
-		if strings.Contains(err.Error(), "directory lock") {
-			return nil, nil, fmt.Errorf("-state %s is in use by a running safetynet (one process per state directory): read the live state with -from-changelog -brokers HOST:PORT instead, or a copy restored from a backup: %w", *s.dir, err)
-		}
-		return nil, nil, err
-	}
-	return st, func() { st.Close() }, nil
+	return backtest.OpenState(*s.dir, key)
 }
 
 func loadModel(c *call, flagName, path string) (*scorer.Model, error) {
@@ -153,13 +141,13 @@ func backtestCmd(c *call) error {
 		return err
 	}
 	defer closeSrc()
-	p := newProgress(c.stderr, "households")
+	p := backtest.NewProgress(c.stderr, "households")
 	r, err := backtest.Run(source, backtest.Options{Baseline: base, Model: m, At: t, AreaPrefix: *areaPrefix,
-		Fairness: fo, Progress: func(n int) { p.update(n, 0) }})
+		Fairness: fo, Progress: func(n int) { p.Update(n, 0) }})
 	if err != nil {
 		return err
 	}
-	p.done()
+	p.Done()
 	if err := backtest.WriteDir(*out, r); err != nil {
 		return err
 	}
@@ -204,7 +192,7 @@ func fairnessCmd(c *call) error {
 		return err
 	}
 	defer closeSrc()
-	p := newProgress(c.stderr, "households")
+	p := backtest.NewProgress(c.stderr, "households")
 	var subjects []backtest.Subject
 	version := ""
 	err = source.Households(func(id string, v []byte) error {
@@ -219,15 +207,15 @@ func fairnessCmd(c *call) error {
 		}
 		subjects = append(subjects, s)
 		if len(subjects)%1000 == 0 {
-			p.update(len(subjects), 0)
+			p.Update(len(subjects), 0)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	p.update(len(subjects), 0)
-	p.done()
+	p.Update(len(subjects), 0)
+	p.Done()
 	f := backtest.ComputeFairness(subjects, fo)
 	f.ModelVersion = version
 	o := backtest.PrecisionRecall(nil, nil)
@@ -238,58 +226,4 @@ func fairnessCmd(c *call) error {
 	backtest.OutcomeSummary(c.stdout, o)
 	fmt.Fprintf(c.stdout, "\nwrote %s/fairness.json and %s/fairness.html\n", *out, *out)
 	return nil
-}
-
-// progress draws a bar on a terminal and writes a plain line every few seconds otherwise.
-type progress struct {
-	w     io.Writer
-	what  string
-	tty   bool
-	start time.Time
-	last  time.Time
-	n     int
-}
-
-func newProgress(w io.Writer, what string) *progress {
-	p := &progress{w: w, what: what, start: time.Now(), last: time.Now()}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
-	return p
-}
-
-func (p *progress) update(done, total int) {
-	p.n = done
-	if p.tty {
-		if time.Since(p.last) < 100*time.Millisecond {
-			return
-		}
-		p.last = time.Now()
-		if total > 0 {
-			const width = 30
-			fill := width * min(done, total) / total
-			fmt.Fprintf(p.w, "\r[%s%s] %d/%d %s", strings.Repeat("#", fill), strings.Repeat(".", width-fill), done, total, p.what)
-		} else {
-			fmt.Fprintf(p.w, "\r%d %s", done, p.what)
-		}
-		return
-	}
-	if time.Since(p.last) < 5*time.Second {
-		return
-	}
-	p.last = time.Now()
-	if total > 0 {
-		fmt.Fprintf(p.w, "progress: %d of %d %s (%d%%)\n", done, total, p.what, 100*done/max(total, 1))
-	} else {
-		fmt.Fprintf(p.w, "progress: %d %s\n", done, p.what)
-	}
-}
-
-func (p *progress) done() {
-	if p.tty {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
-	fmt.Fprintf(p.w, "read %d %s in %s\n", p.n, p.what, time.Since(p.start).Round(time.Millisecond))
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -58,7 +56,7 @@ func topicsCmd(c *call) error {
 		return c.badFlag("%v", err)
 	}
 	if action == "plan" {
-		printPlan(c.stdout, plan)
+		topics.WriteTable(c.stdout, plan)
 		return nil
 	}
 	kc, err := cfg.Kafka()
@@ -100,23 +98,4 @@ func topicNames(t topics.Topics) map[string]string {
 		"employment": t.Employment, "disability": t.Disability,
 		"household-events": t.HouseholdEvents, "dlq": t.DLQ, "alerts": t.Alerts, "changelog": t.Changelog,
 	}
-}
-
-func printPlan(w io.Writer, plan []topics.Topic) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TOPIC\tPARTITIONS\tREPLICATION\tCONFIGS\tWHAT")
-	for _, t := range plan {
-		parts := fmt.Sprint(t.Partitions)
-		if t.CoPartitioned {
-			parts += " (co-partitioned)"
-		}
-		var cfg []string
-		for _, k := range []string{"cleanup.policy", "retention.ms", "min.insync.replicas"} {
-			if v, ok := t.Configs[k]; ok {
-				cfg = append(cfg, k+"="+v)
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", t.Name, parts, t.ReplicationFactor, strings.Join(cfg, " "), t.Description)
-	}
-	tw.Flush()
 }
