@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // MinPseudonymKeyBytes is the shortest pseudonymisation key accepted.
@@ -61,16 +62,31 @@ func (p *Pseudonymizer) Apply(r RawEvent) HouseholdEvent {
 	ev := r.Event
 	ev.PersonKey = p.Key(r.personID)
 	ev.PersonMasked = Mask(r.personID)
+	if ev.BirthDate != nil {
+		bm := BirthMonth(*ev.BirthDate)
+		ev.BirthDate = &bm
+	}
 	return ev
 }
 
-// Mask returns the display form of an ID number: the first 6 and last 4 characters with the rest
-// starred ("420106********1234"). Strings too short to mask that way are starred whole.
+// BirthMonth is the only birth information kept past intake: the first day of the birth month
+// (UTC). The exact date is positions 7–14 of the ID number; kept beside the masked form it
+// would give most of the hidden digits back (docs/feeds.md, "What is kept of a person").
+func BirthMonth(t time.Time) time.Time {
+	y, m, _ := t.Date()
+	return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+}
+
+// Mask returns the display form of an ID number: the first 6 characters (the county of
+// registration) and the check character, the rest starred ("420106***********4"). The birth
+// date and sequence number stay hidden, so that with the birth month and sex that outputs show
+// beside it, over a thousand valid ID numbers remain possible. Strings too short to mask that
+// way are starred whole.
 func Mask(id string) string {
 	if len(id) < 12 {
 		return strings.Repeat("*", len(id))
 	}
-	return id[:6] + strings.Repeat("*", len(id)-10) + id[len(id)-4:]
+	return id[:6] + strings.Repeat("*", len(id)-7) + id[len(id)-1:]
 }
 
 // Seal encrypts b for storage; Open reverses it.

@@ -105,7 +105,7 @@ func New(id string, partition int) *Household {
 
 // factOf strips an event to its fact.
 func factOf(e *feed.HouseholdEvent) Fact {
-	return Fact{
+	f := Fact{
 		At: e.OccurredAt.UTC(), ID: e.EventID, Type: e.Type,
 		BirthDate: e.BirthDate, Sex: e.Sex, Relation: e.Relation,
 		AdmissionID: e.AdmissionID, ICD10: e.ICD10, CriticalIllness: e.CriticalIllness,
@@ -113,6 +113,11 @@ func factOf(e *feed.HouseholdEvent) Fact {
 		MonthlyAmount: e.MonthlyAmount, MonthlyWage: e.MonthlyWage, Registered: e.Registered,
 		Grade: e.Grade, Kind: e.Kind,
 	}
+	if f.BirthDate != nil { // intake keeps the birth month only; so does state, whatever it is sent
+		bm := feed.BirthMonth(*f.BirthDate)
+		f.BirthDate = &bm
+	}
+	return f
 }
 
 // Apply adds the event's fact to the household and reports whether the state changed: false

@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"safetynet/stream/feed"
 )
 
 // The stored form of a household (Badger values and changelog records) is a compact binary
@@ -311,7 +313,7 @@ func (d *decoder) fact(f *Fact) {
 	f.Kind = d.string()
 	bits := d.uvarint()
 	if bits&hasBirthDate != 0 {
-		t := d.time()
+		t := feed.BirthMonth(d.time()) // state written before the month-only rule kept the day
 		f.BirthDate = &t
 	}
 	if bits&hasCriticalIllness != 0 {
