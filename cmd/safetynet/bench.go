@@ -623,7 +623,7 @@ func (b *benchRun) startService(ctx context.Context, group string, brokers []str
 		envPrefix+"KAFKA_BROKERS="+strings.Join(brokers, ","),
 		envPrefix+"GROUP_ID="+group,
 		envPrefix+"STATE_DIR="+dir,
-		envPrefix+"PSEUDONYM_KEY=bench-pseudonymisation-key-0123456789abcdef",
+		envPrefix+"PSEUDONYM_KEY=5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d",
 		envPrefix+"API_TOKENS=bench",
 		envPrefix+"HTTP_ADDR="+addr,
 		envPrefix+"LOG_LEVEL=warn",

@@ -142,8 +142,10 @@ func (c *config) validate() error {
 	if c.StateCacheMB < 1 || c.StateCacheMB > 64<<10 {
 		bad("STATE_CACHE_MB", "%d is out of range 1–65536", c.StateCacheMB)
 	}
-	if len(c.PseudonymKey) < feed.MinPseudonymKeyBytes {
-		bad("PSEUDONYM_KEY", "required, at least %d bytes (for example `openssl rand -hex 32`); resident ID numbers are never stored without it", feed.MinPseudonymKeyBytes)
+	if c.PseudonymKey == "" {
+		bad("PSEUDONYM_KEY", "required: 32 random bytes in hex (for example `openssl rand -hex 32`); resident ID numbers are never stored without it")
+	} else if err := feed.CheckPseudonymKey([]byte(c.PseudonymKey)); err != nil {
+		bad("PSEUDONYM_KEY", "%v", err)
 	}
 	if c.MaxEventBytes < 256 || c.MaxEventBytes > 16<<20 {
 		bad("MAX_EVENT_BYTES", "%d is out of range 256–16777216", c.MaxEventBytes)

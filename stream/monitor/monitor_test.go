@@ -70,7 +70,7 @@ func startPipeline(t *testing.T, addr, dir string, c *clock) *pipeline {
 		logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	reg := prometheus.NewRegistry()
-	pseud, err := feed.NewPseudonymizer([]byte("0123456789abcdef0123456789abcdef"))
+	pseud, err := feed.NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,7 +503,7 @@ func TestAPIAlertList(t *testing.T) {
 }
 
 func keyOf(t *testing.T, person string) string {
-	p, err := feed.NewPseudonymizer([]byte("0123456789abcdef0123456789abcdef"))
+	p, err := feed.NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
 	if err != nil {
 		t.Fatal(err)
 	}

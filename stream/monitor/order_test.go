@@ -169,7 +169,7 @@ func waitFacts(t *testing.T, p *pipeline, want map[string]map[string]*household.
 }
 
 func testPseudonymizer(t *testing.T) *feed.Pseudonymizer {
-	p, err := feed.NewPseudonymizer([]byte("0123456789abcdef0123456789abcdef"))
+	p, err := feed.NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
 	if err != nil {
 		t.Fatal(err)
 	}
