@@ -210,6 +210,12 @@ func decodeFeedFields(feed string, d *fields, ev *HouseholdEvent, id string) *De
 		if ev.Relation, ok = d.enum("relation", false, Relations...); !ok {
 			return d.err
 		}
+		if ev.AreaCode, ok = d.str("area_code", false); !ok {
+			return d.err
+		}
+		if e := checkAreaCode(ev.AreaCode); e != nil {
+			return e
+		}
 	case Hospital:
 		if ev.AdmissionID, ok = d.str("admission_id", true); !ok {
 			return d.err

@@ -64,8 +64,11 @@ func TestDecodeAcceptsEveryFeedAndType(t *testing.T) {
 		extra map[string]any
 		check func(HouseholdEvent) string
 	}{
-		{Registry, map[string]any{"type": "member_joined", "household_id": "H1", "birth_date": "1952-09-27", "sex": "F", "relation": "head", "unknown_field": 7},
+		{Registry, map[string]any{"type": "member_joined", "household_id": "H1", "birth_date": "1952-09-27", "sex": "F", "relation": "head", "area_code": "420106001001", "unknown_field": 7},
 			func(e HouseholdEvent) string {
+				if e.AreaCode != "420106001001" {
+					return "area_code " + e.AreaCode
+				}
 				if e.BirthDate == nil || e.BirthDate.Format("2006-01-02") != "1952-09-27" || e.Sex != "F" || e.Relation != "head" {
 					return fmt.Sprintf("registry fields %v %q %q", e.BirthDate, e.Sex, e.Relation)
 				}
@@ -194,6 +197,10 @@ func TestDecodeRefuses(t *testing.T) {
 		{"duplicate key spelled with an escape", Pension, []byte(strings.Replace(string(event(base("suspended", nil))), `{`, `{"\u0074ype":"stopped",`, 1)), ReasonMalformedJSON, "type"},
 		{"birth_date after occurred_at", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "person_id": testID(20000), "birth_date": "2004-10-04", "occurred_at": "2004-01-01T00:00:00Z"})), ReasonBadValue, "birth_date"},
 		{"birth_date not the id's", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "birth_date": "1952-09-28"})), ReasonBadValue, "birth_date"},
+		{"area_code short", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "area_code": "42010600100"})), ReasonBadValue, "area_code"},
+		{"area_code letters", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "area_code": "42010600100A"})), ReasonBadValue, "area_code"},
+		{"area_code no province", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "area_code": "990106001001"})), ReasonBadValue, "area_code"},
+		{"area_code number", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "area_code": 420106001001})), ReasonBadType, "area_code"},
 		{"id in household_id is not echoed", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "relation": id})), ReasonBadValue, "relation"},
 	}
 	for _, tc := range tests {

@@ -115,3 +115,23 @@ func hasIDRun(s string) bool {
 	}
 	return false
 }
+
+// checkAreaCode accepts "" (not given) or a 12-digit statistical division code (统计用区划代码):
+// province 2, city 2, county 2, township 3, village or community 3 digits.
+func checkAreaCode(s string) *DecodeError {
+	if s == "" {
+		return nil
+	}
+	if len(s) != 12 {
+		return refuse(ReasonBadValue, "area_code", "%q is not 12 digits (province 2, city 2, county 2, township 3, village 3)", clip(s))
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return refuse(ReasonBadValue, "area_code", "%q: character %d is not a digit", clip(s), i+1)
+		}
+	}
+	if s[:2] < "11" || s[:2] > "82" {
+		return refuse(ReasonBadValue, "area_code", "%q: no province %s (want 11 to 82)", s, s[:2])
+	}
+	return nil
+}

@@ -25,7 +25,7 @@ import (
 //	persons (count, then by key order: key, masked, five fact lists: count, then facts).
 //
 // A fact is at, id, type, sex, relation, admission id, ICD-10, kind, a bit set of the optional
-// fields present, then those fields.
+// fields present, then those fields (the area code is the newest: older values lack its bit).
 const householdBinaryV1 = 0x01
 
 // zeroUnix is time.Time{}.Unix(): times are stored relative to it so the zero time is 0.
@@ -87,6 +87,7 @@ const (
 	hasMonthlyWage
 	hasRegistered
 	hasGrade
+	hasAreaCode
 )
 
 func appendFact(b []byte, f *Fact) []byte {
@@ -100,7 +101,7 @@ func appendFact(b []byte, f *Fact) []byte {
 	b = appendString(b, f.Kind)
 	var bits uint64
 	for i, present := range [...]bool{f.BirthDate != nil, f.CriticalIllness != nil, f.TotalCost != nil, f.InsuredCost != nil,
-		f.OutOfPocket != nil, f.MonthlyAmount != nil, f.MonthlyWage != nil, f.Registered != nil, f.Grade != nil} {
+		f.OutOfPocket != nil, f.MonthlyAmount != nil, f.MonthlyWage != nil, f.Registered != nil, f.Grade != nil, f.AreaCode != ""} {
 		if present {
 			bits |= 1 << i
 		}
@@ -122,6 +123,9 @@ func appendFact(b []byte, f *Fact) []byte {
 	}
 	if f.Grade != nil {
 		b = binary.AppendVarint(b, int64(*f.Grade))
+	}
+	if f.AreaCode != "" {
+		b = appendString(b, f.AreaCode)
 	}
 	return b
 }
@@ -333,5 +337,8 @@ func (d *decoder) fact(f *Fact) {
 	if bits&hasGrade != 0 {
 		v := int(d.varint())
 		f.Grade = &v
+	}
+	if bits&hasAreaCode != 0 {
+		f.AreaCode = d.string()
 	}
 }

@@ -32,11 +32,16 @@ func TestNoOutputRebuildsAnIDNumber(t *testing.T) {
 	t0 := date(2026, 1, 1)
 	c := &clock{now: t0.Add(24 * time.Hour)}
 	p := startPipeline(t, addr, t.TempDir(), c)
-	produce(t, addr, p.topics.Registry, joined(person, "H-REBUILD", date(1949, 12, 31), "F", "head", t0.AddDate(-30, 0, 0)))
+	reg := joined(person, "H-REBUILD", date(1949, 12, 31), "F", "head", t0.AddDate(-30, 0, 0))
+	reg["area_code"] = "110105007012"
+	produce(t, addr, p.topics.Registry, reg)
 	produce(t, addr, p.topics.Pension, ev("started", person, t0.AddDate(-20, 0, 0), rec{"monthly_amount": 900}))
 	produce(t, addr, p.topics.Disability, ev("registered", person, t0.AddDate(-1, 0, 0), rec{"grade": 1, "kind": "physical"}))
 	p.waitReady()
-	newAlertReader(t, addr).waitFor("alert", func(a household.Alert) bool { return a.HouseholdID == "H-REBUILD" })
+	alert := newAlertReader(t, addr).waitFor("alert", func(a household.Alert) bool { return a.HouseholdID == "H-REBUILD" })
+	if alert.AreaCode != "110105007012" {
+		t.Errorf("alert area_code %q, want the head's 110105007012", alert.AreaCode)
+	}
 
 	outputs := map[string][]string{}
 	outputs["household-events record"] = readTopic(t, addr, p.topics.HouseholdEvents)
@@ -60,6 +65,9 @@ func TestNoOutputRebuildsAnIDNumber(t *testing.T) {
 	view, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	outputs["API household view"] = []string{string(view)}
+	if !strings.Contains(string(view), `"area_code": "110105007012"`) {
+		t.Errorf("API view has no area_code 110105007012: %s", view)
+	}
 	outputs["alert record"] = readTopic(t, addr, p.topics.Alerts)
 
 	for what, records := range outputs {
