@@ -29,6 +29,7 @@ import (
 type config struct {
 	KafkaBrokers      []string `env:"KAFKA_BROKERS" envDefault:"localhost:9092" envSeparator:","`
 	KafkaTLS          bool     `env:"KAFKA_TLS"`
+	DLQRedact         bool     `env:"DLQ_REDACT"`
 	KafkaTLSCAFile    string   `env:"KAFKA_TLS_CA_FILE"`
 	KafkaSASLMech     string   `env:"KAFKA_SASL_MECHANISM"`
 	KafkaSASLUser     string   `env:"KAFKA_SASL_USERNAME"`

@@ -103,6 +103,7 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
 		MaxEventBytes: cfg.MaxEventBytes, MaxFutureSkew: cfg.MaxFutureSkew,
 		UnknownPersonWait: cfg.UnknownPersonWait, DedupeWindow: cfg.DedupeWindow, Now: now,
+		RedactDeadLetters: cfg.DLQRedact,
 	}, store, pseud, intake.NewMetrics(reg), logger)
 	if err != nil {
 		return err

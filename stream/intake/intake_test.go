@@ -83,6 +83,7 @@ type harness struct {
 	intake  *intake.Intake
 	stop    func()
 	w       *kafka.Writer
+	redact  bool // intake.Config.RedactDeadLetters
 }
 
 func newHarness(t *testing.T) *harness {
@@ -118,7 +119,7 @@ func (h *harness) start() {
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.intake, err = intake.New(intake.Config{
 		Kafka: kafkaio.Kafka{Brokers: []string{h.addr}}, Topics: h.topics, GroupID: "intake-test",
-		SweepInterval: 20 * time.Millisecond, Now: h.now,
+		SweepInterval: 20 * time.Millisecond, Now: h.now, RedactDeadLetters: h.redact,
 	}, h.store, h.pseud, h.metrics, logger)
 	if err != nil {
 		t.Fatal(err)
