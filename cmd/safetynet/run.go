@@ -88,6 +88,9 @@ func run(ctx context.Context, cfg config, opts runOptions) error {
 			logger.Error("closing the state store failed; the next start will replay from the last committed batch", "err", err)
 		}
 	}()
+	if err := feed.CheckKeyFingerprint(store, pseud); err != nil {
+		return fmt.Errorf("%sPSEUDONYM_KEY: %w", envPrefix, err)
+	}
 
 	reg := opts.registry
 	if reg == nil {
