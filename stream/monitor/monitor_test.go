@@ -61,7 +61,14 @@ func newBroker(t *testing.T) string {
 // startPipeline runs intake and monitor on dir until the test ends or stop is called.
 func startPipeline(t *testing.T, addr, dir string, c *clock) *pipeline {
 	t.Helper()
-	store, err := state.Open(state.Options{Dir: dir})
+	return startPipelineWith(t, addr, state.Options{Dir: dir}, c)
+}
+
+// startPipelineWith is startPipeline on a store opened with opts.
+func startPipelineWith(t *testing.T, addr string, opts state.Options, c *clock) *pipeline {
+	t.Helper()
+	dir := opts.Dir
+	store, err := state.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
