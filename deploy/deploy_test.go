@@ -21,6 +21,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"safetynet/stream/feed"
 	"safetynet/stream/kafkatest"
 )
 
@@ -723,8 +724,8 @@ func TestDeploymentSetsOnlyKnownVariables(t *testing.T) {
 			t.Errorf("compose safetynet sets %s, which is not in config-vars.txt", name)
 		}
 	}
-	if len(env["SAFETYNET_PSEUDONYM_KEY"]) < 16 {
-		t.Errorf("compose safetynet: SAFETYNET_PSEUDONYM_KEY %q, want a key of at least 16 bytes", env["SAFETYNET_PSEUDONYM_KEY"])
+	if err := feed.CheckPseudonymKey([]byte(env["SAFETYNET_PSEUDONYM_KEY"])); err != nil {
+		t.Errorf("compose safetynet: SAFETYNET_PSEUDONYM_KEY: %v", err)
 	}
 	if k := env["SAFETYNET_STATE_ENCRYPTION_KEY"]; k != "" && !regexp.MustCompile(`^([0-9a-f]{32}|[0-9a-f]{48}|[0-9a-f]{64})$`).MatchString(k) {
 		t.Errorf("compose safetynet: SAFETYNET_STATE_ENCRYPTION_KEY %q is not 32, 48 or 64 hex characters", k)

@@ -14,7 +14,7 @@ type Household struct {
 type Member struct {
 	// Key identifies the person inside safetynet (the pseudonym); never a resident ID number.
 	Key string `json:"key"`
-	// Masked is the display form of the resident ID number, e.g. "420106********1234".
+	// Masked is the display form of the resident ID number, e.g. "420106***********4".
 	Masked    string     `json:"masked,omitempty"`
 	BirthDate time.Time  `json:"birth_date"`
 	Sex       string     `json:"sex,omitempty"`      // "F" or "M"

@@ -30,6 +30,7 @@ func (g *gen) household() Household {
 		m := Member{Key: string(rune('a' + i)), Relation: rels[g.r.IntN(len(rels))]}
 		if g.r.IntN(20) > 0 {
 			m.BirthDate = g.day(-g.r.IntN(95 * 366))
+			m.BirthDate = m.BirthDate.AddDate(0, 0, 1-m.BirthDate.Day()) // month only, as intake keeps it
 		}
 		if g.r.IntN(10) == 0 {
 			m.Died = ptr(g.day(-g.r.IntN(800) + 60))

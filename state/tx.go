@@ -48,14 +48,6 @@ func (t *Tx) PutHousehold(id string, v []byte) error {
 	return nil
 }
 
-// IndexAlert adds a published alert to the alert index (Store.Alerts reads it).
-func (t *Tx) IndexAlert(emitted time.Time, alertID string, v []byte) error {
-	if err := t.txn.Set(AlertKey(emitted, alertID), v); err != nil {
-		return fmt.Errorf("index alert: %w", err)
-	}
-	return nil
-}
-
 // MoveTimer moves a household's timer in partition p from was to next (either zero for none)
 // and returns the change in the partition's number of timers (-1, 0 or 1).
 func (t *Tx) MoveTimer(partition int, id string, was, next time.Time) (int64, error) {

@@ -116,7 +116,7 @@ func TestVersion(t *testing.T) {
 // TestRunRefusesAnUnknownVariable: a misspelt variable stops start-up, naming it and the
 // variable meant (exit 1: the command line was right, the configuration is not).
 func TestRunRefusesAnUnknownVariable(t *testing.T) {
-	t.Setenv("SAFETYNET_PSEUDONYM_KEY", "0123456789abcdef0123")
+	t.Setenv("SAFETYNET_PSEUDONYM_KEY", "5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d")
 	t.Setenv("SAFETYNET_STATE_DIR", t.TempDir())
 	t.Setenv("SAFETYNET_BATCH_SIZ", "100")
 	code, _, errOut := runCLI(t, "run")

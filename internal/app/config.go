@@ -36,6 +36,7 @@ type Config struct {
 	KafkaSASLMech     string   "env:\"KAFKA_SASL_MECHANISM\" desc:\"`plain`, `scram-sha-256` or `scram-sha-512`\""
 	KafkaSASLUser     string   `env:"KAFKA_SASL_USERNAME" desc:"SASL user"`
 	KafkaSASLPassword string   `env:"KAFKA_SASL_PASSWORD" desc:"SASL password"`
+	DLQRedact         bool     `env:"DLQ_REDACT" envDefault:"false" desc:"replace each ID number in a dead letter's key and value by its person key and masked form, instead of keeping the agency's record byte for byte (`true` in the shipped manifests)"`
 	GroupID           string   "env:\"GROUP_ID\" envDefault:\"safetynet\" desc:\"consumer group prefix (`-intake`, `-monitor` are appended)\""
 
 	Topics topics.Topics `envPrefix:"TOPIC_"`
@@ -43,7 +44,7 @@ type Config struct {
 	StateDir           string   `env:"STATE_DIR" envDefault:"data/state" desc:"Badger directory: a persistent volume in production"`
 	StateEncryptionKey string   `env:"STATE_ENCRYPTION_KEY" desc:"hex AES key (32, 48 or 64 hex digits): encrypts the state at rest"`
 	StateCacheMB       int      `env:"STATE_CACHE_MB" envDefault:"64" desc:"Badger block cache"`
-	PseudonymKey       string   "env:\"PSEUDONYM_KEY\" doc:\"required\" desc:\"HMAC key for resident ID numbers, at least 16 bytes (`openssl rand -hex 32`)\""
+	PseudonymKey       string   "env:\"PSEUDONYM_KEY\" doc:\"required\" desc:\"HMAC key for resident ID numbers: at least 32 random bytes as hex (`openssl rand -hex 32`); placeholders are refused, and a key other than the one the state directory was written with stops start-up\""
 	APITokens          []string "env:\"API_TOKENS\" envSeparator:\",\" desc:\"comma-separated bearer tokens for `/v1`; with none, `/v1` answers 401\""
 	HTTPAddr           string   "env:\"HTTP_ADDR\" envDefault:\":8080\" desc:\"`/metrics`, `/healthz`, `/readyz`, `/v1`\""
 	ModelFile          string   `env:"MODEL_FILE" desc:"risk model YAML ([docs/model.md](docs/model.md)); the built-in model when empty"`
@@ -53,6 +54,7 @@ type Config struct {
 	MaxFutureSkew     time.Duration "env:\"MAX_FUTURE_SKEW\" envDefault:\"24h\" desc:\"how far in the future an `occurred_at` may be\""
 	UnknownPersonWait time.Duration "env:\"UNKNOWN_PERSON_WAIT\" envDefault:\"24h\" desc:\"how long an event for a person the registry does not know is held before it is dead-lettered as `unknown_person`\""
 	DedupeWindow      time.Duration `env:"DEDUPE_WINDOW" envDefault:"168h" desc:"how long event ids are remembered to drop resends"`
+	AlertRetention    time.Duration `env:"ALERT_RETENTION" envDefault:"26280h" desc:"how long an alert stays in the alert index that /v1/alerts lists (default 3 years; the alert topic has its own retention)"`
 	BatchSize         int           `env:"BATCH_SIZE" envDefault:"500" desc:"most events in one monitor batch"`
 	BatchWait         time.Duration `env:"BATCH_WAIT" envDefault:"5ms" desc:"longest wait to fill a monitor batch"`
 
@@ -153,8 +155,10 @@ func (c *Config) validate() error {
 	if c.StateCacheMB < 1 || c.StateCacheMB > 64<<10 {
 		bad("STATE_CACHE_MB", "%d is out of range 1–65536", c.StateCacheMB)
 	}
-	if len(c.PseudonymKey) < feed.MinPseudonymKeyBytes {
-		bad("PSEUDONYM_KEY", "required, at least %d bytes (for example `openssl rand -hex 32`); resident ID numbers are never stored without it", feed.MinPseudonymKeyBytes)
+	if c.PseudonymKey == "" {
+		bad("PSEUDONYM_KEY", "required: 32 random bytes in hex (for example `openssl rand -hex 32`); resident ID numbers are never stored without it")
+	} else if err := feed.CheckPseudonymKey([]byte(c.PseudonymKey)); err != nil {
+		bad("PSEUDONYM_KEY", "%v", err)
 	}
 	if c.MaxEventBytes < 256 || c.MaxEventBytes > 16<<20 {
 		bad("MAX_EVENT_BYTES", "%d is out of range 256–16777216", c.MaxEventBytes)
@@ -164,6 +168,9 @@ func (c *Config) validate() error {
 	}
 	if c.UnknownPersonWait <= 0 {
 		bad("UNKNOWN_PERSON_WAIT", "must be positive")
+	}
+	if c.AlertRetention <= 0 {
+		bad("ALERT_RETENTION", "%s: must be above 0", c.AlertRetention)
 	}
 	if c.DedupeWindow <= 0 {
 		bad("DEDUPE_WINDOW", "must be positive")

@@ -9,7 +9,7 @@ import (
 )
 
 func TestLoadConfigDefaults(t *testing.T) {
-	c, err := LoadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "0123456789abcdef"})
+	c, err := LoadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 
 // TestLoadConfigNamesTheVariable: every bad value stops start-up with the variable's name.
 func TestLoadConfigNamesTheVariable(t *testing.T) {
-	key := "0123456789abcdef"
+	key := "5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -34,6 +34,8 @@ func TestLoadConfigNamesTheVariable(t *testing.T) {
 	}{
 		{"no pseudonym key", map[string]string{}, "SAFETYNET_PSEUDONYM_KEY"},
 		{"short pseudonym key", map[string]string{"SAFETYNET_PSEUDONYM_KEY": "short"}, "SAFETYNET_PSEUDONYM_KEY"},
+		{"placeholder pseudonym key", map[string]string{"SAFETYNET_PSEUDONYM_KEY": strings.Repeat("0123456789abcdef", 4)}, "SAFETYNET_PSEUDONYM_KEY"},
+		{"pseudonym key not hex", map[string]string{"SAFETYNET_PSEUDONYM_KEY": "kill-test-pseudonym-key-0123456789abcdef-kill-test-pseudonym-key"}, "SAFETYNET_PSEUDONYM_KEY"},
 		{"bad duration", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_BATCH_WAIT": "soon"}, "SAFETYNET_BATCH_WAIT"},
 		{"batch size out of range", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_BATCH_SIZE": "0"}, "SAFETYNET_BATCH_SIZE"},
 		{"batch size not a number", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_BATCH_SIZE": "many"}, "SAFETYNET_BATCH_SIZE"},
@@ -72,7 +74,7 @@ func TestRunRefusesABadModelFile(t *testing.T) {
 	if err := writeFile(bad, "version: x\nweights: {demographic: 2}\n"); err != nil {
 		t.Fatal(err)
 	}
-	c, err := LoadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "0123456789abcdef", "SAFETYNET_MODEL_FILE": bad, "SAFETYNET_STATE_DIR": dir + "/state"})
+	c, err := LoadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d", "SAFETYNET_MODEL_FILE": bad, "SAFETYNET_STATE_DIR": dir + "/state"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +95,7 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add("k:9092", "10000", "10s", "1ns", "debug", "text", "00112233445566778899aabbccddeeff")
 	f.Fuzz(func(t *testing.T, brokers, batch, wait, unknownWait, level, format, encKey string) {
 		env := map[string]string{
-			"SAFETYNET_PSEUDONYM_KEY": "0123456789abcdef", "SAFETYNET_KAFKA_BROKERS": brokers,
+			"SAFETYNET_PSEUDONYM_KEY": "5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d", "SAFETYNET_KAFKA_BROKERS": brokers,
 			"SAFETYNET_BATCH_SIZE": batch, "SAFETYNET_BATCH_WAIT": wait, "SAFETYNET_UNKNOWN_PERSON_WAIT": unknownWait,
 			"SAFETYNET_LOG_LEVEL": level, "SAFETYNET_LOG_FORMAT": format, "SAFETYNET_STATE_ENCRYPTION_KEY": encKey,
 		}
@@ -115,7 +117,7 @@ func FuzzLoadConfig(f *testing.F) {
 
 // TestLoadConfigKnowsTheTestOnlyVariable: SAFETYNET_TEST_FROZEN_TIME is read, not refused.
 func TestLoadConfigKnowsTheTestOnlyVariable(t *testing.T) {
-	c, err := LoadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "0123456789abcdef", "SAFETYNET_TEST_FROZEN_TIME": "2025-06-01T00:00:00Z"})
+	c, err := LoadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d", "SAFETYNET_TEST_FROZEN_TIME": "2025-06-01T00:00:00Z"})
 	if err != nil || c.FrozenTime != "2025-06-01T00:00:00Z" {
 		t.Fatalf("LoadConfig: %+v, %v", c.FrozenTime, err)
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -76,6 +77,10 @@ func TestVariables(t *testing.T) {
 // TestREADMEConfigTable: README.md's configuration table lists the variables of the config
 // struct (but the test-only ones), in its order, with the defaults and meanings of the struct
 // tags, which `safetynet run -h` prints.
+// updateREADME rewrites README.md's configuration table from the config struct's tags:
+// go test ./internal/app -run TestREADMEConfigTable -update-readme
+var updateREADME = flag.Bool("update-readme", false, "rewrite README.md's configuration table from the config struct")
+
 func TestREADMEConfigTable(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
@@ -92,6 +97,16 @@ func TestREADMEConfigTable(t *testing.T) {
 		if !v.TestOnly {
 			want = append(want, v.MarkdownRow())
 		}
+	}
+	if *updateREADME && len(rows) > 0 {
+		text := string(b)
+		start := strings.Index(text, rows[0])
+		end := strings.Index(text, rows[len(rows)-1]) + len(rows[len(rows)-1])
+		text = text[:start] + strings.Join(want, "\n") + text[end:]
+		if err := os.WriteFile(filepath.Join("..", "..", "README.md"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
 	}
 	for i := range max(len(rows), len(want)) {
 		switch {

@@ -91,6 +91,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			logger.Error("closing the state store failed; the next start will replay from the last committed batch", "err", err)
 		}
 	}()
+	if err := feed.CheckKeyFingerprint(store, pseud); err != nil {
+		return fmt.Errorf("%sPSEUDONYM_KEY: %w", EnvPrefix, err)
+	}
 
 	reg := opts.Registry
 	if reg == nil {
@@ -106,12 +109,13 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
 		MaxEventBytes: cfg.MaxEventBytes, MaxFutureSkew: cfg.MaxFutureSkew,
 		UnknownPersonWait: cfg.UnknownPersonWait, DedupeWindow: cfg.DedupeWindow, Now: now,
+		RedactDeadLetters: cfg.DLQRedact,
 	}, store, pseud, intake.NewMetrics(reg), logger)
 	if err != nil {
 		return err
 	}
 	monitor := monitor.New(monitor.Config{
-		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor",
+		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor", AlertRetention: cfg.AlertRetention,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.OnAlert,
 	}, store, model, monitor.NewMetrics(reg), logger)
 

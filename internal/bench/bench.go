@@ -610,7 +610,7 @@ func (b *benchRun) startService(ctx context.Context, group string, brokers []str
 		"SAFETYNET_KAFKA_BROKERS="+strings.Join(brokers, ","),
 		"SAFETYNET_GROUP_ID="+group,
 		"SAFETYNET_STATE_DIR="+dir,
-		"SAFETYNET_PSEUDONYM_KEY=bench-pseudonymisation-key-0123456789abcdef",
+		"SAFETYNET_PSEUDONYM_KEY=5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d",
 		"SAFETYNET_API_TOKENS=bench",
 		"SAFETYNET_HTTP_ADDR="+addr,
 		"SAFETYNET_LOG_LEVEL=warn",

@@ -48,7 +48,7 @@ func startService(t *testing.T) *service {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	reg := prometheus.NewRegistry()
-	pseud, err := feed.NewPseudonymizer([]byte("contracts-test-key-0123456789abcdef"))
+	pseud, err := feed.NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,6 +98,7 @@ func (a *API) auth(next http.HandlerFunc) http.HandlerFunc {
 // the current assessment with its reasons, and the alert history.
 type HouseholdView struct {
 	HouseholdID string               `json:"household_id"`
+	AreaCode    string               `json:"area_code,omitempty"` // 12-digit statistical division code
 	Level       string               `json:"level"`
 	Episode     int                  `json:"episode"`
 	EpisodeOpen bool                 `json:"episode_open"`
@@ -150,7 +151,7 @@ func (a *API) view(h *household.Household) HouseholdView {
 	sh := h.Scorer()
 	as := scorer.Assess(a.model, sh, now)
 	view := HouseholdView{
-		HouseholdID: h.ID, Level: h.Level, Episode: h.Episode, EpisodeOpen: h.Open,
+		HouseholdID: h.ID, AreaCode: h.AreaCode(), Level: h.Level, Episode: h.Episode, EpisodeOpen: h.Open,
 		Assessment: as, Explanation: as.Explain(h.Level), Alerts: h.Alerts, UpdatedAt: h.Updated,
 		LevelModelVersion: h.ModelVersion,
 	}

@@ -120,6 +120,9 @@ func Decode(feed string, raw []byte, maxBytes int, maxFutureSkew time.Duration, 
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return r, refuse(ReasonMalformedJSON, "", "record is not a JSON object")
 	}
+	if e := checkRecord(trimmed); e != nil {
+		return r, e
+	}
 	obj, ok := scanObject(trimmed)
 	if !ok {
 		if err := json.Unmarshal(trimmed, &obj); err != nil {
@@ -186,9 +189,15 @@ func decodeFeedFields(feed string, d *fields, ev *HouseholdEvent, id string) *De
 		if ev.BirthDate, ok = d.date("birth_date", false); !ok {
 			return d.err
 		}
-		if ev.BirthDate == nil { // the ID number encodes it
-			bd, _ := time.Parse("20060102", id[6:14])
+		bd, _ := time.Parse("20060102", id[6:14]) // the ID number encodes it
+		if ev.BirthDate == nil {
 			ev.BirthDate = &bd
+		}
+		if !ev.BirthDate.Equal(bd) {
+			return refuse(ReasonBadValue, "birth_date", "%s disagrees with the birth date in person_id", ev.BirthDate.Format(dateLayout))
+		}
+		if ev.BirthDate.After(ev.OccurredAt) {
+			return refuse(ReasonBadValue, "birth_date", "%s is after occurred_at", ev.BirthDate.Format(dateLayout))
 		}
 		if ev.Sex, ok = d.enum("sex", false, "F", "M"); !ok {
 			return d.err
@@ -201,6 +210,12 @@ func decodeFeedFields(feed string, d *fields, ev *HouseholdEvent, id string) *De
 		}
 		if ev.Relation, ok = d.enum("relation", false, Relations...); !ok {
 			return d.err
+		}
+		if ev.AreaCode, ok = d.str("area_code", false); !ok {
+			return d.err
+		}
+		if e := checkAreaCode(ev.AreaCode); e != nil {
+			return e
 		}
 	case Hospital:
 		if ev.AdmissionID, ok = d.str("admission_id", true); !ok {
@@ -308,7 +323,7 @@ func checkOccurredAt(s string, skew time.Duration, now time.Time) (time.Time, *D
 	return t.UTC(), nil
 }
 
-// checkToken bounds identifiers: non-empty, at most 128 bytes, printable.
+// checkToken bounds identifiers: non-empty, at most 128 bytes, printable, no ID number in them.
 func checkToken(field, s string) *DecodeError {
 	if s == "" {
 		return refuse(ReasonBadValue, field, "empty")
@@ -316,13 +331,11 @@ func checkToken(field, s string) *DecodeError {
 	if len(s) > maxIDLen {
 		return refuse(ReasonBadValue, field, "%d bytes, the limit is %d", len(s), maxIDLen)
 	}
-	if !utf8.ValidString(s) {
-		return refuse(ReasonBadValue, field, "not valid UTF-8")
+	if e := checkText(field, s); e != nil {
+		return e
 	}
-	for _, c := range s {
-		if c < 0x20 || c == 0x7f {
-			return refuse(ReasonBadValue, field, "contains control characters")
-		}
+	if hasIDRun(s) {
+		return refuse(ReasonBadValue, field, "looks like it holds a resident ID number (a run of 15 or 18 digits); identifiers must not carry one")
 	}
 	return nil
 }
@@ -505,6 +518,7 @@ func contains(list []string, s string) bool {
 
 // clip shortens a value echoed in a detail.
 func clip(s string) string {
+	s = ScrubIDs(s) // before cutting: a cut ID number no longer looks like one
 	if len(s) > 40 {
 		s = s[:40] + "…"
 	}
@@ -512,9 +526,9 @@ func clip(s string) string {
 }
 
 // idRun matches anything shaped like a resident ID number inside free text.
-var idRun = regexp.MustCompile(`[0-9]{17}[0-9Xx]`)
+var idRun = regexp.MustCompile(`[0-9]{15}(?:[0-9]{2}[0-9Xx])?`)
 
-// scrubIDs masks anything shaped like a resident ID number in text meant for people, so that an
+// ScrubIDs masks anything shaped like a resident ID number in text meant for people, so that an
 // ID number put in the wrong field is not echoed.
 func ScrubIDs(s string) string {
 	return idRun.ReplaceAllStringFunc(s, Mask)

@@ -64,9 +64,12 @@ func TestDecodeAcceptsEveryFeedAndType(t *testing.T) {
 		extra map[string]any
 		check func(HouseholdEvent) string
 	}{
-		{Registry, map[string]any{"type": "member_joined", "household_id": "H1", "birth_date": "1952-10-28", "sex": "F", "relation": "head", "unknown_field": 7},
+		{Registry, map[string]any{"type": "member_joined", "household_id": "H1", "birth_date": "1952-09-27", "sex": "F", "relation": "head", "area_code": "420106001001", "unknown_field": 7},
 			func(e HouseholdEvent) string {
-				if e.BirthDate == nil || e.BirthDate.Format("2006-01-02") != "1952-10-28" || e.Sex != "F" || e.Relation != "head" {
+				if e.AreaCode != "420106001001" {
+					return "area_code " + e.AreaCode
+				}
+				if e.BirthDate == nil || e.BirthDate.Format("2006-01-02") != "1952-09-27" || e.Sex != "F" || e.Relation != "head" {
 					return fmt.Sprintf("registry fields %v %q %q", e.BirthDate, e.Sex, e.Relation)
 				}
 				return ""
@@ -181,6 +184,23 @@ func TestDecodeRefuses(t *testing.T) {
 		{"grade 5", Disability, event(base("registered", map[string]any{"grade": 5})), ReasonBadValue, "grade"},
 		{"grade 1.5", Disability, event(base("registered", map[string]any{"grade": 1.5})), ReasonBadValue, "grade"},
 		{"household_id too long", Pension, event(base("suspended", map[string]any{"household_id": strings.Repeat("h", 200)})), ReasonBadValue, "household_id"},
+		{"id in event_id", Pension, event(base("suspended", map[string]any{"event_id": "ev-" + id})), ReasonBadValue, "event_id"},
+		{"id with lower-case x in event_id", Pension, event(base("suspended", map[string]any{"event_id": withCheckX(t) + "-1"})), ReasonBadValue, "event_id"},
+		{"15-digit id in household_id", Registry, event(base("member_joined", map[string]any{"household_id": "H" + id[:6] + id[8:17]})), ReasonBadValue, "household_id"},
+		{"id in admission_id", Hospital, event(base("admitted", map[string]any{"admission_id": id, "icd10": "C92.0"})), ReasonBadValue, "admission_id"},
+		{"id in kind", Disability, event(base("registered", map[string]any{"grade": 2, "kind": "v" + id})), ReasonBadValue, "kind"},
+		{"C1 control in event_id", Pension, event(base("suspended", map[string]any{"event_id": "e\u0085"})), ReasonBadValue, "event_id"},
+		{"bidi override in household_id", Registry, event(base("member_joined", map[string]any{"household_id": "H\u202e1"})), ReasonBadValue, "household_id"},
+		{"zero-width space in admission_id", Hospital, event(base("admitted", map[string]any{"admission_id": "A\u200b1", "icd10": "C92.0"})), ReasonBadValue, "admission_id"},
+		{"invalid utf-8", Pension, []byte(strings.Replace(string(event(base("suspended", nil))), `"e-1"`, "\"e-\xff\"", 1)), ReasonMalformedJSON, ""},
+		{"duplicate key", Pension, []byte(strings.Replace(string(event(base("suspended", nil))), `{`, `{"type":"stopped",`, 1)), ReasonMalformedJSON, "type"},
+		{"duplicate key spelled with an escape", Pension, []byte(strings.Replace(string(event(base("suspended", nil))), `{`, `{"\u0074ype":"stopped",`, 1)), ReasonMalformedJSON, "type"},
+		{"birth_date after occurred_at", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "person_id": testID(20000), "birth_date": "2004-10-04", "occurred_at": "2004-01-01T00:00:00Z"})), ReasonBadValue, "birth_date"},
+		{"birth_date not the id's", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "birth_date": "1952-09-28"})), ReasonBadValue, "birth_date"},
+		{"area_code short", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "area_code": "42010600100"})), ReasonBadValue, "area_code"},
+		{"area_code letters", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "area_code": "42010600100A"})), ReasonBadValue, "area_code"},
+		{"area_code no province", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "area_code": "990106001001"})), ReasonBadValue, "area_code"},
+		{"area_code number", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "area_code": 420106001001})), ReasonBadType, "area_code"},
 		{"id in household_id is not echoed", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "relation": id})), ReasonBadValue, "relation"},
 	}
 	for _, tc := range tests {
@@ -206,6 +226,30 @@ func TestDecodeRefuses(t *testing.T) {
 
 func withCheck(first17 string) string { return first17 + string(ResidentIDCheck(first17)) }
 
+// withCheckX returns a valid ID number whose check character is X, written lower-case.
+func withCheckX(t *testing.T) string {
+	for n := 0; n < 100; n++ {
+		if id := testID(n); id[17] == 'X' {
+			return id[:17] + "x"
+		}
+	}
+	t.Fatal("no test ID with check character X")
+	return ""
+}
+
+// An ID number cut by the 40-byte clip of a detail is masked before the cut.
+func TestDetailMasksBeforeClipping(t *testing.T) {
+	id := testID(3)
+	raw := event(base("admitted", map[string]any{"admission_id": "A1", "icd10": strings.Repeat("Z", 30) + id}))
+	_, derr := Decode(Hospital, raw, 0, time.Hour, testNow)
+	if derr == nil || derr.Field != "icd10" {
+		t.Fatalf("got %v, want bad_value on icd10", derr)
+	}
+	if strings.Contains(derr.Detail, id[:10]) {
+		t.Errorf("detail %q shows the first 10 digits of an ID number", derr.Detail)
+	}
+}
+
 func TestDecodeMaskedDetail(t *testing.T) {
 	id := testID(7)
 	raw := event(base("suspended", map[string]any{"person_id": id[:17] + "Y"}))
@@ -223,7 +267,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"event_id":"x","type":"died","person_id":null}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{"grade":1e999}`))
-	p, err := NewPseudonymizer([]byte("fuzz-key-0123456789abcdef"))
+	p, err := NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -45,4 +46,23 @@ func (d DeadLetter) Message(topic string, at time.Time) kafka.Message {
 			{Key: HeaderDeadLetteredAt, Value: []byte(at.UTC().Format(time.RFC3339Nano))},
 		},
 	}
+}
+
+// Redact replaces every run shaped like a resident ID number in b by its person key and masked
+// form ("<person key>/<mask>"), for dead letters kept without ID numbers in the clear. The
+// person key lets an operator with the key find the person's other records.
+func (p *Pseudonymizer) Redact(b []byte) []byte {
+	if !idRun.Match(b) {
+		return b
+	}
+	return idRun.ReplaceAllFunc(b, func(m []byte) []byte {
+		id := strings.ToUpper(string(m))
+		return []byte(p.Key(id) + "/" + Mask(id))
+	})
+}
+
+// Redacted returns the dead letter with its key and value redacted (Pseudonymizer.Redact).
+func (d DeadLetter) Redacted(p *Pseudonymizer) DeadLetter {
+	d.Key, d.Value = p.Redact(d.Key), p.Redact(d.Value)
+	return d
 }

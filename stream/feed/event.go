@@ -46,6 +46,7 @@ type HouseholdEvent struct {
 	BirthDate       *time.Time `json:"birth_date,omitempty"` // registry
 	Sex             string     `json:"sex,omitempty"`
 	Relation        string     `json:"relation,omitempty"`
+	AreaCode        string     `json:"area_code,omitempty"`    // registry: 12-digit statistical division code
 	AdmissionID     string     `json:"admission_id,omitempty"` // hospital
 	ICD10           string     `json:"icd10,omitempty"`
 	CriticalIllness *bool      `json:"critical_illness,omitempty"`

@@ -43,6 +43,7 @@ func AppendHouseholdEvent(b []byte, ev *HouseholdEvent) ([]byte, error) {
 	}
 	e.optStr(`,"sex":`, ev.Sex)
 	e.optStr(`,"relation":`, ev.Relation)
+	e.optStr(`,"area_code":`, ev.AreaCode)
 	e.optStr(`,"admission_id":`, ev.AdmissionID)
 	e.optStr(`,"icd10":`, ev.ICD10)
 	e.boolean(`,"critical_illness":`, ev.CriticalIllness)
@@ -383,6 +384,8 @@ func fastDecodeEvent(data []byte, ev *HouseholdEvent) bool {
 			ev.Sex, ok = s.str()
 		case "relation":
 			ev.Relation, ok = s.str()
+		case "area_code":
+			ev.AreaCode, ok = s.str()
 		case "admission_id":
 			ev.AdmissionID, ok = s.str()
 		case "icd10":

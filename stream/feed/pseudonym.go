@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -10,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
-// MinPseudonymKeyBytes is the shortest pseudonymisation key accepted.
-const MinPseudonymKeyBytes = 16
+// MinPseudonymKeyBytes is the fewest random bytes a pseudonymisation key holds: it is given as
+// at least 2×32 hex digits.
+const MinPseudonymKeyBytes = 32
 
 // PersonKeyHexLen is the length of a person key: the first 128 bits of the HMAC, in hex.
 const PersonKeyHexLen = 32
@@ -25,12 +28,40 @@ type Pseudonymizer struct {
 	aead cipher.AEAD // seals original records held in the state store
 }
 
-// NewPseudonymizer returns a Pseudonymizer for key, which must be at least 16 bytes (use 32
-// random bytes). Changing the key changes every person key: the state built with the old key no
-// longer matches.
+const keyAdvice = "set SAFETYNET_PSEUDONYM_KEY to 32 random bytes in hex, e.g. from `openssl rand -hex 32`"
+
+// CheckPseudonymKey refuses a key that is not at least 64 hex digits (32 random bytes) or that
+// looks like a placeholder: a pattern that repeats within 16 digits, or fewer than 8 distinct
+// digits (a random key of 64 digits has about 16).
+func CheckPseudonymKey(key []byte) error {
+	if len(key) < 2*MinPseudonymKeyBytes {
+		return fmt.Errorf("pseudonymisation key is %d characters; it must be at least %d hex digits (%s)", len(key), 2*MinPseudonymKeyBytes, keyAdvice)
+	}
+	distinct := map[byte]bool{}
+	for i, c := range key {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return fmt.Errorf("pseudonymisation key: character %d is not a hex digit (%s)", i+1, keyAdvice)
+		}
+		distinct[c|0x20] = true
+	}
+	for period := 1; period <= 16; period++ {
+		if bytes.Equal(bytes.ToLower(key[period:]), bytes.ToLower(key[:len(key)-period])) {
+			return fmt.Errorf("pseudonymisation key repeats every %d digits: a placeholder, not a random key (%s)", period, keyAdvice)
+		}
+	}
+	if len(distinct) < 8 {
+		return fmt.Errorf("pseudonymisation key uses %d distinct hex digits: a placeholder, not a random key (%s)", len(distinct), keyAdvice)
+	}
+	return nil
+}
+
+// NewPseudonymizer returns a Pseudonymizer for key: the hex text of at least 32 random bytes
+// (CheckPseudonymKey). The text itself is the HMAC key, as it always was, so that the person
+// keys of existing state stay the same. Changing the key changes every person key: the state
+// built with the old key no longer matches, and CheckKeyFingerprint refuses to start on it.
 func NewPseudonymizer(key []byte) (*Pseudonymizer, error) {
-	if len(key) < MinPseudonymKeyBytes {
-		return nil, fmt.Errorf("pseudonymisation key is %d bytes; it must be at least %d (set SAFETYNET_PSEUDONYM_KEY to 32 random bytes, e.g. from `openssl rand -hex 32`)", len(key), MinPseudonymKeyBytes)
+	if err := CheckPseudonymKey(key); err != nil {
+		return nil, err
 	}
 	k := append([]byte(nil), key...)
 	// A separate key for sealing, derived so that neither use reveals the other.
@@ -61,16 +92,31 @@ func (p *Pseudonymizer) Apply(r RawEvent) HouseholdEvent {
 	ev := r.Event
 	ev.PersonKey = p.Key(r.personID)
 	ev.PersonMasked = Mask(r.personID)
+	if ev.BirthDate != nil {
+		bm := BirthMonth(*ev.BirthDate)
+		ev.BirthDate = &bm
+	}
 	return ev
 }
 
-// Mask returns the display form of an ID number: the first 6 and last 4 characters with the rest
-// starred ("420106********1234"). Strings too short to mask that way are starred whole.
+// BirthMonth is the only birth information kept past intake: the first day of the birth month
+// (UTC). The exact date is positions 7–14 of the ID number; kept beside the masked form it
+// would give most of the hidden digits back (docs/feeds.md, "What is kept of a person").
+func BirthMonth(t time.Time) time.Time {
+	y, m, _ := t.Date()
+	return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+}
+
+// Mask returns the display form of an ID number: the first 6 characters (the county of
+// registration) and the check character, the rest starred ("420106***********4"). The birth
+// date and sequence number stay hidden, so that with the birth month and sex that outputs show
+// beside it, over a thousand valid ID numbers remain possible. Strings too short to mask that
+// way are starred whole.
 func Mask(id string) string {
 	if len(id) < 12 {
 		return strings.Repeat("*", len(id))
 	}
-	return id[:6] + strings.Repeat("*", len(id)-10) + id[len(id)-4:]
+	return id[:6] + strings.Repeat("*", len(id)-7) + id[len(id)-1:]
 }
 
 // Seal encrypts b for storage; Open reverses it.
@@ -94,4 +140,38 @@ func (p *Pseudonymizer) Open(b []byte) ([]byte, error) {
 		return nil, errUnsealable
 	}
 	return out, nil
+}
+
+// Fingerprint identifies the key without revealing it: an HMAC of a fixed label under the key.
+func (p *Pseudonymizer) Fingerprint() []byte {
+	mac := hmac.New(sha256.New, p.key)
+	mac.Write([]byte("safetynet pseudonymisation key fingerprint v1"))
+	return mac.Sum(nil)
+}
+
+// FingerprintStore keeps the fingerprint of the key a state directory was built with
+// (*state.Store).
+type FingerprintStore interface {
+	KeyFingerprint() ([]byte, bool, error)
+	SetKeyFingerprint([]byte) error
+}
+
+// ErrKeyChanged is returned by CheckKeyFingerprint when the state was built with another key.
+var ErrKeyChanged = errors.New("the pseudonymisation key is not the one this state directory was built with")
+
+// CheckKeyFingerprint is called at start-up: it stores the key's fingerprint in a state
+// directory that has none, and refuses one built with another key (every person key would
+// differ, and households would silently split in two).
+func CheckKeyFingerprint(s FingerprintStore, p *Pseudonymizer) error {
+	fp, ok, err := s.KeyFingerprint()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return s.SetKeyFingerprint(p.Fingerprint())
+	}
+	if !hmac.Equal(fp, p.Fingerprint()) {
+		return fmt.Errorf("%w: set SAFETYNET_PSEUDONYM_KEY back to the key it was built with; to change the key on purpose, start on an empty state directory (SAFETYNET_STATE_DIR) and replay the feeds from the beginning", ErrKeyChanged)
+	}
+	return nil
 }

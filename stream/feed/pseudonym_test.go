@@ -2,19 +2,27 @@ package feed
 
 import (
 	"bytes"
+	"errors"
 	"regexp"
+	"strings"
 	"testing"
 )
 
 func TestPseudonymizer(t *testing.T) {
-	if _, err := NewPseudonymizer([]byte("short")); err == nil {
-		t.Fatal("a 5-byte key was accepted")
+	for _, bad := range []string{"short", "0123456789abcdef0123456789abcdef", strings.Repeat("0123456789abcdef", 4),
+		strings.Repeat("deadbeef", 8), strings.Repeat("0", 64), "CHANGE-ME-CHANGE-ME-CHANGE-ME-CHANGE-ME-CHANGE-ME-CHANGE-ME-CHANGE"} {
+		if _, err := NewPseudonymizer([]byte(bad)); err == nil {
+			t.Errorf("key %q was accepted", bad)
+		}
 	}
-	p1, err := NewPseudonymizer([]byte("0123456789abcdef"))
+	p1, err := NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, _ := NewPseudonymizer([]byte("0123456789abcdeF"))
+	p2, err := NewPseudonymizer([]byte("a83e0c5d7f1b9264c0e8a4f2d6b13579e2c4a6f8b0d1e3f5a7c9b2d4f6e8a0c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	id, other := testID(1), testID(2)
 	k := p1.Key(id)
 	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(k) {
@@ -26,7 +34,7 @@ func TestPseudonymizer(t *testing.T) {
 	if p1.Key(other) == k || p2.Key(id) == k {
 		t.Error("key does not depend on both the ID number and the secret")
 	}
-	if got, want := Mask("420106195209270001"), "420106********0001"; got != want {
+	if got, want := Mask("420106195209270001"), "420106***********1"; got != want {
 		t.Errorf("Mask: got %q, want %q", got, want)
 	}
 	if got := Mask("1234"); got != "****" {
@@ -41,5 +49,30 @@ func TestPseudonymizer(t *testing.T) {
 	}
 	if _, err := p2.Open(sealed); err == nil {
 		t.Error("opened with another key")
+	}
+}
+
+// memPrints is a FingerprintStore in memory; the state package's test uses the real store.
+type memPrints struct{ fp []byte }
+
+func (m *memPrints) KeyFingerprint() ([]byte, bool, error) { return m.fp, m.fp != nil, nil }
+func (m *memPrints) SetKeyFingerprint(b []byte) error      { m.fp = b; return nil }
+
+func TestCheckKeyFingerprint(t *testing.T) {
+	a, _ := NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
+	b, _ := NewPseudonymizer([]byte("a83e0c5d7f1b9264c0e8a4f2d6b13579e2c4a6f8b0d1e3f5a7c9b2d4f6e8a0c1"))
+	s := &memPrints{}
+	if err := CheckKeyFingerprint(s, a); err != nil || s.fp == nil {
+		t.Fatalf("first start: %v, stored %x", err, s.fp)
+	}
+	if bytes.Contains(s.fp, a.key) {
+		t.Fatal("the fingerprint holds the key")
+	}
+	if err := CheckKeyFingerprint(s, a); err != nil {
+		t.Errorf("same key refused: %v", err)
+	}
+	err := CheckKeyFingerprint(s, b)
+	if !errors.Is(err, ErrKeyChanged) || !strings.Contains(err.Error(), "SAFETYNET_PSEUDONYM_KEY") {
+		t.Errorf("changed key: got %v, want ErrKeyChanged saying what to do", err)
 	}
 }

@@ -1,6 +1,7 @@
 package feedgen
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -36,5 +37,36 @@ func TestStreamDecoderAgrees(t *testing.T) {
 	}
 	if len(reasons) != 7 {
 		t.Errorf("reasons seen: %v, want all seven", reasons)
+	}
+}
+
+// Every household's registry events carry one area code, under the county of its members' ID
+// numbers' area list, and households spread over many communities.
+func TestRegistryAreaCodes(t *testing.T) {
+	g := New(Config{Seed: 9, Households: 2000, Start: testStart})
+	now := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	areaOf := map[string]string{}
+	distinct := map[string]bool{}
+	for _, ev := range g.Registry() {
+		r, err := feed.Decode(ev.Feed, ev.Value, 64<<10, 24*time.Hour, now)
+		if err != nil {
+			t.Fatalf("registry event %s refused: %v", ev.Value, err)
+		}
+		e := r.Event
+		if len(e.AreaCode) != 12 {
+			t.Fatalf("registry event %s: area_code %q", ev.Value, e.AreaCode)
+		}
+		if a, ok := areaOf[e.HouseholdID]; ok && a != e.AreaCode {
+			t.Fatalf("household %s in two areas: %s and %s", e.HouseholdID, a, e.AreaCode)
+		}
+		areaOf[e.HouseholdID] = e.AreaCode
+		distinct[e.AreaCode] = true
+		county := e.AreaCode[:6]
+		if !slices.ContainsFunc(areaCodes, func(a areaCode) bool { return a.code == county }) {
+			t.Fatalf("area %s is not under a county of the population", e.AreaCode)
+		}
+	}
+	if len(distinct) < 500 {
+		t.Errorf("%d distinct area codes over %d households, want communities spread out", len(distinct), len(areaOf))
 	}
 }

@@ -12,6 +12,7 @@ type record struct {
 	seq        uint64 // event number within the feed; 0 until encoded
 	pid        [18]byte
 	hh         string // registry events only
+	area       string // member_joined: the household's 12-digit area code
 	at         int64  // occurred_at, Unix seconds
 	birth      int64  // member_joined: days since 1970-01-01
 	sex        byte
@@ -150,6 +151,9 @@ func (g *Generator) encode(rec *record, mut *mutation) Event {
 			}
 			if e.key("relation") {
 				e.str(relationNames[rec.rel])
+			}
+			if rec.area != "" && e.key("area_code") {
+				e.str(rec.area)
 			}
 		}
 	case feedHospital:

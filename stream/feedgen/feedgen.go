@@ -184,6 +184,7 @@ func (g *Generator) Registry() []Event {
 			seq:   uint64(i) + 1,
 			pid:   p.id,
 			hh:    g.households[p.hh].id,
+			area:  g.households[p.hh].areaCode(),
 			at:    g.joinTime(i),
 			birth: int64(p.birth),
 			sex:   p.sex,

@@ -302,7 +302,7 @@ func TestResidentIDs(t *testing.T) {
 	if got := string(id[:]); got != "11010519491231002X" {
 		t.Errorf("makeID = %s, want 11010519491231002X", got)
 	}
-	if got := maskID(id[:]); got != "110105********002X" {
+	if got := maskID(id[:]); got != "110105***********X" {
 		t.Errorf("maskID = %s", got)
 	}
 }

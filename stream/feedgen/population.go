@@ -49,7 +49,8 @@ var disabilityKinds = []string{"physical", "visual", "hearing", "speech", "intel
 
 type household struct {
 	id      string
-	area    uint8 // index in areaCodes
+	area    uint8  // index in areaCodes
+	place   uint16 // township and village within the area (areaCode)
 	rural   bool
 	tier    uint8
 	members []int32
@@ -106,6 +107,7 @@ func (g *Generator) buildPopulation(n int) {
 		hh := household{
 			id:    "H" + strconv.Itoa(base+h*7+g.rng.IntN(7)),
 			area:  uint8(area),
+			place: uint16(splitmix(uint64(h)) % placesPerArea), // not from rng: the population stays the same
 			rural: rural,
 			tier:  uint8(pick(g.rng.Float64(), tierShares[:])),
 		}
@@ -328,3 +330,25 @@ func pick(u float64, shares []float64) int {
 }
 
 func roundTo(x, step float64) float64 { return math.Round(x/step) * step }
+
+// A plausible division tree under each county-level area (统计用区划代码): urban districts have
+// streets (街道, township codes 001–014) of communities (社区, village codes 001–030); rural
+// counties have towns (镇, 101–112) of villages (村, 201–230).
+const (
+	townshipsPerArea = 12
+	villagesPerPlace = 30
+	placesPerArea    = townshipsPerArea * villagesPerPlace
+)
+
+// areaCode is the household's 12-digit statistical division code, e.g. 420106003017.
+func (hh *household) areaCode() string {
+	township, village := 1+int(hh.place)/villagesPerPlace, 1+int(hh.place)%villagesPerPlace
+	if hh.rural {
+		township, village = 100+township, 200+village
+	}
+	b := make([]byte, 0, 12)
+	b = append(b, areaCodes[hh.area].code...)
+	b = append(b, byte('0'+township/100), byte('0'+township/10%10), byte('0'+township%10))
+	b = append(b, byte('0'+village/100), byte('0'+village/10%10), byte('0'+village%10))
+	return string(b)
+}

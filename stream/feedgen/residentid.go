@@ -1,5 +1,7 @@
 package feedgen
 
+import "safetynet/stream/feed"
+
 // Resident ID numbers (GB 11643-1999): six digits of area code, eight of birth date YYYYMMDD,
 // three of sequence (odd 17th digit for men, even for women) and an ISO 7064 MOD 11-2 check
 // character, 0–9 or X.
@@ -77,10 +79,5 @@ func makeID(id *[18]byte, area string, birth int32, seq int) {
 	id[17] = checkChar(id[:])
 }
 
-// maskID is the display form of a resident ID: first six and last four characters.
-func maskID(id []byte) string {
-	if len(id) != 18 {
-		return "******************"
-	}
-	return string(id[:6]) + "********" + string(id[14:])
-}
+// maskID is the display form of a resident ID in test messages (feed.Mask).
+func maskID(id []byte) string { return feed.Mask(string(id)) }

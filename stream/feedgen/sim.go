@@ -416,6 +416,7 @@ func (g *Generator) hazard(i int32, cause int, rec *record) bool {
 		*rec = record{pid: c.id, at: t, crit: -1, birth: day, sex: sex, rel: c.rel}
 		rec.set(feedRegistry, "member_joined")
 		rec.hh = hh.id
+		rec.area = hh.areaCode()
 		return true
 	}
 	return false

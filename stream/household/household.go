@@ -37,6 +37,7 @@ type Fact struct {
 	BirthDate       *time.Time `json:"bd,omitempty"`
 	Sex             string     `json:"sx,omitempty"`
 	Relation        string     `json:"rl,omitempty"`
+	AreaCode        string     `json:"ar,omitempty"`
 	AdmissionID     string     `json:"ad,omitempty"`
 	ICD10           string     `json:"ic,omitempty"`
 	CriticalIllness *bool      `json:"ci,omitempty"`
@@ -109,14 +110,19 @@ func New(id string, partition int) *Household {
 
 // factOf strips an event to its fact.
 func factOf(e *feed.HouseholdEvent) Fact {
-	return Fact{
+	f := Fact{
 		At: e.OccurredAt.UTC(), ID: e.EventID, Type: e.Type,
-		BirthDate: e.BirthDate, Sex: e.Sex, Relation: e.Relation,
+		BirthDate: e.BirthDate, Sex: e.Sex, Relation: e.Relation, AreaCode: e.AreaCode,
 		AdmissionID: e.AdmissionID, ICD10: e.ICD10, CriticalIllness: e.CriticalIllness,
 		TotalCost: e.TotalCost, InsuredCost: e.InsuredCost, OutOfPocket: e.OutOfPocket,
 		MonthlyAmount: e.MonthlyAmount, MonthlyWage: e.MonthlyWage, Registered: e.Registered,
 		Grade: e.Grade, Kind: e.Kind,
 	}
+	if f.BirthDate != nil { // intake keeps the birth month only; so does state, whatever it is sent
+		bm := feed.BirthMonth(*f.BirthDate)
+		f.BirthDate = &bm
+	}
+	return f
 }
 
 // Apply adds the event's fact to the household and reports whether the state changed: false
@@ -204,6 +210,37 @@ func (h *Household) Scorer() scorer.Household {
 		}
 	}
 	return out
+}
+
+// AreaCode is the household's area: that of its head's latest registry fact that names one,
+// else of any member's (the newest such fact); "" when no registry fact names one.
+func (h *Household) AreaCode() string {
+	var head, any Fact
+	for _, p := range h.Persons {
+		isHead := false
+		var area Fact
+		for _, f := range p.Registry { // oldest first
+			if f.Relation != "" {
+				isHead = f.Relation == "head"
+			}
+			if f.AreaCode != "" {
+				area = f
+			}
+		}
+		if area.AreaCode == "" {
+			continue
+		}
+		if isHead && (head.AreaCode == "" || head.before(area)) {
+			head = area
+		}
+		if any.AreaCode == "" || any.before(area) {
+			any = area
+		}
+	}
+	if head.AreaCode != "" {
+		return head.AreaCode
+	}
+	return any.AreaCode
 }
 
 func (p *Person) member(key string) (scorer.Member, bool) {

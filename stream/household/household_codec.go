@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"safetynet/stream/feed"
 )
 
 // The stored form of a household (Badger values and changelog records) is a compact binary
@@ -24,7 +26,7 @@ import (
 //	persons (count, then by key order: key, masked, five fact lists: count, then facts).
 //
 // A fact is at, id, type, sex, relation, admission id, ICD-10, kind, a bit set of the optional
-// fields present, then those fields.
+// fields present, then those fields (the area code is the newest: older values lack its bit).
 //
 // Version 2 appends the model version after the persons; a version 1 value reads with none.
 const (
@@ -92,6 +94,7 @@ const (
 	hasMonthlyWage
 	hasRegistered
 	hasGrade
+	hasAreaCode
 )
 
 func appendFact(b []byte, f *Fact) []byte {
@@ -105,7 +108,7 @@ func appendFact(b []byte, f *Fact) []byte {
 	b = appendString(b, f.Kind)
 	var bits uint64
 	for i, present := range [...]bool{f.BirthDate != nil, f.CriticalIllness != nil, f.TotalCost != nil, f.InsuredCost != nil,
-		f.OutOfPocket != nil, f.MonthlyAmount != nil, f.MonthlyWage != nil, f.Registered != nil, f.Grade != nil} {
+		f.OutOfPocket != nil, f.MonthlyAmount != nil, f.MonthlyWage != nil, f.Registered != nil, f.Grade != nil, f.AreaCode != ""} {
 		if present {
 			bits |= 1 << i
 		}
@@ -127,6 +130,9 @@ func appendFact(b []byte, f *Fact) []byte {
 	}
 	if f.Grade != nil {
 		b = binary.AppendVarint(b, int64(*f.Grade))
+	}
+	if f.AreaCode != "" {
+		b = appendString(b, f.AreaCode)
 	}
 	return b
 }
@@ -321,7 +327,7 @@ func (d *decoder) fact(f *Fact) {
 	f.Kind = d.string()
 	bits := d.uvarint()
 	if bits&hasBirthDate != 0 {
-		t := d.time()
+		t := feed.BirthMonth(d.time()) // state written before the month-only rule kept the day
 		f.BirthDate = &t
 	}
 	if bits&hasCriticalIllness != 0 {
@@ -341,5 +347,8 @@ func (d *decoder) fact(f *Fact) {
 	if bits&hasGrade != 0 {
 		v := int(d.varint())
 		f.Grade = &v
+	}
+	if bits&hasAreaCode != 0 {
+		f.AreaCode = d.string()
 	}
 }

@@ -10,11 +10,11 @@ import (
 func codecSample() *Household {
 	f := func(v float64) *float64 { return &v }
 	tr, fa, g := true, false, 2
-	bd := time.Date(1961, 3, 4, 0, 0, 0, 0, time.UTC)
+	bd := time.Date(1961, 3, 1, 0, 0, 0, 0, time.UTC)
 	at := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
 	h := New("hh-1", 3)
-	h.Persons["k1"] = &Person{Masked: "420106********1234",
-		Registry:   []Fact{{At: at, ID: "r1", Type: "member_joined", BirthDate: &bd, Sex: "F", Relation: "head"}},
+	h.Persons["k1"] = &Person{Masked: "420106***********4",
+		Registry:   []Fact{{At: at, ID: "r1", Type: "member_joined", BirthDate: &bd, Sex: "F", Relation: "head", AreaCode: "420106001001"}},
 		Employment: []Fact{{At: at, ID: "e1", Type: "unemployed", Registered: &tr}, {At: at.Add(time.Hour), ID: "e2", Type: "employed", MonthlyWage: f(3100.5)}},
 		Pension:    []Fact{{At: at, ID: "p1", Type: "started", MonthlyAmount: f(1200)}},
 		Disability: []Fact{{At: at, ID: "d1", Type: "registered", Grade: &g, Kind: "physical"}},

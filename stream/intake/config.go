@@ -38,6 +38,10 @@ type Config struct {
 	DedupeWindow time.Duration
 	// SweepInterval is how often parked events are checked against UnknownPersonWait (default 1m).
 	SweepInterval time.Duration
+	// RedactDeadLetters replaces each ID number in a dead letter's key and value by its person
+	// key and masked form (feed.Pseudonymizer.Redact) instead of keeping the agency's record
+	// byte for byte (SAFETYNET_DLQ_REDACT).
+	RedactDeadLetters bool
 	// BatchSize is the most feed records handled in one batch (default 500).
 	BatchSize int
 	// Now is the clock (default time.Now); tests inject their own.

@@ -345,11 +345,19 @@ func (i *Intake) resolve(items []item, now time.Time) error {
 }
 
 func (i *Intake) deadLetter(it *item, now time.Time) kafka.Message {
-	return feed.DeadLetter{
+	return i.dlqMessage(feed.DeadLetter{
 		Reason: it.dl.Reason, Detail: it.dl.Error(), Feed: it.feed,
 		Source: feed.Source{Topic: it.msg.Topic, Partition: it.msg.Partition, Offset: it.msg.Offset},
 		Key:    it.msg.Key, Value: it.msg.Value,
-	}.Message(i.cfg.Topics.DLQ, now)
+	}, now)
+}
+
+// dlqMessage is the dead-letter record of d, redacted when so configured.
+func (i *Intake) dlqMessage(d feed.DeadLetter, now time.Time) kafka.Message {
+	if i.cfg.RedactDeadLetters {
+		d = d.Redacted(i.pseud)
+	}
+	return d.Message(i.cfg.Topics.DLQ, now)
 }
 
 // householdMessage is a canonical event as a record of the household-events topic.

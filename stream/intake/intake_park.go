@@ -75,7 +75,7 @@ func (i *Intake) sweepStep(ctx context.Context) (int, error) {
 	msgs := make([]kafka.Message, 0, len(expired))
 	keys := make([][]byte, 0, len(expired))
 	for _, e := range expired {
-		msgs = append(msgs, i.unknownPerson(e, now).Message(i.cfg.Topics.DLQ, now))
+		msgs = append(msgs, i.dlqMessage(i.unknownPerson(e, now), now))
 		keys = append(keys, e.Key)
 	}
 	if err := i.write(ctx, msgs); err != nil {

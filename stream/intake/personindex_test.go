@@ -15,7 +15,7 @@ func TestPersonIndexLoadAndSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	p, err := feed.NewPseudonymizer([]byte("0123456789abcdef0123456789abcdef"))
+	p, err := feed.NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,6 +73,7 @@ func transition(m *scorer.Model, h *household.Household, a scorer.Assessment, ex
 	al := &household.Alert{
 		AlertID:       household.AlertID(h.ID, h.Episode, h.Seq, status, level),
 		HouseholdID:   h.ID,
+		AreaCode:      h.AreaCode(),
 		Status:        status,
 		Level:         level,
 		PreviousLevel: prev,

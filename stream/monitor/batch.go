@@ -185,7 +185,7 @@ func (b *batch) stage() error {
 			return fmt.Errorf("encode alert: %w", err)
 		}
 		b.households[a.HouseholdID].AddAlertRef(household.AlertRef{AlertID: a.AlertID, Status: a.Status, Level: a.Level, Score: a.Score, EmittedAt: emitted})
-		if err := b.tx.IndexAlert(emitted, a.AlertID, v); err != nil {
+		if err := b.tx.IndexAlertUntil(emitted, a.AlertID, v, emitted.Add(b.w.mo.cfg.AlertRetention)); err != nil {
 			return err
 		}
 		b.alertMsgs = append(b.alertMsgs, kafka.Message{Key: []byte(a.HouseholdID), Value: v, Time: emitted})

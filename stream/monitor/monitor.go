@@ -36,9 +36,15 @@ type Config struct {
 	// Lag is the consumer-lag gauge (kafkaio.NewLagGauge) the workers set for their partitions;
 	// nil keeps the lag unexported.
 	Lag *prometheus.GaugeVec
+	// AlertRetention is how long an alert stays in this instance's alert index (the API's
+	// /v1/alerts); default DefaultAlertRetention. The alert topic has its own retention.
+	AlertRetention time.Duration
 	// OnAlert, when set, is called with every alert after it is acknowledged (the demo prints them).
 	OnAlert func(household.Alert)
 }
+
+// DefaultAlertRetention is three years.
+const DefaultAlertRetention = 3 * 365 * 24 * time.Hour
 
 // Monitor keeps household state for the partitions of the household-events topic this instance
 // owns, re-scores households on every event and when their timer is due, and publishes alerts.
@@ -78,6 +84,9 @@ func New(cfg Config, store *state.Store, model *scorer.Model, m *Metrics, logger
 	}
 	if cfg.GroupID == "" {
 		cfg.GroupID = "safetynet-monitor"
+	}
+	if cfg.AlertRetention <= 0 {
+		cfg.AlertRetention = DefaultAlertRetention
 	}
 	if cfg.TimerInterval <= 0 {
 		cfg.TimerInterval = time.Second

@@ -61,7 +61,14 @@ func newBroker(t *testing.T) string {
 // startPipeline runs intake and monitor on dir until the test ends or stop is called.
 func startPipeline(t *testing.T, addr, dir string, c *clock) *pipeline {
 	t.Helper()
-	store, err := state.Open(state.Options{Dir: dir})
+	return startPipelineWith(t, addr, state.Options{Dir: dir}, c)
+}
+
+// startPipelineWith is startPipeline on a store opened with opts.
+func startPipelineWith(t *testing.T, addr string, opts state.Options, c *clock) *pipeline {
+	t.Helper()
+	dir := opts.Dir
+	store, err := state.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +77,7 @@ func startPipeline(t *testing.T, addr, dir string, c *clock) *pipeline {
 		logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	reg := prometheus.NewRegistry()
-	pseud, err := feed.NewPseudonymizer([]byte("0123456789abcdef0123456789abcdef"))
+	pseud, err := feed.NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,7 +510,7 @@ func TestAPIAlertList(t *testing.T) {
 }
 
 func keyOf(t *testing.T, person string) string {
-	p, err := feed.NewPseudonymizer([]byte("0123456789abcdef0123456789abcdef"))
+	p, err := feed.NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
 	if err != nil {
 		t.Fatal(err)
 	}

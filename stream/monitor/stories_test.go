@@ -32,7 +32,11 @@ func storyEvents(t *testing.T, h scorer.Household, hid string, seed int) (map[st
 	for i, m := range h.Members {
 		person := withCheck(fmt.Sprintf("420106%s%03d", m.BirthDate.Format("20060102"), (seed*10+i)%1000))
 		ids[m.Key] = person
-		add(feed.Registry, joined(person, hid, m.BirthDate, m.Sex, m.Relation, date(2005, 1, 1)))
+		joinedAt := date(2005, 1, 1)
+		if m.BirthDate.After(joinedAt) { // intake refuses a birth date after occurred_at
+			joinedAt = m.BirthDate
+		}
+		add(feed.Registry, joined(person, hid, m.BirthDate, m.Sex, m.Relation, joinedAt))
 		if m.Died != nil {
 			add(feed.Registry, ev("died", person, *m.Died, rec{"household_id": hid}))
 		}

@@ -176,7 +176,7 @@ func newService(t *testing.T, bin, dir, broker, frozen string, extra ...string) 
 	env := []string{
 		"SAFETYNET_KAFKA_BROKERS=" + broker,
 		"SAFETYNET_STATE_DIR=" + filepath.Join(dir, "state"),
-		"SAFETYNET_PSEUDONYM_KEY=kill-test-pseudonym-key-0123456789abcdef",
+		"SAFETYNET_PSEUDONYM_KEY=5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d",
 		"SAFETYNET_HTTP_ADDR=" + httpAddr,
 		"SAFETYNET_TEST_FROZEN_TIME=" + frozen,
 		"SAFETYNET_LOG_FORMAT=json",

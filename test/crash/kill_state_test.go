@@ -88,7 +88,7 @@ func TestStartRefusesIncompatibleState(t *testing.T) {
 			defer cancel()
 			cmd := exec.CommandContext(ctx, bin, "run")
 			cmd.Env = childEnv("SAFETYNET_STATE_DIR="+dir, "SAFETYNET_KAFKA_BROKERS=127.0.0.1:1",
-				"SAFETYNET_PSEUDONYM_KEY=kill-test-pseudonym-key-0123456789abcdef", "SAFETYNET_HTTP_ADDR=127.0.0.1:0")
+				"SAFETYNET_PSEUDONYM_KEY=5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d", "SAFETYNET_HTTP_ADDR=127.0.0.1:0")
 			out, err := cmd.CombinedOutput()
 			if err == nil {
 				t.Fatalf("safetynet run started on a spoilt state directory:\n%s", out)
