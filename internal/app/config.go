@@ -36,7 +36,7 @@ type Config struct {
 	KafkaSASLMech     string   "env:\"KAFKA_SASL_MECHANISM\" desc:\"`plain`, `scram-sha-256` or `scram-sha-512`\""
 	KafkaSASLUser     string   `env:"KAFKA_SASL_USERNAME" desc:"SASL user"`
 	KafkaSASLPassword string   `env:"KAFKA_SASL_PASSWORD" desc:"SASL password"`
-	DLQRedact         bool     `env:"DLQ_REDACT" envDefault:"false" desc:"replace each ID number in a dead letter's key and value by its person key and masked form, instead of keeping the agency's record byte for byte (`true` in the shipped manifests)"`
+	DLQRedact         bool     "env:\"DLQ_REDACT\" envDefault:\"false\" desc:\"replace each ID number in a dead letter's key and value by its person key and masked form, instead of keeping the agency's record byte for byte (`true` in the shipped manifests)\""
 	GroupID           string   "env:\"GROUP_ID\" envDefault:\"safetynet\" desc:\"consumer group prefix (`-intake`, `-monitor` are appended)\""
 
 	Topics topics.Topics `envPrefix:"TOPIC_"`
