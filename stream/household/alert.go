@@ -22,6 +22,7 @@ const (
 type Alert struct {
 	AlertID       string                  `json:"alert_id"`
 	HouseholdID   string                  `json:"household_id"`
+	AreaCode      string                  `json:"area_code,omitempty"`
 	Status        string                  `json:"status"`
 	Level         string                  `json:"level"`          // new level; "" when resolved
 	PreviousLevel string                  `json:"previous_level"` // "" for none
