@@ -25,7 +25,7 @@ import (
 	"safetynet/stream/topics"
 )
 
-const apiToken = "contracts-tests-5c1e8d7b3a904f62be17a0d4c9e3"
+const apiToken = "contracts-5c1e8d7b3a904f62be17a0d4c9e3f1"
 
 // service is safetynet (intake, monitor, HTTP API) running in-process against an embedded
 // broker (kfake over TCP) and a real Badger store, wired as cmd/safetynet's run does.

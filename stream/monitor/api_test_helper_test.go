@@ -10,7 +10,7 @@ import (
 )
 
 // apiTestToken is the token of the API tests' caller (a caseworker of every area).
-const apiTestToken = "monitor-api-tests-7f3a9c01d2e4b5a6978877665544"
+const apiTestToken = "monitor-api-7f3a9c01d2e4b5a6978877665544"
 
 // apiConfig is the API of the monitor's tests: one caller with token, the audit trail on the
 // broker at addr.
