@@ -58,12 +58,20 @@ func demoCmd(c *call) error {
 	defer broker.Close()
 	addr := broker.Addrs()[0]
 
-	token := randomHex(16)
+	// Named callers, one per role the demo shows. The caseworker is limited to area 4201; the
+	// synthetic population carries no area codes yet, so until it does the caseworker finds no
+	// household (404, as for one outside its area) and the supervisor, of every area, finds all.
+	caseworker, supervisor, auditor := randomHex(16), randomHex(16), randomHex(16)
+	callers := strings.Join([]string{
+		"demo-caseworker:" + caseworker + ":caseworker:4201",
+		"demo-supervisor:" + supervisor + ":supervisor",
+		"demo-auditor:" + auditor + ":auditor",
+	}, ",")
 	cfg, err := app.LoadConfig(map[string]string{
 		app.EnvPrefix + "KAFKA_BROKERS": addr,
 		app.EnvPrefix + "STATE_DIR":     filepath.Join(*dir, "state"),
 		app.EnvPrefix + "PSEUDONYM_KEY": randomHex(32),
-		app.EnvPrefix + "API_TOKENS":    token,
+		app.EnvPrefix + "API_TOKENS":    callers,
 		app.EnvPrefix + "HTTP_ADDR":     *httpAddr,
 		app.EnvPrefix + "LOG_FORMAT":    "text",
 		app.EnvPrefix + "LOG_LEVEL":     map[bool]string{true: "info", false: "warn"}[*verbose],
@@ -86,13 +94,18 @@ func demoCmd(c *call) error {
 	}
 	fmt.Fprintf(stdout, `safetynet demo
   broker    %s (embedded; topics %s …)
-  API       http://%s  token %s
-  try       curl -s -H 'Authorization: Bearer %s' 'http://%s/v1/alerts?level=urgent&limit=3'
-            curl -s -H 'Authorization: Bearer %s' http://%s/v1/households/<household_id from an alert>
+  API       http://%s
+  tokens    supervisor (every area)  SUPERVISOR=%s
+            caseworker (area 4201)   CASEWORKER=%s
+            auditor                  AUDITOR=%s
+  try       curl -s -H "Authorization: Bearer $SUPERVISOR" 'http://%s/v1/alerts?level=urgent&limit=3'
+            curl -s -H "Authorization: Bearer $SUPERVISOR" http://%s/v1/households/<household_id from an alert>
+            curl -s -H "Authorization: Bearer $CASEWORKER" http://%s/v1/households/<the same id>   (404: the synthetic households have no area code yet)
+            curl -s -H "Authorization: Bearer $AUDITOR" 'http://%s/v1/audit?caller=demo-supervisor'
             curl -s http://%s/metrics | grep ^safetynet_
   feeds     %d households, %.0f events/s, seed %d; stop with Ctrl-C
 
-`, addr, topics.Registry, api, token, token, api, token, api, api, *households, *rate, *seed)
+`, addr, topics.Registry, api, supervisor, caseworker, auditor, api, api, api, api, api, *households, *rate, *seed)
 
 	g.Go(func() error { return printer.run(gctx) })
 	g.Go(func() error {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
+	"safetynet/stream/api"
 	"safetynet/stream/feed"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/topics"
@@ -33,10 +35,13 @@ type Config struct {
 	KafkaBrokers      []string `env:"KAFKA_BROKERS" envDefault:"localhost:9092" envSeparator:"," desc:"comma-separated bootstrap brokers"`
 	KafkaTLS          bool     `env:"KAFKA_TLS" envDefault:"false" desc:"TLS to the brokers"`
 	KafkaTLSCAFile    string   `env:"KAFKA_TLS_CA_FILE" desc:"PEM CA bundle for the brokers' certificates (implies TLS)"`
+	KafkaTLSCertFile  string   "env:\"KAFKA_TLS_CERT_FILE\" desc:\"PEM client certificate for mutual TLS (implies TLS; with `SAFETYNET_KAFKA_TLS_KEY_FILE`)\""
+	KafkaTLSKeyFile   string   `env:"KAFKA_TLS_KEY_FILE" desc:"PEM private key of the client certificate"`
 	KafkaSASLMech     string   "env:\"KAFKA_SASL_MECHANISM\" desc:\"`plain`, `scram-sha-256` or `scram-sha-512`\""
 	KafkaSASLUser     string   `env:"KAFKA_SASL_USERNAME" desc:"SASL user"`
 	KafkaSASLPassword string   `env:"KAFKA_SASL_PASSWORD" desc:"SASL password"`
 	DLQRedact         bool     "env:\"DLQ_REDACT\" envDefault:\"false\" desc:\"replace each ID number in a dead letter's key and value by its person key and masked form, instead of keeping the agency's record byte for byte (`true` in the shipped manifests)\""
+	KafkaSASLPlain    bool     `env:"KAFKA_SASL_ALLOW_PLAINTEXT" envDefault:"false" desc:"allow SASL without TLS (the password and all data cross the network in the clear); refused otherwise"`
 	GroupID           string   "env:\"GROUP_ID\" envDefault:\"safetynet\" desc:\"consumer group prefix (`-intake`, `-monitor` are appended)\""
 
 	Topics topics.Topics `envPrefix:"TOPIC_"`
@@ -45,8 +50,12 @@ type Config struct {
 	StateEncryptionKey string   `env:"STATE_ENCRYPTION_KEY" desc:"hex AES key (32, 48 or 64 hex digits): encrypts the state at rest"`
 	StateCacheMB       int      `env:"STATE_CACHE_MB" envDefault:"64" desc:"Badger block cache"`
 	PseudonymKey       string   "env:\"PSEUDONYM_KEY\" doc:\"required\" desc:\"HMAC key for resident ID numbers: at least 32 random bytes as hex (`openssl rand -hex 32`); placeholders are refused, and a key other than the one the state directory was written with stops start-up\""
-	APITokens          []string "env:\"API_TOKENS\" envSeparator:\",\" desc:\"comma-separated bearer tokens for `/v1`; with none, `/v1` answers 401\""
-	HTTPAddr           string   "env:\"HTTP_ADDR\" envDefault:\":8080\" desc:\"`/metrics`, `/healthz`, `/readyz`, `/v1`\""
+	APITokens          []string "env:\"API_TOKENS\" envSeparator:\",\" desc:\"comma-separated `name:token[:role[:area_prefix]]` callers of `/v1` ([docs/privacy.md](docs/privacy.md)): role `caseworker` (default), `supervisor`, `auditor` or `operator`; area prefix of up to 12 digits (default every area); tokens of at least 32 characters; with none, `/v1` answers 401\""
+	APITokensFile      string   "env:\"API_TOKENS_FILE\" desc:\"file of more callers, one `name:token[:role[:area_prefix]]` a line (`#` comments and blank lines allowed): a mounted Secret\""
+	APIRate            float64  `env:"API_RATE" envDefault:"20" desc:"requests per second each caller may make (429 with Retry-After beyond)"`
+	APIBurst           int      `env:"API_BURST" envDefault:"40" desc:"requests a caller may make at once above its rate"`
+	HTTPAddr           string   "env:\"HTTP_ADDR\" envDefault:\":8080\" desc:\"`/healthz`, `/readyz`, `/v1`, and `/metrics` unless `SAFETYNET_METRICS_ADDR` is set\""
+	MetricsAddr        string   "env:\"METRICS_ADDR\" desc:\"serve `/metrics` on this address (e.g. `:9090`) and not on `SAFETYNET_HTTP_ADDR`\""
 	ModelFile          string   `env:"MODEL_FILE" desc:"risk model YAML ([docs/model.md](docs/model.md)); the built-in model when empty"`
 	PProf              bool     "env:\"PPROF\" envDefault:\"false\" desc:\"serve Go's profiler at `/debug/pprof/` on the HTTP address (for the bench and for diagnosis; unauthenticated, so keep it off where the port is reachable)\""
 
@@ -140,6 +149,12 @@ func (c *Config) validate() error {
 	if c.KafkaSASLMech != "" && c.KafkaSASLUser == "" {
 		bad("KAFKA_SASL_USERNAME", "required when SAFETYNET_KAFKA_SASL_MECHANISM is set")
 	}
+	if c.KafkaSASLMech != "" && !c.kafkaTLS() && !c.KafkaSASLPlain {
+		bad("KAFKA_SASL_MECHANISM", "SASL without TLS sends the credentials and every record in the clear: set SAFETYNET_KAFKA_TLS=true, or SAFETYNET_KAFKA_SASL_ALLOW_PLAINTEXT=true on a network you trust")
+	}
+	if (c.KafkaTLSCertFile == "") != (c.KafkaTLSKeyFile == "") {
+		bad("KAFKA_TLS_CERT_FILE", "SAFETYNET_KAFKA_TLS_CERT_FILE and SAFETYNET_KAFKA_TLS_KEY_FILE go together (a client certificate and its key)")
+	}
 	if err := c.Topics.Validate(); err != nil {
 		bad("TOPIC_*", "%v", err)
 	}
@@ -159,6 +174,18 @@ func (c *Config) validate() error {
 		bad("PSEUDONYM_KEY", "required: 32 random bytes in hex (for example `openssl rand -hex 32`); resident ID numbers are never stored without it")
 	} else if err := feed.CheckPseudonymKey([]byte(c.PseudonymKey)); err != nil {
 		bad("PSEUDONYM_KEY", "%v", err)
+	}
+	if _, err := c.Callers(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.APIRate <= 0 || c.APIRate > 100000 {
+		bad("API_RATE", "%g is out of range (0, 100000] requests per second", c.APIRate)
+	}
+	if c.APIBurst < 1 || c.APIBurst > 100000 {
+		bad("API_BURST", "%d is out of range 1–100000", c.APIBurst)
+	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
+		bad("METRICS_ADDR", "%q is SAFETYNET_HTTP_ADDR too; give metrics their own port or leave it empty", c.MetricsAddr)
 	}
 	if c.MaxEventBytes < 256 || c.MaxEventBytes > 16<<20 {
 		bad("MAX_EVENT_BYTES", "%d is out of range 256–16777216", c.MaxEventBytes)
@@ -188,18 +215,47 @@ func (c *Config) validate() error {
 		bad("LOG_FORMAT", "%q is not json or text", c.LogFormat)
 	}
 	if c.FrozenTime != "" {
-		if _, err := time.Parse(time.RFC3339, c.FrozenTime); err != nil {
+		if !testClock {
+			bad("TEST_FROZEN_TIME", "this binary was not built for tests (-tags testclock) and refuses a frozen clock; unset it")
+		} else if _, err := time.Parse(time.RFC3339, c.FrozenTime); err != nil {
 			bad("TEST_FROZEN_TIME", "not an RFC 3339 time")
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// Kafka returns the connection settings, loading the CA bundle and SASL mechanism.
+func (c *Config) kafkaTLS() bool {
+	return c.KafkaTLS || c.KafkaTLSCAFile != "" || c.KafkaTLSCertFile != ""
+}
+
+// Callers reads the API's callers from SAFETYNET_API_TOKENS and SAFETYNET_API_TOKENS_FILE.
+// Errors name the variable and the entry (position, caller name), never the token.
+func (c *Config) Callers() ([]api.Caller, error) {
+	var file io.Reader
+	if c.APITokensFile != "" {
+		f, err := os.Open(c.APITokensFile)
+		if err != nil {
+			return nil, fmt.Errorf("%sAPI_TOKENS_FILE: %w", EnvPrefix, err)
+		}
+		defer f.Close()
+		file = f
+	}
+	return api.ParseCallers(c.APITokens, EnvPrefix+"API_TOKENS", file, EnvPrefix+"API_TOKENS_FILE")
+}
+
+// Kafka returns the connection settings, loading the CA bundle, the client certificate and the
+// SASL mechanism.
 func (c *Config) Kafka() (kafkaio.Kafka, error) {
 	k := kafkaio.Kafka{Brokers: c.KafkaBrokers}
-	if c.KafkaTLS || c.KafkaTLSCAFile != "" {
+	if c.kafkaTLS() {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.KafkaTLSCertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.KafkaTLSCertFile, c.KafkaTLSKeyFile)
+			if err != nil {
+				return k, fmt.Errorf("%sKAFKA_TLS_CERT_FILE, %sKAFKA_TLS_KEY_FILE: %w", EnvPrefix, EnvPrefix, err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
 		if c.KafkaTLSCAFile != "" {
 			pem, err := os.ReadFile(c.KafkaTLSCAFile)
 			if err != nil {

@@ -49,6 +49,15 @@ func TestLoadConfigNamesTheVariable(t *testing.T) {
 		{"negative wait", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_UNKNOWN_PERSON_WAIT": "-1h"}, "SAFETYNET_UNKNOWN_PERSON_WAIT"},
 		{"misspelt variable", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_BATCH_SIZ": "100"}, "unknown variable SAFETYNET_BATCH_SIZ — did you mean SAFETYNET_BATCH_SIZE?"},
 		{"unknown variable", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_WHATEVER_ELSE": "1"}, "unknown variable SAFETYNET_WHATEVER_ELSE"},
+		{"sasl without tls", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_KAFKA_SASL_MECHANISM": "scram-sha-512", "SAFETYNET_KAFKA_SASL_USERNAME": "u"}, "SAFETYNET_KAFKA_SASL_ALLOW_PLAINTEXT=true"},
+		{"client cert without key", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_KAFKA_TLS_CERT_FILE": "/x/cert.pem"}, "SAFETYNET_KAFKA_TLS_CERT_FILE"},
+		{"client cert unreadable", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_KAFKA_TLS_CERT_FILE": "/x/cert.pem", "SAFETYNET_KAFKA_TLS_KEY_FILE": "/x/key.pem"}, "SAFETYNET_KAFKA_TLS_KEY_FILE"},
+		{"placeholder token", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_API_TOKENS": "ui:CHANGE-ME-CHANGE-ME-CHANGE-ME-0123456789"}, `SAFETYNET_API_TOKENS entry 1 (caller "ui"): token contains the placeholder word`},
+		{"short token", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_API_TOKENS": "ui:9f8e7d6c5b4a3928170,ops:9f8e7d6c"}, `SAFETYNET_API_TOKENS entry 2 (caller "ops"): token is 8 characters`},
+		{"bad area", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_API_TOKENS": "ui:9f8e7d6c5b4a39281706f5e4d3c2b1a0:caseworker:42-01"}, `area prefix "42-01"`},
+		{"tokens file missing", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_API_TOKENS_FILE": "/nonexistent/tokens"}, "SAFETYNET_API_TOKENS_FILE"},
+		{"api rate", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_API_RATE": "0"}, "SAFETYNET_API_RATE"},
+		{"metrics on the api port", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_METRICS_ADDR": ":8080"}, "SAFETYNET_METRICS_ADDR"},
 		{"tls ca file missing", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_KAFKA_TLS_CA_FILE": "/nonexistent/ca.pem"}, "SAFETYNET_KAFKA_TLS_CA_FILE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,6 +67,9 @@ func TestLoadConfigNamesTheVariable(t *testing.T) {
 			}
 			if err == nil {
 				t.Fatalf("accepted; want an error naming %s", tc.want)
+			}
+			if strings.Contains(err.Error(), "9f8e7d6c") || strings.Contains(err.Error(), "CHANGE-ME") {
+				t.Errorf("error prints a token: %v", err)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not name %s", err, tc.want)
@@ -115,11 +127,19 @@ func FuzzLoadConfig(f *testing.F) {
 	})
 }
 
-// TestLoadConfigKnowsTheTestOnlyVariable: SAFETYNET_TEST_FROZEN_TIME is read, not refused.
-func TestLoadConfigKnowsTheTestOnlyVariable(t *testing.T) {
+// TestFrozenClockOnlyInTestBuilds: SAFETYNET_TEST_FROZEN_TIME is a known variable, honoured by
+// a binary built with -tags testclock (test/crash builds it so) and refused, naming the
+// variable, by any other build: a production `safetynet run` cannot be given a fixed clock.
+func TestFrozenClockOnlyInTestBuilds(t *testing.T) {
 	c, err := LoadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d", "SAFETYNET_TEST_FROZEN_TIME": "2025-06-01T00:00:00Z"})
-	if err != nil || c.FrozenTime != "2025-06-01T00:00:00Z" {
-		t.Fatalf("LoadConfig: %+v, %v", c.FrozenTime, err)
+	if testClock {
+		if err != nil || c.FrozenTime != "2025-06-01T00:00:00Z" {
+			t.Fatalf("test build: LoadConfig: %+v, %v", c.FrozenTime, err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), "SAFETYNET_TEST_FROZEN_TIME") || !strings.Contains(err.Error(), "testclock") {
+		t.Fatalf("production build: LoadConfig with a frozen clock: %v, want a refusal naming the variable", err)
 	}
 }
 

@@ -42,7 +42,9 @@ type Options struct {
 	Now     func() time.Time
 	// Listening, when set, receives the HTTP server's address once it listens.
 	Listening chan<- string
-	Registry  *prometheus.Registry
+	// MetricsListening, when set, receives the metrics server's address (SAFETYNET_METRICS_ADDR).
+	MetricsListening chan<- string
+	Registry         *prometheus.Registry
 }
 
 // Run is the service: intake, monitor and HTTP under one errgroup. It returns when ctx ends (nil)
@@ -122,44 +124,62 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	var diskOK atomic.Bool
 	diskOK.Store(true)
 	probe := newBrokerProbe(kafkaCfg, logger)
-	ready := func() (bool, []string) {
-		var reasons []string
-		if !intake.CaughtUp() {
-			reasons = append(reasons, "the person table is still reading the registry topic")
+	ready := newReadiness(logger, svc.ready, func() []readyCheck {
+		mok, mwhy := monitor.Ready()
+		return []readyCheck{
+			{ReasonRegistryLoading, intake.CaughtUp(), "the person table is still reading the registry topic"},
+			{monitorReason(mwhy), mok, mwhy},
+			{ReasonBrokersUnreachable, probe.healthy(), "the Kafka brokers do not answer"},
+			{ReasonDiskLow, diskOK.Load(), "the state directory's filesystem is nearly full"},
 		}
-		if ok, why := monitor.Ready(); !ok {
-			reasons = append(reasons, why)
-		}
-		if !probe.healthy() {
-			reasons = append(reasons, "the Kafka brokers do not answer")
-		}
-		if !diskOK.Load() {
-			reasons = append(reasons, "the state directory's filesystem is nearly full")
-		}
-		if len(reasons) == 0 {
-			svc.ready.Set(1)
-			return true, nil
-		}
-		svc.ready.Set(0)
-		return false, reasons
+	})
+	callers, err := cfg.Callers()
+	if err != nil {
+		return err
 	}
-	api := api.New(api.Config{Tokens: cfg.APITokens, Ready: ready, Now: now}, store, model, reg, logger)
-	if len(cfg.APITokens) == 0 {
-		logger.Warn("no API tokens configured: /v1 answers 401 to every request; set SAFETYNET_API_TOKENS")
+	audit := api.NewKafkaAudit(kafkaCfg, cfg.Topics.Audit)
+	defer func() {
+		if err := audit.Close(); err != nil {
+			logger.Warn("closing the audit writer", "err", err)
+		}
+	}()
+	var apiMetrics prometheus.Gatherer = reg
+	if cfg.MetricsAddr != "" {
+		apiMetrics = nil // served on its own address below
+	}
+	httpAPI := api.New(api.Config{
+		Callers: callers, Auditor: audit, Trail: audit, Rate: cfg.APIRate, Burst: cfg.APIBurst, Ready: ready, Now: now,
+	}, store, model, apiMetrics, logger)
+	if len(callers) == 0 {
+		logger.Warn("no API callers configured: /v1 answers 401 to every request; set SAFETYNET_API_TOKENS or SAFETYNET_API_TOKENS_FILE")
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("%sHTTP_ADDR: listen on %s: %w", EnvPrefix, cfg.HTTPAddr, err)
 	}
-	var handler http.Handler = api
+	var handler http.Handler = httpAPI
 	if cfg.PProf {
-		handler = withPProf(api)
+		handler = withPProf(httpAPI)
 		logger.Warn("profiler served at /debug/pprof/ (SAFETYNET_PPROF=true); it needs no token: keep the port private")
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	srv := newHTTPServer(handler, logger)
+	var metricsLn net.Listener
+	var metricsSrv *http.Server
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("%sMETRICS_ADDR: listen on %s: %w", EnvPrefix, cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", api.MetricsHandler(reg))
+		metricsSrv = newHTTPServer(mux, logger)
+	}
 	if opts.Listening != nil {
 		opts.Listening <- ln.Addr().String()
+	}
+	if opts.MetricsListening != nil && metricsLn != nil {
+		opts.MetricsListening <- metricsLn.Addr().String()
 	}
 	logger.Info("safetynet started", "version", opts.Version, "model", model.Version, "http", ln.Addr().String(),
 		"brokers", cfg.KafkaBrokers, "state_dir", cfg.StateDir, "partitions_group", cfg.GroupID)
@@ -180,8 +200,19 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), shutdownTimeout)
 		defer cancel()
+		if metricsSrv != nil {
+			_ = metricsSrv.Shutdown(sctx)
+		}
 		return srv.Shutdown(sctx)
 	})
+	if metricsSrv != nil {
+		g.Go(func() error {
+			if err := metricsSrv.Serve(metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("metrics server: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		store.RunGC(gctx, 5*time.Minute, stateMetrics.GCRuns.Inc)
 		return nil

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -611,7 +613,7 @@ func (b *benchRun) startService(ctx context.Context, group string, brokers []str
 		"SAFETYNET_GROUP_ID="+group,
 		"SAFETYNET_STATE_DIR="+dir,
 		"SAFETYNET_PSEUDONYM_KEY=5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d",
-		"SAFETYNET_API_TOKENS=bench",
+		"SAFETYNET_API_TOKENS=bench:"+benchToken(),
 		"SAFETYNET_HTTP_ADDR="+addr,
 		"SAFETYNET_LOG_LEVEL=warn",
 		"SAFETYNET_LOG_FORMAT=text",
@@ -675,4 +677,12 @@ func (s *service) stop() error {
 		_ = s.cmd.Process.Kill()
 		return fmt.Errorf("the service did not stop within 30 s of SIGTERM (see %s)", s.logPath)
 	}
+}
+
+// benchToken is a random API token for the bench's service (start-up refuses short or
+// placeholder tokens).
+func benchToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

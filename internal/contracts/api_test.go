@@ -1,6 +1,8 @@
 package contracts
 
 import (
+	"context"
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -13,6 +15,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"safetynet/stream/api"
+	"safetynet/stream/kafkaio"
 )
 
 // apiSource is the directory of the package that registers the HTTP routes (api.New).
@@ -157,6 +163,9 @@ func testAPI(t *testing.T, s *Schemas, svc *service) {
 		{"alerts limit 0", "/v1/alerts", "/v1/alerts?limit=0", true, 400},
 		{"alerts bad cursor", "/v1/alerts", "/v1/alerts?cursor=***", true, 400},
 		{"alerts without a token", "/v1/alerts", "/v1/alerts", false, 401},
+		{"stats", "/v1/stats", "/v1/stats", true, 200},
+		{"audit trail is for auditors", "/v1/audit", "/v1/audit", true, 403},
+		{"stats without a token", "/v1/stats", "/v1/stats", false, 401},
 		{"healthz", "/healthz", "/healthz", false, 200},
 		{"readyz", "/readyz", "/readyz", false, 200},
 		{"metrics", "/metrics", "/metrics", false, 200},
@@ -184,5 +193,29 @@ func testAPI(t *testing.T, s *Schemas, svc *service) {
 			}
 			checkResponse(t, s, "GET", tc.path, resp, body)
 		})
+	}
+}
+
+// testAuditTrail holds every record the API wrote to the audit topic (one per answered /v1
+// request of testAPI) to docs/schemas/audit.schema.json.
+func testAuditTrail(t *testing.T, s *Schemas, svc *service) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	trail := api.NewKafkaAudit(kafkaio.Kafka{Brokers: []string{svc.addr}}, svc.topics.Audit)
+	defer trail.Close()
+	n := 0
+	err := trail.Audit(ctx, api.AuditQuery{}, func(r api.AuditRecord) bool {
+		b, _ := json.Marshal(r)
+		if err := s.Validate("schemas/audit.schema.json", b); err != nil {
+			t.Errorf("audit record does not match docs/schemas/audit.schema.json: %v\n%s", err, b)
+		}
+		n++
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 10 {
+		t.Errorf("%d audit records, want one for each authenticated request of the API test", n)
 	}
 }

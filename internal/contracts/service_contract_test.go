@@ -154,6 +154,7 @@ func TestAgainstTheService(t *testing.T) {
 	})
 
 	t.Run("api", func(t *testing.T) { testAPI(t, s, svc) })
+	t.Run("audit trail", func(t *testing.T) { testAuditTrail(t, s, svc) })
 }
 
 // run runs a program, failing the test with its output when it fails or outlasts timeout.

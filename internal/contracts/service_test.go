@@ -25,7 +25,7 @@ import (
 	"safetynet/stream/topics"
 )
 
-const apiToken = "contracts-test-token"
+const apiToken = "contracts-5c1e8d7b3a904f62be17a0d4c9e3f1"
 
 // service is safetynet (intake, monitor, HTTP API) running in-process against an embedded
 // broker (kfake over TCP) and a real Badger store, wired as cmd/safetynet's run does.
@@ -38,7 +38,7 @@ type service struct {
 func startService(t *testing.T) *service {
 	t.Helper()
 	topics := topics.Default()
-	_, addr := kafkatest.Broker(t, 3, append(topics.FeedTopics(), topics.HouseholdEvents, topics.DLQ, topics.Alerts, topics.Changelog)...)
+	_, addr := kafkatest.Broker(t, 3, append(topics.FeedTopics(), topics.HouseholdEvents, topics.DLQ, topics.Alerts, topics.Changelog, topics.Audit)...)
 	store, err := state.Open(state.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +69,13 @@ func startService(t *testing.T) *service {
 		}
 		return len(why) == 0, why
 	}
-	api := httptest.NewServer(api.New(api.Config{Tokens: []string{apiToken}, Ready: ready}, store, model, reg, logger))
+	caller, err := api.NewCaller("contracts", apiToken, api.RoleSupervisor, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit := api.NewKafkaAudit(k, topics.Audit)
+	t.Cleanup(func() { audit.Close() })
+	api := httptest.NewServer(api.New(api.Config{Callers: []api.Caller{caller}, Auditor: audit, Trail: audit, Ready: ready}, store, model, reg, logger))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	g, gctx := errgroup.WithContext(ctx)

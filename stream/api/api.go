@@ -1,16 +1,15 @@
+// Package api is the HTTP API: health, readiness, metrics, and under /v1 the household data for
+// named callers, each limited by its role and area, every answer recorded on the audit trail
+// before it is sent. It does not consume Kafka; it writes (and reads back) the audit topic only.
 package api
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
-	"safetynet/stream/household"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,52 +17,88 @@ import (
 
 	"safetynet/scorer"
 	"safetynet/state"
+	"safetynet/stream/household"
 )
 
-// APIConfig configures the HTTP server.
+// Config configures the HTTP API.
 type Config struct {
-	// Tokens are the bearer tokens accepted by /v1. With none, /v1 answers 401 to everyone.
-	Tokens []string
-	// Ready reports readiness for /readyz, with the reasons when not ready.
+	// Callers are the named clients of /v1, each with a role and an area prefix. With none, /v1
+	// answers 401 to everyone.
+	Callers []Caller
+	// Auditor keeps the audit trail. Every answer of /v1 to an authenticated caller is recorded
+	// before it is sent; without an Auditor (or when it fails) /v1 answers 503.
+	Auditor Auditor
+	// Trail reads the audit trail back for GET /v1/audit (503 without one).
+	Trail AuditTrail
+	// Rate and Burst limit each caller's requests (per second; default 20 and 40).
+	Rate  float64
+	Burst int
+	// FailRate and FailBurst limit failed authentications per client address (default one every
+	// 6 s, burst 10): past them the address gets 429 whatever it presents.
+	FailRate  float64
+	FailBurst int
+	// Ready reports readiness for /readyz: reason codes when not ready.
 	Ready func() (bool, []string)
-	// Now is the clock for assessments made on request (default time.Now).
+	// Now is the clock for assessments made on request and the audit records (default time.Now).
 	Now func() time.Time
 }
 
-// API serves /metrics, /healthz, /readyz and the authenticated household API under /v1.
+// API serves /healthz, /readyz, /metrics (unless served elsewhere) and the authenticated
+// household API under /v1.
 type API struct {
-	cfg    Config
-	store  *state.Store
-	model  *scorer.Model
-	logger *slog.Logger
-	tokens [][32]byte // hashes, compared in constant time
-	mux    *http.ServeMux
+	cfg                 Config
+	store               *state.Store
+	model               *scorer.Model
+	logger              *slog.Logger
+	callers             []Caller
+	perCaller, failures *limiters
+	mux                 *http.ServeMux
 }
 
-// NewAPI returns the HTTP handler of the service.
+// New returns the HTTP handler of the service. With a nil gatherer /metrics is not served here
+// (the service serves it on its own address: MetricsHandler).
 func New(cfg Config, store *state.Store, model *scorer.Model, gatherer prometheus.Gatherer, logger *slog.Logger) *API {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &API{cfg: cfg, store: store, model: model, logger: logger.With("stage", "api"), mux: http.NewServeMux()}
-	for _, t := range cfg.Tokens {
-		if t = strings.TrimSpace(t); t != "" {
-			a.tokens = append(a.tokens, sha256.Sum256([]byte(t)))
-		}
+	if cfg.Rate <= 0 {
+		cfg.Rate = 20
 	}
-	a.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	if cfg.Burst <= 0 {
+		cfg.Burst = 2 * int(cfg.Rate+0.5)
+	}
+	if cfg.FailRate <= 0 {
+		cfg.FailRate = 1.0 / 6
+	}
+	if cfg.FailBurst <= 0 {
+		cfg.FailBurst = 10
+	}
+	a := &API{cfg: cfg, store: store, model: model, logger: logger.With("stage", "api"), mux: http.NewServeMux(),
+		callers: cfg.Callers, perCaller: newLimiters(cfg.Rate, cfg.Burst), failures: newLimiters(cfg.FailRate, cfg.FailBurst)}
+	if gatherer != nil {
+		a.mux.Handle("GET /metrics", MetricsHandler(gatherer))
+	}
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	a.mux.HandleFunc("GET /readyz", a.readyz)
-	a.mux.HandleFunc("GET /v1/households/{id}", a.auth(a.household))
-	a.mux.HandleFunc("GET /v1/alerts", a.auth(a.alerts))
+	a.mux.HandleFunc("GET /v1/households/{id}", a.v1(kindHouseholds, ActionHouseholdRead, a.household))
+	a.mux.HandleFunc("GET /v1/alerts", a.v1(kindHouseholds, ActionAlertsList, a.alerts))
+	a.mux.HandleFunc("GET /v1/stats", a.v1(kindStats, ActionStatsRead, a.stats))
+	a.mux.HandleFunc("GET /v1/audit", a.v1(kindAudit, ActionAuditRead, a.audit))
 	return a
+}
+
+// MetricsHandler serves the gatherer's metrics in the Prometheus formats.
+func MetricsHandler(gatherer prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
+// readyz answers 200 or 503 with reason codes (registry_loading, partition_catching_up, …); the
+// details are in the log, not here.
 func (a *API) readyz(w http.ResponseWriter, _ *http.Request) {
 	ready, reasons := true, []string(nil)
 	if a.cfg.Ready != nil {
@@ -74,24 +109,6 @@ func (a *API) readyz(w http.ResponseWriter, _ *http.Request) {
 		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, map[string]any{"ready": ready, "reasons": reasons})
-}
-
-// auth admits requests bearing one of the configured tokens; everything else gets 401 and no data.
-func (a *API) auth(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if ok {
-			h := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-			for _, t := range a.tokens {
-				if subtle.ConstantTimeCompare(h[:], t[:]) == 1 {
-					next(w, r)
-					return
-				}
-			}
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="safetynet"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required (SAFETYNET_API_TOKENS)"})
-	}
 }
 
 // HouseholdView is what a caseworker sees of a household: members without their ID numbers,
@@ -125,25 +142,32 @@ type MemberView struct {
 	Admissions []scorer.Admission `json:"admissions,omitempty"`
 }
 
-func (a *API) household(w http.ResponseWriter, r *http.Request) {
+// notFound is the answer for an unknown household and for one outside the caller's area alike:
+// the same status, body and headers, so that a caller cannot learn which households exist
+// elsewhere.
+var notFound = reply{status: http.StatusNotFound, body: map[string]string{"error": "no household with that id on this instance"}}
+
+func (a *API) household(r *http.Request, c Caller) reply {
 	id := r.PathValue("id")
 	v, err := a.store.Household(id)
 	if errors.Is(err, state.ErrNotFound) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no household with that id on this instance"})
-		return
+		return notFound.about(id)
 	}
 	if err != nil {
 		a.logger.Error("read household for the API", "err", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "cannot read the state store"})
-		return
+		return reply{status: http.StatusInternalServerError, body: map[string]string{"error": "cannot read the state store"}}.about(id)
 	}
 	h, err := household.Decode(v)
 	if err != nil {
 		a.logger.Error("decode household for the API", "err", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "stored household does not decode"})
-		return
+		return reply{status: http.StatusInternalServerError, body: map[string]string{"error": "stored household does not decode"}}.about(id)
 	}
-	writeJSON(w, http.StatusOK, a.view(h))
+	if !c.Covers(areaOf(h)) {
+		r := notFound.about(id)
+		r.reason = "outside_area"
+		return r
+	}
+	return reply{status: http.StatusOK, body: a.view(h)}.about(id)
 }
 
 func (a *API) view(h *household.Household) HouseholdView {
@@ -178,16 +202,16 @@ func ageAt(birth, now time.Time) int {
 	return age
 }
 
-// alerts lists the alerts published by this instance, newest first: ?status=&level=&limit=&cursor=.
-func (a *API) alerts(w http.ResponseWriter, r *http.Request) {
+// alerts lists the alerts published by this instance in the caller's area, newest first:
+// ?status=&level=&limit=&cursor=.
+func (a *API) alerts(r *http.Request, c Caller) reply {
 	q := r.URL.Query()
 	status, level := q.Get("status"), q.Get("level")
 	limit := 50
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 1000 {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "limit must be a number from 1 to 1000"})
-			return
+			return badRequest("limit must be a number from 1 to 1000")
 		}
 		limit = n
 	}
@@ -195,8 +219,7 @@ func (a *API) alerts(w http.ResponseWriter, r *http.Request) {
 	if c := q.Get("cursor"); c != "" {
 		b, err := base64.RawURLEncoding.DecodeString(c)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "cursor is not one this API gave out"})
-			return
+			return badRequest("cursor is not one this API gave out")
 		}
 		before = b
 	}
@@ -206,11 +229,14 @@ func (a *API) alerts(w http.ResponseWriter, r *http.Request) {
 	}{Alerts: []json.RawMessage{}}
 	var last []byte
 	err := a.store.Alerts(before, func(key, value []byte) bool {
-		var head struct{ Status, Level string }
+		var head struct {
+			Status, Level string
+			AreaCode      string `json:"area_code"`
+		}
 		if json.Unmarshal(value, &head) != nil {
 			return true
 		}
-		if (status != "" && head.Status != status) || (level != "" && head.Level != level) {
+		if (status != "" && head.Status != status) || (level != "" && head.Level != level) || !c.Covers(head.AreaCode) {
 			return true
 		}
 		if len(out.Alerts) == limit {
@@ -223,10 +249,9 @@ func (a *API) alerts(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		a.logger.Error("list alerts", "err", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "cannot read the state store"})
-		return
+		return reply{status: http.StatusInternalServerError, body: map[string]string{"error": "cannot read the state store"}}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return reply{status: http.StatusOK, body: out}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

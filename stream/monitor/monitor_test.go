@@ -54,7 +54,7 @@ const testPartitions = 3
 
 func newBroker(t *testing.T) string {
 	topics := topics.Default()
-	_, addr := kafkatest.Broker(t, testPartitions, append(topics.FeedTopics(), topics.HouseholdEvents, topics.DLQ, topics.Alerts, topics.Changelog)...)
+	_, addr := kafkatest.Broker(t, testPartitions, append(topics.FeedTopics(), topics.HouseholdEvents, topics.DLQ, topics.Alerts, topics.Changelog, topics.Audit)...)
 	return addr
 }
 
@@ -377,7 +377,7 @@ func TestAPI(t *testing.T) {
 		last = got[len(got)-1]
 	}
 
-	srv := httptest.NewServer(api.New(api.Config{Tokens: []string{"secret-token"}, Now: c.Now}, p.store, scorer.Default(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(api.New(apiConfig(t, addr, apiTestToken, c.Now), p.store, scorer.Default(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler)))
 	defer srv.Close()
 	for _, tc := range []struct {
 		name, path, token string
@@ -386,8 +386,8 @@ func TestAPI(t *testing.T) {
 		{"no token", "/v1/households/H-API", "", http.StatusUnauthorized},
 		{"wrong token", "/v1/households/H-API", "guess", http.StatusUnauthorized},
 		{"alerts without token", "/v1/alerts", "", http.StatusUnauthorized},
-		{"unknown household", "/v1/households/H-NONE", "secret-token", http.StatusNotFound},
-		{"household", "/v1/households/H-API", "secret-token", http.StatusOK},
+		{"unknown household", "/v1/households/H-NONE", apiTestToken, http.StatusNotFound},
+		{"household", "/v1/households/H-API", apiTestToken, http.StatusOK},
 		{"health needs no token", "/healthz", "", http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -450,11 +450,11 @@ func TestAPIAlertList(t *testing.T) {
 	for i := range 4 {
 		waitHousehold(t, p.store, fmt.Sprintf("H-LIST-%d", i), func(h *household.Household) bool { return len(h.Alerts) > 0 })
 	}
-	srv := httptest.NewServer(api.New(api.Config{Tokens: []string{"tok"}, Now: c.Now}, p.store, scorer.Default(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(api.New(apiConfig(t, addr, apiTestToken, c.Now), p.store, scorer.Default(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler)))
 	defer srv.Close()
 	get := func(path string) (int, []household.Alert, string) {
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer tok")
+		req.Header.Set("Authorization", "Bearer "+apiTestToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -54,10 +54,10 @@ func TestNoOutputRebuildsAnIDNumber(t *testing.T) {
 		t.Fatal(err)
 	}
 	outputs["stored state (state dump)"] = []string{string(dump)}
-	srv := httptest.NewServer(api.New(api.Config{Tokens: []string{"secret-token"}, Now: c.Now}, p.store, scorer.Default(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(api.New(apiConfig(t, p.addr, apiTestToken, c.Now), p.store, scorer.Default(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler)))
 	defer srv.Close()
 	req, _ := http.NewRequest("GET", srv.URL+"/v1/households/H-REBUILD", nil)
-	req.Header.Set("Authorization", "Bearer secret-token")
+	req.Header.Set("Authorization", "Bearer "+apiTestToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ type Topics struct {
 	DLQ             string `env:"DLQ" envDefault:"safetynet.dlq" desc:"dead letters"`
 	Alerts          string `env:"ALERTS" envDefault:"safetynet.alerts" desc:"alerts"`
 	Changelog       string `env:"CHANGELOG" envDefault:"safetynet.changelog" desc:"state changelog (compacted; as many partitions as household-events)"`
+	Audit           string `env:"AUDIT" envDefault:"safetynet.audit" desc:"audit trail: every read of household data by API callers"`
 }
 
 // Default returns the default topic names (the envDefault tags of Topics).

@@ -50,7 +50,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	safetynetBin = filepath.Join(dir, "safetynet")
-	if out, err := exec.Command("go", "build", "-o", safetynetBin, "../../cmd/safetynet").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", "testclock", "-o", safetynetBin, "../../cmd/safetynet").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build ../../cmd/safetynet: %v\n%s", err, out)
 		os.RemoveAll(dir)
 		os.Exit(1)
