@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -28,7 +27,7 @@ var btAt = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 func synthHouseholds(t *testing.T, n int) map[string][]byte {
 	t.Helper()
 	g := feedgen.New(feedgen.Config{Seed: 9, Households: n, Start: btAt, MalformedRate: -1, DuplicateRate: -1, UnknownPersonRate: -1})
-	ps, _ := feed.NewPseudonymizer(bytes.Repeat([]byte{3}, 32))
+	ps, _ := feed.NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
 	hhs, home := map[string]*household.Household{}, map[string]string{}
 	apply := func(ev feedgen.Event) {
 		raw, derr := feed.Decode(ev.Feed, ev.Value, feed.DefaultMaxEventBytes, 1000*time.Hour, btAt)

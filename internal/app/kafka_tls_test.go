@@ -94,7 +94,7 @@ func secureBroker(t *testing.T, pki testPKI, mtls bool) string {
 // the error explained as the probe logs it.
 func metadata(t *testing.T, env map[string]string) error {
 	t.Helper()
-	env["SAFETYNET_PSEUDONYM_KEY"] = "0123456789abcdef"
+	env["SAFETYNET_PSEUDONYM_KEY"] = "5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"
 	cfg, err := LoadConfig(env)
 	if err != nil {
 		return err

@@ -1,7 +1,6 @@
 package backtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -30,7 +29,7 @@ var testAt = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 func buildState(t testing.TB, n int) (string, map[string]*household.Household) {
 	t.Helper()
 	g := feedgen.New(feedgen.Config{Seed: 41, Households: n, Start: testAt, MalformedRate: -1, DuplicateRate: -1, UnknownPersonRate: -1})
-	ps, err := feed.NewPseudonymizer(bytes.Repeat([]byte{7}, 32))
+	ps, err := feed.NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,9 @@ var decoderOnly = []struct {
 	{feed.ReasonBadValue, "birth_date", "is not a date that exists", "birth_date must exist (1990-02-30)"},
 	{feed.ReasonBadValue, "", "bytes, the limit is 128", "identifiers are limited in bytes; maxLength counts characters"},
 	{feed.ReasonTooLarge, "", "", "the record's size in bytes (SAFETYNET_MAX_EVENT_BYTES)"},
+	{feed.ReasonBadValue, "birth_date", "disagrees with the birth date in person_id", "birth_date must be the ID number's birth date"},
+	{feed.ReasonBadValue, "household_id", "", "identifiers must not hold a resident ID number (a run of 15 or 18 digits)"},
+	{feed.ReasonMalformedJSON, "", "", "a key given twice (JSON Schema sees only one of them)"},
 }
 
 func decoderOnlyIndex(e *feed.DecodeError) int {
@@ -97,7 +100,10 @@ func handCorpus() []record {
 	raw := func(name, feed, s string) { c = append(c, record{name, feed, []byte(s)}) }
 
 	// Valid: every feed and type, with and without the optional fields.
-	add("registry joined full", "registry", "member_joined", map[string]any{"household_id": "H1", "birth_date": "1952-10-28", "sex": "F", "relation": "head", "unknown_field": 7})
+	add("registry joined full", "registry", "member_joined", map[string]any{"household_id": "H1", "birth_date": "1952-09-27", "sex": "F", "relation": "head", "unknown_field": 7})
+	add("registry birth date not the ID's", "registry", "member_joined", map[string]any{"household_id": "H1", "birth_date": "1952-10-28", "sex": "F", "relation": "head"})
+	add("registry identifier holding an ID number", "registry", "member_joined", map[string]any{"household_id": "H-" + id, "relation": "head"})
+	raw("duplicate key", "pension", `{"event_id":"e-1","event_id":"e-2","type":"started","person_id":"`+id+`","occurred_at":"2025-05-01T08:00:00+08:00","monthly_amount":900}`)
 	add("registry left", "registry", "member_left", map[string]any{"household_id": "H1"})
 	add("registry died", "registry", "died", map[string]any{"household_id": "H1", "sex": rawNull, "relation": ""})
 	add("registry empty optionals", "registry", "member_joined", map[string]any{"household_id": "H1", "birth_date": "", "sex": "", "relation": rawNull})
