@@ -47,6 +47,9 @@ type Config struct {
 	APITokens          []string "env:\"API_TOKENS\" envSeparator:\",\" desc:\"comma-separated bearer tokens for `/v1`; with none, `/v1` answers 401\""
 	HTTPAddr           string   "env:\"HTTP_ADDR\" envDefault:\":8080\" desc:\"`/metrics`, `/healthz`, `/readyz`, `/v1`\""
 	ModelFile          string   `env:"MODEL_FILE" desc:"risk model YAML ([docs/model.md](docs/model.md)); the built-in model when empty"`
+	RescoreRate        float64  `env:"RESCORE_RATE" envDefault:"2000" desc:"households re-scored per second (over all partitions of the instance) in the background after a model change"`
+	ModelChangeAlerts  string   "env:\"MODEL_CHANGE_ALERTS\" envDefault:\"publish\" desc:\"`publish` or `suppress`: whether level changes made by re-scoring after a model change go to the alert topic (cause `model_change`); suppressed, the state still follows the new model\""
+	BackfillUntil      string   "env:\"BACKFILL_UNTIL\" desc:\"RFC 3339 time: events that occurred before it update state without alerts until the backlog is loaded; then every household at a level gets one `raised` alert with cause `backfill` ([docs/operations.md](docs/operations.md#loading-history-backfill))\""
 	PProf              bool     "env:\"PPROF\" envDefault:\"false\" desc:\"serve Go's profiler at `/debug/pprof/` on the HTTP address (for the bench and for diagnosis; unauthenticated, so keep it off where the port is reachable)\""
 
 	MaxEventBytes     int           "env:\"MAX_EVENT_BYTES\" envDefault:\"65536\" desc:\"larger feed records are dead-lettered as `too_large`\""
@@ -156,6 +159,15 @@ func (c *Config) validate() error {
 	if len(c.PseudonymKey) < feed.MinPseudonymKeyBytes {
 		bad("PSEUDONYM_KEY", "required, at least %d bytes (for example `openssl rand -hex 32`); resident ID numbers are never stored without it", feed.MinPseudonymKeyBytes)
 	}
+	if c.RescoreRate < 1 || c.RescoreRate > 1e6 {
+		bad("RESCORE_RATE", "%g is out of range 1–1000000 households per second", c.RescoreRate)
+	}
+	if c.ModelChangeAlerts != "publish" && c.ModelChangeAlerts != "suppress" {
+		bad("MODEL_CHANGE_ALERTS", "%q is not publish or suppress", c.ModelChangeAlerts)
+	}
+	if _, err := c.backfillUntil(); err != nil {
+		bad("BACKFILL_UNTIL", "%q is not an RFC 3339 time (2006-01-02T15:04:05Z)", c.BackfillUntil)
+	}
 	if c.MaxEventBytes < 256 || c.MaxEventBytes > 16<<20 {
 		bad("MAX_EVENT_BYTES", "%d is out of range 256–16777216", c.MaxEventBytes)
 	}
@@ -186,6 +198,14 @@ func (c *Config) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// backfillUntil is the backfill cutoff, zero when none is set.
+func (c *Config) backfillUntil() (time.Time, error) {
+	if c.BackfillUntil == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339, c.BackfillUntil)
 }
 
 // Kafka returns the connection settings, loading the CA bundle and SASL mechanism.

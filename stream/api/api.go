@@ -28,6 +28,9 @@ type Config struct {
 	Ready func() (bool, []string)
 	// Now is the clock for assessments made on request (default time.Now).
 	Now func() time.Time
+	// Model, when set, gives the model of each request (the service swaps models on reload);
+	// otherwise the model passed to New is used.
+	Model func() *scorer.Model
 }
 
 // API serves /metrics, /healthz, /readyz and the authenticated household API under /v1.
@@ -148,7 +151,11 @@ func (a *API) household(w http.ResponseWriter, r *http.Request) {
 func (a *API) view(h *household.Household) HouseholdView {
 	now := a.cfg.Now()
 	sh := h.Scorer()
-	as := scorer.Assess(a.model, sh, now)
+	model := a.model
+	if a.cfg.Model != nil {
+		model = a.cfg.Model()
+	}
+	as := scorer.Assess(model, sh, now)
 	view := HouseholdView{
 		HouseholdID: h.ID, Level: h.Level, Episode: h.Episode, EpisodeOpen: h.Open,
 		Assessment: as, Explanation: as.Explain(h.Level), Alerts: h.Alerts, UpdatedAt: h.Updated,
