@@ -20,7 +20,7 @@ func modelWith(t *testing.T, version string, watch, warning, urgent int) *scorer
 	t.Helper()
 	y := string(scorer.DefaultYAML())
 	for old, repl := range map[string]string{
-		"version: " + scorer.Default().Version:           "version: " + version,
+		"version: " + scorer.Default().Version:          "version: " + version,
 		"{name: watch, threshold: 30, hysteresis: 5}":   fmt.Sprintf("{name: watch, threshold: %d, hysteresis: 5}", watch),
 		"{name: warning, threshold: 45, hysteresis: 5}": fmt.Sprintf("{name: warning, threshold: %d, hysteresis: 5}", warning),
 		"{name: urgent, threshold: 65, hysteresis: 5}":  fmt.Sprintf("{name: urgent, threshold: %d, hysteresis: 5}", urgent),
