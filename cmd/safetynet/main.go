@@ -59,6 +59,29 @@ func main() {
 	os.Exit(code)
 }
 
+// reloadSignals turns SIGHUP into reload requests for the service (the model file is read
+// again) until ctx ends. A request arriving while one is pending is merged with it.
+func reloadSignals(ctx context.Context) <-chan struct{} {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	reload := make(chan struct{}, 1)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				select {
+				case reload <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return reload
+}
+
 // exitCode is 0 for success and help, 2 for a usage error, 1 for any other error.
 func exitCode(err error, stderr io.Writer) int {
 	var ue *usageError
@@ -203,7 +226,7 @@ func runCmd(c *call) error {
 		return err
 	}
 	setDefaultMemoryLimit()
-	return app.Run(c.ctx, cfg, app.Options{Stderr: c.stderr, Version: version})
+	return app.Run(c.ctx, cfg, app.Options{Stderr: c.stderr, Version: version, Reload: reloadSignals(c.ctx)})
 }
 
 func runHelp(w io.Writer) {

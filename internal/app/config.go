@@ -57,6 +57,9 @@ type Config struct {
 	HTTPAddr           string   "env:\"HTTP_ADDR\" envDefault:\":8080\" desc:\"`/healthz`, `/readyz`, `/v1`, and `/metrics` unless `SAFETYNET_METRICS_ADDR` is set\""
 	MetricsAddr        string   "env:\"METRICS_ADDR\" desc:\"serve `/metrics` on this address (e.g. `:9090`) and not on `SAFETYNET_HTTP_ADDR`\""
 	ModelFile          string   `env:"MODEL_FILE" desc:"risk model YAML ([docs/model.md](docs/model.md)); the built-in model when empty"`
+	RescoreRate        float64  `env:"RESCORE_RATE" envDefault:"2000" desc:"households re-scored per second (over all partitions of the instance) in the background after a model change"`
+	ModelChangeAlerts  string   "env:\"MODEL_CHANGE_ALERTS\" envDefault:\"publish\" desc:\"`publish` or `suppress`: whether level changes made by re-scoring after a model change go to the alert topic (cause `model_change`); suppressed, the state still follows the new model\""
+	BackfillUntil      string   "env:\"BACKFILL_UNTIL\" desc:\"RFC 3339 time: events that occurred before it update state without alerts until the backlog is loaded; then every household at a level gets one `raised` alert with cause `backfill` ([docs/operations.md](docs/operations.md#loading-history-backfill))\""
 	PProf              bool     "env:\"PPROF\" envDefault:\"false\" desc:\"serve Go's profiler at `/debug/pprof/` on the HTTP address (for the bench and for diagnosis; unauthenticated, so keep it off where the port is reachable)\""
 
 	MaxEventBytes     int           "env:\"MAX_EVENT_BYTES\" envDefault:\"65536\" desc:\"larger feed records are dead-lettered as `too_large`\""
@@ -187,6 +190,15 @@ func (c *Config) validate() error {
 	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
 		bad("METRICS_ADDR", "%q is SAFETYNET_HTTP_ADDR too; give metrics their own port or leave it empty", c.MetricsAddr)
 	}
+	if c.RescoreRate < 1 || c.RescoreRate > 1e6 {
+		bad("RESCORE_RATE", "%g is out of range 1–1000000 households per second", c.RescoreRate)
+	}
+	if c.ModelChangeAlerts != "publish" && c.ModelChangeAlerts != "suppress" {
+		bad("MODEL_CHANGE_ALERTS", "%q is not publish or suppress", c.ModelChangeAlerts)
+	}
+	if _, err := c.backfillUntil(); err != nil {
+		bad("BACKFILL_UNTIL", "%q is not an RFC 3339 time (2006-01-02T15:04:05Z)", c.BackfillUntil)
+	}
 	if c.MaxEventBytes < 256 || c.MaxEventBytes > 16<<20 {
 		bad("MAX_EVENT_BYTES", "%d is out of range 256–16777216", c.MaxEventBytes)
 	}
@@ -241,6 +253,14 @@ func (c *Config) Callers() ([]api.Caller, error) {
 		file = f
 	}
 	return api.ParseCallers(c.APITokens, EnvPrefix+"API_TOKENS", file, EnvPrefix+"API_TOKENS_FILE")
+}
+
+// backfillUntil is the backfill cutoff, zero when none is set.
+func (c *Config) backfillUntil() (time.Time, error) {
+	if c.BackfillUntil == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339, c.BackfillUntil)
 }
 
 // Kafka returns the connection settings, loading the CA bundle, the client certificate and the

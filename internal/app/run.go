@@ -45,6 +45,10 @@ type Options struct {
 	// MetricsListening, when set, receives the metrics server's address (SAFETYNET_METRICS_ADDR).
 	MetricsListening chan<- string
 	Registry         *prometheus.Registry
+	// Reload, when set, asks for the model file to be read again (main sends on SIGHUP): a
+	// changed model is swapped in and every household re-scored in the background; a file that
+	// fails its check is refused and the running model stays.
+	Reload <-chan struct{}
 }
 
 // Run is the service: intake, monitor and HTTP under one errgroup. It returns when ctx ends (nil)
@@ -54,11 +58,13 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	model := scorer.Default()
-	if cfg.ModelFile != "" {
-		if model, err = scorer.LoadFile(cfg.ModelFile); err != nil {
-			return fmt.Errorf("%sMODEL_FILE: %w", EnvPrefix, err)
-		}
+	model, modelData, err := loadModel(cfg.ModelFile)
+	if err != nil {
+		return err
+	}
+	backfillUntil, err := cfg.backfillUntil()
+	if err != nil {
+		return fmt.Errorf("%sBACKFILL_UNTIL: %w", EnvPrefix, err)
 	}
 	kafkaCfg, err := cfg.Kafka()
 	if err != nil {
@@ -119,7 +125,15 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	monitor := monitor.New(monitor.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor", AlertRetention: cfg.AlertRetention,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.OnAlert,
+		RescoreRate: cfg.RescoreRate, SuppressModelChangeAlerts: cfg.ModelChangeAlerts == "suppress",
+		BackfillUntil: backfillUntil,
 	}, store, model, monitor.NewMetrics(reg), logger)
+	reloader := &modelReloader{path: cfg.ModelFile, current: model, data: modelData, logger: logger,
+		swap: func(old, m *scorer.Model) {
+			svc.buildInfo.DeleteLabelValues(opts.Version, runtime.Version(), old.Version)
+			svc.buildInfo.WithLabelValues(opts.Version, runtime.Version(), m.Version).Set(1)
+			monitor.SetModel(m)
+		}}
 
 	var diskOK atomic.Bool
 	diskOK.Store(true)
@@ -148,7 +162,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		apiMetrics = nil // served on its own address below
 	}
 	httpAPI := api.New(api.Config{
-		Callers: callers, Auditor: audit, Trail: audit, Rate: cfg.APIRate, Burst: cfg.APIBurst, Ready: ready, Now: now,
+		Callers: callers, Auditor: audit, Trail: audit, Rate: cfg.APIRate, Burst: cfg.APIBurst, Ready: ready, Now: now, Model: monitor.Model,
 	}, store, model, apiMetrics, logger)
 	if len(callers) == 0 {
 		logger.Warn("no API callers configured: /v1 answers 401 to every request; set SAFETYNET_API_TOKENS or SAFETYNET_API_TOKENS_FILE")
@@ -187,6 +201,12 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return intake.Run(gctx) })
 	g.Go(func() error { return monitor.Run(gctx) })
+	if opts.Reload != nil {
+		g.Go(func() error {
+			reloader.run(gctx, opts.Reload)
+			return nil
+		})
+	}
 	g.Go(func() error { // lag of the feeds; the monitor's workers set the household-events lag
 		return kafkaio.RunGroupLag(gctx, kafkaio.GroupLagConfig{Kafka: kafkaCfg, GroupID: cfg.GroupID + "-intake", Topics: cfg.Topics.FeedTopics()}, lag, logger)
 	})

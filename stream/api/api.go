@@ -41,6 +41,9 @@ type Config struct {
 	Ready func() (bool, []string)
 	// Now is the clock for assessments made on request and the audit records (default time.Now).
 	Now func() time.Time
+	// Model, when set, gives the model of each request (the service swaps models on reload);
+	// otherwise the model passed to New is used.
+	Model func() *scorer.Model
 }
 
 // API serves /healthz, /readyz, /metrics (unless served elsewhere) and the authenticated
@@ -173,7 +176,11 @@ func (a *API) household(r *http.Request, c Caller) reply {
 func (a *API) view(h *household.Household) HouseholdView {
 	now := a.cfg.Now()
 	sh := h.Scorer()
-	as := scorer.Assess(a.model, sh, now)
+	model := a.model
+	if a.cfg.Model != nil {
+		model = a.cfg.Model()
+	}
+	as := scorer.Assess(model, sh, now)
 	view := HouseholdView{
 		HouseholdID: h.ID, AreaCode: h.AreaCode(), Level: h.Level, Episode: h.Episode, EpisodeOpen: h.Open,
 		Assessment: as, Explanation: as.Explain(h.Level), Alerts: h.Alerts, UpdatedAt: h.Updated,

@@ -40,14 +40,27 @@ type Alert struct {
 	EmittedAt     time.Time               `json:"emitted_at"`
 }
 
-// Cause is what made the household be re-assessed: an event (with where it came from) or a timer.
+// Cause kinds.
+const (
+	CauseEvent       = "event"        // a feed event changed the household
+	CauseTimer       = "timer"        // time alone changed the score
+	CauseModelChange = "model_change" // re-scored under a new model (FromModel → ToModel)
+	CauseBackfill    = "backfill"     // the end of a backfill announces the level history reached
+)
+
+// Cause is what made the household be re-assessed: an event (with where it came from), a timer,
+// a model change or the end of a backfill.
 type Cause struct {
-	Kind      string `json:"kind"` // "event" or "timer"
+	Kind      string `json:"kind"` // one of the Cause* constants
 	EventID   string `json:"event_id,omitempty"`
 	Feed      string `json:"feed,omitempty"`
 	Topic     string `json:"topic,omitempty"`     // the feed topic the event was first read from
 	Partition int    `json:"partition,omitempty"` // partition of that feed topic
 	Offset    int64  `json:"offset,omitempty"`    // offset in that feed topic
+	// FromModel and ToModel are the model versions of a model_change: the one the stored level
+	// was assessed with ("" for state from before versions were recorded) and the new one.
+	FromModel string `json:"from_model,omitempty"`
+	ToModel   string `json:"to_model,omitempty"`
 	// Produced is the feed record's timestamp, for the produce-to-alert latency; not published.
 	Produced time.Time `json:"-"`
 }

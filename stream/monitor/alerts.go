@@ -62,7 +62,12 @@ func transition(m *scorer.Model, h *household.Household, a scorer.Assessment, ex
 		return nil
 	}
 	h.Seq++
-	a = explain()
+	return newAlert(m, h, explain(), status, level, prev, cause, eventTime)
+}
+
+// newAlert is the alert of a household's transition to level (from prev) with status, numbered
+// by the household's episode and sequence as they stand.
+func newAlert(m *scorer.Model, h *household.Household, a scorer.Assessment, status, level, prev string, cause household.Cause, eventTime time.Time) *household.Alert {
 	thresholdLevel := level
 	if level == scorer.LevelNone {
 		thresholdLevel = prev

@@ -23,9 +23,13 @@ import (
 // state in one store transaction, publish the outputs and wait for the broker (write-ahead),
 // commit the transaction, then account for it (cache, gauges, metrics).
 type batch struct {
-	w   *worker
-	tx  *state.Tx
-	now time.Time
+	w     *worker
+	tx    *state.Tx
+	now   time.Time
+	model *scorer.Model // read once at the start: a model swapped meanwhile applies from the next batch
+	// quiet: the partition is backfilling, so assessments change state but make no alert
+	// (and open no case).
+	quiet bool
 	// next is the household-events offset after the batch's last event (-1 for a batch of
 	// timers only).
 	next int64
@@ -48,10 +52,10 @@ type batch struct {
 // household likewise. Then, in write-ahead order, it publishes the alerts, the changelog and the
 // dead letters and waits for the broker's acknowledgement, and only then commits the households,
 // timers and offset to the store in one transaction.
-func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string) error {
+func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string, x extras) error {
 	start := time.Now()
 	b := &batch{
-		w: w, tx: w.mo.store.Begin(), now: w.mo.cfg.Now(), next: -1,
+		w: w, tx: w.mo.store.Begin(), now: w.mo.cfg.Now(), next: -1, model: w.mo.Model(), quiet: x.quiet,
 		households: map[string]*household.Household{}, timerWas: map[string]time.Time{},
 		levelWas: map[string]string{}, existed: map[string]bool{},
 	}
@@ -63,6 +67,9 @@ func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string
 		return err
 	}
 	if err := b.fireTimers(due); err != nil {
+		return err
+	}
+	if err := b.extras(x); err != nil {
 		return err
 	}
 	if err := b.stage(); err != nil {
@@ -163,11 +170,11 @@ func (b *batch) fireTimers(due []string) error {
 // assess re-scores a household and records the alert its transition calls for. It scores
 // without reasons; the explanation is written only for an assessment that makes an alert.
 func (b *batch) assess(h *household.Household, cause household.Cause, eventTime time.Time) {
-	m, sh := b.w.mo.model, h.Scorer()
+	m, sh := b.model, h.Scorer()
 	a := scorer.Score(m, sh, b.now)
 	b.w.mo.metrics.Scores.Observe(a.Total)
 	explain := func() scorer.Assessment { return scorer.Assess(m, sh, b.now) }
-	if al := transition(m, h, a, explain, cause, eventTime); al != nil {
+	if al := transition(m, h, a, explain, cause, eventTime); al != nil && !b.withhold(al) {
 		b.alerts = append(b.alerts, al)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"safetynet/scorer"
 	"safetynet/state"
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
@@ -23,7 +24,7 @@ func TestEncryptedStoreHoldsNoPlaintext(t *testing.T) {
 	key := bytes.Repeat([]byte{0x5a}, 32)
 	t0 := date(2026, 1, 1)
 	c := &clock{now: t0.Add(24 * time.Hour)}
-	p := startPipelineWith(t, addr, state.Options{Dir: dir, EncryptionKey: key}, c)
+	p := startPipelineWith(t, addr, state.Options{Dir: dir, EncryptionKey: key}, c, scorer.Default(), nil)
 	var plain [][]byte
 	for i := range 20 {
 		person, hid := id(300+i, 1950+i), "H-SECRET-"+string(rune('A'+i))

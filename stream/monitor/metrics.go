@@ -26,6 +26,9 @@ type Metrics struct {
 	PartitionsOwned   prometheus.Gauge
 	StateWriteErrors  prometheus.Counter
 	RestoreRemaining  *prometheus.GaugeVec // partition; changelog records left to restore
+	RescoreRemaining  *prometheus.GaugeVec // partition; households left to check after a model change
+	BackfillRemaining *prometheus.GaugeVec // partition; household events left while backfilling
+	AlertsWithheld    *prometheus.CounterVec
 }
 
 // NewMetrics creates the monitor's metrics and registers them on reg.
@@ -78,10 +81,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RestoreRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "safetynet_restore_remaining_records", Help: "Changelog records left to read while a partition is restored (0 when not restoring).",
 		}, []string{"partition"}),
+		RescoreRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "safetynet_rescore_remaining", Help: "Households of the partition left to check for re-scoring after a model change (0 when none is under way).",
+		}, []string{"partition"}),
+		BackfillRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "safetynet_backfill_remaining_records", Help: "Household events left to read while the partition backfills history without alerts (0 otherwise).",
+		}, []string{"partition"}),
+		AlertsWithheld: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "safetynet_alerts_withheld_total", Help: "Level changes kept off the alert topic, by reason: backfill (history before the cutoff) or model_change (SAFETYNET_MODEL_CHANGE_ALERTS=suppress).",
+		}, []string{"reason"}),
 	}
 	reg.MustRegister(m.BatchSize, m.BatchDuration, m.EventToAlert, m.ProduceToAlert, m.Alerts,
 		m.PublishErrors, m.HouseholdsByLevel, m.Scores, m.TimersPending, m.TimersFired,
-		m.Rebalances, m.PartitionsOwned, m.StateWriteErrors, m.RestoreRemaining)
+		m.Rebalances, m.PartitionsOwned, m.StateWriteErrors, m.RestoreRemaining,
+		m.RescoreRemaining, m.BackfillRemaining, m.AlertsWithheld)
+	for _, r := range []string{household.CauseBackfill, household.CauseModelChange} {
+		m.AlertsWithheld.WithLabelValues(r)
+	}
 	// Every series of a bounded label set exists from the start, at 0.
 	for status, levels := range map[string][]string{ // the levels an alert of the status can carry
 		household.StatusRaised:      {"watch", "warning", "urgent"},

@@ -9,6 +9,7 @@ import (
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/topics"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,19 @@ type Config struct {
 	AlertRetention time.Duration
 	// OnAlert, when set, is called with every alert after it is acknowledged (the demo prints them).
 	OnAlert func(household.Alert)
+
+	// RescoreRate is how many households per second (all partitions together) are re-scored
+	// after a model change (default 2000).
+	RescoreRate float64
+	// SuppressModelChangeAlerts keeps the level changes a re-scoring makes off the alert topic:
+	// the state follows the new model, nobody is told.
+	SuppressModelChangeAlerts bool
+	// BackfillUntil, when set, makes events that occurred before it update state without
+	// alerts until the partition's backfill ends (see backfill.go).
+	BackfillUntil time.Time
+	// BackfillSettle is how long a backfilling partition must find nothing to read before its
+	// backlog counts as loaded (default 30 s).
+	BackfillSettle time.Duration
 }
 
 // DefaultAlertRetention is three years.
@@ -51,7 +65,7 @@ const DefaultAlertRetention = 3 * 365 * 24 * time.Hour
 type Monitor struct {
 	cfg     Config
 	store   *state.Store
-	model   *scorer.Model
+	model   atomic.Pointer[scorer.Model] // swapped by SetModel; a batch reads it once, at its start
 	metrics *Metrics
 	logger  *slog.Logger
 
@@ -62,6 +76,8 @@ type Monitor struct {
 	// failCommit, set only by tests, makes a committed batch report a store failure (as a full
 	// disk would), so that the retry path can be tested with a real store.
 	failCommit func() error
+
+	rescoreBudget *budget // households per second re-scored after a model change
 
 	mu         sync.Mutex
 	partitions map[int]*partitionStatus // owned partitions of the current generation
@@ -97,13 +113,22 @@ func New(cfg Config, store *state.Store, model *scorer.Model, m *Metrics, logger
 	if cfg.Lag == nil {
 		cfg.Lag = kafkaio.NewLagGauge(prometheus.NewRegistry())
 	}
-	return &Monitor{
-		cfg: cfg, store: store, model: model, metrics: m, logger: logger.With("stage", "monitor"),
-		alerts:     cfg.Kafka.Writer(cfg.Topics.Alerts, &kafka.Hash{}),
-		changelog:  cfg.Kafka.Writer(cfg.Topics.Changelog, kafkaio.SamePartition{}),
-		dlq:        cfg.Kafka.Writer(cfg.Topics.DLQ, &kafka.Hash{}),
-		partitions: map[int]*partitionStatus{},
+	if cfg.RescoreRate <= 0 {
+		cfg.RescoreRate = 2000
 	}
+	if cfg.BackfillSettle <= 0 {
+		cfg.BackfillSettle = 30 * time.Second
+	}
+	mo := &Monitor{
+		cfg: cfg, store: store, metrics: m, logger: logger.With("stage", "monitor"),
+		alerts:        cfg.Kafka.Writer(cfg.Topics.Alerts, &kafka.Hash{}),
+		changelog:     cfg.Kafka.Writer(cfg.Topics.Changelog, kafkaio.SamePartition{}),
+		dlq:           cfg.Kafka.Writer(cfg.Topics.DLQ, &kafka.Hash{}),
+		partitions:    map[int]*partitionStatus{},
+		rescoreBudget: newBudget(cfg.RescoreRate),
+	}
+	mo.model.Store(model)
+	return mo
 }
 
 // Ready reports whether every owned partition has caught up and can write, with the reason

@@ -61,11 +61,12 @@ func newBroker(t *testing.T) string {
 // startPipeline runs intake and monitor on dir until the test ends or stop is called.
 func startPipeline(t *testing.T, addr, dir string, c *clock) *pipeline {
 	t.Helper()
-	return startPipelineWith(t, addr, state.Options{Dir: dir}, c)
+	return startPipelineWith(t, addr, state.Options{Dir: dir}, c, scorer.Default(), nil)
 }
 
-// startPipelineWith is startPipeline on a store opened with opts.
-func startPipelineWith(t *testing.T, addr string, opts state.Options, c *clock) *pipeline {
+// startPipelineWith is startPipeline on a store opened with opts, with a model and changes to
+// the monitor's config.
+func startPipelineWith(t *testing.T, addr string, opts state.Options, c *clock, model *scorer.Model, configure func(*Config)) *pipeline {
 	t.Helper()
 	dir := opts.Dir
 	store, err := state.Open(opts)
@@ -86,8 +87,12 @@ func startPipelineWith(t *testing.T, addr string, opts state.Options, c *clock) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon := New(Config{Kafka: kafkaio.Kafka{Brokers: []string{addr}}, Topics: topics, GroupID: "test-monitor",
-		BatchWait: 2 * time.Millisecond, TimerInterval: 50 * time.Millisecond, Now: c.Now}, store, scorer.Default(), NewMetrics(reg), logger)
+	cfg := Config{Kafka: kafkaio.Kafka{Brokers: []string{addr}}, Topics: topics, GroupID: "test-monitor",
+		BatchWait: 2 * time.Millisecond, TimerInterval: 50 * time.Millisecond, Now: c.Now}
+	if configure != nil {
+		configure(&cfg)
+	}
+	mon := New(cfg, store, model, NewMetrics(reg), logger)
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pipeline{t: t, addr: addr, topics: topics, dir: dir, clock: c, store: store, monitor: mon, intake: in, cancel: cancel, done: make(chan error, 1)}
 	g, gctx := errgroup.WithContext(ctx)

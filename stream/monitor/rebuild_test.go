@@ -44,7 +44,7 @@ func TestNoOutputRebuildsAnIDNumber(t *testing.T) {
 	}
 
 	outputs := map[string][]string{}
-	outputs["household-events record"] = readTopic(t, addr, p.topics.HouseholdEvents)
+	outputs["household-events record"] = readTopicStrings(t, addr, p.topics.HouseholdEvents)
 	v, err := p.store.Household("H-REBUILD")
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestNoOutputRebuildsAnIDNumber(t *testing.T) {
 	if !strings.Contains(string(view), `"area_code": "110105007012"`) {
 		t.Errorf("API view has no area_code 110105007012: %s", view)
 	}
-	outputs["alert record"] = readTopic(t, addr, p.topics.Alerts)
+	outputs["alert record"] = readTopicStrings(t, addr, p.topics.Alerts)
 
 	for what, records := range outputs {
 		seen := 0
@@ -153,7 +153,7 @@ func candidates(person, out string) int {
 }
 
 // readTopic returns every record value of topic, from each partition's start to its end now.
-func readTopic(t *testing.T, addr, topic string) []string {
+func readTopicStrings(t *testing.T, addr, topic string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -24,6 +24,10 @@ type worker struct {
 	cache householdCache       // stored households of this partition, as committed
 	// sent holds the ids of alerts acknowledged by the broker for a batch not yet committed.
 	sent map[string]bool
+
+	rescore  rescoreWalk     // re-scoring after a model change (rescore.go)
+	backfill backfillState   // loading history without alerts (backfill.go)
+	held     []kafka.Message // events read but held back while a backfill announces
 }
 
 const (
@@ -36,11 +40,15 @@ func (w *worker) run(ctx context.Context) {
 	mo := w.mo
 	topic := mo.cfg.Topics.HouseholdEvents
 	mo.metrics.RestoreRemaining.WithLabelValues(strconv.Itoa(w.partition)).Set(0)
+	mo.metrics.RescoreRemaining.WithLabelValues(strconv.Itoa(w.partition)).Set(0)
+	mo.metrics.BackfillRemaining.WithLabelValues(strconv.Itoa(w.partition)).Set(0)
 	var next int64
 	var err error
 	for b := kafkaio.NewBackoff(); ; {
 		if next, err = w.startOffset(ctx); err == nil {
-			break
+			if err = w.startBackfill(next); err == nil {
+				break
+			}
 		}
 		reason := "cannot start: " + err.Error()
 		mo.setStatus(w.partition, func(s *partitionStatus) { s.failing = reason })
@@ -105,26 +113,60 @@ func (w *worker) run(ctx context.Context) {
 	}
 	for ctx.Err() == nil {
 		// Wait up to the timer interval for a first event (an empty batch means idle: time to
-		// check timers), then take what arrives within BatchWait, up to BatchSize.
-		msgs, err := kafkaio.FetchBatch(ctx, r, mo.cfg.TimerInterval, mo.cfg.BatchWait, mo.cfg.BatchSize)
-		if err != nil && ctx.Err() == nil {
-			w.logger.Warn("fetch failed; retrying", "err", err)
+		// check timers), then take what arrives within BatchWait, up to BatchSize. Events held
+		// back by a backfill's announcement come first, once it is done.
+		var msgs []kafka.Message
+		switch {
+		case w.backfill.announcing:
+		case len(w.held) > 0:
+			msgs, w.held = w.held, nil
+		default:
+			wait := mo.cfg.TimerInterval
+			if w.rescore.active || w.backfill.active {
+				wait = min(wait, rescoreIdleWait)
+			}
+			var err error
+			msgs, err = kafkaio.FetchBatch(ctx, r, wait, mo.cfg.BatchWait, mo.cfg.BatchSize)
+			if err != nil && ctx.Err() == nil {
+				w.logger.Warn("fetch failed; retrying", "err", err)
+			}
+			if err != nil && len(msgs) == 0 {
+				continue // the messages fetched before an error are still processed
+			}
 		}
-		if err != nil && len(msgs) == 0 {
-			continue // the messages fetched before an error are still processed
+		var x extras
+		if w.backfill.active {
+			if msgs, x, err = w.planBackfill(msgs); err != nil {
+				w.logger.Warn("cannot read the households to announce at the end of the backfill; retrying", "err", err)
+				kafkaio.Sleep(ctx, time.Second)
+				continue
+			}
 		}
-		due, err := mo.store.DueTimers(w.partition, mo.cfg.Now(), mo.cfg.BatchSize)
-		if err != nil {
-			w.logger.Warn("cannot read timers", "err", err)
+		var due []string
+		if !w.backfill.announcing {
+			if due, err = mo.store.DueTimers(w.partition, mo.cfg.Now(), mo.cfg.BatchSize); err != nil {
+				w.logger.Warn("cannot read timers", "err", err)
+			}
+			if x.rescore, err = w.nextRescore(); err != nil {
+				w.logger.Warn("cannot read the households to re-score", "err", err)
+			}
 		}
-		if len(msgs) == 0 && len(due) == 0 {
+		if len(msgs) == 0 && len(w.held) == 0 && !w.backfill.announcing {
 			mo.setStatus(w.partition, func(s *partitionStatus) { s.caughtUp = true })
 			lagGauge.Set(0)
 			commitGroup()
+		}
+		if len(msgs) == 0 && len(due) == 0 && x.empty() {
 			continue
 		}
-		if err := w.processWithRetry(ctx, msgs, due); err != nil {
+		if err := w.processWithRetry(ctx, msgs, due, x); err != nil {
 			return // stopped while retrying: nothing of this batch was persisted
+		}
+		if x.rescore != nil {
+			w.rescoreDone(x.rescore)
+		}
+		if x.announce != nil {
+			w.announceDone(x.announce)
 		}
 		if n := len(msgs); n > 0 {
 			last := msgs[n-1]
@@ -133,6 +175,9 @@ func (w *worker) run(ctx context.Context) {
 			lagGauge.Set(float64(lag))
 			if lag == 0 {
 				mo.setStatus(w.partition, func(s *partitionStatus) { s.caughtUp = true })
+			}
+			if w.backfill.active {
+				w.backfillProgress(next, last.HighWaterMark)
 			}
 			if time.Since(lastCommit) >= groupCommitEvery {
 				commitGroup()
@@ -161,10 +206,10 @@ func (w *worker) startOffset(ctx context.Context) (int64, error) {
 // processWithRetry processes the batch until it succeeds. While it fails the partition is not
 // ready and takes no new events; told to stop, it gives up the batch (nothing was persisted, so
 // it is processed again by whoever owns the partition next).
-func (w *worker) processWithRetry(ctx context.Context, msgs []kafka.Message, due []string) error {
+func (w *worker) processWithRetry(ctx context.Context, msgs []kafka.Message, due []string, x extras) error {
 	b := kafkaio.NewBackoff()
 	for attempt := 1; ; attempt++ {
-		err := w.process(ctx, msgs, due)
+		err := w.process(ctx, msgs, due, x)
 		if err == nil {
 			if attempt > 1 {
 				w.logger.Info("batch succeeded after retries; partition resumed", "attempts", attempt)
