@@ -110,7 +110,7 @@ func testBackfill(t *testing.T, endByEvent bool) {
 		var regs, adms []rec
 		for part, hid := range quiet {
 			person := id(900+part, 1950)
-			regs = append(regs, joined(person, hid, date(1950, 1, 1), "M", "other", until.Add(time.Hour)))
+			regs = append(regs, joined(person, hid, date(1950, 3, 1), "M", "other", until.Add(time.Hour)))
 			adms = append(adms, ev("admitted", person, until.Add(2*time.Hour), rec{"admission_id": "A-LIVE-" + hid, "icd10": "C92.0"}))
 		}
 		produce(t, addr, tp.Registry, regs...)
