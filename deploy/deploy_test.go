@@ -840,6 +840,7 @@ var defaultTopics = map[string]string{
 	"SAFETYNET_TOPIC_PENSION":          "safetynet.feed.pension",
 	"SAFETYNET_TOPIC_EMPLOYMENT":       "safetynet.feed.employment",
 	"SAFETYNET_TOPIC_DISABILITY":       "safetynet.feed.disability",
+	"SAFETYNET_TOPIC_CASEWORK":         "safetynet.feed.casework",
 	"SAFETYNET_TOPIC_HOUSEHOLD_EVENTS": "safetynet.household-events",
 	"SAFETYNET_TOPIC_DLQ":              "safetynet.dlq",
 	"SAFETYNET_TOPIC_ALERTS":           "safetynet.alerts",
