@@ -39,6 +39,7 @@ func transition(m *scorer.Model, h *household.Household, a scorer.Assessment, ex
 	case h.Open && scorer.LevelRank(level) < scorer.LevelRank(prev):
 		status = household.StatusDeescalated
 	}
+	status, snoozeBroken := holdForSnooze(m, h, status, level, a)
 	if h.Open && level == scorer.LevelNone {
 		if h.BelowSince.IsZero() {
 			h.BelowSince = a.At
@@ -58,6 +59,7 @@ func transition(m *scorer.Model, h *household.Household, a scorer.Assessment, ex
 			h.NextCheck = resolveAt
 		}
 	}
+	snoozeTimer(h)
 	if status == "" {
 		return nil
 	}
@@ -88,6 +90,7 @@ func transition(m *scorer.Model, h *household.Household, a scorer.Assessment, ex
 		AssessedAt:    a.At,
 	}
 	al.Summary = summarize(al, 3)
+	noteCase(m, h, al, snoozeBroken)
 	return al
 }
 

@@ -120,6 +120,10 @@ func (b *batch) applyEvents(msgs []kafka.Message) error {
 		if err != nil {
 			return err
 		}
+		if e.Feed == feed.Casework {
+			b.applyCase(h, &e, msg)
+			continue
+		}
 		changed, err := h.Apply(&e)
 		if err != nil {
 			b.dead = append(b.dead, b.deadLetter(msg, err.Error()))
@@ -203,6 +207,9 @@ func (b *batch) stage() error {
 			return err
 		}
 		b.encoded = append(b.encoded, v)
+		if err := indexCases(b.tx, h); err != nil {
+			return err
+		}
 		d, err := b.tx.MoveTimer(b.w.partition, id, b.timerWas[id], h.NextCheck)
 		if err != nil {
 			return err

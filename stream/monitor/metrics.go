@@ -25,7 +25,8 @@ type Metrics struct {
 	Rebalances        prometheus.Counter
 	PartitionsOwned   prometheus.Gauge
 	StateWriteErrors  prometheus.Counter
-	RestoreRemaining  *prometheus.GaugeVec // partition; changelog records left to restore
+	RestoreRemaining  *prometheus.GaugeVec   // partition; changelog records left to restore
+	CaseActions       *prometheus.CounterVec // type (assign, visit, close); cases.go
 }
 
 // NewMetrics creates the monitor's metrics and registers them on reg.
@@ -82,6 +83,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.BatchSize, m.BatchDuration, m.EventToAlert, m.ProduceToAlert, m.Alerts,
 		m.PublishErrors, m.HouseholdsByLevel, m.Scores, m.TimersPending, m.TimersFired,
 		m.Rebalances, m.PartitionsOwned, m.StateWriteErrors, m.RestoreRemaining)
+	m.CaseActions = newCaseActions(reg)
 	// Every series of a bounded label set exists from the start, at 0.
 	for status, levels := range map[string][]string{ // the levels an alert of the status can carry
 		household.StatusRaised:      {"watch", "warning", "urgent"},
