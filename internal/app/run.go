@@ -139,7 +139,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		svc.ready.Set(0)
 		return false, reasons
 	}
-	api := api.New(api.Config{Tokens: cfg.APITokens, Ready: ready, Now: now}, store, model, reg, logger)
+	casework, closeCasework := caseworkWriter(kafkaCfg, cfg.Topics.Casework, logger)
+	defer closeCasework()
+	reg.MustRegister(api.NewCaseCollector(store, now))
+	api := api.New(api.Config{Tokens: cfg.APITokens, Ready: ready, Now: now, Casework: casework}, store, model, reg, logger)
 	if len(cfg.APITokens) == 0 {
 		logger.Warn("no API tokens configured: /v1 answers 401 to every request; set SAFETYNET_API_TOKENS")
 	}

@@ -28,6 +28,8 @@ type Config struct {
 	Ready func() (bool, []string)
 	// Now is the clock for assessments made on request (default time.Now).
 	Now func() time.Time
+	// Casework produces casework actions to the casework topic (nil: actions answer 503).
+	Casework CaseworkWriter
 }
 
 // API serves /metrics, /healthz, /readyz and the authenticated household API under /v1.
@@ -59,6 +61,7 @@ func New(cfg Config, store *state.Store, model *scorer.Model, gatherer prometheu
 	a.mux.HandleFunc("GET /readyz", a.readyz)
 	a.mux.HandleFunc("GET /v1/households/{id}", a.auth(a.household))
 	a.mux.HandleFunc("GET /v1/alerts", a.auth(a.alerts))
+	a.registerCases()
 	return a
 }
 
@@ -109,6 +112,8 @@ type HouseholdView struct {
 	// LevelModelVersion is the model the stored level was assessed with; Assessment is always
 	// the running model's, so the two differ while a model change is rolled out.
 	LevelModelVersion string `json:"level_model_version"`
+	// ReceivingAid is the aid a casework visit granted (program, since), if any.
+	ReceivingAid *household.Aid `json:"receiving_aid,omitempty"`
 }
 
 // MemberView is one member as the API shows it.
@@ -153,6 +158,9 @@ func (a *API) view(h *household.Household) HouseholdView {
 		HouseholdID: h.ID, Level: h.Level, Episode: h.Episode, EpisodeOpen: h.Open,
 		Assessment: as, Explanation: as.Explain(h.Level), Alerts: h.Alerts, UpdatedAt: h.Updated,
 		LevelModelVersion: h.ModelVersion,
+	}
+	if h.Casework != nil {
+		view.ReceivingAid = h.Casework.Aid
 	}
 	if view.Alerts == nil {
 		view.Alerts = []household.AlertRef{}

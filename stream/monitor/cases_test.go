@@ -106,7 +106,9 @@ func TestCaseworkThroughThePipeline(t *testing.T) {
 	produce(t, addr, p.topics.Employment, ev("employed", a, t0.Add(48*time.Hour), rec{"monthly_wage": 6000}))
 	alerts.waitFor("deescalation", func(a household.Alert) bool { return a.HouseholdID == hid && a.Status == household.StatusDeescalated })
 	produce(t, addr, p.topics.Employment, ev("unemployed", a, t0.Add(72*time.Hour), rec{"registered": true}))
-	waitHousehold(t, p.store, hid, func(h *household.Household) bool { return h.Level == scorer.LevelWatch && h.Updated.Equal(t0.Add(72*time.Hour)) })
+	waitHousehold(t, p.store, hid, func(h *household.Household) bool {
+		return h.Level == scorer.LevelWatch && h.Updated.Equal(t0.Add(72*time.Hour))
+	})
 	alerts.drain(500 * time.Millisecond)
 	for _, al := range alerts.of(hid) {
 		if al.Status == household.StatusEscalated || (al.Status == household.StatusRaised && al.AlertID != raised.AlertID) {
