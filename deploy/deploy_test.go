@@ -192,6 +192,22 @@ func serviceMetricsIn(t *testing.T, file string, defs map[string]metricDef) {
 		if x, ok := sel.X.(*ast.Ident); !ok || x.Name != "prometheus" {
 			return true
 		}
+		if sel.Sel.Name == "NewDesc" { // a collector's gauge: NewDesc("name", "help", []string{labels}, nil)
+			if lit, ok := call.Args[0].(*ast.BasicLit); ok && len(call.Args) > 2 {
+				name, _ := strconv.Unquote(lit.Value)
+				def := metricDef{kind: "Gauge"}
+				if ls, ok := call.Args[2].(*ast.CompositeLit); ok {
+					for _, el := range ls.Elts {
+						if s, ok := el.(*ast.BasicLit); ok {
+							l, _ := strconv.Unquote(s.Value)
+							def.labels = append(def.labels, l)
+						}
+					}
+				}
+				defs[name] = def
+			}
+			return true
+		}
 		kind := strings.TrimSuffix(strings.TrimPrefix(sel.Sel.Name, "New"), "Vec")
 		switch kind {
 		case "Counter", "Gauge", "Histogram", "Summary":
@@ -841,6 +857,7 @@ var defaultTopics = map[string]string{
 	"SAFETYNET_TOPIC_PENSION":          "safetynet.feed.pension",
 	"SAFETYNET_TOPIC_EMPLOYMENT":       "safetynet.feed.employment",
 	"SAFETYNET_TOPIC_DISABILITY":       "safetynet.feed.disability",
+	"SAFETYNET_TOPIC_CASEWORK":         "safetynet.feed.casework",
 	"SAFETYNET_TOPIC_HOUSEHOLD_EVENTS": "safetynet.household-events",
 	"SAFETYNET_TOPIC_DLQ":              "safetynet.dlq",
 	"SAFETYNET_TOPIC_ALERTS":           "safetynet.alerts",

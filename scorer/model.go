@@ -48,6 +48,7 @@ type Model struct {
 	levels     [3]levelDef // watch, warning, urgent
 	resolve    time.Duration
 	triggers   [4]triggerDef // in the order of triggerCodes
+	casework   Casework
 }
 
 type levelDef struct {
@@ -73,6 +74,7 @@ type modelFile struct {
 	Levels          []levelFile   `yaml:"levels"`
 	ResolveAfter    string        `yaml:"resolve_after"`
 	Triggers        []triggerFile `yaml:"triggers"`
+	Casework        *caseworkFile `yaml:"casework"`
 }
 
 type weightsFile struct {

@@ -151,6 +151,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	casework, closeCasework := caseworkWriter(kafkaCfg, cfg.Topics.Casework, logger)
+	defer closeCasework()
+	reg.MustRegister(api.NewCaseCollector(store, now))
 	audit := api.NewKafkaAudit(kafkaCfg, cfg.Topics.Audit)
 	defer func() {
 		if err := audit.Close(); err != nil {
@@ -162,7 +165,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		apiMetrics = nil // served on its own address below
 	}
 	httpAPI := api.New(api.Config{
-		Callers: callers, Auditor: audit, Trail: audit, Rate: cfg.APIRate, Burst: cfg.APIBurst, Ready: ready, Now: now, Model: monitor.Model,
+		Callers: callers, Auditor: audit, Trail: audit, Rate: cfg.APIRate, Burst: cfg.APIBurst, Ready: ready, Now: now, Model: monitor.Model, Casework: casework,
 	}, store, model, apiMetrics, logger)
 	if len(callers) == 0 {
 		logger.Warn("no API callers configured: /v1 answers 401 to every request; set SAFETYNET_API_TOKENS or SAFETYNET_API_TOKENS_FILE")

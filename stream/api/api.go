@@ -44,6 +44,8 @@ type Config struct {
 	// Model, when set, gives the model of each request (the service swaps models on reload);
 	// otherwise the model passed to New is used.
 	Model func() *scorer.Model
+	// Casework produces casework actions to the casework topic (nil: actions answer 503).
+	Casework CaseworkWriter
 }
 
 // API serves /healthz, /readyz, /metrics (unless served elsewhere) and the authenticated
@@ -90,6 +92,7 @@ func New(cfg Config, store *state.Store, model *scorer.Model, gatherer prometheu
 	a.mux.HandleFunc("GET /v1/alerts", a.v1(kindHouseholds, ActionAlertsList, a.alerts))
 	a.mux.HandleFunc("GET /v1/stats", a.v1(kindStats, ActionStatsRead, a.stats))
 	a.mux.HandleFunc("GET /v1/audit", a.v1(kindAudit, ActionAuditRead, a.audit))
+	a.registerCases()
 	return a
 }
 
@@ -130,6 +133,8 @@ type HouseholdView struct {
 	// LevelModelVersion is the model the stored level was assessed with; Assessment is always
 	// the running model's, so the two differ while a model change is rolled out.
 	LevelModelVersion string `json:"level_model_version"`
+	// ReceivingAid is the aid a casework visit granted (program, since), if any.
+	ReceivingAid *household.Aid `json:"receiving_aid,omitempty"`
 }
 
 // MemberView is one member as the API shows it.
@@ -185,6 +190,9 @@ func (a *API) view(h *household.Household) HouseholdView {
 		HouseholdID: h.ID, AreaCode: h.AreaCode(), Level: h.Level, Episode: h.Episode, EpisodeOpen: h.Open,
 		Assessment: as, Explanation: as.Explain(h.Level), Alerts: h.Alerts, UpdatedAt: h.Updated,
 		LevelModelVersion: h.ModelVersion,
+	}
+	if h.Casework != nil {
+		view.ReceivingAid = h.Casework.Aid
 	}
 	if view.Alerts == nil {
 		view.Alerts = []household.AlertRef{}

@@ -37,6 +37,11 @@ const (
 	ActionAlertsList    = "alerts.list"
 	ActionStatsRead     = "stats.read"
 	ActionAuditRead     = "audit.read"
+	ActionCasesList     = "cases.list"
+	ActionCaseRead      = "case.read"
+	ActionCaseAssign    = "case.assign"
+	ActionCaseVisit     = "case.visit"
+	ActionCaseClose     = "case.close"
 )
 
 // Auditor keeps the audit trail. Record returns once the record is durable (for Kafka:

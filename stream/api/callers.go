@@ -59,6 +59,8 @@ func (c Caller) can(kind string) bool {
 		return c.Role == RoleSupervisor || c.Role == RoleOperator
 	case kindAudit:
 		return c.Role == RoleAuditor
+	case kindCases:
+		return c.Role == RoleCaseworker || c.Role == RoleSupervisor || c.Role == RoleAuditor
 	}
 	return false
 }
@@ -67,6 +69,7 @@ const (
 	kindHouseholds = "households"
 	kindStats      = "stats"
 	kindAudit      = "audit"
+	kindCases      = "cases" // the handlers check further (only a supervisor closes)
 )
 
 var (

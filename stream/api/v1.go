@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"safetynet/stream/feed"
 	"safetynet/stream/household"
 )
 
@@ -21,8 +23,10 @@ import (
 type reply struct {
 	status    int
 	body      any
-	household string // the household asked about, for the audit record
-	reason    string // why a read was refused, for the audit record only
+	raw       []byte      // a body already encoded (v1h), written instead of body
+	header    http.Header // headers of a raw body
+	household string      // the household asked about, for the audit record
+	reason    string      // why a read was refused, for the audit record only
 }
 
 func (r reply) about(householdID string) reply { r.household = householdID; return r }
@@ -84,9 +88,47 @@ func (a *API) v1(kind, action string, handle func(*http.Request, Caller) reply) 
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the audit trail cannot be written; nothing is answered unaudited, try again later"})
 			return
 		}
+		if rep.raw != nil {
+			for k, v := range rep.header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rep.status)
+			_, _ = w.Write(rep.raw)
+			return
+		}
 		writeJSON(w, rep.status, rep.body)
 	}
 }
+
+// v1h is v1 for a handler that writes its own answer (the casework handlers): the answer is
+// held until its audit record is written, and the caller is in the request's context
+// (callerOf). The household of a case id is the audit record's household.
+func (a *API) v1h(kind, action string, h http.HandlerFunc) http.HandlerFunc {
+	return a.v1(kind, action, func(r *http.Request, c Caller) reply {
+		ctx := context.WithValue(r.Context(), callerKey{}, caller{Name: c.Name, Role: c.Role, AreaPrefix: c.Area})
+		rec := &heldResponse{header: http.Header{}, status: http.StatusOK}
+		h(rec, r.WithContext(ctx))
+		rep := reply{status: rec.status, raw: rec.body.Bytes(), header: rec.header}
+		if hid, _, ok := feed.SplitCaseID(r.PathValue("id")); ok {
+			rep.household = hid
+		}
+		if rep.raw == nil {
+			rep.raw = []byte{}
+		}
+		return rep
+	})
+}
+
+// heldResponse holds a handler's answer until it may be sent.
+type heldResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (h *heldResponse) Header() http.Header         { return h.header }
+func (h *heldResponse) WriteHeader(status int)      { h.status = status }
+func (h *heldResponse) Write(b []byte) (int, error) { return h.body.Write(b) }
 
 func (a *API) record(ctx context.Context, rec AuditRecord) error {
 	if a.cfg.Auditor == nil {
@@ -97,11 +139,11 @@ func (a *API) record(ctx context.Context, rec AuditRecord) error {
 	return a.cfg.Auditor.Record(ctx, rec)
 }
 
-type apiError string
+type errText string
 
-func (e apiError) Error() string { return string(e) }
+func (e errText) Error() string { return string(e) }
 
-const errNoAuditor = apiError("no audit trail configured")
+const errNoAuditor = errText("no audit trail configured")
 
 // authenticate finds the caller whose token the request bears. Every caller's hash is compared,
 // in constant time, whether or not an earlier one matched.
@@ -145,16 +187,26 @@ func newRequestID() string {
 // reads it: callers limited to an area prefix see a household only when this starts with it.
 func areaOf(h *household.Household) string { return h.Area }
 
-// Stats is what GET /v1/stats answers: households by level within the caller's area.
+// Stats is what GET /v1/stats answers: households by level within the caller's area, and the
+// casework figures (cases opened, visited, confirmed… per level, trigger and area prefix).
 type Stats struct {
 	Area       string           `json:"area"` // the caller's area prefix; "" for every area
 	Households int              `json:"households"`
 	Levels     map[string]int64 `json:"levels"` // "none" for households below every level
+	*CaseStats
 }
 
 // stats counts the households of the caller's area by level. It reads every household of this
 // instance's store: seconds for a hundred thousand, hence the rate limit.
 func (a *API) stats(r *http.Request, c Caller) reply {
+	n := 6
+	if s := r.URL.Query().Get("area_prefix"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 || v > MaxAreaDigits {
+			return reply{status: http.StatusBadRequest, body: apiError{Error: "area_prefix: want a number of digits from 0 to 12", Field: "area_prefix"}}
+		}
+		n = v
+	}
 	out := Stats{Area: c.Area, Levels: map[string]int64{}}
 	err := a.store.Households(func(_ string, v []byte) error {
 		if err := r.Context().Err(); err != nil {
@@ -179,6 +231,12 @@ func (a *API) stats(r *http.Request, c Caller) reply {
 		a.logger.Error("count households for the API", "err", err)
 		return reply{status: http.StatusInternalServerError, body: map[string]string{"error": "cannot read the state store"}}
 	}
+	cs, err := computeStats(a.store, a.cfg.Now(), n, func(s *household.CaseSummary) bool { return c.Covers(s.Area) })
+	if err != nil {
+		a.logger.Error("casework statistics", "err", err)
+		return reply{status: http.StatusInternalServerError, body: map[string]string{"error": "cannot read the state store"}}
+	}
+	out.CaseStats = cs
 	return reply{status: http.StatusOK, body: out}
 }
 
@@ -272,7 +330,7 @@ func decodeAuditCursor(s string) (auditCursor, error) {
 		return c, err
 	}
 	if err := json.Unmarshal(b, &c); err != nil || c.At.IsZero() {
-		return c, apiError("bad cursor")
+		return c, errText("bad cursor")
 	}
 	return c, nil
 }

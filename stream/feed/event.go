@@ -58,4 +58,7 @@ type HouseholdEvent struct {
 	Registered      *bool      `json:"registered,omitempty"`
 	Grade           *int       `json:"grade,omitempty"` // disability
 	Kind            string     `json:"kind,omitempty"`
+
+	// Case is the action of a casework event (feed casework); nil for the other feeds.
+	Case *CaseAction `json:"case,omitempty"`
 }

@@ -58,6 +58,13 @@ func AppendHouseholdEvent(b []byte, ev *HouseholdEvent) ([]byte, error) {
 		e.b = strconv.AppendInt(e.b, int64(*ev.Grade), 10)
 	}
 	e.optStr(`,"kind":`, ev.Kind)
+	if ev.Case != nil {
+		c, err := json.Marshal(ev.Case)
+		if err != nil {
+			return b, err
+		}
+		e.b = append(append(e.b, `,"case":`...), c...)
+	}
 	e.b = append(e.b, '}')
 	if e.slow {
 		// A value only encoding/json writes right (or refuses: a time past year 9999, NaN).

@@ -37,7 +37,10 @@ type Alert struct {
 	ModelVersion  string                  `json:"model_version"`
 	EventTime     time.Time               `json:"event_time"` // occurred_at of the triggering event, or the timer's due time
 	AssessedAt    time.Time               `json:"assessed_at"`
-	EmittedAt     time.Time               `json:"emitted_at"`
+	// SnoozeBroken says why an alert went out while a no-need visit's snooze held: "trigger"
+	// or "score_rise"; empty otherwise.
+	SnoozeBroken string    `json:"snooze_broken,omitempty"`
+	EmittedAt    time.Time `json:"emitted_at"`
 }
 
 // Cause kinds.

@@ -90,6 +90,8 @@ type Household struct {
 	// state written before it was recorded).
 	ModelVersion string     `json:"model_version,omitempty"`
 	Alerts       []AlertRef `json:"alerts,omitempty"` // newest last, capped
+	// Casework is the household's cases, snooze and aid (cases.go); nil until a case opens.
+	Casework *Casework `json:"casework,omitempty"`
 }
 
 // AlertRef is a household's alert history entry.
@@ -428,5 +430,6 @@ func CanonicalJSON(stored []byte) ([]byte, error) {
 	for i := range h.Alerts {
 		h.Alerts[i].EmittedAt = time.Time{}
 	}
+	h.Casework.canonical()
 	return json.Marshal(h)
 }

@@ -29,9 +29,11 @@ import (
 // fields present, then those fields (the area code is the newest: older values lack its bit).
 //
 // Version 2 appends the model version after the persons; a version 1 value reads with none.
+// Version 3 appends the casework (cases_codec.go); earlier values read with none.
 const (
 	householdBinaryV1 = 0x01
 	householdBinaryV2 = 0x02
+	householdBinaryV3 = 0x03
 )
 
 // zeroUnix is time.Time{}.Unix(): times are stored relative to it so the zero time is 0.
@@ -39,7 +41,7 @@ const zeroUnix = -62135596800
 
 func Encode(h *Household) ([]byte, error) {
 	b := make([]byte, 0, 256+200*len(h.Persons))
-	b = append(b, householdBinaryV2)
+	b = append(b, householdBinaryV3)
 	b = appendString(b, h.ID)
 	b = binary.AppendVarint(b, int64(h.Partition))
 	b = appendString(b, h.Level)
@@ -80,7 +82,7 @@ func Encode(h *Household) ([]byte, error) {
 		}
 	}
 	b = appendString(b, h.ModelVersion)
-	return b, nil
+	return appendCasework(b, h.Casework)
 }
 
 // Bits of the optional fields of a fact.
@@ -169,7 +171,7 @@ func Decode(b []byte) (*Household, error) {
 		}
 		return &h, nil
 	}
-	if len(b) == 0 || (b[0] != householdBinaryV1 && b[0] != householdBinaryV2) {
+	if len(b) == 0 || b[0] < householdBinaryV1 || b[0] > householdBinaryV3 {
 		return nil, errors.New("decode household state: unknown encoding")
 	}
 	d := decoder{b: b[1:]}
@@ -211,6 +213,9 @@ func Decode(b []byte) (*Household, error) {
 	}
 	if b[0] >= householdBinaryV2 {
 		h.ModelVersion = d.string()
+	}
+	if b[0] >= householdBinaryV3 {
+		h.Casework = d.casework()
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("decode household state: %w", d.err)

@@ -69,9 +69,13 @@ func TestHouseholdCodecRoundTrip(t *testing.T) {
 func TestHouseholdCodecReadsV1(t *testing.T) {
 	h := codecSample()
 	b, _ := Encode(h)
+	if b[0] != householdBinaryV3 || b[len(b)-1] != 0 {
+		t.Fatalf("version 3 layout without casework: first byte %d, last %d", b[0], b[len(b)-1])
+	}
+	b = b[:len(b)-1]                // the empty casework of version 3
 	tail := 1 + len(h.ModelVersion) // uvarint length (one byte here) and the string
-	if b[0] != householdBinaryV2 || string(b[len(b)-len(h.ModelVersion):]) != h.ModelVersion {
-		t.Fatalf("version 2 layout: first byte %d, tail %q", b[0], b[len(b)-tail:])
+	if string(b[len(b)-len(h.ModelVersion):]) != h.ModelVersion {
+		t.Fatalf("version 2 layout: tail %q", b[len(b)-tail:])
 	}
 	v1 := append([]byte{householdBinaryV1}, b[1:len(b)-tail]...)
 	got, err := Decode(v1)

@@ -192,12 +192,12 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 		it.feed = name
 		i.metrics.EventsIn.WithLabelValues(name).Inc()
 		i.metrics.LastEventTime.WithLabelValues(name).Set(float64(now.Unix()))
-		raw, derr := feed.Decode(name, m.Value, i.cfg.MaxEventBytes, i.cfg.MaxFutureSkew, now)
+		ev, derr := i.decode(name, m.Value, now)
 		if derr != nil {
 			it.out, it.dl = outDeadLetter, derr
 			continue
 		}
-		it.ev = i.pseud.Apply(raw)
+		it.ev = ev
 		it.ev.Source = feed.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
 		it.ev.ProducedAt = m.Time
 		it.ev.IngestedAt = now

@@ -19,7 +19,7 @@ import (
 //
 // a may come from scorer.Score (no reasons): the level needs only the total and the triggers.
 // explain gives the assessment with its reasons, and is called only when an alert goes out.
-func transition(m *scorer.Model, h *household.Household, a scorer.Assessment, explain func() scorer.Assessment, cause household.Cause, eventTime time.Time) *household.Alert {
+func transition(m *scorer.Model, h *household.Household, a scorer.Assessment, explain func() scorer.Assessment, cause household.Cause, eventTime time.Time) (al *household.Alert, snoozeBroken string) {
 	prev := h.Level
 	level := m.Classify(a, prev)
 	h.Level = level
@@ -39,6 +39,7 @@ func transition(m *scorer.Model, h *household.Household, a scorer.Assessment, ex
 	case h.Open && scorer.LevelRank(level) < scorer.LevelRank(prev):
 		status = household.StatusDeescalated
 	}
+	status, snoozeBroken = holdForSnooze(m, h, status, level, a)
 	if h.Open && level == scorer.LevelNone {
 		if h.BelowSince.IsZero() {
 			h.BelowSince = a.At
@@ -58,11 +59,12 @@ func transition(m *scorer.Model, h *household.Household, a scorer.Assessment, ex
 			h.NextCheck = resolveAt
 		}
 	}
+	snoozeTimer(h)
 	if status == "" {
-		return nil
+		return nil, ""
 	}
 	h.Seq++
-	return newAlert(m, h, explain(), status, level, prev, cause, eventTime)
+	return newAlert(m, h, explain(), status, level, prev, cause, eventTime), snoozeBroken
 }
 
 // newAlert is the alert of a household's transition to level (from prev) with status, numbered

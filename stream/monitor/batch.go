@@ -127,6 +127,10 @@ func (b *batch) applyEvents(msgs []kafka.Message) error {
 		if err != nil {
 			return err
 		}
+		if e.Feed == feed.Casework {
+			b.applyCase(h, &e, msg)
+			continue
+		}
 		changed, err := h.Apply(&e)
 		if err != nil {
 			b.dead = append(b.dead, b.deadLetter(msg, err.Error()))
@@ -174,7 +178,14 @@ func (b *batch) assess(h *household.Household, cause household.Cause, eventTime 
 	a := scorer.Score(m, sh, b.now)
 	b.w.mo.metrics.Scores.Observe(a.Total)
 	explain := func() scorer.Assessment { return scorer.Assess(m, sh, b.now) }
-	if al := transition(m, h, a, explain, cause, eventTime); al != nil && !b.withhold(al) {
+	al, snoozeBroken := transition(m, h, a, explain, cause, eventTime)
+	if al == nil {
+		return
+	}
+	if !b.quiet { // a backfill opens no case for the past
+		noteCase(m, h, al, snoozeBroken)
+	}
+	if !b.withhold(al) {
 		b.alerts = append(b.alerts, al)
 	}
 }
@@ -210,6 +221,9 @@ func (b *batch) stage() error {
 			return err
 		}
 		b.encoded = append(b.encoded, v)
+		if err := indexCases(b.tx, h); err != nil {
+			return err
+		}
 		d, err := b.tx.MoveTimer(b.w.partition, id, b.timerWas[id], h.NextCheck)
 		if err != nil {
 			return err

@@ -80,5 +80,7 @@ func (b *batch) withhold(al *household.Alert) bool {
 func announcement(m *scorer.Model, h *household.Household, now time.Time) *household.Alert {
 	a := scorer.Assess(m, h.Scorer(), now)
 	h.Seq++
-	return newAlert(m, h, a, household.StatusRaised, h.Level, scorer.LevelNone, household.Cause{Kind: household.CauseBackfill}, now)
+	al := newAlert(m, h, a, household.StatusRaised, h.Level, scorer.LevelNone, household.Cause{Kind: household.CauseBackfill}, now)
+	noteCase(m, h, al, "")
+	return al
 }

@@ -29,6 +29,7 @@ type Metrics struct {
 	RescoreRemaining  *prometheus.GaugeVec // partition; households left to check after a model change
 	BackfillRemaining *prometheus.GaugeVec // partition; household events left while backfilling
 	AlertsWithheld    *prometheus.CounterVec
+	CaseActions       *prometheus.CounterVec // type (assign, visit, close); cases.go
 }
 
 // NewMetrics creates the monitor's metrics and registers them on reg.
@@ -98,6 +99,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{household.CauseBackfill, household.CauseModelChange} {
 		m.AlertsWithheld.WithLabelValues(r)
 	}
+	m.CaseActions = newCaseActions(reg)
 	// Every series of a bounded label set exists from the start, at 0.
 	for status, levels := range map[string][]string{ // the levels an alert of the status can carry
 		household.StatusRaised:      {"watch", "warning", "urgent"},

@@ -73,6 +73,9 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 				if err := wb.PutHousehold(h.ID, m.Value); err != nil {
 					return 0, fmt.Errorf("restore: %w", err)
 				}
+				if err := indexCases(wb, h); err != nil {
+					return 0, fmt.Errorf("restore: %w", err)
+				}
 			}
 		}
 		for _, hd := range m.Headers {

@@ -18,6 +18,7 @@ type Topics struct {
 	Pension         string `env:"PENSION" envDefault:"safetynet.feed.pension" desc:"pension feed"`
 	Employment      string `env:"EMPLOYMENT" envDefault:"safetynet.feed.employment" desc:"employment feed"`
 	Disability      string `env:"DISABILITY" envDefault:"safetynet.feed.disability" desc:"disability feed"`
+	Casework        string `env:"CASEWORK" envDefault:"safetynet.feed.casework" desc:"casework actions, keyed by household (as many partitions as household-events)"`
 	HouseholdEvents string `env:"HOUSEHOLD_EVENTS" envDefault:"safetynet.household-events" desc:"internal, keyed by household"`
 	DLQ             string `env:"DLQ" envDefault:"safetynet.dlq" desc:"dead letters"`
 	Alerts          string `env:"ALERTS" envDefault:"safetynet.alerts" desc:"alerts"`
@@ -48,6 +49,8 @@ func (t Topics) Feed(name string) string {
 		return t.Employment
 	case feed.Disability:
 		return t.Disability
+	case feed.Casework:
+		return t.Casework
 	}
 	return ""
 }
@@ -59,16 +62,20 @@ func (t Topics) FeedOf(topic string) (string, bool) {
 			return f, true
 		}
 	}
+	if topic == t.Casework {
+		return feed.Casework, true
+	}
 	return "", false
 }
 
-// FeedTopics lists the feed topics in the order of feed.Feeds.
+// FeedTopics lists the topics intake consumes: the feed topics in the order of feed.Feeds,
+// then the casework feed.
 func (t Topics) FeedTopics() []string {
-	out := make([]string, 0, len(feed.Feeds))
+	out := make([]string, 0, len(feed.Feeds)+1)
 	for _, f := range feed.Feeds {
 		out = append(out, t.Feed(f))
 	}
-	return out
+	return append(out, t.Casework)
 }
 
 // Validate checks that every topic is named and that no two roles share a topic.

@@ -1,0 +1,342 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"safetynet/state"
+	"safetynet/stream/feed"
+	"safetynet/stream/household"
+)
+
+// Casework API: actions on cases (assign, visit, close) go to the casework feed topic like any
+// external system's, and the answer waits until the monitor has applied them (read-your-writes);
+// the case list reads the case index the monitor keeps in state.
+
+// caller is who makes a casework request: a name (recorded as the actor of an action), a role,
+// and the area prefix they may see ("" for every area).
+type caller struct {
+	Name       string
+	Role       string
+	AreaPrefix string
+}
+
+// callerKey is the request context key of the authenticated caller (set by v1h).
+type callerKey struct{}
+
+// callerOf returns the caller v1h authenticated. A request that reaches a casework handler
+// without one (none does: every route is wrapped) is nobody's and may do nothing.
+func callerOf(r *http.Request) caller {
+	if c, ok := r.Context().Value(callerKey{}).(caller); ok {
+		return c
+	}
+	return caller{Name: "", Role: ""}
+}
+
+// sees reports whether the caller's area covers a household's area (the same rule as
+// Caller.Covers: a caller limited to an area sees no household of unknown area).
+func (c caller) sees(area string) bool {
+	return Caller{Area: c.AreaPrefix}.Covers(area)
+}
+
+// CaseworkWriter produces a casework record to the casework topic, keyed by household id, and
+// returns once the broker acknowledged it.
+type CaseworkWriter func(ctx context.Context, key, value []byte) error
+
+// applyWait is how long an action waits for the monitor to apply it before answering 202.
+const applyWait = 5 * time.Second
+
+func (a *API) registerCases() {
+	a.mux.HandleFunc("GET /v1/cases", a.v1h(kindCases, ActionCasesList, a.cases))
+	a.mux.HandleFunc("GET /v1/cases/{id}", a.v1h(kindCases, ActionCaseRead, a.caseDetail))
+	a.mux.HandleFunc("POST /v1/cases/{id}/assign", a.v1h(kindCases, ActionCaseAssign, a.caseAction(feed.CaseAssign)))
+	a.mux.HandleFunc("POST /v1/cases/{id}/visit", a.v1h(kindCases, ActionCaseVisit, a.caseAction(feed.CaseVisit)))
+	a.mux.HandleFunc("POST /v1/cases/{id}/close", a.v1h(kindCases, ActionCaseClose, a.caseAction(feed.CaseClose)))
+}
+
+// apiError is an error answer; Field names the field that was wrong, when one was.
+type apiError struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+func fail(w http.ResponseWriter, code int, field, msg string) {
+	if field != "" {
+		msg = field + ": " + msg
+	}
+	writeJSON(w, code, apiError{Error: msg, Field: field})
+}
+
+// loadCase reads the household of a case id and the case; it answers the request itself and
+// returns nil when it cannot.
+func (a *API) loadCase(w http.ResponseWriter, id string, c caller) (*household.Household, *household.Case) {
+	hid, _, ok := feed.SplitCaseID(id)
+	if !ok {
+		fail(w, http.StatusNotFound, "case_id", "not a case id (a household id, a dash and the episode number)")
+		return nil, nil
+	}
+	v, err := a.store.Household(hid)
+	if errors.Is(err, state.ErrNotFound) {
+		fail(w, http.StatusNotFound, "case_id", "no such case on this instance")
+		return nil, nil
+	}
+	if err != nil {
+		a.logger.Error("read household for a case", "err", err)
+		fail(w, http.StatusInternalServerError, "", "cannot read the state store")
+		return nil, nil
+	}
+	h, err := household.Decode(v)
+	if err != nil {
+		a.logger.Error("decode household for a case", "err", err)
+		fail(w, http.StatusInternalServerError, "", "stored household does not decode")
+		return nil, nil
+	}
+	cs := h.Case(id)
+	if cs == nil || !c.sees(h.Area) {
+		fail(w, http.StatusNotFound, "case_id", "no such case on this instance")
+		return nil, nil
+	}
+	return h, cs
+}
+
+// CaseView is a case with its timeline, as GET /v1/cases/{id} answers it.
+type CaseView struct {
+	household.Case
+	HouseholdID string `json:"household_id"`
+	Overdue     bool   `json:"overdue"`
+}
+
+func (a *API) caseView(h *household.Household, cs *household.Case) CaseView {
+	v := CaseView{Case: *cs, HouseholdID: h.ID, Overdue: cs.Overdue(a.cfg.Now())}
+	if v.Alerts == nil {
+		v.Alerts = []household.CaseAlert{}
+	}
+	if v.Actions == nil {
+		v.Actions = []household.CaseAction{}
+	}
+	return v
+}
+
+func (a *API) caseDetail(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	if c.Role != RoleCaseworker && c.Role != RoleSupervisor && c.Role != RoleAuditor {
+		fail(w, http.StatusForbidden, "role", "a caseworker, supervisor or auditor may read cases")
+		return
+	}
+	h, cs := a.loadCase(w, r.PathValue("id"), c)
+	if cs == nil {
+		return
+	}
+	writeJSON(w, http.StatusOK, a.caseView(h, cs))
+}
+
+// actionRequest is the body of an action: assign takes assignee; visit visited_at, outcome,
+// program, reason; close reason; all take an optional note.
+type actionRequest struct {
+	Assignee  string `json:"assignee,omitempty"`
+	VisitedAt string `json:"visited_at,omitempty"`
+	Outcome   string `json:"outcome,omitempty"`
+	Program   string `json:"program,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Note      string `json:"note,omitempty"`
+}
+
+func (a *API) caseAction(typ string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := callerOf(r)
+		switch {
+		case c.Role != RoleCaseworker && c.Role != RoleSupervisor:
+			fail(w, http.StatusForbidden, "role", "only a caseworker or a supervisor may act on cases")
+			return
+		case typ == feed.CaseClose && c.Role != RoleSupervisor:
+			fail(w, http.StatusForbidden, "role", "only a supervisor may close a case")
+			return
+		}
+		if a.cfg.Casework == nil {
+			fail(w, http.StatusServiceUnavailable, "", "this instance does not accept casework actions")
+			return
+		}
+		id := r.PathValue("id")
+		h, cs := a.loadCase(w, id, c)
+		if cs == nil {
+			return
+		}
+		if cs.Status == household.CaseClosed {
+			fail(w, http.StatusConflict, "case_id", "the case is closed")
+			return
+		}
+		var req actionRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			fail(w, http.StatusBadRequest, "", "the body is not a JSON object of this action's fields: "+feed.ScrubIDs(err.Error()))
+			return
+		}
+		now := a.cfg.Now()
+		rec := map[string]any{"event_id": newEventID(), "type": typ, "household_id": h.ID, "case_id": id,
+			"occurred_at": now.UTC().Format(time.RFC3339Nano), "actor": c.Name}
+		for k, v := range map[string]string{"assignee": req.Assignee, "visited_at": req.VisitedAt, "outcome": req.Outcome,
+			"program": req.Program, "reason": req.Reason, "note": req.Note} {
+			if v != "" {
+				rec[k] = v
+			}
+		}
+		value, err := json.Marshal(rec)
+		if err != nil {
+			fail(w, http.StatusInternalServerError, "", "cannot encode the action")
+			return
+		}
+		// The same validation intake applies: what the API accepts, intake accepts.
+		ev, derr := feed.DecodeCasework(value, feed.DefaultMaxEventBytes, feed.DefaultMaxFutureSkew, now)
+		if derr != nil {
+			fail(w, http.StatusBadRequest, derr.Field, derr.Detail)
+			return
+		}
+		if err := a.cfg.Casework(r.Context(), []byte(h.ID), value); err != nil {
+			a.logger.Error("produce a casework action", "type", typ, "err", err)
+			fail(w, http.StatusServiceUnavailable, "", "cannot write the action to the casework topic; try again")
+			return
+		}
+		if h, cs := a.waitApplied(r.Context(), h.ID, id, ev.EventID); cs != nil {
+			writeJSON(w, http.StatusOK, a.caseView(h, cs))
+			return
+		}
+		w.Header().Set("Location", "/v1/cases/"+id)
+		writeJSON(w, http.StatusAccepted, map[string]string{"event_id": ev.EventID, "case_id": id,
+			"status": "accepted; not applied yet: poll the Location"})
+	}
+}
+
+// waitApplied polls the store until the household's case holds the action, for up to applyWait.
+func (a *API) waitApplied(ctx context.Context, hid, caseID, eventID string) (*household.Household, *household.Case) {
+	deadline := time.Now().Add(applyWait)
+	for {
+		if v, err := a.store.Household(hid); err == nil {
+			if h, err := household.Decode(v); err == nil && h.HasAction(caseID, eventID) {
+				return h, h.Case(caseID)
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func newEventID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "api-" + hex.EncodeToString(b[:])
+}
+
+// CaseItem is one case of the list.
+type CaseItem struct {
+	household.CaseSummary
+	Overdue bool `json:"overdue"`
+}
+
+// cases lists cases newest first: ?status=&level=&kind=&area=&assignee=&overdue=&limit=&cursor=.
+// status is open, assigned, closed or overdue (open or assigned past the due time).
+func (a *API) cases(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	if c.Role != RoleCaseworker && c.Role != RoleSupervisor && c.Role != RoleAuditor {
+		fail(w, http.StatusForbidden, "role", "a caseworker, supervisor or auditor may list cases")
+		return
+	}
+	q := r.URL.Query()
+	status, level, kind, area, assignee := q.Get("status"), q.Get("level"), q.Get("kind"), q.Get("area"), q.Get("assignee")
+	if status != "" && !oneOf(status, household.CaseOpen, household.CaseAssigned, household.CaseClosed, household.CaseOverdue) {
+		fail(w, http.StatusBadRequest, "status", "want open, assigned, closed or overdue")
+		return
+	}
+	if level != "" && !oneOf(level, "watch", "warning", "urgent") {
+		fail(w, http.StatusBadRequest, "level", "want watch, warning or urgent")
+		return
+	}
+	if kind != "" && !oneOf(kind, household.KindAlert, household.KindReview, household.KindSpotCheck, household.KindVerification) {
+		fail(w, http.StatusBadRequest, "kind", "want alert, review, spot_check or verification")
+		return
+	}
+	var overdue *bool
+	if s := q.Get("overdue"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			fail(w, http.StatusBadRequest, "overdue", "want true or false")
+			return
+		}
+		overdue = &b
+	}
+	limit := 50
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			fail(w, http.StatusBadRequest, "limit", "want a number from 1 to 1000")
+			return
+		}
+		limit = n
+	}
+	var after []byte
+	if s := q.Get("cursor"); s != "" {
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil || !bytes.HasPrefix(b, state.CasePrefix()) {
+			fail(w, http.StatusBadRequest, "cursor", "not one this API gave out")
+			return
+		}
+		after = b
+	}
+	now := a.cfg.Now()
+	out := struct {
+		Cases      []CaseItem `json:"cases"`
+		NextCursor string     `json:"next_cursor,omitempty"`
+	}{Cases: []CaseItem{}}
+	var last []byte
+	err := a.store.Cases(after, func(key, value []byte) bool {
+		var s household.CaseSummary
+		if json.Unmarshal(value, &s) != nil {
+			return true
+		}
+		od := s.Overdue(now)
+		switch {
+		case !c.sees(s.Area), area != "" && !strings.HasPrefix(s.Area, area),
+			level != "" && s.Level != level, kind != "" && s.Kind != kind, assignee != "" && s.Assignee != assignee,
+			overdue != nil && od != *overdue,
+			status == household.CaseOverdue && !od, status != "" && status != household.CaseOverdue && s.Status != status:
+			return true
+		}
+		if len(out.Cases) == limit {
+			out.NextCursor = base64.RawURLEncoding.EncodeToString(last)
+			return false
+		}
+		out.Cases = append(out.Cases, CaseItem{CaseSummary: s, Overdue: od})
+		last = key
+		return true
+	})
+	if err != nil {
+		a.logger.Error("list cases", "err", err)
+		fail(w, http.StatusInternalServerError, "", "cannot read the state store")
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func oneOf(s string, list ...string) bool {
+	for _, x := range list {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,226 @@
+package api
+
+import (
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"safetynet/state"
+	"safetynet/stream/feed"
+	"safetynet/stream/household"
+)
+
+// Precision of the alerts, as casework finds it: how many cases opened, how many were visited
+// and what the visits found, how long a visit took, how many wait past their due time. The same
+// figures are metrics with bounded labels (level, outcome).
+
+// Figures are the casework figures of one group of cases.
+type Figures struct {
+	Opened      int `json:"opened"`
+	Visited     int `json:"visited"`
+	Confirmed   int `json:"confirmed"` // aid_granted or referred
+	NotNeeded   int `json:"not_needed"`
+	Unreachable int `json:"unreachable"`
+	Declined    int `json:"declined"`
+	Overdue     int `json:"overdue"` // open or assigned past the due time, now
+	// MedianDaysToVisit is the median of opened → visited in days over the visited cases; null
+	// when none was visited.
+	MedianDaysToVisit *float64 `json:"median_days_to_visit"`
+
+	days []float64
+}
+
+func (f *Figures) add(s *household.CaseSummary, now time.Time) {
+	f.Opened++
+	if !s.VisitedAt.IsZero() {
+		f.Visited++
+		f.days = append(f.days, s.VisitedAt.Sub(s.OpenedAt).Hours()/24)
+	}
+	switch s.Outcome {
+	case feed.OutcomeAidGranted, feed.OutcomeReferred:
+		f.Confirmed++
+	case feed.OutcomeNotNeeded:
+		f.NotNeeded++
+	case feed.OutcomeUnreachable:
+		f.Unreachable++
+	case feed.OutcomeDeclined:
+		f.Declined++
+	}
+	if s.Overdue(now) {
+		f.Overdue++
+	}
+}
+
+func (f *Figures) finish() {
+	if len(f.days) == 0 {
+		return
+	}
+	slices.Sort(f.days)
+	n := len(f.days)
+	m := f.days[n/2]
+	if n%2 == 0 {
+		m = (f.days[n/2-1] + f.days[n/2]) / 2
+	}
+	m = float64(int(m*10+0.5)) / 10
+	f.MedianDaysToVisit = &m
+}
+
+// Group is the figures of one level, trigger code or area prefix.
+type Group struct {
+	Key string `json:"key"`
+	Figures
+}
+
+// CaseStats are the casework figures of GET /v1/stats.
+type CaseStats struct {
+	At               time.Time `json:"at"`
+	AreaPrefixLength int       `json:"area_prefix_length"`
+	Total            Figures   `json:"total"`
+	ByLevel          []Group   `json:"by_level"`
+	ByTrigger        []Group   `json:"by_trigger"` // cases opened with a trigger, by its code; "none" without
+	ByArea           []Group   `json:"by_area"`    // by the first area_prefix_length characters of the area code; "unknown" without
+}
+
+// computeStats counts the cases of the index the filter admits.
+func computeStats(store *state.Store, now time.Time, prefixLen int, admit func(*household.CaseSummary) bool) (*CaseStats, error) {
+	st := &CaseStats{At: now, AreaPrefixLength: prefixLen}
+	groups := map[string]map[string]*Figures{"level": {}, "trigger": {}, "area": {}}
+	get := func(dim, key string) *Figures {
+		f := groups[dim][key]
+		if f == nil {
+			f = &Figures{}
+			groups[dim][key] = f
+		}
+		return f
+	}
+	for _, l := range []string{"watch", "warning", "urgent"} {
+		get("level", l)
+	}
+	err := store.Cases(nil, func(_, v []byte) bool {
+		var s household.CaseSummary
+		if json.Unmarshal(v, &s) != nil || !admit(&s) {
+			return true
+		}
+		st.Total.add(&s, now)
+		get("level", s.Level).add(&s, now)
+		trig := s.Triggers
+		if len(trig) == 0 {
+			trig = []string{"none"}
+		}
+		for _, t := range trig {
+			get("trigger", t).add(&s, now)
+		}
+		area := s.Area
+		if len(area) > prefixLen {
+			area = area[:prefixLen]
+		}
+		if area == "" {
+			area = "unknown"
+		}
+		get("area", area).add(&s, now)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.Total.finish()
+	list := func(dim string) []Group {
+		out := []Group{}
+		for k, f := range groups[dim] {
+			f.finish()
+			out = append(out, Group{Key: k, Figures: *f})
+		}
+		slices.SortFunc(out, func(a, b Group) int {
+			if dim == "level" {
+				return levelOrder(a.Key) - levelOrder(b.Key)
+			}
+			if a.Key < b.Key {
+				return -1
+			}
+			if a.Key > b.Key {
+				return 1
+			}
+			return 0
+		})
+		return out
+	}
+	st.ByLevel, st.ByTrigger, st.ByArea = list("level"), list("trigger"), list("area")
+	return st, nil
+}
+
+func levelOrder(l string) int {
+	return slices.Index([]string{"watch", "warning", "urgent"}, l)
+}
+
+// CaseCollector exposes the casework figures of the case index as metrics, computed at each
+// scrape: safetynet_cases{level,status}, safetynet_cases_overdue{level} and
+// safetynet_case_outcomes{level,outcome}. Every series exists from the start.
+type CaseCollector struct {
+	store    *state.Store
+	now      func() time.Time
+	cases    *prometheus.Desc
+	overdue  *prometheus.Desc
+	outcomes *prometheus.Desc
+	errors   prometheus.Counter
+}
+
+// NewCaseCollector returns the collector of the casework metrics over store.
+func NewCaseCollector(store *state.Store, now func() time.Time) *CaseCollector {
+	if now == nil {
+		now = time.Now
+	}
+	return &CaseCollector{store: store, now: now,
+		cases: prometheus.NewDesc("safetynet_cases", "Cases in this instance's state, by level and status (open, assigned, closed).",
+			[]string{"level", "status"}, nil),
+		overdue: prometheus.NewDesc("safetynet_cases_overdue", "Open or assigned cases past their visit deadline, by level.",
+			[]string{"level"}, nil),
+		outcomes: prometheus.NewDesc("safetynet_case_outcomes", "Visited cases in this instance's state, by level and visit outcome.",
+			[]string{"level", "outcome"}, nil),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "safetynet_case_metrics_errors_total",
+			Help: "Scrapes whose casework metrics could not be read from the state store."}),
+	}
+}
+
+func (cc *CaseCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- cc.cases
+	ch <- cc.overdue
+	ch <- cc.outcomes
+	cc.errors.Describe(ch)
+}
+
+func (cc *CaseCollector) Collect(ch chan<- prometheus.Metric) {
+	levels := []string{"watch", "warning", "urgent"}
+	statuses := []string{household.CaseOpen, household.CaseAssigned, household.CaseClosed}
+	type key struct{ a, b string }
+	cases, overdue, outcomes := map[key]int{}, map[string]int{}, map[key]int{}
+	now := cc.now()
+	err := cc.store.Cases(nil, func(_, v []byte) bool {
+		var s household.CaseSummary
+		if json.Unmarshal(v, &s) != nil || !slices.Contains(levels, s.Level) {
+			return true
+		}
+		cases[key{s.Level, s.Status}]++
+		if s.Overdue(now) {
+			overdue[s.Level]++
+		}
+		if s.Outcome != "" {
+			outcomes[key{s.Level, s.Outcome}]++
+		}
+		return true
+	})
+	if err != nil {
+		cc.errors.Inc()
+	}
+	for _, l := range levels {
+		for _, st := range statuses {
+			ch <- prometheus.MustNewConstMetric(cc.cases, prometheus.GaugeValue, float64(cases[key{l, st}]), l, st)
+		}
+		ch <- prometheus.MustNewConstMetric(cc.overdue, prometheus.GaugeValue, float64(overdue[l]), l)
+		for _, o := range feed.Outcomes {
+			ch <- prometheus.MustNewConstMetric(cc.outcomes, prometheus.GaugeValue, float64(outcomes[key{l, o}]), l, o)
+		}
+	}
+	cc.errors.Collect(ch)
+}

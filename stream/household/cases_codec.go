@@ -1,0 +1,34 @@
+package household
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// The casework part of the stored household (version 3): a length-prefixed JSON document, empty
+// for a household that never had a case. Few households have cases and their timelines are
+// short, so the compact binary form is not worth its code here.
+
+func appendCasework(b []byte, cw *Casework) ([]byte, error) {
+	if cw == nil {
+		return appendString(b, ""), nil
+	}
+	j, err := json.Marshal(cw)
+	if err != nil {
+		return nil, fmt.Errorf("encode casework: %w", err)
+	}
+	return appendString(b, string(j)), nil
+}
+
+func (d *decoder) casework() *Casework {
+	s := d.string()
+	if s == "" || d.err != nil {
+		return nil
+	}
+	var cw Casework
+	if err := json.Unmarshal([]byte(s), &cw); err != nil {
+		d.err = fmt.Errorf("casework: %w", err)
+		return nil
+	}
+	return &cw
+}
