@@ -34,14 +34,18 @@ const (
 	householdBinaryV1 = 0x01
 	householdBinaryV2 = 0x02
 	householdBinaryV3 = 0x03
+	// householdBinaryLatest is the version Encode writes; Decode and PartitionOf read every
+	// version up to it. A new version changes this one line.
+	householdBinaryLatest = householdBinaryV3
 )
 
 // zeroUnix is time.Time{}.Unix(): times are stored relative to it so the zero time is 0.
 const zeroUnix = -62135596800
 
+// Encode is the stored (binary) form of a household.
 func Encode(h *Household) ([]byte, error) {
 	b := make([]byte, 0, 256+200*len(h.Persons))
-	b = append(b, householdBinaryV3)
+	b = append(b, householdBinaryLatest)
 	b = appendString(b, h.ID)
 	b = binary.AppendVarint(b, int64(h.Partition))
 	b = appendString(b, h.Level)
@@ -171,7 +175,7 @@ func Decode(b []byte) (*Household, error) {
 		}
 		return &h, nil
 	}
-	if len(b) == 0 || b[0] < householdBinaryV1 || b[0] > householdBinaryV3 {
+	if len(b) == 0 || b[0] < householdBinaryV1 || b[0] > householdBinaryLatest {
 		return nil, errors.New("decode household state: unknown encoding")
 	}
 	d := decoder{b: b[1:]}
