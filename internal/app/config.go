@@ -22,6 +22,7 @@ import (
 
 	"safetynet/stream/api"
 	"safetynet/stream/feed"
+	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/topics"
 )
@@ -59,13 +60,14 @@ type Config struct {
 	ModelFile          string   `env:"MODEL_FILE" desc:"risk model YAML ([docs/model.md](docs/model.md)); the built-in model when empty"`
 	PProf              bool     "env:\"PPROF\" envDefault:\"false\" desc:\"serve Go's profiler at `/debug/pprof/` on the HTTP address (for the bench and for diagnosis; unauthenticated, so keep it off where the port is reachable)\""
 
-	MaxEventBytes     int           "env:\"MAX_EVENT_BYTES\" envDefault:\"65536\" desc:\"larger feed records are dead-lettered as `too_large`\""
-	MaxFutureSkew     time.Duration "env:\"MAX_FUTURE_SKEW\" envDefault:\"24h\" desc:\"how far in the future an `occurred_at` may be\""
-	UnknownPersonWait time.Duration "env:\"UNKNOWN_PERSON_WAIT\" envDefault:\"24h\" desc:\"how long an event for a person the registry does not know is held before it is dead-lettered as `unknown_person`\""
-	DedupeWindow      time.Duration `env:"DEDUPE_WINDOW" envDefault:"168h" desc:"how long event ids are remembered to drop resends"`
-	AlertRetention    time.Duration `env:"ALERT_RETENTION" envDefault:"26280h" desc:"how long an alert stays in the alert index that /v1/alerts lists (default 3 years; the alert topic has its own retention)"`
-	BatchSize         int           `env:"BATCH_SIZE" envDefault:"500" desc:"most events in one monitor batch"`
-	BatchWait         time.Duration `env:"BATCH_WAIT" envDefault:"5ms" desc:"longest wait to fill a monitor batch"`
+	MaxEventBytes       int           "env:\"MAX_EVENT_BYTES\" envDefault:\"65536\" desc:\"larger feed records are dead-lettered as `too_large`\""
+	MaxFutureSkew       time.Duration "env:\"MAX_FUTURE_SKEW\" envDefault:\"24h\" desc:\"how far in the future an `occurred_at` may be\""
+	UnknownPersonWait   time.Duration "env:\"UNKNOWN_PERSON_WAIT\" envDefault:\"24h\" desc:\"how long an event for a person the registry does not know is held before it is dead-lettered as `unknown_person`\""
+	DedupeWindow        time.Duration `env:"DEDUPE_WINDOW" envDefault:"168h" desc:"how long event ids are remembered to drop resends"`
+	AlertRetention      time.Duration `env:"ALERT_RETENTION" envDefault:"26280h" desc:"how long an alert stays in the alert index that /v1/alerts lists (default 3 years; the alert topic has its own retention)"`
+	MaxHouseholdMembers int           "env:\"MAX_HOUSEHOLD_MEMBERS\" envDefault:\"50\" desc:\"most persons a household may hold (1–80: the worst-case household then fits one Kafka record of 1 MiB); an event that would add one more is dead-lettered as `household_too_large`\""
+	BatchSize           int           `env:"BATCH_SIZE" envDefault:"500" desc:"most events in one monitor batch"`
+	BatchWait           time.Duration `env:"BATCH_WAIT" envDefault:"5ms" desc:"longest wait to fill a monitor batch"`
 
 	LogLevel  string "env:\"LOG_LEVEL\" envDefault:\"info\" desc:\"`debug`, `info`, `warn`, `error`\""
 	LogFormat string "env:\"LOG_FORMAT\" envDefault:\"json\" desc:\"`json` or `text`\""
@@ -201,6 +203,9 @@ func (c *Config) validate() error {
 	}
 	if c.DedupeWindow <= 0 {
 		bad("DEDUPE_WINDOW", "must be positive")
+	}
+	if c.MaxHouseholdMembers < 1 || c.MaxHouseholdMembers > household.MaxMembersLimit {
+		bad("MAX_HOUSEHOLD_MEMBERS", "%d is out of range 1–%d (a household of more persons could exceed the broker's 1 MiB record limit)", c.MaxHouseholdMembers, household.MaxMembersLimit)
 	}
 	if c.BatchSize < 1 || c.BatchSize > 10000 {
 		bad("BATCH_SIZE", "%d is out of range 1–10000", c.BatchSize)

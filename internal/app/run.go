@@ -107,18 +107,20 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	stateMetrics := state.NewMetrics(reg)
 	lag := kafkaio.NewLagGauge(reg)
 
+	intakeMetrics := intake.NewMetrics(reg)
 	intake, err := intake.New(intake.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
 		MaxEventBytes: cfg.MaxEventBytes, MaxFutureSkew: cfg.MaxFutureSkew,
 		UnknownPersonWait: cfg.UnknownPersonWait, DedupeWindow: cfg.DedupeWindow, Now: now,
 		RedactDeadLetters: cfg.DLQRedact,
-	}, store, pseud, intake.NewMetrics(reg), logger)
+	}, store, pseud, intakeMetrics, logger)
 	if err != nil {
 		return err
 	}
 	monitor := monitor.New(monitor.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor", AlertRetention: cfg.AlertRetention,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.OnAlert,
+		MaxMembers: cfg.MaxHouseholdMembers, DeadLetters: intakeMetrics.DeadLetters,
 	}, store, model, monitor.NewMetrics(reg), logger)
 
 	var diskOK atomic.Bool

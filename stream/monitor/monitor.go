@@ -41,6 +41,13 @@ type Config struct {
 	AlertRetention time.Duration
 	// OnAlert, when set, is called with every alert after it is acknowledged (the demo prints them).
 	OnAlert func(household.Alert)
+	// MaxMembers is the most persons a household may hold (default household.DefaultMaxMembers);
+	// an event that would add one more is dead-lettered as household_too_large (members.go).
+	MaxMembers int
+	// DeadLetters is the dead-letter counter by feed and reason (intake's
+	// safetynet_dead_letters_total), which the monitor's household_too_large letters count on too;
+	// nil keeps them uncounted.
+	DeadLetters *prometheus.CounterVec
 }
 
 // DefaultAlertRetention is three years.
@@ -97,6 +104,7 @@ func New(cfg Config, store *state.Store, model *scorer.Model, m *Metrics, logger
 	if cfg.Lag == nil {
 		cfg.Lag = kafkaio.NewLagGauge(prometheus.NewRegistry())
 	}
+	cfg.setMemberDefaults()
 	return &Monitor{
 		cfg: cfg, store: store, model: model, metrics: m, logger: logger.With("stage", "monitor"),
 		alerts:     cfg.Kafka.Writer(cfg.Topics.Alerts, &kafka.Hash{}),
