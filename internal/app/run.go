@@ -112,7 +112,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
 		MaxEventBytes: cfg.MaxEventBytes, MaxFutureSkew: cfg.MaxFutureSkew,
 		UnknownPersonWait: cfg.UnknownPersonWait, DedupeWindow: cfg.DedupeWindow, Now: now,
-		RedactDeadLetters: cfg.DLQRedact,
+		RedactDeadLetters: cfg.DLQRedact, ParkMaxEvents: cfg.ParkMaxEvents, ParkMaxBytes: cfg.ParkMaxBytes,
 	}, store, pseud, intakeMetrics, logger)
 	if err != nil {
 		return err

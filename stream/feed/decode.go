@@ -35,10 +35,15 @@ const ReasonBadInternalEvent = "bad_internal_event"
 // household's stored state and changelog record under the broker's record size limit.
 const ReasonHouseholdTooLarge = "household_too_large"
 
+// ReasonParkFull is intake's: the event of a person the registry does not know yet could not be
+// parked, because the parked events already reach SAFETYNET_PARK_MAX_EVENTS or
+// SAFETYNET_PARK_MAX_BYTES.
+const ReasonParkFull = "park_full"
+
 // Reasons lists every reason code of a feed record.
 var Reasons = []string{ReasonMalformedJSON, ReasonMissingField, ReasonBadType, ReasonBadValue,
 	ReasonBadPersonID, ReasonBadTime, ReasonUnknownType, ReasonTooLarge, ReasonUnknownPerson,
-	ReasonHouseholdTooLarge}
+	ReasonHouseholdTooLarge, ReasonParkFull}
 
 // DecodeError says why a feed record was refused: a reason code, the field concerned (if any)
 // and a detail for people. It never contains a resident ID number in the clear.
