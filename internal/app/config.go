@@ -22,6 +22,7 @@ import (
 
 	"safetynet/stream/api"
 	"safetynet/stream/feed"
+	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/topics"
 )
@@ -62,13 +63,16 @@ type Config struct {
 	BackfillUntil      string   "env:\"BACKFILL_UNTIL\" desc:\"RFC 3339 time: events that occurred before it update state without alerts until the backlog is loaded; then every household at a level gets one `raised` alert with cause `backfill` ([docs/operations.md](docs/operations.md#loading-history-backfill))\""
 	PProf              bool     "env:\"PPROF\" envDefault:\"false\" desc:\"serve Go's profiler at `/debug/pprof/` on the HTTP address (for the bench and for diagnosis; unauthenticated, so keep it off where the port is reachable)\""
 
-	MaxEventBytes     int           "env:\"MAX_EVENT_BYTES\" envDefault:\"65536\" desc:\"larger feed records are dead-lettered as `too_large`\""
-	MaxFutureSkew     time.Duration "env:\"MAX_FUTURE_SKEW\" envDefault:\"24h\" desc:\"how far in the future an `occurred_at` may be\""
-	UnknownPersonWait time.Duration "env:\"UNKNOWN_PERSON_WAIT\" envDefault:\"24h\" desc:\"how long an event for a person the registry does not know is held before it is dead-lettered as `unknown_person`\""
-	DedupeWindow      time.Duration `env:"DEDUPE_WINDOW" envDefault:"168h" desc:"how long event ids are remembered to drop resends"`
-	AlertRetention    time.Duration `env:"ALERT_RETENTION" envDefault:"26280h" desc:"how long an alert stays in the alert index that /v1/alerts lists (default 3 years; the alert topic has its own retention)"`
-	BatchSize         int           `env:"BATCH_SIZE" envDefault:"500" desc:"most events in one monitor batch"`
-	BatchWait         time.Duration `env:"BATCH_WAIT" envDefault:"5ms" desc:"longest wait to fill a monitor batch"`
+	MaxEventBytes       int           "env:\"MAX_EVENT_BYTES\" envDefault:\"65536\" desc:\"larger feed records are dead-lettered as `too_large`\""
+	MaxFutureSkew       time.Duration "env:\"MAX_FUTURE_SKEW\" envDefault:\"24h\" desc:\"how far in the future an `occurred_at` may be\""
+	UnknownPersonWait   time.Duration "env:\"UNKNOWN_PERSON_WAIT\" envDefault:\"24h\" desc:\"how long an event for a person the registry does not know is held before it is dead-lettered as `unknown_person`\""
+	ParkMaxEvents       int           "env:\"PARK_MAX_EVENTS\" envDefault:\"1000000\" desc:\"most events held for persons the registry does not know yet; beyond, they are dead-lettered as `park_full`\""
+	ParkMaxBytes        int64         "env:\"PARK_MAX_BYTES\" envDefault:\"1073741824\" desc:\"most bytes of state the held events may take (default 1 GiB); beyond, they are dead-lettered as `park_full`\""
+	DedupeWindow        time.Duration `env:"DEDUPE_WINDOW" envDefault:"168h" desc:"how long event ids are remembered to drop resends"`
+	AlertRetention      time.Duration `env:"ALERT_RETENTION" envDefault:"26280h" desc:"how long an alert stays in the alert index that /v1/alerts lists (default 3 years; the alert topic has its own retention)"`
+	MaxHouseholdMembers int           "env:\"MAX_HOUSEHOLD_MEMBERS\" envDefault:\"50\" desc:\"most persons a household may hold (1–80: the worst-case household then fits one Kafka record of 1 MiB); an event that would add one more is dead-lettered as `household_too_large`\""
+	BatchSize           int           `env:"BATCH_SIZE" envDefault:"500" desc:"most events in one monitor batch"`
+	BatchWait           time.Duration `env:"BATCH_WAIT" envDefault:"5ms" desc:"longest wait to fill a monitor batch"`
 
 	LogLevel  string "env:\"LOG_LEVEL\" envDefault:\"info\" desc:\"`debug`, `info`, `warn`, `error`\""
 	LogFormat string "env:\"LOG_FORMAT\" envDefault:\"json\" desc:\"`json` or `text`\""
@@ -205,14 +209,23 @@ func (c *Config) validate() error {
 	if c.MaxFutureSkew < 0 {
 		bad("MAX_FUTURE_SKEW", "must not be negative")
 	}
-	if c.UnknownPersonWait <= 0 {
-		bad("UNKNOWN_PERSON_WAIT", "must be positive")
+	if c.UnknownPersonWait < time.Second {
+		bad("UNKNOWN_PERSON_WAIT", "%s: must be at least 1s", c.UnknownPersonWait)
+	}
+	if c.ParkMaxEvents < 1 || c.ParkMaxEvents > 100_000_000 {
+		bad("PARK_MAX_EVENTS", "%d is out of range 1–100000000", c.ParkMaxEvents)
+	}
+	if c.ParkMaxBytes < 1<<20 || c.ParkMaxBytes > 1<<40 {
+		bad("PARK_MAX_BYTES", "%d is out of range 1048576 (1 MiB) – 1099511627776 (1 TiB)", c.ParkMaxBytes)
 	}
 	if c.AlertRetention <= 0 {
 		bad("ALERT_RETENTION", "%s: must be above 0", c.AlertRetention)
 	}
 	if c.DedupeWindow <= 0 {
 		bad("DEDUPE_WINDOW", "must be positive")
+	}
+	if c.MaxHouseholdMembers < 1 || c.MaxHouseholdMembers > household.MaxMembersLimit {
+		bad("MAX_HOUSEHOLD_MEMBERS", "%d is out of range 1–%d (a household of more persons could exceed the broker's 1 MiB record limit)", c.MaxHouseholdMembers, household.MaxMembersLimit)
 	}
 	if c.BatchSize < 1 || c.BatchSize > 10000 {
 		bad("BATCH_SIZE", "%d is out of range 1–10000", c.BatchSize)

@@ -113,12 +113,13 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	stateMetrics := state.NewMetrics(reg)
 	lag := kafkaio.NewLagGauge(reg)
 
+	intakeMetrics := intake.NewMetrics(reg)
 	intake, err := intake.New(intake.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
 		MaxEventBytes: cfg.MaxEventBytes, MaxFutureSkew: cfg.MaxFutureSkew,
 		UnknownPersonWait: cfg.UnknownPersonWait, DedupeWindow: cfg.DedupeWindow, Now: now,
-		RedactDeadLetters: cfg.DLQRedact,
-	}, store, pseud, intake.NewMetrics(reg), logger)
+		RedactDeadLetters: cfg.DLQRedact, ParkMaxEvents: cfg.ParkMaxEvents, ParkMaxBytes: cfg.ParkMaxBytes,
+	}, store, pseud, intakeMetrics, logger)
 	if err != nil {
 		return err
 	}
@@ -127,6 +128,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.OnAlert,
 		RescoreRate: cfg.RescoreRate, SuppressModelChangeAlerts: cfg.ModelChangeAlerts == "suppress",
 		BackfillUntil: backfillUntil,
+		MaxMembers:    cfg.MaxHouseholdMembers, DeadLetters: intakeMetrics.DeadLetters,
 	}, store, model, monitor.NewMetrics(reg), logger)
 	reloader := &modelReloader{path: cfg.ModelFile, current: model, data: modelData, logger: logger,
 		swap: func(old, m *scorer.Model) {

@@ -32,9 +32,20 @@ const (
 // monitor of different versions). Feed records never get it.
 const ReasonBadInternalEvent = "bad_internal_event"
 
+// ReasonHouseholdTooLarge is the monitor's: the event would add a person to a household that
+// already holds the most persons allowed (SAFETYNET_MAX_HOUSEHOLD_MEMBERS), which keeps every
+// household's stored state and changelog record under the broker's record size limit.
+const ReasonHouseholdTooLarge = "household_too_large"
+
+// ReasonParkFull is intake's: the event of a person the registry does not know yet could not be
+// parked, because the parked events already reach SAFETYNET_PARK_MAX_EVENTS or
+// SAFETYNET_PARK_MAX_BYTES.
+const ReasonParkFull = "park_full"
+
 // Reasons lists every reason code of a feed record.
 var Reasons = []string{ReasonMalformedJSON, ReasonMissingField, ReasonBadType, ReasonBadValue,
-	ReasonBadPersonID, ReasonBadTime, ReasonUnknownType, ReasonTooLarge, ReasonUnknownPerson}
+	ReasonBadPersonID, ReasonBadTime, ReasonUnknownType, ReasonTooLarge, ReasonUnknownPerson,
+	ReasonHouseholdTooLarge, ReasonParkFull}
 
 // DecodeError says why a feed record was refused: a reason code, the field concerned (if any)
 // and a detail for people. It never contains a resident ID number in the clear.
@@ -92,12 +103,16 @@ func (r RawEvent) String() string {
 }
 
 const (
-	maxIDLen     = 128 // event_id, household_id, admission_id, kind
+	maxIDLen     = MaxIDLen
 	dateLayout   = "2006-01-02"
 	earliestYear = 1900
 )
 
 var icd10Re = regexp.MustCompile(`^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$`)
+
+// MaxIDLen is the longest event_id, household_id, admission_id or kind accepted, in bytes. It
+// bounds the stored size of a household (docs/operations.md, "Record sizes").
+const MaxIDLen = 128
 
 // Defaults of the two limits Decode takes.
 const (

@@ -45,7 +45,9 @@ type batch struct {
 	changelog []kafka.Message
 	encoded   [][]byte // stored form of households, in order
 	dead      []kafka.Message
-	stats     state.PartitionStats
+	// deadByFeed is the feed of each household_too_large letter, counted once committed.
+	deadByFeed []string
+	stats      state.PartitionStats
 }
 
 // process applies a batch: each event to its household, then re-assesses it; each due timer's
@@ -131,6 +133,9 @@ func (b *batch) applyEvents(msgs []kafka.Message) error {
 			b.applyCase(h, &e, msg)
 			continue
 		}
+		if b.overCap(h, &e, msg) {
+			continue
+		}
 		changed, err := h.Apply(&e)
 		if err != nil {
 			b.dead = append(b.dead, b.deadLetter(msg, err.Error()))
@@ -148,11 +153,11 @@ func (b *batch) applyEvents(msgs []kafka.Message) error {
 
 // deadLetter is the dead-letter record of a household event the monitor cannot apply.
 func (b *batch) deadLetter(msg kafka.Message, detail string) kafka.Message {
-	return feed.DeadLetter{
+	return b.dlqMessage(feed.DeadLetter{
 		Reason: feed.ReasonBadInternalEvent, Detail: detail,
 		Source: feed.Source{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset},
 		Key:    msg.Key, Value: msg.Value,
-	}.Message(b.w.mo.cfg.Topics.DLQ, b.now)
+	})
 }
 
 // fireTimers re-assesses the households whose timer is due.
@@ -316,6 +321,7 @@ func (b *batch) commit() error {
 func (b *batch) account(events int, start time.Time) {
 	w, mo := b.w, b.w.mo
 	clear(w.sent)
+	b.countDeadLetters()
 	for i, id := range b.order {
 		w.cache.put(id, slices.Clip(bytes.Clone(b.encoded[i]))) // not the encoder's spare capacity
 	}

@@ -55,6 +55,13 @@ type Config struct {
 	// BackfillSettle is how long a backfilling partition must find nothing to read before its
 	// backlog counts as loaded (default 30 s).
 	BackfillSettle time.Duration
+	// MaxMembers is the most persons a household may hold (default household.DefaultMaxMembers);
+	// an event that would add one more is dead-lettered as household_too_large (members.go).
+	MaxMembers int
+	// DeadLetters is the dead-letter counter by feed and reason (intake's
+	// safetynet_dead_letters_total), which the monitor's household_too_large letters count on too;
+	// nil keeps them uncounted.
+	DeadLetters *prometheus.CounterVec
 }
 
 // DefaultAlertRetention is three years.
@@ -116,6 +123,7 @@ func New(cfg Config, store *state.Store, model *scorer.Model, m *Metrics, logger
 	if cfg.RescoreRate <= 0 {
 		cfg.RescoreRate = 2000
 	}
+	cfg.setMemberDefaults()
 	if cfg.BackfillSettle <= 0 {
 		cfg.BackfillSettle = 30 * time.Second
 	}
