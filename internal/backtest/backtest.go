@@ -130,7 +130,7 @@ func Run(src Source, opts Options) (*Report, error) {
 		// next assessment (hysteresis keeps a household in a band it is already in).
 		ab := scorer.Assess(opts.Baseline, sh, at)
 		am := scorer.Assess(opts.Model, sh, at)
-		u := unit{id: h.ID, area: areaOf(h.Area, opts.AreaPrefix),
+		u := unit{id: h.ID, area: areaOf(h.AreaCode(), opts.AreaPrefix),
 			baseline: opts.Baseline.Classify(ab, h.Level), model: opts.Model.Classify(am, h.Level)}
 		u.groups = groupsOf(sh, at)
 		units = append(units, u)

@@ -101,7 +101,7 @@ func (a *API) loadCase(w http.ResponseWriter, id string, c caller) (*household.H
 		return nil, nil
 	}
 	cs := h.Case(id)
-	if cs == nil || !c.sees(h.Area) {
+	if cs == nil || !c.sees(h.AreaCode()) {
 		fail(w, http.StatusNotFound, "case_id", "no such case on this instance")
 		return nil, nil
 	}

@@ -185,7 +185,7 @@ func newRequestID() string {
 
 // areaOf is the area code of a household (its head's registry area code), the one place the API
 // reads it: callers limited to an area prefix see a household only when this starts with it.
-func areaOf(h *household.Household) string { return h.Area }
+func areaOf(h *household.Household) string { return h.AreaCode() }
 
 // Stats is what GET /v1/stats answers: households by level within the caller's area, and the
 // casework figures (cases opened, visited, confirmed… per level, trigger and area prefix).

@@ -74,7 +74,6 @@ type Household struct {
 	ID        string             `json:"id"`
 	Partition int                `json:"pt"`
 	Persons   map[string]*Person `json:"persons"`
-	Area      string             `json:"area,omitempty"`
 
 	// Alert episode state.
 	Level      string    `json:"level,omitempty"`      // current level ("" for none)

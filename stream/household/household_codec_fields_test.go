@@ -23,8 +23,14 @@ func (f *filler) fill(v reflect.Value, path string) {
 	switch v.Kind() {
 	case reflect.Struct:
 		if v.Type() == reflect.TypeFor[time.Time]() {
-			// Whole seconds plus distinct nanoseconds, in UTC: the form Decode gives back.
 			n := f.next()
+			if strings.HasSuffix(path, ".BirthDate") {
+				// Birth dates are kept to the month past intake (privacy): the first of a
+				// distinct month.
+				v.Set(reflect.ValueOf(time.Date(1950+n, time.Month(1+n%12), 1, 0, 0, 0, 0, time.UTC)))
+				return
+			}
+			// Whole seconds plus distinct nanoseconds, in UTC: the form Decode gives back.
 			v.Set(reflect.ValueOf(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n)*time.Hour + time.Duration(n))))
 			return
 		}
