@@ -171,7 +171,13 @@ func (b *batch) fireTimers(due []string) error {
 			continue // an event of this batch already re-assessed it
 		}
 		b.w.mo.metrics.TimersFired.Inc()
-		b.assess(h, household.Cause{Kind: "timer"}, h.NextCheck)
+		cause := household.Cause{Kind: "timer"}
+		if h.ModelVersion != "" && h.ModelVersion != b.model.Version {
+			// The first assessment under a new model: what changes is the model's doing (the
+			// re-scoring walk skips the household once this batch stores the new version).
+			cause = household.Cause{Kind: household.CauseModelChange, FromModel: h.ModelVersion, ToModel: b.model.Version}
+		}
+		b.assess(h, cause, h.NextCheck)
 	}
 	return nil
 }
