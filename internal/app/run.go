@@ -182,7 +182,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		handler = withPProf(httpAPI)
 		logger.Warn("profiler served at /debug/pprof/ (SAFETYNET_PPROF=true); it needs no token: keep the port private")
 	}
-	srv := newHTTPServer(handler, logger)
+	httpMetrics := newHTTPMetrics(reg)
+	srv := newHTTPServer(httpMetrics.instrument(handler), logger)
 	var metricsLn net.Listener
 	var metricsSrv *http.Server
 	if cfg.MetricsAddr != "" {
@@ -192,7 +193,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", api.MetricsHandler(reg))
-		metricsSrv = newHTTPServer(mux, logger)
+		metricsSrv = newHTTPServer(httpMetrics.instrument(mux), logger)
 	}
 	if opts.Listening != nil {
 		opts.Listening <- ln.Addr().String()
