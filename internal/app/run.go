@@ -275,6 +275,11 @@ func watchState(ctx context.Context, store *state.Store, dir string, m *state.Me
 	for {
 		lsm, vlog := store.Size()
 		m.LSMBytes.Set(float64(lsm))
+		if allocated, _, err := store.VlogDiskUsage(); err == nil {
+			vlog = allocated // what the sparse value-log files take on disk, not their 2 GiB apparent size
+		} else {
+			logger.Warn("value-log disk usage; reporting its apparent size", "err", err)
+		}
 		m.VlogBytes.Set(float64(vlog))
 		var fs syscall.Statfs_t
 		if err := syscall.Statfs(dir, &fs); err == nil {
