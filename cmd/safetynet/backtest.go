@@ -35,27 +35,10 @@ func (s sourceFlags) open(c *call, progress io.Writer) (backtest.Source, func(),
 		return nil, nil, c.badFlag("give either -state DIR or -from-changelog")
 	}
 	if *s.fromChangelog {
-		environ := app.EnvironMap(os.Environ())
-		if *s.brokers != "" {
-			environ[app.EnvPrefix+"KAFKA_BROKERS"] = *s.brokers
-		}
-		var cfg app.Config
-		if err := app.ParseEnv(&cfg, environ); err != nil {
-			return nil, nil, err
-		}
-		if len(cfg.KafkaBrokers) == 0 {
-			return nil, nil, c.badFlag("-from-changelog needs -brokers or %sKAFKA_BROKERS", app.EnvPrefix)
-		}
-		k, err := cfg.Kafka()
+		cl, err := loadChangelog(c, *s.brokers, progress)
 		if err != nil {
 			return nil, nil, err
 		}
-		p := backtest.NewProgress(progress, "changelog records")
-		cl := &backtest.Changelog{Kafka: k, Topic: cfg.Topics.Changelog, Progress: func(done, total int64) { p.Update(int(done), int(total)) }}
-		if err := cl.Load(c.ctx); err != nil {
-			return nil, nil, err
-		}
-		p.Done()
 		return cl, func() {}, nil
 	}
 	var key []byte
@@ -66,6 +49,34 @@ func (s sourceFlags) open(c *call, progress io.Writer) (backtest.Source, func(),
 		}
 	}
 	return backtest.OpenState(*s.dir, key)
+}
+
+// loadChangelog reads every household's newest state from the changelog topic named by the
+// environment (SAFETYNET_TOPIC_CHANGELOG), on brokers (default SAFETYNET_KAFKA_BROKERS), with
+// the environment's Kafka settings (TLS, SASL); progress goes to progress.
+func loadChangelog(c *call, brokers string, progress io.Writer) (*backtest.Changelog, error) {
+	environ := app.EnvironMap(os.Environ())
+	if brokers != "" {
+		environ[app.EnvPrefix+"KAFKA_BROKERS"] = brokers
+	}
+	var cfg app.Config
+	if err := app.ParseEnv(&cfg, environ); err != nil {
+		return nil, err
+	}
+	if len(cfg.KafkaBrokers) == 0 {
+		return nil, c.badFlag("-from-changelog needs -brokers or %sKAFKA_BROKERS", app.EnvPrefix)
+	}
+	k, err := cfg.Kafka()
+	if err != nil {
+		return nil, err
+	}
+	p := backtest.NewProgress(progress, "changelog records")
+	cl := &backtest.Changelog{Kafka: k, Topic: cfg.Topics.Changelog, Progress: func(done, total int64) { p.Update(int(done), int(total)) }}
+	if err := cl.Load(c.ctx); err != nil {
+		return nil, err
+	}
+	p.Done()
+	return cl, nil
 }
 
 func loadModel(c *call, flagName, path string) (*scorer.Model, error) {

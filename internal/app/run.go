@@ -182,7 +182,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		handler = withPProf(httpAPI)
 		logger.Warn("profiler served at /debug/pprof/ (SAFETYNET_PPROF=true); it needs no token: keep the port private")
 	}
-	srv := newHTTPServer(handler, logger)
+	httpMetrics := newHTTPMetrics(reg)
+	srv := newHTTPServer(httpMetrics.instrument(handler), logger)
 	var metricsLn net.Listener
 	var metricsSrv *http.Server
 	if cfg.MetricsAddr != "" {
@@ -192,7 +193,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", api.MetricsHandler(reg))
-		metricsSrv = newHTTPServer(mux, logger)
+		metricsSrv = newHTTPServer(httpMetrics.instrument(mux), logger)
 	}
 	if opts.Listening != nil {
 		opts.Listening <- ln.Addr().String()
@@ -274,6 +275,11 @@ func watchState(ctx context.Context, store *state.Store, dir string, m *state.Me
 	for {
 		lsm, vlog := store.Size()
 		m.LSMBytes.Set(float64(lsm))
+		if allocated, _, err := store.VlogDiskUsage(); err == nil {
+			vlog = allocated // what the sparse value-log files take on disk, not their 2 GiB apparent size
+		} else {
+			logger.Warn("value-log disk usage; reporting its apparent size", "err", err)
+		}
 		m.VlogBytes.Set(float64(vlog))
 		var fs syscall.Statfs_t
 		if err := syscall.Statfs(dir, &fs); err == nil {

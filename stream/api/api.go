@@ -187,7 +187,7 @@ func (a *API) view(h *household.Household) HouseholdView {
 	}
 	as := scorer.Assess(model, sh, now)
 	view := HouseholdView{
-		HouseholdID: h.ID, AreaCode: h.AreaCode(), Level: h.Level, Episode: h.Episode, EpisodeOpen: h.Open,
+		HouseholdID: h.ID, AreaCode: h.AreaCode(), Level: household.LevelLabel(h.Level), Episode: h.Episode, EpisodeOpen: h.Open,
 		Assessment: as, Explanation: as.Explain(h.Level), Alerts: h.Alerts, UpdatedAt: h.Updated,
 		LevelModelVersion: h.ModelVersion,
 	}
@@ -251,7 +251,7 @@ func (a *API) alerts(r *http.Request, c Caller) reply {
 		if json.Unmarshal(value, &head) != nil {
 			return true
 		}
-		if (status != "" && head.Status != status) || (level != "" && head.Level != level) || !c.Covers(head.AreaCode) {
+		if (status != "" && head.Status != status) || (level != "" && household.LevelLabel(head.Level) != level) || !c.Covers(head.AreaCode) {
 			return true
 		}
 		if len(out.Alerts) == limit {

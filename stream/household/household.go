@@ -407,7 +407,8 @@ func (h *Household) AddAlertRef(r AlertRef) {
 	}
 }
 
-// LevelLabelNone is how a household with no level is labelled in metrics and statistics.
+// LevelLabelNone is how a household with no level is shown in every output: metrics,
+// statistics, the API and the alert topic (levels_json.go).
 const LevelLabelNone = "none"
 
 // LevelLabel is the metric label of a level.
