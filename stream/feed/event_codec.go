@@ -58,6 +58,17 @@ func AppendHouseholdEvent(b []byte, ev *HouseholdEvent) ([]byte, error) {
 		e.b = strconv.AppendInt(e.b, int64(*ev.Grade), 10)
 	}
 	e.optStr(`,"kind":`, ev.Kind)
+	e.optStr(`,"asset_id":`, ev.AssetID)
+	e.float(`,"value":`, ev.Value)
+	e.float(`,"balance":`, ev.Balance)
+	e.float(`,"monthly_contribution":`, ev.MonthlyContribution)
+	if ev.Application != nil {
+		a, err := json.Marshal(ev.Application)
+		if err != nil {
+			return b, err
+		}
+		e.b = append(append(e.b, `,"application":`...), a...)
+	}
 	if ev.Case != nil {
 		c, err := json.Marshal(ev.Case)
 		if err != nil {
@@ -423,6 +434,14 @@ func fastDecodeEvent(data []byte, ev *HouseholdEvent) bool {
 			}
 		case "kind":
 			ev.Kind, ok = s.str()
+		case "asset_id":
+			ev.AssetID, ok = s.str()
+		case "value":
+			ev.Value, ok = s.optFloat()
+		case "balance":
+			ev.Balance, ok = s.optFloat()
+		case "monthly_contribution":
+			ev.MonthlyContribution, ok = s.optFloat()
 		}
 		return ok
 	})
