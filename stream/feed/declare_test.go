@@ -70,7 +70,9 @@ func TestDecodeApplicationAndAssetTypes(t *testing.T) {
 		{"withdrawn", Applications, base(AppWithdrawn, map[string]any{"household_id": "H1", "application_id": "APP-1"}),
 			func(e HouseholdEvent) bool { return e.Application.ApplicationID == "APP-1" }},
 		{"approved", Applications, base(AppDecided, map[string]any{"household_id": "H1", "application_id": "APP-1", "program": "tekun", "decision": "approved", "monthly_benefit": 900}),
-			func(e HouseholdEvent) bool { return e.Application.Decision == "approved" && *e.Application.MonthlyBenefit == 900 }},
+			func(e HouseholdEvent) bool {
+				return e.Application.Decision == "approved" && *e.Application.MonthlyBenefit == 900
+			}},
 		{"rejected", Applications, base(AppDecided, map[string]any{"household_id": "H1", "application_id": "APP-1", "program": "dibao", "decision": "rejected"}),
 			func(e HouseholdEvent) bool { return e.Application.MonthlyBenefit == nil }},
 		{"vehicle", Assets, base(VehicleRegistered, map[string]any{"asset_id": "V1", "value": 60000}),

@@ -42,10 +42,13 @@ type batch struct {
 
 	alerts    []*household.Alert
 	alertMsgs []kafka.Message
-	changelog []kafka.Message
-	encoded   [][]byte // stored form of households, in order
-	dead      []kafka.Message
-	stats     state.PartitionStats
+	// verifications of declarations (declare.go), published with the alerts
+	verifications    []*household.Verification
+	verificationMsgs []kafka.Message
+	changelog        []kafka.Message
+	encoded          [][]byte // stored form of households, in order
+	dead             []kafka.Message
+	stats            state.PartitionStats
 }
 
 // process applies a batch: each event to its household, then re-assesses it; each due timer's
@@ -139,6 +142,7 @@ func (b *batch) applyEvents(msgs []kafka.Message) error {
 		if !changed {
 			continue
 		}
+		b.checkDeclarations(h, &e)
 		cause := household.Cause{Kind: "event", EventID: e.EventID, Feed: e.Feed, Topic: e.Source.Topic,
 			Partition: e.Source.Partition, Offset: e.Source.Offset, Produced: e.ProducedAt}
 		b.assess(h, cause, e.OccurredAt)
@@ -208,6 +212,9 @@ func (b *batch) stage() error {
 		}
 		b.alertMsgs = append(b.alertMsgs, kafka.Message{Key: []byte(a.HouseholdID), Value: v, Time: emitted})
 	}
+	if err := b.stageVerifications(); err != nil {
+		return err
+	}
 	b.stats = b.w.stats.Clone()
 	b.changelog = make([]kafka.Message, 0, len(b.order))
 	b.encoded = make([][]byte, 0, len(b.order))
@@ -266,6 +273,12 @@ func (b *batch) publish(ctx context.Context) error {
 			fresh = append(fresh, m)
 		}
 	}
+	freshV := b.verificationMsgs[:0:0]
+	for i, m := range b.verificationMsgs {
+		if !w.sentVerifications[b.verifications[i].VerificationID] {
+			freshV = append(freshV, m)
+		}
+	}
 	var g errgroup.Group
 	g.Go(func() error {
 		if err := mo.publish(pctx, mo.alerts, fresh); err != nil {
@@ -276,6 +289,18 @@ func (b *batch) publish(ctx context.Context) error {
 		}
 		for _, a := range b.alerts {
 			w.sent[a.AlertID] = true
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := mo.publish(pctx, mo.verifications, freshV); err != nil {
+			return fmt.Errorf("publish %d verifications to %s: %w", len(freshV), mo.cfg.Topics.Verifications, err)
+		}
+		if w.sentVerifications == nil {
+			w.sentVerifications = map[string]bool{}
+		}
+		for _, v := range b.verifications {
+			w.sentVerifications[v.VerificationID] = true
 		}
 		return nil
 	})
@@ -316,6 +341,7 @@ func (b *batch) commit() error {
 func (b *batch) account(events int, start time.Time) {
 	w, mo := b.w, b.w.mo
 	clear(w.sent)
+	clear(w.sentVerifications)
 	for i, id := range b.order {
 		w.cache.put(id, slices.Clip(bytes.Clone(b.encoded[i]))) // not the encoder's spare capacity
 	}
