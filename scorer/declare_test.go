@@ -35,7 +35,11 @@ func TestCheckDeclaration(t *testing.T) {
 				r.Vehicles = []Holding{{AssetID: "V1", At: at.AddDate(0, -2, 0)}}
 				return r
 			}(),
-			func() RecordMember { r := rec("k2"); r.Businesses = []Holding{{AssetID: "B1", At: at.AddDate(-1, 0, 0)}}; return r }(),
+			func() RecordMember {
+				r := rec("k2")
+				r.Businesses = []Holding{{AssetID: "B1", At: at.AddDate(-1, 0, 0)}}
+				return r
+			}(),
 		}}, CheckDiscrepancies, []string{DiscIncomeUnderstated, DiscVehicleUndeclared, DiscBusinessUndeclared},
 			func(t *testing.T, ds []Discrepancy) {
 				if ds[0].Source != "employment" || ds[0].Found != 4200 || ds[0].Member != head.Masked || ds[0].FactDate != "2025-05-02" {
