@@ -69,11 +69,14 @@ func refuse(reason, field, format string, args ...any) *DecodeError {
 
 // Event types per feed.
 var feedTypes = map[string][]string{
-	Registry:   {"member_joined", "member_left", "died"},
-	Hospital:   {"admitted", "discharged"},
-	Pension:    {"started", "changed", "suspended", "stopped"},
-	Employment: {"employed", "unemployed"},
-	Disability: {"registered", "changed", "revoked"},
+	Registry:     {"member_joined", "member_left", "died"},
+	Hospital:     {"admitted", "discharged"},
+	Pension:      {"started", "changed", "suspended", "stopped"},
+	Employment:   {"employed", "unemployed"},
+	Disability:   {"registered", "changed", "revoked"},
+	Applications: {AppSubmitted, AppWithdrawn, AppDecided},
+	Assets: {VehicleRegistered, VehicleDeregistered, PropertyRegistered, PropertyTransferred,
+		BusinessRegistered, BusinessDeregistered, DepositsReported, ProvidentFundPaid},
 }
 
 // FeedTypes returns the event types of a feed.
@@ -89,6 +92,8 @@ type RawEvent struct {
 	// the caller.
 	Event    HouseholdEvent
 	personID string
+	// memberIDs are the resident ID numbers of an application's declared members, in order.
+	memberIDs []string
 }
 
 // LogValue keeps the ID number out of logs.
@@ -180,13 +185,22 @@ func Decode(feed string, raw []byte, maxBytes int, maxFutureSkew time.Duration, 
 	if ev.OccurredAt, e = checkOccurredAt(at, maxFutureSkew, now); e != nil {
 		return r, e
 	}
-	if ev.HouseholdID, ok = d.str("household_id", feed == Registry); !ok {
+	if ev.HouseholdID, ok = d.str("household_id", feed == Registry || feed == Applications); !ok {
 		return r, d.err
 	}
 	if ev.HouseholdID != "" {
 		if e := checkToken("household_id", ev.HouseholdID); e != nil {
 			return r, e
 		}
+	}
+	if feed == Applications {
+		if r.memberIDs, e = decodeApplication(&d, ev, now); e != nil {
+			return r, e
+		}
+		return r, nil
+	}
+	if feed == Assets {
+		return r, decodeAsset(&d, ev)
 	}
 	if e := decodeFeedFields(feed, &d, ev, id); e != nil {
 		return r, e

@@ -27,6 +27,11 @@ func codecEvents() []HouseholdEvent {
 		{V: 1, Feed: Disability, Type: "registered", Grade: &g, Kind: "visual", MonthlyAmount: f(-0.5)},
 		{V: -7, EventID: `quote " back \ <tag> & ünïcode ` + "\u2028\x01\xff", HouseholdID: "hh <1>", Kind: "\t"},
 		{V: 1, OccurredAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, // json.Marshal refuses it
+		{V: 1, Feed: Assets, Type: VehicleRegistered, AssetID: "veh-1", Value: f(85000)},
+		{V: 1, Feed: Assets, Type: DepositsReported, Balance: f(12000.5), MonthlyContribution: f(0)},
+		{V: 1, Feed: Applications, Type: AppSubmitted, HouseholdID: "hh-3", Application: &Application{ApplicationID: "app-1", Program: "dibao",
+			CommitmentSigned: b(true), Declared: &Declaration{Members: []DeclaredMember{{PersonKey: "k1", PersonMasked: "420106***********4", MonthlyIncome: 0}},
+				Vehicles: 1, FinancialAssets: 3000, BusinessOwner: true}, Decision: "approved", MonthlyBenefit: f(800)}},
 	}
 }
 

@@ -42,9 +42,12 @@ type batch struct {
 
 	alerts    []*household.Alert
 	alertMsgs []kafka.Message
-	changelog []kafka.Message
-	encoded   [][]byte // stored form of households, in order
-	dead      []kafka.Message
+	// verifications of declarations (declare.go), published with the alerts
+	verifications    []*household.Verification
+	verificationMsgs []kafka.Message
+	changelog        []kafka.Message
+	encoded          [][]byte // stored form of households, in order
+	dead             []kafka.Message
 	// deadByFeed is the feed of each household_too_large letter, counted once committed.
 	deadByFeed []string
 	stats      state.PartitionStats
@@ -144,6 +147,7 @@ func (b *batch) applyEvents(msgs []kafka.Message) error {
 		if !changed {
 			continue
 		}
+		b.checkDeclarations(h, &e)
 		cause := household.Cause{Kind: "event", EventID: e.EventID, Feed: e.Feed, Topic: e.Source.Topic,
 			Partition: e.Source.Partition, Offset: e.Source.Offset, Produced: e.ProducedAt}
 		b.assess(h, cause, e.OccurredAt)
@@ -219,6 +223,9 @@ func (b *batch) stage() error {
 		}
 		b.alertMsgs = append(b.alertMsgs, kafka.Message{Key: []byte(a.HouseholdID), Value: v, Time: emitted})
 	}
+	if err := b.stageVerifications(); err != nil {
+		return err
+	}
 	b.stats = b.w.stats.Clone()
 	b.changelog = make([]kafka.Message, 0, len(b.order))
 	b.encoded = make([][]byte, 0, len(b.order))
@@ -277,6 +284,12 @@ func (b *batch) publish(ctx context.Context) error {
 			fresh = append(fresh, m)
 		}
 	}
+	freshV := b.verificationMsgs[:0:0]
+	for i, m := range b.verificationMsgs {
+		if !w.sentVerifications[b.verifications[i].VerificationID] {
+			freshV = append(freshV, m)
+		}
+	}
 	var g errgroup.Group
 	g.Go(func() error {
 		if err := mo.publish(pctx, mo.alerts, fresh); err != nil {
@@ -287,6 +300,18 @@ func (b *batch) publish(ctx context.Context) error {
 		}
 		for _, a := range b.alerts {
 			w.sent[a.AlertID] = true
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := mo.publish(pctx, mo.verifications, freshV); err != nil {
+			return fmt.Errorf("publish %d verifications to %s: %w", len(freshV), mo.cfg.Topics.Verifications, err)
+		}
+		if w.sentVerifications == nil {
+			w.sentVerifications = map[string]bool{}
+		}
+		for _, v := range b.verifications {
+			w.sentVerifications[v.VerificationID] = true
 		}
 		return nil
 	})
@@ -328,6 +353,7 @@ func (b *batch) account(events int, start time.Time) {
 	w, mo := b.w, b.w.mo
 	clear(w.sent)
 	b.countDeadLetters()
+	clear(w.sentVerifications)
 	for i, id := range b.order {
 		w.cache.put(id, slices.Clip(bytes.Clone(b.encoded[i]))) // not the encoder's spare capacity
 	}

@@ -76,9 +76,10 @@ type Monitor struct {
 	metrics *Metrics
 	logger  *slog.Logger
 
-	alerts    *kafka.Writer
-	changelog *kafka.Writer
-	dlq       *kafka.Writer
+	alerts        *kafka.Writer
+	verifications *kafka.Writer
+	changelog     *kafka.Writer
+	dlq           *kafka.Writer
 
 	// failCommit, set only by tests, makes a committed batch report a store failure (as a full
 	// disk would), so that the retry path can be tested with a real store.
@@ -130,6 +131,7 @@ func New(cfg Config, store *state.Store, model *scorer.Model, m *Metrics, logger
 	mo := &Monitor{
 		cfg: cfg, store: store, metrics: m, logger: logger.With("stage", "monitor"),
 		alerts:        cfg.Kafka.Writer(cfg.Topics.Alerts, &kafka.Hash{}),
+		verifications: cfg.Kafka.Writer(cfg.Topics.Verifications, &kafka.Hash{}),
 		changelog:     cfg.Kafka.Writer(cfg.Topics.Changelog, kafkaio.SamePartition{}),
 		dlq:           cfg.Kafka.Writer(cfg.Topics.DLQ, &kafka.Hash{}),
 		partitions:    map[int]*partitionStatus{},
@@ -171,6 +173,7 @@ func (mo *Monitor) setStatus(p int, fn func(*partitionStatus)) {
 func (mo *Monitor) Run(ctx context.Context) error {
 	defer func() {
 		_ = mo.alerts.Close()
+		_ = mo.verifications.Close()
 		_ = mo.changelog.Close()
 		_ = mo.dlq.Close()
 	}()

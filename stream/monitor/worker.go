@@ -24,6 +24,8 @@ type worker struct {
 	cache householdCache       // stored households of this partition, as committed
 	// sent holds the ids of alerts acknowledged by the broker for a batch not yet committed.
 	sent map[string]bool
+	// sentVerifications likewise holds the ids of verifications acknowledged (declare.go).
+	sentVerifications map[string]bool
 
 	rescore  rescoreWalk     // re-scoring after a model change (rescore.go)
 	backfill backfillState   // loading history without alerts (backfill.go)
