@@ -2,12 +2,18 @@ package backtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/segmentio/kafka-go"
 
 	"safetynet/scorer"
@@ -226,6 +232,9 @@ func TestReplayCountsPerWeekEqualDirectComputation(t *testing.T) {
 			if m == def && !slices.Equal(r.Weeks, sameSides(r.Weeks)) {
 				t.Errorf("the baseline against itself gives two different series")
 			}
+			if m == looser {
+				checkReplayReport(t, r)
+			}
 			t.Logf("%s: %d records (%d warm-up), %d households; alerts baseline %+v, model %+v", m.Version, r.Records, r.WarmUp, r.Households, r.Baseline, r.Model)
 		})
 	}
@@ -264,5 +273,86 @@ func TestWeekOf(t *testing.T) {
 				t.Errorf("WeekOf(%s) = %s %s, want %s %s", tc.at, week, monday, tc.week, tc.monday)
 			}
 		})
+	}
+}
+
+// checkReplayReport writes the replay into report.json and report.html: the JSON reads back the
+// same, the summary lists every week, and headless Chromium draws a line and a point per week
+// for each model and shows the totals. The screenshot goes to docs/ui/backtest-replay.png.
+func checkReplayReport(t *testing.T, r *Replay) {
+	out := t.TempDir()
+	rep := &Report{At: r.Until, BaselineVersion: "default-2025.1", ModelVersion: "looser-1", Replay: r,
+		ByLevel: map[string]map[string]int{"baseline": levelCounts(), "model": levelCounts()}}
+	if err := WriteDir(out, rep); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Report
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Replay == nil || !slices.EqualFunc(got.Replay.Weeks, r.Weeks, func(a, b ReplayWeek) bool {
+		return a.Week == b.Week && a.Start.Equal(b.Start) && a.Baseline == b.Baseline && a.Model == b.Model
+	}) || got.Replay.Model != r.Model {
+		t.Errorf("report.json replay does not read back: %s", b)
+	}
+	var sum strings.Builder
+	Summary(&sum, rep, 5)
+	for _, w := range r.Weeks {
+		if !strings.Contains(sum.String(), w.Week+" ") {
+			t.Errorf("summary lacks week %s:\n%s", w.Week, sum.String())
+		}
+	}
+
+	chrome := kafkatest.Tool(t, "chromium", "chromium")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox,
+		chromedp.WindowSize(1200, 900), chromedp.Flag("headless", true))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel2 := chromedp.NewContext(actx)
+	defer cancel2()
+	ctx, cancel3 := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel3()
+	abs, _ := filepath.Abs(filepath.Join(out, "report.html"))
+	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+abs), chromedp.WaitReady("body")); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("replay-model").textContent`))
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	if strings.TrimSpace(shown) != strconv.Itoa(r.Model.Alerts()) {
+		t.Errorf("page shows %q model alerts, want %d", shown, r.Model.Alerts())
+	}
+	for _, side := range []string{"baseline", "model"} {
+		lines, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#replay polyline.`+side+`").length`))
+		if err != nil {
+			t.Fatalf("chromium: %v", err)
+		}
+		points, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#replay circle.`+side+`").length`))
+		if err != nil {
+			t.Fatalf("chromium: %v", err)
+		}
+		if lines != 1 || points != len(r.Weeks) {
+			t.Errorf("%s: %d lines and %d points drawn, want 1 and %d", side, lines, points, len(r.Weeks))
+		}
+	}
+	// The highest point of the model's line is the busiest week's.
+	top, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`Math.min(...[...document.querySelectorAll("#replay circle.model")].map(c => +c.getAttribute("cy")))`))
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	if top != 28 { // the chart's top edge
+		t.Errorf("the busiest week's point is at y=%g, want the top of the chart (28)", top)
+	}
+	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("replay-section")))
+	if err != nil {
+		t.Fatalf("chromium screenshot: %v", err)
+	}
+	if err := os.WriteFile("../../docs/ui/backtest-replay.png", png, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
