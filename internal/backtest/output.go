@@ -251,15 +251,15 @@ func ratioChart(f *Fairness) template.HTML {
 }
 
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
-	"levels":     func() []string { return levelLabels },
-	"levelZH":    func(l string) string { return levelZH[l] },
-	"dimZH":      func(d string) string { return dimZH[d] },
-	"pct":        pct,
-	"levelChart": levelChart,
-	"ratioChart": ratioChart,
+	"levels":      func() []string { return levelLabels },
+	"levelZH":     func(l string) string { return levelZH[l] },
+	"dimZH":       func(d string) string { return dimZH[d] },
+	"pct":         pct,
+	"levelChart":  levelChart,
+	"ratioChart":  ratioChart,
 	"replayChart": replayChart,
-	"sub":        func(a, b float64) float64 { return a - b },
-	"cell":       func(m map[string]map[string]int, a, b string) int { return m[a][b] },
+	"sub":         func(a, b float64) float64 { return a - b },
+	"cell":        func(m map[string]map[string]int, a, b string) int { return m[a][b] },
 }).Parse(`<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{{.Title}}</title>
 <style>
