@@ -356,3 +356,22 @@ func checkReplayReport(t *testing.T, r *Replay) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkReplay replays a synthetic population's household events from a real broker through
+// both models; it reports household events per second.
+func BenchmarkReplay(b *testing.B) {
+	events := replayFeed(b, 10000)
+	_, addr := kafkatest.Broker(b, 4, replayTopic)
+	produceReplay(b, addr, events)
+	looser := variant(b, "looser-1", 25, 38, 55)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := RunReplay(b.Context(), ReplayOptions{Kafka: kafkaio.Kafka{Brokers: []string{addr}}, Topic: replayTopic,
+			Baseline: scorer.Default(), Model: looser, From: testAt.AddDate(0, -3, 0), Until: testAt})
+		if err != nil || r.Records != int64(len(events)) {
+			b.Fatalf("replay: %v, %d records of %d", err, r.Records, len(events))
+		}
+	}
+	b.ReportMetric(float64(len(events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
