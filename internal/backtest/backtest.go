@@ -65,6 +65,8 @@ type Report struct {
 	Fairness *Fairness `json:"fairness"`
 	// Outcomes is precision and recall against casework findings, or why there are none.
 	Outcomes OutcomeStats `json:"outcomes"`
+	// Replay is the alerts per week of a replay over time (-replay-from), nil without one.
+	Replay *Replay `json:"replay,omitempty"`
 }
 
 // Change is one household whose level differs between the two models.

@@ -189,18 +189,8 @@ func (b *batch) fireTimers(due []string) error {
 // assess re-scores a household and records the alert its transition calls for. It scores
 // without reasons; the explanation is written only for an assessment that makes an alert.
 func (b *batch) assess(h *household.Household, cause household.Cause, eventTime time.Time) {
-	m, sh := b.model, h.Scorer()
-	a := scorer.Score(m, sh, b.now)
-	b.w.mo.metrics.Scores.Observe(a.Total)
-	explain := func() scorer.Assessment { return scorer.Assess(m, sh, b.now) }
-	al, snoozeBroken := transition(m, h, a, explain, cause, eventTime)
-	if al == nil {
-		return
-	}
-	if !b.quiet { // a backfill opens no case for the past
-		noteCase(m, h, al, snoozeBroken)
-	}
-	if !b.withhold(al) {
+	al := decide(b.model, h, b.now, cause, eventTime, !b.quiet, b.w.mo.metrics.Scores.Observe)
+	if al != nil && !b.withhold(al) {
 		b.alerts = append(b.alerts, al)
 	}
 }
