@@ -55,6 +55,9 @@ type Config struct {
 	// BackfillSettle is how long a backfilling partition must find nothing to read before its
 	// backlog counts as loaded (default 30 s).
 	BackfillSettle time.Duration
+	// AdvertisedURL is where other instances reach this one's HTTP API; it is this member's
+	// UserData in the monitor group (ownership.go).
+	AdvertisedURL string
 }
 
 // DefaultAlertRetention is three years.
@@ -87,6 +90,7 @@ type Monitor struct {
 // partitionStatus is what readiness needs to know of a partition worker.
 type partitionStatus struct {
 	caughtUp bool
+	running  bool   // the worker runs (ownership.go: only a running worker's partition is served)
 	failing  string // why the worker cannot make progress, "" when it can
 }
 
@@ -180,6 +184,7 @@ func (mo *Monitor) Run(ctx context.Context) error {
 		RebalanceTimeout:  10 * time.Second,
 		JoinGroupBackoff:  time.Second,
 		ErrorLogger:       kafkaio.Logger(mo.logger),
+		GroupBalancers:    []kafka.GroupBalancer{urlBalancer{url: mo.cfg.AdvertisedURL}},
 	})
 	if err != nil {
 		return fmt.Errorf("monitor consumer group: %w", err)
