@@ -27,6 +27,7 @@ import (
 	"safetynet/stream/intake"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/monitor"
+	monitorpkg "safetynet/stream/monitor"
 )
 
 // shutdownTimeout bounds the clean-up after a stop signal: finishing the batch in flight,
@@ -214,6 +215,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	g.Go(func() error { return monitor.Run(gctx) })
 	g.Go(func() error {
 		directory.Run(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		monitorpkg.AlertTable{Kafka: kafkaCfg, Topic: cfg.Topics.Alerts, Store: store, Retention: cfg.AlertRetention, Now: now}.Run(gctx, logger)
 		return nil
 	})
 	if opts.Reload != nil {

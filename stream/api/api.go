@@ -229,7 +229,8 @@ func ageAt(birth, now time.Time) int {
 	return age
 }
 
-// alerts lists the alerts published by this instance in the caller's area, newest first:
+// alerts lists the alerts of the alert topic (every instance indexes all of them:
+// monitor.AlertTable) in the caller's area, newest first:
 // ?status=&level=&limit=&cursor=.
 func (a *API) alerts(r *http.Request, c Caller) reply {
 	q := r.URL.Query()
