@@ -27,7 +27,6 @@ import (
 	"safetynet/stream/intake"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/monitor"
-	monitorpkg "safetynet/stream/monitor"
 )
 
 // shutdownTimeout bounds the clean-up after a stop signal: finishing the batch in flight,
@@ -126,6 +125,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	advertised := cfg.advertisedURL(cfg.HTTPAddr)
 	directory := monitor.NewDirectory(kafkaCfg, cfg.GroupID+"-monitor", cfg.Topics.HouseholdEvents, advertised, logger)
 	var router monitor.Router
+	alertTable := monitor.AlertTable{Kafka: kafkaCfg, Topic: cfg.Topics.Alerts, Store: store, Retention: cfg.AlertRetention, Now: now}
 	monitor := monitor.New(monitor.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor", AlertRetention: cfg.AlertRetention,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.OnAlert,
@@ -218,7 +218,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return nil
 	})
 	g.Go(func() error {
-		monitorpkg.AlertTable{Kafka: kafkaCfg, Topic: cfg.Topics.Alerts, Store: store, Retention: cfg.AlertRetention, Now: now}.Run(gctx, logger)
+		alertTable.Run(gctx, logger)
 		return nil
 	})
 	if opts.Reload != nil {
