@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -56,6 +58,8 @@ type Config struct {
 	APIRate            float64  `env:"API_RATE" envDefault:"20" desc:"requests per second each caller may make (429 with Retry-After beyond)"`
 	APIBurst           int      `env:"API_BURST" envDefault:"40" desc:"requests a caller may make at once above its rate"`
 	HTTPAddr           string   "env:\"HTTP_ADDR\" envDefault:\":8080\" desc:\"`/healthz`, `/readyz`, `/v1`, and `/metrics` unless `SAFETYNET_METRICS_ADDR` is set\""
+	AdvertisedURL      string   "env:\"ADVERTISED_URL\" desc:\"the URL other instances reach this instance's HTTP server at (default `http://` + the host name + the port of `SAFETYNET_HTTP_ADDR`; a pod's stable name in a StatefulSet); it travels in the monitor group's membership so every instance knows which one serves which household ([docs/scaling.md](docs/scaling.md))\""
+	InternalToken      string   "env:\"INTERNAL_TOKEN\" desc:\"credential the instances present to each other when one forwards a request for a household another serves (same value on every instance, at least 32 characters, not a caller token); without it such requests answer 503\""
 	MetricsAddr        string   "env:\"METRICS_ADDR\" desc:\"serve `/metrics` on this address (e.g. `:9090`) and not on `SAFETYNET_HTTP_ADDR`\""
 	ModelFile          string   `env:"MODEL_FILE" desc:"risk model YAML ([docs/model.md](docs/model.md)); the built-in model when empty"`
 	RescoreRate        float64  `env:"RESCORE_RATE" envDefault:"2000" desc:"households re-scored per second (over all partitions of the instance) in the background after a model change"`
@@ -182,8 +186,20 @@ func (c *Config) validate() error {
 	} else if err := feed.CheckPseudonymKey([]byte(c.PseudonymKey)); err != nil {
 		bad("PSEUDONYM_KEY", "%v", err)
 	}
-	if _, err := c.Callers(); err != nil {
+	if callers, err := c.Callers(); err != nil {
 		errs = append(errs, err)
+	} else if c.InternalToken != "" && api.IsCallerToken(callers, c.InternalToken) {
+		bad("INTERNAL_TOKEN", "is also a caller's token in SAFETYNET_API_TOKENS; the instances' credential must be its own")
+	}
+	if c.InternalToken != "" {
+		if err := api.CheckInternalToken(c.InternalToken); err != nil {
+			bad("INTERNAL_TOKEN", "%v", err)
+		}
+	}
+	if c.AdvertisedURL != "" {
+		if u, err := url.Parse(c.AdvertisedURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("ADVERTISED_URL", "%q is not an http:// or https:// URL with a host", c.AdvertisedURL)
+		}
 	}
 	if c.APIRate <= 0 || c.APIRate > 100000 {
 		bad("API_RATE", "%g is out of range (0, 100000] requests per second", c.APIRate)
@@ -336,4 +352,17 @@ func EnvironMap(environ []string) map[string]string {
 		}
 	}
 	return m
+}
+
+// advertisedURL is SAFETYNET_ADVERTISED_URL, or http://<host name>:<port of the HTTP address>.
+func (c *Config) advertisedURL(listening string) string {
+	if c.AdvertisedURL != "" {
+		return strings.TrimSuffix(c.AdvertisedURL, "/")
+	}
+	host, _ := os.Hostname()
+	_, port, err := net.SplitHostPort(listening)
+	if err != nil || host == "" {
+		return "http://" + listening
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

@@ -123,13 +123,18 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	advertised := cfg.advertisedURL(cfg.HTTPAddr)
+	directory := monitor.NewDirectory(kafkaCfg, cfg.GroupID+"-monitor", cfg.Topics.HouseholdEvents, advertised, logger)
+	var router monitor.Router
+	alertTable := monitor.AlertTable{Kafka: kafkaCfg, Topic: cfg.Topics.Alerts, Store: store, Retention: cfg.AlertRetention, Now: now}
 	monitor := monitor.New(monitor.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor", AlertRetention: cfg.AlertRetention,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.OnAlert,
 		RescoreRate: cfg.RescoreRate, SuppressModelChangeAlerts: cfg.ModelChangeAlerts == "suppress",
-		BackfillUntil: backfillUntil,
-		MaxMembers:    cfg.MaxHouseholdMembers, DeadLetters: intakeMetrics.DeadLetters,
+		BackfillUntil: backfillUntil, AdvertisedURL: advertised,
+		MaxMembers: cfg.MaxHouseholdMembers, DeadLetters: intakeMetrics.DeadLetters,
 	}, store, model, monitor.NewMetrics(reg), logger)
+	router.Monitor, router.Directory = monitor, directory
 	reloader := &modelReloader{path: cfg.ModelFile, current: model, data: modelData, logger: logger,
 		swap: func(old, m *scorer.Model) {
 			svc.buildInfo.DeleteLabelValues(opts.Version, runtime.Version(), old.Version)
@@ -168,7 +173,11 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	}
 	httpAPI := api.New(api.Config{
 		Callers: callers, Auditor: audit, Trail: audit, Rate: cfg.APIRate, Burst: cfg.APIBurst, Ready: ready, Now: now, Model: monitor.Model, Casework: casework,
+		Router: router, InternalToken: cfg.InternalToken,
 	}, store, model, apiMetrics, logger)
+	if cfg.InternalToken == "" {
+		logger.Warn("SAFETYNET_INTERNAL_TOKEN is not set: requests for households another instance serves answer 503; set it (the same on every instance) when running more than one")
+	}
 	if len(callers) == 0 {
 		logger.Warn("no API callers configured: /v1 answers 401 to every request; set SAFETYNET_API_TOKENS or SAFETYNET_API_TOKENS_FILE")
 	}
@@ -207,6 +216,14 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return intake.Run(gctx) })
 	g.Go(func() error { return monitor.Run(gctx) })
+	g.Go(func() error {
+		directory.Run(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		alertTable.Run(gctx, logger)
+		return nil
+	})
 	if opts.Reload != nil {
 		g.Go(func() error {
 			reloader.run(gctx, opts.Reload)

@@ -261,7 +261,8 @@ func (b *batch) stage() error {
 }
 
 // publish is the write-ahead step: the broker acknowledges every output before the store
-// records the batch. The three outputs go to different topics: they are published at once.
+// records the batch. Alerts, verifications and dead letters go to different topics and are
+// published at once; the changelog follows them.
 func (b *batch) publish(ctx context.Context) error {
 	mo, w := b.w.mo, b.w
 	pctx, cancel := finishContext(ctx)
@@ -306,18 +307,20 @@ func (b *batch) publish(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
-		if err := mo.publish(pctx, mo.changelog, b.changelog); err != nil {
-			return fmt.Errorf("publish %d changelog records to %s: %w", len(b.changelog), mo.cfg.Topics.Changelog, err)
-		}
-		return nil
-	})
-	g.Go(func() error {
 		if err := mo.publish(pctx, mo.dlq, b.dead); err != nil {
 			return fmt.Errorf("publish %d dead letters to %s: %w", len(b.dead), mo.cfg.Topics.DLQ, err)
 		}
 		return nil
 	})
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	// The changelog only after the alerts: whoever restores or catches up from the changelog
+	// resumes after the batch (its next_offset header), so the batch's alerts must be out first.
+	if err := mo.publish(pctx, mo.changelog, b.changelog); err != nil {
+		return fmt.Errorf("publish %d changelog records to %s: %w", len(b.changelog), mo.cfg.Topics.Changelog, err)
+	}
+	return nil
 }
 
 // commit records the batch in the store, after its outputs were acknowledged.

@@ -62,6 +62,9 @@ type Config struct {
 	// safetynet_dead_letters_total), which the monitor's household_too_large letters count on too;
 	// nil keeps them uncounted.
 	DeadLetters *prometheus.CounterVec
+	// AdvertisedURL is where other instances reach this one's HTTP API; it is this member's
+	// UserData in the monitor group (ownership.go).
+	AdvertisedURL string
 }
 
 // DefaultAlertRetention is three years.
@@ -95,6 +98,7 @@ type Monitor struct {
 // partitionStatus is what readiness needs to know of a partition worker.
 type partitionStatus struct {
 	caughtUp bool
+	running  bool   // the worker runs (ownership.go: only a running worker's partition is served)
 	failing  string // why the worker cannot make progress, "" when it can
 }
 
@@ -191,6 +195,7 @@ func (mo *Monitor) Run(ctx context.Context) error {
 		RebalanceTimeout:  10 * time.Second,
 		JoinGroupBackoff:  time.Second,
 		ErrorLogger:       kafkaio.Logger(mo.logger),
+		GroupBalancers:    []kafka.GroupBalancer{urlBalancer{url: mo.cfg.AdvertisedURL}},
 	})
 	if err != nil {
 		return fmt.Errorf("monitor consumer group: %w", err)
