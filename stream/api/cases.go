@@ -300,8 +300,10 @@ func (a *API) cases(w http.ResponseWriter, r *http.Request) {
 	now := a.cfg.Now()
 	out := struct {
 		Cases      []CaseItem `json:"cases"`
+		Keys       []string   `json:"keys,omitempty"` // only in an instance's part of a fanned-out list
 		NextCursor string     `json:"next_cursor,omitempty"`
 	}{Cases: []CaseItem{}}
+	sc := scopeOf(r) // nil unless this is one instance's part of a fanned-out list
 	var last []byte
 	err := a.store.Cases(after, func(key, value []byte) bool {
 		var s household.CaseSummary
@@ -310,7 +312,7 @@ func (a *API) cases(w http.ResponseWriter, r *http.Request) {
 		}
 		od := s.Overdue(now)
 		switch {
-		case !c.sees(s.Area), area != "" && !strings.HasPrefix(s.Area, area),
+		case !sc.has(s.HouseholdID), !c.sees(s.Area), area != "" && !strings.HasPrefix(s.Area, area),
 			level != "" && s.Level != level, kind != "" && s.Kind != kind, assignee != "" && s.Assignee != assignee,
 			overdue != nil && od != *overdue,
 			status == household.CaseOverdue && !od, status != "" && status != household.CaseOverdue && s.Status != status:
@@ -321,6 +323,9 @@ func (a *API) cases(w http.ResponseWriter, r *http.Request) {
 			return false
 		}
 		out.Cases = append(out.Cases, CaseItem{CaseSummary: s, Overdue: od})
+		if sc != nil {
+			out.Keys = append(out.Keys, base64.RawURLEncoding.EncodeToString(key))
+		}
 		last = key
 		return true
 	})

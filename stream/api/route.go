@@ -30,6 +30,15 @@ type Router interface {
 	Route(householdID string) (local bool, owner string)
 	// Serves reports whether this instance serves the household's partition now.
 	Serves(householdID string) bool
+	// Owners lists the URLs of the owners of every partition, and the number of partitions;
+	// ok is false while any partition has no known owner (fanout.go).
+	Owners() (urls []string, partitions int, ok bool)
+	// Self is this instance's advertised URL.
+	Self() string
+	// Served lists the partitions this instance serves now, sorted.
+	Served() []int
+	// PartitionOf is the partition of a household.
+	PartitionOf(householdID string) int
 }
 
 // Internal-request headers: the caller a forwarded request is made for.

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,14 +30,16 @@ type Figures struct {
 	// when none was visited.
 	MedianDaysToVisit *float64 `json:"median_days_to_visit"`
 
-	days []float64
+	// Days are the visit durations behind the median: sent only in an instance's part of a
+	// fanned-out answer (fanout.go); finish takes the median and drops them.
+	Days []float64 `json:"days,omitempty"`
 }
 
 func (f *Figures) add(s *household.CaseSummary, now time.Time) {
 	f.Opened++
 	if !s.VisitedAt.IsZero() {
 		f.Visited++
-		f.days = append(f.days, s.VisitedAt.Sub(s.OpenedAt).Hours()/24)
+		f.Days = append(f.Days, s.VisitedAt.Sub(s.OpenedAt).Hours()/24)
 	}
 	switch s.Outcome {
 	case feed.OutcomeAidGranted, feed.OutcomeReferred:
@@ -53,15 +56,30 @@ func (f *Figures) add(s *household.CaseSummary, now time.Time) {
 	}
 }
 
+// merge adds another part's figures of the same group.
+func (f *Figures) merge(o *Figures) {
+	f.Opened += o.Opened
+	f.Visited += o.Visited
+	f.Confirmed += o.Confirmed
+	f.NotNeeded += o.NotNeeded
+	f.Unreachable += o.Unreachable
+	f.Declined += o.Declined
+	f.Overdue += o.Overdue
+	f.Days = append(f.Days, o.Days...)
+}
+
 func (f *Figures) finish() {
-	if len(f.days) == 0 {
+	days := f.Days
+	f.Days = nil
+	if len(days) == 0 {
 		return
 	}
-	slices.Sort(f.days)
-	n := len(f.days)
-	m := f.days[n/2]
+	days = slices.Clone(days)
+	slices.Sort(days)
+	n := len(days)
+	m := days[n/2]
 	if n%2 == 0 {
-		m = (f.days[n/2-1] + f.days[n/2]) / 2
+		m = (days[n/2-1] + days[n/2]) / 2
 	}
 	m = float64(int(m*10+0.5)) / 10
 	f.MedianDaysToVisit = &m
@@ -83,71 +101,116 @@ type CaseStats struct {
 	ByArea           []Group   `json:"by_area"`    // by the first area_prefix_length characters of the area code; "unknown" without
 }
 
-// computeStats counts the cases of the index the filter admits.
-func computeStats(store *state.Store, now time.Time, prefixLen int, admit func(*household.CaseSummary) bool) (*CaseStats, error) {
-	st := &CaseStats{At: now, AreaPrefixLength: prefixLen}
-	groups := map[string]map[string]*Figures{"level": {}, "trigger": {}, "area": {}}
-	get := func(dim, key string) *Figures {
-		f := groups[dim][key]
-		if f == nil {
-			f = &Figures{}
-			groups[dim][key] = f
-		}
-		return f
-	}
+// statsAcc gathers the casework figures of the cases it is given; a fanned-out /v1/stats
+// merges the accumulators of every instance's part before taking the medians.
+type statsAcc struct {
+	At        time.Time                      `json:"at"`
+	PrefixLen int                            `json:"area_prefix_length"`
+	Total     Figures                        `json:"total"`
+	Groups    map[string]map[string]*Figures `json:"groups"` // dimension (level, trigger, area) → key
+}
+
+func newStatsAcc() *statsAcc {
+	acc := &statsAcc{Groups: map[string]map[string]*Figures{"level": {}, "trigger": {}, "area": {}}}
 	for _, l := range []string{"watch", "warning", "urgent"} {
-		get("level", l)
+		acc.get("level", l)
 	}
-	err := store.Cases(nil, func(_, v []byte) bool {
-		var s household.CaseSummary
-		if json.Unmarshal(v, &s) != nil || !admit(&s) {
-			return true
-		}
-		st.Total.add(&s, now)
-		get("level", s.Level).add(&s, now)
-		trig := s.Triggers
-		if len(trig) == 0 {
-			trig = []string{"none"}
-		}
-		for _, t := range trig {
-			get("trigger", t).add(&s, now)
-		}
-		area := s.Area
-		if len(area) > prefixLen {
-			area = area[:prefixLen]
-		}
-		if area == "" {
-			area = "unknown"
-		}
-		get("area", area).add(&s, now)
-		return true
-	})
-	if err != nil {
-		return nil, err
+	return acc
+}
+
+func (acc *statsAcc) get(dim, key string) *Figures {
+	if acc.Groups[dim] == nil {
+		acc.Groups[dim] = map[string]*Figures{}
 	}
+	f := acc.Groups[dim][key]
+	if f == nil {
+		f = &Figures{}
+		acc.Groups[dim][key] = f
+	}
+	return f
+}
+
+func (acc *statsAcc) add(s *household.CaseSummary) {
+	now := acc.At
+	acc.Total.add(s, now)
+	acc.get("level", s.Level).add(s, now)
+	trig := s.Triggers
+	if len(trig) == 0 {
+		trig = []string{"none"}
+	}
+	for _, t := range trig {
+		acc.get("trigger", t).add(s, now)
+	}
+	area := s.Area
+	if len(area) > acc.PrefixLen {
+		area = area[:acc.PrefixLen]
+	}
+	if area == "" {
+		area = "unknown"
+	}
+	acc.get("area", area).add(s, now)
+}
+
+// merge adds another instance's figures.
+func (acc *statsAcc) merge(o *statsAcc) {
+	acc.Total.merge(&o.Total)
+	for dim, keys := range o.Groups {
+		for k, f := range keys {
+			if f != nil {
+				acc.get(dim, k).merge(f)
+			}
+		}
+	}
+}
+
+// result is the answer: groups sorted, medians taken.
+func (acc *statsAcc) result() *CaseStats {
+	st := &CaseStats{At: acc.At, AreaPrefixLength: acc.PrefixLen, Total: acc.Total}
 	st.Total.finish()
 	list := func(dim string) []Group {
 		out := []Group{}
-		for k, f := range groups[dim] {
-			f.finish()
-			out = append(out, Group{Key: k, Figures: *f})
+		for k, f := range acc.Groups[dim] {
+			g := Group{Key: k, Figures: *f}
+			g.finish()
+			out = append(out, g)
 		}
 		slices.SortFunc(out, func(a, b Group) int {
 			if dim == "level" {
 				return levelOrder(a.Key) - levelOrder(b.Key)
 			}
-			if a.Key < b.Key {
-				return -1
-			}
-			if a.Key > b.Key {
-				return 1
-			}
-			return 0
+			return strings.Compare(a.Key, b.Key)
 		})
 		return out
 	}
 	st.ByLevel, st.ByTrigger, st.ByArea = list("level"), list("trigger"), list("area")
-	return st, nil
+	return st
+}
+
+// collectStats gathers the figures of the cases of the index the filter admits.
+func collectStats(store *state.Store, now time.Time, prefixLen int, admit func(*household.CaseSummary) bool) (*statsAcc, error) {
+	acc := newStatsAcc()
+	acc.At, acc.PrefixLen = now, prefixLen
+	err := store.Cases(nil, func(_, v []byte) bool {
+		var s household.CaseSummary
+		if json.Unmarshal(v, &s) != nil || !admit(&s) {
+			return true
+		}
+		acc.add(&s)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return acc, nil
+}
+
+// computeStats counts the cases of the index the filter admits.
+func computeStats(store *state.Store, now time.Time, prefixLen int, admit func(*household.CaseSummary) bool) (*CaseStats, error) {
+	acc, err := collectStats(store, now, prefixLen, admit)
+	if err != nil {
+		return nil, err
+	}
+	return acc.result(), nil
 }
 
 func levelOrder(l string) int {

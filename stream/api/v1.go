@@ -74,6 +74,8 @@ func (a *API) v1(kind, action string, handle func(*http.Request, Caller) reply) 
 		var rep reply
 		if hid := routedHousehold(r); c.can(kind) && hid != "" && a.cfg.Router != nil {
 			rep = a.routed(r, c, hid, internal, handle)
+		} else if c.can(kind) && a.cfg.Router != nil && fanOutPath(r) {
+			rep = a.fanOut(r, c, internal, handle)
 		} else if c.can(kind) {
 			rep = handle(r, c)
 		} else {
@@ -222,9 +224,13 @@ func (a *API) stats(r *http.Request, c Caller) reply {
 		n = v
 	}
 	out := Stats{Area: c.Area, Levels: map[string]int64{}}
-	err := a.store.Households(func(_ string, v []byte) error {
+	sc := scopeOf(r) // nil unless this is one instance's part of a fanned-out answer
+	err := a.store.Households(func(id string, v []byte) error {
 		if err := r.Context().Err(); err != nil {
 			return err
+		}
+		if !sc.has(id) {
+			return nil
 		}
 		h, err := household.Decode(v)
 		if err != nil {
@@ -245,12 +251,16 @@ func (a *API) stats(r *http.Request, c Caller) reply {
 		a.logger.Error("count households for the API", "err", err)
 		return reply{status: http.StatusInternalServerError, body: map[string]string{"error": "cannot read the state store"}}
 	}
-	cs, err := computeStats(a.store, a.cfg.Now(), n, func(s *household.CaseSummary) bool { return c.Covers(s.Area) })
+	acc, err := collectStats(a.store, a.cfg.Now(), n, func(s *household.CaseSummary) bool { return c.Covers(s.Area) && sc.has(s.HouseholdID) })
 	if err != nil {
 		a.logger.Error("casework statistics", "err", err)
 		return reply{status: http.StatusInternalServerError, body: map[string]string{"error": "cannot read the state store"}}
 	}
-	out.CaseStats = cs
+	if sc != nil {
+		return reply{status: http.StatusOK, body: statsPart{Area: out.Area, At: acc.At, AreaPrefixLength: acc.PrefixLen,
+			Households: out.Households, Levels: out.Levels, Acc: acc}}
+	}
+	out.CaseStats = acc.result()
 	return reply{status: http.StatusOK, body: out}
 }
 

@@ -236,3 +236,25 @@ func (r Router) Complete() ([]string, bool) {
 	sort.Strings(urls)
 	return urls, true
 }
+
+// Owners is Complete with the number of partitions (api.Router).
+func (r Router) Owners() ([]string, int, bool) {
+	urls, ok := r.Complete()
+	return urls, r.Directory.Partitions(), ok
+}
+
+// Self is this instance's advertised URL.
+func (r Router) Self() string { return r.Directory.Self() }
+
+// Served lists the partitions this instance serves now (Monitor.Owned).
+func (r Router) Served() []int { return r.Monitor.Owned() }
+
+// PartitionOf is the household-events partition of household id (-1 while the number of
+// partitions is unknown).
+func (r Router) PartitionOf(id string) int {
+	n := r.Directory.Partitions()
+	if n == 0 {
+		return -1
+	}
+	return PartitionOf(id, n)
+}
