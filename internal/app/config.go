@@ -60,6 +60,7 @@ type Config struct {
 	HTTPAddr           string   "env:\"HTTP_ADDR\" envDefault:\":8080\" desc:\"`/healthz`, `/readyz`, `/v1`, and `/metrics` unless `SAFETYNET_METRICS_ADDR` is set\""
 	AdvertisedURL      string   "env:\"ADVERTISED_URL\" desc:\"the URL other instances reach this instance's HTTP server at (default `http://` + the host name + the port of `SAFETYNET_HTTP_ADDR`; a pod's stable name in a StatefulSet); it travels in the monitor group's membership so every instance knows which one serves which household ([docs/scaling.md](docs/scaling.md))\""
 	InternalToken      string   "env:\"INTERNAL_TOKEN\" desc:\"credential the instances present to each other when one forwards a request for a household another serves (same value on every instance, at least 32 characters, not a caller token); without it such requests answer 503\""
+	StandbyReplicas    int      "env:\"STANDBY_REPLICAS\" envDefault:\"0\" desc:\"warm copies kept of every partition on other instances, which follow its changelog so that a lost instance's partitions are caught up in seconds instead of restored ([docs/scaling.md](docs/scaling.md#standby-replicas)); 0 to 10\""
 	MetricsAddr        string   "env:\"METRICS_ADDR\" desc:\"serve `/metrics` on this address (e.g. `:9090`) and not on `SAFETYNET_HTTP_ADDR`\""
 	ModelFile          string   `env:"MODEL_FILE" desc:"risk model YAML ([docs/model.md](docs/model.md)); the built-in model when empty"`
 	RescoreRate        float64  `env:"RESCORE_RATE" envDefault:"2000" desc:"households re-scored per second (over all partitions of the instance) in the background after a model change"`
@@ -227,6 +228,9 @@ func (c *Config) validate() error {
 	}
 	if c.UnknownPersonWait < time.Second {
 		bad("UNKNOWN_PERSON_WAIT", "%s: must be at least 1s", c.UnknownPersonWait)
+	}
+	if c.StandbyReplicas < 0 || c.StandbyReplicas > 10 {
+		bad("STANDBY_REPLICAS", "%d is out of range 0–10", c.StandbyReplicas)
 	}
 	if c.ParkMaxEvents < 1 || c.ParkMaxEvents > 100_000_000 {
 		bad("PARK_MAX_EVENTS", "%d is out of range 1–100000000", c.ParkMaxEvents)

@@ -127,6 +127,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	directory := monitor.NewDirectory(kafkaCfg, cfg.GroupID+"-monitor", cfg.Topics.HouseholdEvents, advertised, logger)
 	var router monitor.Router
 	alertTable := monitor.AlertTable{Kafka: kafkaCfg, Topic: cfg.Topics.Alerts, Store: store, Retention: cfg.AlertRetention, Now: now}
+	standby := monitor.Standby{Directory: directory, Replicas: cfg.StandbyReplicas, Logger: logger}
 	monitor := monitor.New(monitor.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor", AlertRetention: cfg.AlertRetention,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.OnAlert,
@@ -135,6 +136,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		MaxMembers: cfg.MaxHouseholdMembers, DeadLetters: intakeMetrics.DeadLetters,
 	}, store, model, monitor.NewMetrics(reg), logger)
 	router.Monitor, router.Directory = monitor, directory
+	standby.Monitor = monitor
 	reloader := &modelReloader{path: cfg.ModelFile, current: model, data: modelData, logger: logger,
 		swap: func(old, m *scorer.Model) {
 			svc.buildInfo.DeleteLabelValues(opts.Version, runtime.Version(), old.Version)
@@ -218,6 +220,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	g.Go(func() error { return monitor.Run(gctx) })
 	g.Go(func() error {
 		directory.Run(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		standby.Run(gctx)
 		return nil
 	})
 	g.Go(func() error {

@@ -26,6 +26,8 @@ type Metrics struct {
 	PartitionsOwned   prometheus.Gauge
 	StateWriteErrors  prometheus.Counter
 	RestoreRemaining  *prometheus.GaugeVec // partition; changelog records left to restore
+	StandbyPartitions prometheus.Gauge     // partitions this instance keeps a standby copy of
+	StandbyLag        prometheus.Gauge     // changelog records the standby copies are behind, summed
 	RescoreRemaining  *prometheus.GaugeVec // partition; households left to check after a model change
 	BackfillRemaining *prometheus.GaugeVec // partition; household events left while backfilling
 	AlertsWithheld    *prometheus.CounterVec
@@ -82,6 +84,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RestoreRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "safetynet_restore_remaining_records", Help: "Changelog records left to read while a partition is restored (0 when not restoring).",
 		}, []string{"partition"}),
+		StandbyPartitions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "safetynet_standby_partitions", Help: "Partitions owned by other instances that this instance keeps a warm standby copy of (SAFETYNET_STANDBY_REPLICAS).",
+		}),
+		StandbyLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "safetynet_standby_lag_records", Help: "Changelog records this instance's standby copies are behind the changelog, summed over its standby partitions.",
+		}),
 		RescoreRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "safetynet_rescore_remaining", Help: "Households of the partition left to check for re-scoring after a model change (0 when none is under way).",
 		}, []string{"partition"}),
@@ -94,7 +102,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.BatchSize, m.BatchDuration, m.EventToAlert, m.ProduceToAlert, m.Alerts,
 		m.PublishErrors, m.HouseholdsByLevel, m.Scores, m.TimersPending, m.TimersFired,
-		m.Rebalances, m.PartitionsOwned, m.StateWriteErrors, m.RestoreRemaining,
+		m.Rebalances, m.PartitionsOwned, m.StateWriteErrors, m.RestoreRemaining, m.StandbyPartitions, m.StandbyLag,
 		m.RescoreRemaining, m.BackfillRemaining, m.AlertsWithheld)
 	for _, r := range []string{household.CauseBackfill, household.CauseModelChange} {
 		m.AlertsWithheld.WithLabelValues(r)

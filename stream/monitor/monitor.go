@@ -90,6 +90,8 @@ type Monitor struct {
 
 	rescoreBudget *budget // households per second re-scored after a model change
 
+	gate standbyGate // keeps standby writes (standby.go) off the partitions a worker claims
+
 	mu         sync.Mutex
 	partitions map[int]*partitionStatus // owned partitions of the current generation
 	joined     bool

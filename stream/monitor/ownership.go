@@ -167,6 +167,13 @@ func (d *Directory) Owner(p int) string {
 	return u
 }
 
+// view is the owners of the partitions and the members, nil while the group rebalances.
+func (d *Directory) view() (map[int]string, []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.owners, d.members
+}
+
 // Members lists the URLs of the group's members (sorted); nil while the group rebalances.
 func (d *Directory) Members() []string {
 	d.mu.Lock()

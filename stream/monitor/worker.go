@@ -43,6 +43,8 @@ func (w *worker) run(ctx context.Context) {
 	mo := w.mo
 	topic := mo.cfg.Topics.HouseholdEvents
 	defer mo.workerStopped(w.partition)
+	mo.gate.claim(w.partition) // no standby copy is written under the worker (standby.go)
+	defer mo.gate.release(w.partition)
 	mo.metrics.RestoreRemaining.WithLabelValues(strconv.Itoa(w.partition)).Set(0)
 	mo.metrics.RescoreRemaining.WithLabelValues(strconv.Itoa(w.partition)).Set(0)
 	mo.metrics.BackfillRemaining.WithLabelValues(strconv.Itoa(w.partition)).Set(0)
