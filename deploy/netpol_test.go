@@ -139,15 +139,21 @@ func TestNetworkPolicy(t *testing.T) {
 			switch {
 			case f.PodSelector != nil && f.NamespaceSelector == nil && f.PodSelector.MatchLabels["app.kubernetes.io/component"] == "gateway":
 				allowed["gateway"] = append(allowed["gateway"], ports...)
+			case f.PodSelector != nil && f.NamespaceSelector == nil && f.PodSelector.MatchLabels["app.kubernetes.io/name"] == "safetynet":
+				allowed["peers"] = append(allowed["peers"], ports...)
 			case f.NamespaceSelector != nil && f.PodSelector == nil && f.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == "monitoring":
 				allowed["monitoring"] = append(allowed["monitoring"], ports...)
 			default:
-				t.Errorf("ingress rule %d admits %+v: want the gateway pods or the monitoring namespace only", i, f)
+				t.Errorf("ingress rule %d admits %+v: want the gateway pods, the other safetynet pods or the monitoring namespace only", i, f)
 			}
 		}
 	}
 	if !slices.Equal(allowed["gateway"], []int{apiPort}) {
 		t.Errorf("the gateway may reach ports %v, want the API port %d only", allowed["gateway"], apiPort)
+	}
+	// The instances forward requests to each other (docs/scaling.md): the API port, nothing else.
+	if !slices.Equal(allowed["peers"], []int{apiPort}) {
+		t.Errorf("the other safetynet pods may reach ports %v, want the API port %d only", allowed["peers"], apiPort)
 	}
 	if !slices.Equal(allowed["monitoring"], []int{metricsPort}) {
 		t.Errorf("Prometheus may reach ports %v, want the metrics port %d only", allowed["monitoring"], metricsPort)
