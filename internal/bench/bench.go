@@ -102,6 +102,8 @@ type benchRun struct {
 	log     io.Writer
 	started time.Time
 	profile bool // the next service started is profiled into the bench directory
+	// extraEnv is added to the next service's environment (later values win).
+	extraEnv []string
 }
 
 func (b *benchRun) logf(f string, a ...any) {
@@ -133,6 +135,7 @@ type benchReport struct {
 	bigLoadRecords   int64
 	coldStart        time.Duration
 	coldStartPeakRSS int64
+	restore          restoreResult
 }
 
 type latencyResult struct {
@@ -335,7 +338,17 @@ func (b *benchRun) big(ctx context.Context, rep *benchReport) error {
 		rep.coldStartPeakRSS = p.PeakRSS
 	}
 	b.logf("cold start on %d households: ready in %s", n, rep.coldStart.Round(time.Millisecond))
-	return svc.stop()
+	if err := svc.stop(); err != nil {
+		return err
+	}
+
+	// Restore: that instance is gone with its disk; an empty one takes over every partition.
+	if rep.restore, err = b.restore(ctx, client, brokers, topics.Changelog); err != nil {
+		return err
+	}
+	b.logf("restore onto an empty instance: %d households from %d changelog records, slowest partition %s, ready in %s",
+		rep.restore.households, rep.restore.records, rep.restore.restore.Round(time.Millisecond), rep.restore.ready.Round(time.Millisecond))
+	return nil
 }
 
 // alignedFeedStart is feedStart moved so that the last of the events a run draws is dated about
@@ -621,6 +634,7 @@ func (b *benchRun) startService(ctx context.Context, group string, brokers []str
 	if b.profile {
 		cmd.Env = append(cmd.Env, "SAFETYNET_PPROF=true")
 	}
+	cmd.Env = append(cmd.Env, b.extraEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

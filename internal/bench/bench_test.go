@@ -45,6 +45,7 @@ func TestBenchQuick(t *testing.T) {
 		"| 5. peak resident memory, 1000 households in state | ",
 		"| 5. Badger bytes per household, 1000 households | ",
 		"| 6. cold start to ready, 1000 households | ",
+		"| 7. restore onto an empty instance, 1000 households | ",
 	} {
 		i := strings.Index(string(md), row)
 		if i < 0 {

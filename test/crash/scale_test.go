@@ -8,7 +8,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +38,7 @@ func scaleEnv(url string) []string {
 		"SAFETYNET_INTERNAL_TOKEN=" + scaleInternal,
 		"SAFETYNET_ADVERTISED_URL=" + url,
 		"SAFETYNET_API_RATE=5000", "SAFETYNET_API_BURST=10000",
+		"SAFETYNET_STANDBY_REPLICAS=1",
 	}
 }
 
@@ -56,6 +60,64 @@ func ask(s *svcProc, id string) (int, string, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header.Get("Retry-After"), string(b)
+}
+
+// askPath returns the status, Retry-After and body of GET path on s.
+func askPath(s *svcProc, path string) (int, string, string) {
+	c := http.Client{Timeout: 20 * time.Second}
+	req, _ := http.NewRequest("GET", "http://"+s.http+path, nil)
+	req.Header.Set("Authorization", "Bearer "+scaleCaller)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Retry-After"), string(b)
+}
+
+// askReady asks until the answer is not 503 (a partition moving), for up to a minute.
+func askReady(t *testing.T, s *svcProc, path string) (int, string) {
+	t.Helper()
+	var code int
+	var body string
+	waitFor(t, time.Minute, "an answer for "+path+" on "+s.http, func() bool {
+		code, _, body = askPath(s, path)
+		return code != http.StatusServiceUnavailable
+	})
+	return code, body
+}
+
+// caseList reads every page of /v1/cases, each page from the next of the instances in turn
+// (a cursor from one instance must be good on any other), and returns the cases in order.
+func caseList(t *testing.T, from []*svcProc) []string {
+	t.Helper()
+	var out []string
+	cursor := ""
+	for k := 0; ; k++ {
+		path := "/v1/cases?limit=7"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		code, body := askReady(t, from[k%len(from)], path)
+		if code != http.StatusOK {
+			t.Fatalf("%s on %s: status %d: %.300s", path, from[k%len(from)].http, code, body)
+		}
+		var page struct {
+			Cases      []json.RawMessage `json:"cases"`
+			NextCursor string            `json:"next_cursor"`
+		}
+		if err := json.Unmarshal([]byte(body), &page); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, c := range page.Cases {
+			out = append(out, canonical(string(c)))
+		}
+		if page.NextCursor == "" {
+			return out
+		}
+		cursor = page.NextCursor
+	}
 }
 
 // canonical drops what legitimately differs between runs of the same events.
@@ -118,13 +180,17 @@ func TestScaleOut(t *testing.T) {
 	}
 	prod.close()
 	refAlerts := alertsByID(t, refBroker, tp)
+	_, refStats := askReady(t, ref, "/v1/stats")
+	refCases := caseList(t, []*svcProc{ref})
 	if _, err := ref.term(); err != nil {
 		t.Fatalf("reference SIGTERM: %v", err)
 	}
 	t.Logf("reference: %d waves, %d households, %d alert ids, took %s", len(pl.waves), len(ids), len(refAlerts), time.Since(began).Round(time.Second))
 
 	// Three instances; the third is killed and its directory deleted at a third of the feed,
-	// a fresh fourth joins at two thirds.
+	// a fresh fourth joins at two thirds. In between, while events flow, a fifth joins (at
+	// wave mid) and leaves again (at wave mid+2) without waiting for a quiet moment, while a
+	// request loop asks every live instance throughout.
 	broker := freeAddr(t)
 	startBroker(t, bin, t.TempDir(), broker)
 	live := []*svcProc{newScaleService(t, bin, broker, frozen), newScaleService(t, bin, broker, frozen), newScaleService(t, bin, broker, frozen)}
@@ -135,21 +201,46 @@ func TestScaleOut(t *testing.T) {
 	defer prod.close()
 	rng := rand.New(rand.NewPCG(7, 11))
 	lostParked, stale, unavailable, answered := 0, 0, 0, 0
+	loop := startRequestLoop(t, ids, refAt)
+	loop.setLive(live)
+	mid := len(pl.waves) / 2
+	var extra *svcProc
 	for k, wave := range pl.waves {
+		loop.inFlight(k)
 		switch k {
+		case mid:
+			extra = newScaleService(t, bin, broker, frozen)
+			extra.start()
+			live = append(live, extra)
+			loop.setLive(live)
+			t.Logf("wave %d: an instance joins while the wave flows", k)
+		case mid + 2:
+			n := int(extra.metrics()["safetynet_parked_events"])
+			live = slices.DeleteFunc(live, func(s *svcProc) bool { return s == extra })
+			loop.setLive(live)
+			go func() {
+				if _, err := extra.term(); err != nil {
+					t.Errorf("SIGTERM of the instance that joined: %v", err)
+				}
+			}()
+			lostParked += n
+			t.Logf("wave %d: that instance leaves while the wave flows (%d parked events on it)", k, n)
 		case len(pl.waves) / 3:
 			victim := live[2]
-			lostParked = int(victim.metrics()["safetynet_parked_events"])
+			n := int(victim.metrics()["safetynet_parked_events"])
+			live = slices.Delete(live, 2, 3)
+			loop.setLive(live)
 			victim.kill()
 			if err := os.RemoveAll(victim.dir); err != nil {
 				t.Fatal(err)
 			}
-			live = live[:2]
-			t.Logf("wave %d: SIGKILLed an instance and deleted its state directory (%d parked events on it)", k, lostParked)
+			lostParked += n
+			t.Logf("wave %d: SIGKILLed an instance and deleted its state directory (%d parked events on it)", k, n)
 		case 2 * len(pl.waves) / 3:
 			fresh := newScaleService(t, bin, broker, frozen)
 			fresh.start()
 			live = append(live, fresh)
+			loop.setLive(live)
 			t.Logf("wave %d: a fresh instance joins", k)
 		}
 		prod.send(t, wave)
@@ -163,6 +254,7 @@ func TestScaleOut(t *testing.T) {
 			}
 			return n == pl.parked[k]-lostParked
 		})
+		loop.handled(k)
 		// Every live instance, a sample of households: the reference's answer at this wave, or 503.
 		for _, s := range live {
 			for range 15 {
@@ -187,8 +279,33 @@ func TestScaleOut(t *testing.T) {
 			}
 		}
 	}
-	// The end: every household, every instance, equals the reference.
+	flowAnswered, flowUnavailable, flowUnjudged := loop.stop()
+	// The end: every household, every instance, equals the reference; so do the lists, which
+	// span every partition (a fan-out), and a cursor from one instance pages on another.
 	last := refAt[len(pl.waves)-1]
+	for k, s := range live {
+		if _, body := askReady(t, s, "/v1/stats"); canonical(body) != canonical(refStats) {
+			t.Errorf("/v1/stats on %s differs from the reference:\n got  %.500s\n want %.500s", s.http, canonical(body), canonical(refStats))
+		}
+		got := caseList(t, append(slices.Clone(live[k:]), live[:k]...))
+		if !slices.Equal(got, refCases) {
+			t.Errorf("/v1/cases paged across the instances from %s: %d cases, want the reference's %d (or they differ)", s.http, len(got), len(refCases))
+		}
+	}
+	if len(refCases) == 0 {
+		t.Error("the reference has no cases: the list comparison proves nothing")
+	}
+	// Standby copies (SAFETYNET_STANDBY_REPLICAS=1): every partition has one once the group is
+	// stable, and they keep up.
+	waitFor(t, time.Minute, "a standby copy of every partition", func() bool {
+		n, lag := 0.0, 0.0
+		for _, s := range live {
+			m := s.metrics()
+			n += m["safetynet_standby_partitions"]
+			lag += m["safetynet_standby_lag_records"]
+		}
+		return int(n) == killPartitions && lag == 0
+	})
 	for _, s := range live {
 		for _, id := range ids {
 			var code int
@@ -220,7 +337,92 @@ func TestScaleOut(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("scale run: %d waves, %d live instances at the end; during the feed %d answers equal to the reference, %d 503 with Retry-After, %d stale; "+
-		"%d alert ids (%d duplicate records, same id); parked events lost with the deleted directory: %d; took %s in all",
-		len(pl.waves), len(live), answered, unavailable, stale, len(alerts), dups, lostParked, time.Since(began).Round(time.Second))
+	t.Logf("scale run: %d waves, %d live instances at the end; after each wave %d answers equal to the reference, %d 503 with Retry-After, %d stale; "+
+		"while events flowed and membership changed %d answers equal to the reference, %d 503 with Retry-After, %d not judged (household changed by the wave in flight, a wave began or ended during the request, or the instance was going); "+
+		"%d alert ids (%d duplicate records, same id); %d cases listed alike on every instance; parked events lost with the instances that went: %d; took %s in all",
+		len(pl.waves), len(live), answered, unavailable, stale, flowAnswered, flowUnavailable, flowUnjudged,
+		len(alerts), dups, len(refCases), lostParked, time.Since(began).Round(time.Second))
+}
+
+// requestLoop asks random households of random live instances for the whole feed, membership
+// changes included. A request made while wave k is in flight (waves before it handled) must
+// get 503 with Retry-After or, for a household wave k does not change, exactly the reference's
+// answer after wave k-1: never an older state. A household wave k changes may be read before,
+// during or after the change, so its answer is not judged.
+type requestLoop struct {
+	t     *testing.T
+	ids   []string
+	refAt []map[string]string
+
+	mu   sync.Mutex
+	live []*svcProc
+	wave atomic.Int64 // the wave in flight
+	done atomic.Int64 // waves handled
+
+	answered, unavailable, unjudged atomic.Int64
+	stopCh                          chan struct{}
+	wg                              sync.WaitGroup
+}
+
+func startRequestLoop(t *testing.T, ids []string, refAt []map[string]string) *requestLoop {
+	l := &requestLoop{t: t, ids: ids, refAt: refAt, stopCh: make(chan struct{})}
+	l.done.Store(-1)
+	l.wg.Go(func() {
+		rng := rand.New(rand.NewPCG(3, 5))
+		for {
+			select {
+			case <-l.stopCh:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			l.mu.Lock()
+			live := slices.Clone(l.live)
+			l.mu.Unlock()
+			if len(live) == 0 {
+				continue
+			}
+			s := live[rng.IntN(len(live))]
+			id := ids[rng.IntN(len(ids))]
+			k, done := int(l.wave.Load()), int(l.done.Load())
+			code, retry, body := ask(s, id)
+			if int(l.wave.Load()) != k || int(l.done.Load()) != done {
+				l.unjudged.Add(1) // a wave ended or began during the request
+				continue
+			}
+			switch {
+			case code == http.StatusServiceUnavailable:
+				l.unavailable.Add(1)
+				if retry == "" {
+					t.Errorf("during wave %d, household %s on %s: 503 without Retry-After", k, id, s.http)
+				}
+			case code == 0:
+				l.unjudged.Add(1) // the instance is going away (connection refused)
+			case done < k-1 || done >= k:
+				l.unjudged.Add(1) // between waves: judged by the checks after each wave
+			case k == 0 || refAt[k-1][id] != refAt[k][id]:
+				l.unjudged.Add(1)
+			case code == http.StatusOK && canonical(body) == refAt[k-1][id], code == http.StatusNotFound && refAt[k-1][id] == "":
+				l.answered.Add(1)
+			default:
+				t.Errorf("during wave %d, household %s on %s: status %d, not the reference's answer after wave %d:\n got  %.300s\n want %.300s",
+					k, id, s.http, code, k-1, canonical(body), refAt[k-1][id])
+			}
+		}
+	})
+	return l
+}
+
+func (l *requestLoop) setLive(live []*svcProc) {
+	l.mu.Lock()
+	l.live = slices.Clone(live)
+	l.mu.Unlock()
+}
+
+func (l *requestLoop) inFlight(k int) { l.wave.Store(int64(k)) }
+func (l *requestLoop) handled(k int)  { l.done.Store(int64(k)) }
+
+func (l *requestLoop) stop() (answered, unavailable, unjudged int64) {
+	close(l.stopCh)
+	l.wg.Wait()
+	return l.answered.Load(), l.unavailable.Load(), l.unjudged.Load()
 }
