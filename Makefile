@@ -29,7 +29,7 @@ test-scale:
 test-kill:
 	$(GO) test -count=1 -timeout 60m -v -run 'TestKill|TestStartRefuses' ./test/crash -kill.full
 
-## bench: throughput, latency, memory and cold start against the machine's limits, one run on
+## bench: throughput, latency, memory, cold start and restore against the machine's limits, one run on
 ## the embedded broker; prints a table and writes docs/benchmarks.md (BENCHFLAGS=-quick: seconds)
 BENCHFLAGS ?=
 bench: build

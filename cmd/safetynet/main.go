@@ -48,7 +48,7 @@ var commands = []*command{
 	{name: "topics create", args: "[flags]", desc: "create every topic the cluster lacks (partitions, compaction, retention, replication), then check", run: topicsCmd},
 	{name: "topics check", args: "[flags]", desc: "compare the cluster's topics with the plan and name each difference (exit 1 if any)", run: topicsCmd},
 	{name: "topics plan", args: "[flags]", desc: "print the topic plan (no broker needed)", run: topicsCmd},
-	{name: "bench", args: "[flags]", desc: "measure throughput, latency, memory and cold start (make bench)", run: benchCmd},
+	{name: "bench", args: "[flags]", desc: "measure throughput, latency, memory, cold start and restore (make bench)", run: benchCmd},
 	{name: "version", desc: "print the version, the Go version and the built-in model's version", run: versionCmd},
 }
 
