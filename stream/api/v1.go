@@ -152,6 +152,11 @@ func (a *API) authenticate(r *http.Request) (Caller, bool) {
 	if !ok {
 		return Caller{}, false
 	}
+	return a.byToken(tok)
+}
+
+// byToken finds the caller of a token.
+func (a *API) byToken(tok string) (Caller, bool) {
 	h := sha256.Sum256([]byte(strings.TrimSpace(tok)))
 	found, match := Caller{}, false
 	for _, c := range a.callers {
