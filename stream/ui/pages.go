@@ -91,7 +91,7 @@ func (u *UI) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ss := session{Name: c.Name, Expires: u.cfg.Now().Add(u.cfg.SessionIdle), ID: randomID()}
-	setCookie(w, r, sessionCookie, u.sessions.encode(ss), ss.Expires)
+	setCookie(w, r, sessionCookie, u.sessions.encode(ss), time.Time{})
 	setCookie(w, r, preCookie, "", time.Time{})
 	target := safeNext(next)
 	if target == "/ui/" && !c.ReadsHouseholds() && c.ReadsStats() {

@@ -93,7 +93,8 @@ func (s *sessions) checkCSRF(purpose, id, got string) bool {
 	return id != "" && got != "" && hmac.Equal([]byte(got), []byte(s.csrf(purpose, id)))
 }
 
-// setCookie writes a cookie of the UI: HttpOnly, SameSite=Strict, Secure when the request came
+// setCookie writes a cookie of the UI (a browser-session cookie without expires: the session's
+// own expiry is inside its signed value): HttpOnly, SameSite=Strict, Secure when the request came
 // over TLS to this server (r.TLS; a forwarded-proto header is not trusted).
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
 	c := &http.Cookie{Name: name, Value: value, Path: cookiePath, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil}

@@ -213,6 +213,9 @@ func (u *UI) page(action string, allowed func(api.Caller) bool, h func(*req) res
 		}
 		var body bytes.Buffer
 		if res.redirect == "" {
+			if res.status == 0 {
+				res.status = http.StatusOK
+			}
 			if err := u.render(&body, q, res); err != nil {
 				u.logger.Error("render a UI page", "page", res.page, "err", err)
 				res = result{status: http.StatusInternalServerError, page: "error.html", msgKey: "err.internal", household: res.household}
@@ -236,7 +239,7 @@ func (u *UI) page(action string, allowed func(api.Caller) bool, h func(*req) res
 		if q.sess != nil && action != ActionSignOut { // idle expiry moves with every page view
 			ss := *q.sess
 			ss.Expires = u.cfg.Now().Add(u.cfg.SessionIdle)
-			setCookie(w, r, sessionCookie, u.sessions.encode(ss), ss.Expires)
+			setCookie(w, r, sessionCookie, u.sessions.encode(ss), time.Time{})
 		}
 		if res.redirect != "" {
 			http.Redirect(w, r, res.redirect, res.status)
