@@ -5,7 +5,7 @@ PKGS    ?= ./...
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run build test test-kill bench bench-micro bench-quick lint fuzz clean
+.PHONY: run build test test-kill test-scale bench bench-micro bench-quick lint fuzz clean
 
 ## run: the whole thing on one machine: embedded broker, synthetic feeds, monitor, HTTP API
 run: build
@@ -18,6 +18,11 @@ build:
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## test-scale: several instances on one broker, one killed with its disk and a fresh one joining,
+## every household compared with a single-instance run (make test runs a small one); docs/scaling.md
+test-scale:
+	SAFETYNET_SCALE_FULL=1 $(GO) test -race -count=1 -timeout 40m -run TestScaleOut -v ./test/crash
 
 ## test-kill: the full crash-safety proof: ~20,000 events, the real binary SIGKILLed 20+ times
 ## (make test runs a small one); see docs/guarantees.md

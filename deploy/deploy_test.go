@@ -670,8 +670,13 @@ func TestPrometheusScrapesSafetynet(t *testing.T) {
 				if _, ok := c.Services[host]; !ok {
 					t.Errorf("scrape target %s: no compose service %s", target, host)
 				}
-				if want := httpPort(t, c.Services["safetynet"].Environment["SAFETYNET_HTTP_ADDR"]); port != want {
-					t.Errorf("scrape target %s: port %s, want SAFETYNET_HTTP_ADDR's %s", target, port, want)
+				env := c.Services["safetynet"].Environment
+				addr, name := env["SAFETYNET_METRICS_ADDR"], "SAFETYNET_METRICS_ADDR"
+				if addr == "" {
+					addr, name = env["SAFETYNET_HTTP_ADDR"], "SAFETYNET_HTTP_ADDR"
+				}
+				if want := httpPort(t, addr); port != want {
+					t.Errorf("scrape target %s: port %s, want %s's %s", target, port, name, want)
 				}
 			}
 		}
@@ -1236,7 +1241,7 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("the pod's environment sets %s, which is not in config-vars.txt", k)
 		}
 	}
-	for _, k := range []string{"SAFETYNET_PSEUDONYM_KEY", "SAFETYNET_API_TOKENS", "SAFETYNET_STATE_ENCRYPTION_KEY", "SAFETYNET_KAFKA_SASL_PASSWORD"} {
+	for _, k := range []string{"SAFETYNET_PSEUDONYM_KEY", "SAFETYNET_STATE_ENCRYPTION_KEY", "SAFETYNET_KAFKA_SASL_PASSWORD"} {
 		if _, ok := secret.StringData[k]; !ok {
 			t.Errorf("Secret lacks %s", k)
 		}

@@ -181,8 +181,8 @@ func TestMonitoringComponent(t *testing.T) {
 	if len(selected) != 1 {
 		t.Errorf("the ServiceMonitor selects Services %v, want exactly the headless one", selected)
 	}
-	if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != "http" {
-		t.Fatalf("ServiceMonitor endpoints %+v, want the http port", sm.Spec.Endpoints)
+	if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != "metrics" {
+		t.Fatalf("ServiceMonitor endpoints %+v, want the metrics port (SAFETYNET_METRICS_ADDR)", sm.Spec.Endpoints)
 	}
 	job := false
 	for _, r := range sm.Spec.Endpoints[0].Relabelings {

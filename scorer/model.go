@@ -49,6 +49,8 @@ type Model struct {
 	resolve    time.Duration
 	triggers   [4]triggerDef // in the order of triggerCodes
 	casework   Casework
+	// declarations is the declarations section (declare.go); nil in a model not built from a file.
+	declarations *Declarations
 }
 
 type levelDef struct {
@@ -65,16 +67,17 @@ type triggerDef struct {
 
 // The model file, as written. Pointers tell a missing field from a zero one.
 type modelFile struct {
-	Version         string        `yaml:"version"`
-	Weights         weightsFile   `yaml:"weights"`
-	Standard        *float64      `yaml:"standard"`
-	Margin          *float64      `yaml:"margin"`
-	Windows         windowsFile   `yaml:"windows"`
-	CriticalIllness []string      `yaml:"critical_illness_icd10"`
-	Levels          []levelFile   `yaml:"levels"`
-	ResolveAfter    string        `yaml:"resolve_after"`
-	Triggers        []triggerFile `yaml:"triggers"`
-	Casework        *caseworkFile `yaml:"casework"`
+	Version         string            `yaml:"version"`
+	Weights         weightsFile       `yaml:"weights"`
+	Standard        *float64          `yaml:"standard"`
+	Margin          *float64          `yaml:"margin"`
+	Windows         windowsFile       `yaml:"windows"`
+	CriticalIllness []string          `yaml:"critical_illness_icd10"`
+	Levels          []levelFile       `yaml:"levels"`
+	ResolveAfter    string            `yaml:"resolve_after"`
+	Triggers        []triggerFile     `yaml:"triggers"`
+	Casework        *caseworkFile     `yaml:"casework"`
+	Declarations    *declarationsFile `yaml:"declarations"`
 }
 
 type weightsFile struct {

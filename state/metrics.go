@@ -19,7 +19,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "safetynet_state_lsm_bytes", Help: "Size of the Badger LSM tree.",
 		}),
 		VlogBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "safetynet_state_vlog_bytes", Help: "Size of the Badger value log.",
+			Name: "safetynet_state_vlog_bytes", Help: "Bytes the Badger value-log files take on disk (allocated blocks, not their sparse apparent size).",
 		}),
 		GCRuns: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "safetynet_state_vlog_gc_runs_total", Help: "Value-log garbage collection passes that rewrote a file.",

@@ -110,7 +110,7 @@ func TestParked(t *testing.T) {
 		{"pb", Parked{ParkedAt: t0.Add(2 * time.Hour), Feed: "hospital", EventID: "e3"}},
 		{"pa", Parked{ParkedAt: t0, Feed: "hospital", EventID: "e1", Event: []byte("{}"), Sealed: []byte{1}}}, // redelivered
 	} {
-		if err := wb.PutParked(p.person, p.Parked); err != nil {
+		if _, err := wb.PutParked(p.person, p.Parked); err != nil {
 			t.Fatal(err)
 		}
 	}

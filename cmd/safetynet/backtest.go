@@ -12,6 +12,7 @@ import (
 	"safetynet/internal/backtest"
 	"safetynet/scorer"
 	"safetynet/stream/household"
+	"safetynet/stream/kafkaio"
 )
 
 // sourceFlags are the flags that say where the households come from: a state directory (read
@@ -24,7 +25,7 @@ type sourceFlags struct {
 func addSourceFlags(fs *flag.FlagSet) sourceFlags {
 	return sourceFlags{
 		dir:           fs.String("state", "", "state directory to read (read-only; not a running instance's: use -from-changelog for that)"),
-		brokers:       fs.String("brokers", "", "bootstrap brokers for -from-changelog (default SAFETYNET_KAFKA_BROKERS)"),
+		brokers:       fs.String("brokers", "", "bootstrap brokers for -from-changelog and -replay-from (default SAFETYNET_KAFKA_BROKERS)"),
 		fromChangelog: fs.Bool("from-changelog", false, "read every household's newest state from the changelog topic (SAFETYNET_TOPIC_CHANGELOG) instead of a state directory"),
 	}
 }
@@ -35,27 +36,10 @@ func (s sourceFlags) open(c *call, progress io.Writer) (backtest.Source, func(),
 		return nil, nil, c.badFlag("give either -state DIR or -from-changelog")
 	}
 	if *s.fromChangelog {
-		environ := app.EnvironMap(os.Environ())
-		if *s.brokers != "" {
-			environ[app.EnvPrefix+"KAFKA_BROKERS"] = *s.brokers
-		}
-		var cfg app.Config
-		if err := app.ParseEnv(&cfg, environ); err != nil {
-			return nil, nil, err
-		}
-		if len(cfg.KafkaBrokers) == 0 {
-			return nil, nil, c.badFlag("-from-changelog needs -brokers or %sKAFKA_BROKERS", app.EnvPrefix)
-		}
-		k, err := cfg.Kafka()
+		cl, err := loadChangelog(c, *s.brokers, progress)
 		if err != nil {
 			return nil, nil, err
 		}
-		p := backtest.NewProgress(progress, "changelog records")
-		cl := &backtest.Changelog{Kafka: k, Topic: cfg.Topics.Changelog, Progress: func(done, total int64) { p.Update(int(done), int(total)) }}
-		if err := cl.Load(c.ctx); err != nil {
-			return nil, nil, err
-		}
-		p.Done()
 		return cl, func() {}, nil
 	}
 	var key []byte
@@ -66,6 +50,47 @@ func (s sourceFlags) open(c *call, progress io.Writer) (backtest.Source, func(),
 		}
 	}
 	return backtest.OpenState(*s.dir, key)
+}
+
+// kafka is the service's configuration (the environment, -brokers over
+// SAFETYNET_KAFKA_BROKERS) and its Kafka connection, for what needs a broker.
+func (s sourceFlags) kafka(c *call, what string) (app.Config, kafkaio.Kafka, error) {
+	return kafkaConfig(c, *s.brokers, what)
+}
+
+// kafkaConfig is the service's configuration from the environment, with brokers (when given)
+// over SAFETYNET_KAFKA_BROKERS, and its Kafka connection; what names the flag that needs it.
+func kafkaConfig(c *call, brokers, what string) (app.Config, kafkaio.Kafka, error) {
+	environ := app.EnvironMap(os.Environ())
+	if brokers != "" {
+		environ[app.EnvPrefix+"KAFKA_BROKERS"] = brokers
+	}
+	var cfg app.Config
+	if err := app.ParseEnv(&cfg, environ); err != nil {
+		return cfg, kafkaio.Kafka{}, err
+	}
+	if len(cfg.KafkaBrokers) == 0 {
+		return cfg, kafkaio.Kafka{}, c.badFlag("%s needs -brokers or %sKAFKA_BROKERS", what, app.EnvPrefix)
+	}
+	k, err := cfg.Kafka()
+	return cfg, k, err
+}
+
+// loadChangelog reads every household's newest state from the changelog topic named by the
+// environment (SAFETYNET_TOPIC_CHANGELOG), on brokers (default SAFETYNET_KAFKA_BROKERS), with
+// the environment's Kafka settings (TLS, SASL); progress goes to progress.
+func loadChangelog(c *call, brokers string, progress io.Writer) (*backtest.Changelog, error) {
+	cfg, k, err := kafkaConfig(c, brokers, "-from-changelog")
+	if err != nil {
+		return nil, err
+	}
+	p := backtest.NewProgress(progress, "changelog records")
+	cl := &backtest.Changelog{Kafka: k, Topic: cfg.Topics.Changelog, Progress: func(done, total int64) { p.Update(int(done), int(total)) }}
+	if err := cl.Load(c.ctx); err != nil {
+		return nil, err
+	}
+	p.Done()
+	return cl, nil
 }
 
 func loadModel(c *call, flagName, path string) (*scorer.Model, error) {
@@ -87,9 +112,13 @@ func parseAt(c *call, s string) (time.Time, error) {
 	if s == "" {
 		return time.Now().UTC(), nil
 	}
+	return parseTimeFlag(c, "at", s)
+}
+
+func parseTimeFlag(c *call, name, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, c.badFlag("-at %q: want RFC 3339, e.g. 2025-06-30T00:00:00Z", s)
+		return time.Time{}, c.badFlag("-%s %q: want RFC 3339, e.g. 2025-06-30T00:00:00Z", name, s)
 	}
 	return t, nil
 }
@@ -110,9 +139,27 @@ func backtestCmd(c *call) error {
 	out := fs.String("out", "", "directory for report.json and report.html (required)")
 	areaPrefix := fs.Int("area-prefix", 6, "characters of the area code that make an area in the breakdown (2 province, 4 city, 6 county)")
 	top := fs.Int("top", 20, "changes listed in the summary")
+	replayFrom := fs.String("replay-from", "", "also replay the household-events topic (SAFETYNET_TOPIC_HOUSEHOLD_EVENTS; from its oldest retained record) through both models and count the alerts raised per week from this instant, RFC 3339; needs -brokers")
 	low, high, minCell := fairnessFlags(fs)
 	if err := c.parse(fs, 0, 0); err != nil {
 		return err
+	}
+	var (
+		from        time.Time
+		replayCfg   app.Config
+		replayKafka kafkaio.Kafka
+	)
+	if *replayFrom != "" {
+		var err error
+		if from, err = parseTimeFlag(c, "replay-from", *replayFrom); err != nil {
+			return err
+		}
+		if !from.Before(time.Now()) {
+			return c.badFlag("-replay-from %s is not in the past", *replayFrom)
+		}
+		if replayCfg, replayKafka, err = src.kafka(c, "-replay-from"); err != nil {
+			return err
+		}
 	}
 	if *modelPath == "" {
 		return c.badFlag("-model: the candidate model file is required")
@@ -148,6 +195,16 @@ func backtestCmd(c *call) error {
 		return err
 	}
 	p.Done()
+	if *replayFrom != "" {
+		rp := backtest.NewProgress(c.stderr, "household events replayed")
+		r.Replay, err = backtest.RunReplay(c.ctx, backtest.ReplayOptions{Kafka: replayKafka, Topic: replayCfg.Topics.HouseholdEvents,
+			Baseline: base, Model: m, From: from, MaxMembers: replayCfg.MaxHouseholdMembers,
+			Progress: func(done, total int64) { rp.Update(int(done), int(total)) }})
+		if err != nil {
+			return err
+		}
+		rp.Done()
+	}
 	if err := backtest.WriteDir(*out, r); err != nil {
 		return err
 	}

@@ -195,3 +195,96 @@ func TestBacktestCommand(t *testing.T) {
 		t.Errorf("fairness.html: %v; stdout %s", err, stdout)
 	}
 }
+
+// -replay-from replays the household-events topic of a broker into the report: every week from
+// -replay-from's to now, alerts under both models, the summary's replay table; a bad value or a
+// time not in the past are usage errors naming the flag, and a broker not there fails saying so.
+func TestBacktestReplayCommand(t *testing.T) {
+	t.Setenv("SAFETYNET_MODEL_FILE", "")
+	t.Setenv("SAFETYNET_KAFKA_BROKERS", "")
+	hhs := synthHouseholds(t, 300)
+	dir := writeState(t, hhs)
+	model := looserModelFile(t)
+
+	// The same population's household events, as intake writes them, stamped when ingested.
+	g := feedgen.New(feedgen.Config{Seed: 9, Households: 300, Start: btAt, MalformedRate: -1, DuplicateRate: -1, UnknownPersonRate: -1})
+	ps, _ := feed.NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
+	home := map[string]string{}
+	var msgs []kafka.Message
+	var clock time.Time
+	add := func(ev feedgen.Event) {
+		raw, derr := feed.Decode(ev.Feed, ev.Value, feed.DefaultMaxEventBytes, 1000*time.Hour, btAt)
+		if derr != nil {
+			t.Fatalf("decode: %v", derr)
+		}
+		e := ps.Apply(raw)
+		if e.Feed == feed.Registry && e.HouseholdID != "" {
+			home[e.PersonKey] = e.HouseholdID
+		}
+		if e.HouseholdID = home[e.PersonKey]; e.HouseholdID == "" {
+			return
+		}
+		if e.OccurredAt.After(clock) {
+			clock = e.OccurredAt
+		}
+		v, err := feed.AppendHouseholdEvent(nil, &e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte(e.HouseholdID), Value: v, Time: clock})
+	}
+	for _, ev := range g.Registry() {
+		add(ev)
+	}
+	for g.Now().Before(btAt) {
+		add(g.Next())
+	}
+	_, addr := kafkatest.Broker(t, 3, "safetynet.household-events")
+	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: "safetynet.household-events", Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+
+	from := btAt.AddDate(0, -6, 0)
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "backtest", "-model", model, "-state", dir, "-at", btAt.Format(time.RFC3339), "-out", out,
+		"-brokers", addr, "-replay-from", from.Format(time.RFC3339))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := readReport(t, out).Replay
+	if r == nil {
+		t.Fatal("report.json has no replay")
+	}
+	if r.Records != int64(len(msgs)) || r.Households == 0 || r.Baseline.Alerts() == 0 || r.Model.Alerts() < r.Baseline.Alerts() {
+		t.Errorf("replay: %d records (want %d), %d households, alerts baseline %d model %d (want some, model ≥ baseline)",
+			r.Records, len(msgs), r.Households, r.Baseline.Alerts(), r.Model.Alerts())
+	}
+	if first, _ := backtest.WeekOf(from, time.UTC); len(r.Weeks) < 26 || r.Weeks[0].Week != first {
+		t.Errorf("replay weeks: %d from %v, want 26 or more from %s", len(r.Weeks), r.Weeks[0].Week, first)
+	}
+	if !strings.Contains(stdout, "replay 按周回放") || !strings.Contains(stdout, r.Weeks[0].Week) || !strings.Contains(stderr, "household events replayed") {
+		t.Errorf("no replay in the summary or no progress:\n%s\n%s", stdout, stderr)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-brokers", addr, "-replay-from", "2025-13-01"}, "-replay-from"},
+		{[]string{"-brokers", addr, "-replay-from", time.Now().Add(time.Hour).Format(time.RFC3339)}, "not in the past"},
+	} {
+		args := append([]string{"backtest", "-model", model, "-state", dir, "-out", t.TempDir()}, tc.args...)
+		if code, _, stderr := runCLI(t, args...); code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, want 2 naming %q: %s", tc.args, code, tc.want, stderr)
+		}
+	}
+	// No broker there: the command fails naming the topic and the address.
+	code, _, stderr = runCLI(t, "backtest", "-model", model, "-state", dir, "-out", t.TempDir(), "-brokers", "127.0.0.1:1", "-replay-from", from.Format(time.RFC3339))
+	if code != 1 || !strings.Contains(stderr, "replay safetynet.household-events") || !strings.Contains(stderr, "127.0.0.1:1") {
+		t.Errorf("unreachable broker: exit %d: %s", code, stderr)
+	}
+}

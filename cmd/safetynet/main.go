@@ -42,7 +42,7 @@ var commands = []*command{
 	{name: "model check", args: "FILE", desc: "validate a risk model file, naming the field that is wrong", run: modelCheckCmd},
 	{name: "model show", desc: "print the built-in default model", run: modelShowCmd},
 	{name: "assess", args: "[flags] HOUSEHOLD.json", desc: "assess one household (JSON, - for stdin) and explain the result", run: assessCmd},
-	{name: "state dump", args: "[flags]", desc: "print every household of a stopped instance's state directory as JSON lines", run: stateDumpCmd},
+	{name: "state dump", args: "[flags]", desc: "print every household as JSON lines, from a stopped instance's state directory or from the changelog topic (-from-changelog, while the instances run)", run: stateDumpCmd},
 	{name: "backtest", args: "[flags]", desc: "re-assess every stored household under a candidate and a baseline model; report what would change (docs/model.md)", run: backtestCmd},
 	{name: "fairness", args: "[flags]", desc: "alert rates per area and group with confidence intervals, small cells suppressed (docs/model.md)", run: fairnessCmd},
 	{name: "topics create", args: "[flags]", desc: "create every topic the cluster lacks (partitions, compaction, retention, replication), then check", run: topicsCmd},

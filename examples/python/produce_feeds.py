@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 
 from confluent_kafka import Producer
 
-FEEDS = ("registry", "hospital", "pension", "employment", "disability")
+FEEDS = ("registry", "hospital", "pension", "employment", "disability", "applications", "assets")
 
 
 def parse_args():
@@ -70,6 +70,15 @@ def events(household, head, child, now):
         ("disability", ev("registered", child, now - timedelta(days=100), grade=3, kind="hearing")),
         ("hospital", ev("admitted", child, now - timedelta(days=2), admission_id="ZY-" + household + "-1",
                         icd10="C92.0", critical_illness=True)),
+        ("assets", ev("deposits_reported", head, now - timedelta(days=30), balance=4200)),
+        # An application for dibao with the applicant's declaration: the monitor checks it against
+        # the records and publishes the result on safetynet.verifications.
+        ("applications", ev("submitted", head, now - timedelta(hours=1), household_id=household,
+                            application_id="DB-" + household, program="dibao", commitment_signed=True,
+                            declared={"members": [{"person_id": head, "monthly_income": 1450},
+                                                  {"person_id": child, "monthly_income": 0}],
+                                      "vehicles": 0, "properties": 0, "financial_assets": 4000,
+                                      "business_owner": False})),
     ]
 
 

@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -22,6 +24,7 @@ import (
 
 	"safetynet/stream/api"
 	"safetynet/stream/feed"
+	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/topics"
 )
@@ -55,6 +58,8 @@ type Config struct {
 	APIRate            float64  `env:"API_RATE" envDefault:"20" desc:"requests per second each caller may make (429 with Retry-After beyond)"`
 	APIBurst           int      `env:"API_BURST" envDefault:"40" desc:"requests a caller may make at once above its rate"`
 	HTTPAddr           string   "env:\"HTTP_ADDR\" envDefault:\":8080\" desc:\"`/healthz`, `/readyz`, `/v1`, and `/metrics` unless `SAFETYNET_METRICS_ADDR` is set\""
+	AdvertisedURL      string   "env:\"ADVERTISED_URL\" desc:\"the URL other instances reach this instance's HTTP server at (default `http://` + the host name + the port of `SAFETYNET_HTTP_ADDR`; a pod's stable name in a StatefulSet); it travels in the monitor group's membership so every instance knows which one serves which household ([docs/scaling.md](docs/scaling.md))\""
+	InternalToken      string   "env:\"INTERNAL_TOKEN\" desc:\"credential the instances present to each other when one forwards a request for a household another serves (same value on every instance, at least 32 characters, not a caller token); without it such requests answer 503\""
 	MetricsAddr        string   "env:\"METRICS_ADDR\" desc:\"serve `/metrics` on this address (e.g. `:9090`) and not on `SAFETYNET_HTTP_ADDR`\""
 	ModelFile          string   `env:"MODEL_FILE" desc:"risk model YAML ([docs/model.md](docs/model.md)); the built-in model when empty"`
 	RescoreRate        float64  `env:"RESCORE_RATE" envDefault:"2000" desc:"households re-scored per second (over all partitions of the instance) in the background after a model change"`
@@ -62,13 +67,16 @@ type Config struct {
 	BackfillUntil      string   "env:\"BACKFILL_UNTIL\" desc:\"RFC 3339 time: events that occurred before it update state without alerts until the backlog is loaded; then every household at a level gets one `raised` alert with cause `backfill` ([docs/operations.md](docs/operations.md#loading-history-backfill))\""
 	PProf              bool     "env:\"PPROF\" envDefault:\"false\" desc:\"serve Go's profiler at `/debug/pprof/` on the HTTP address (for the bench and for diagnosis; unauthenticated, so keep it off where the port is reachable)\""
 
-	MaxEventBytes     int           "env:\"MAX_EVENT_BYTES\" envDefault:\"65536\" desc:\"larger feed records are dead-lettered as `too_large`\""
-	MaxFutureSkew     time.Duration "env:\"MAX_FUTURE_SKEW\" envDefault:\"24h\" desc:\"how far in the future an `occurred_at` may be\""
-	UnknownPersonWait time.Duration "env:\"UNKNOWN_PERSON_WAIT\" envDefault:\"24h\" desc:\"how long an event for a person the registry does not know is held before it is dead-lettered as `unknown_person`\""
-	DedupeWindow      time.Duration `env:"DEDUPE_WINDOW" envDefault:"168h" desc:"how long event ids are remembered to drop resends"`
-	AlertRetention    time.Duration `env:"ALERT_RETENTION" envDefault:"26280h" desc:"how long an alert stays in the alert index that /v1/alerts lists (default 3 years; the alert topic has its own retention)"`
-	BatchSize         int           `env:"BATCH_SIZE" envDefault:"500" desc:"most events in one monitor batch"`
-	BatchWait         time.Duration `env:"BATCH_WAIT" envDefault:"5ms" desc:"longest wait to fill a monitor batch"`
+	MaxEventBytes       int           "env:\"MAX_EVENT_BYTES\" envDefault:\"65536\" desc:\"larger feed records are dead-lettered as `too_large`\""
+	MaxFutureSkew       time.Duration "env:\"MAX_FUTURE_SKEW\" envDefault:\"24h\" desc:\"how far in the future an `occurred_at` may be\""
+	UnknownPersonWait   time.Duration "env:\"UNKNOWN_PERSON_WAIT\" envDefault:\"24h\" desc:\"how long an event for a person the registry does not know is held before it is dead-lettered as `unknown_person`\""
+	ParkMaxEvents       int           "env:\"PARK_MAX_EVENTS\" envDefault:\"1000000\" desc:\"most events held for persons the registry does not know yet; beyond, they are dead-lettered as `park_full`\""
+	ParkMaxBytes        int64         "env:\"PARK_MAX_BYTES\" envDefault:\"1073741824\" desc:\"most bytes of state the held events may take (default 1 GiB); beyond, they are dead-lettered as `park_full`\""
+	DedupeWindow        time.Duration `env:"DEDUPE_WINDOW" envDefault:"168h" desc:"how long event ids are remembered to drop resends"`
+	AlertRetention      time.Duration `env:"ALERT_RETENTION" envDefault:"26280h" desc:"how long an alert stays in the alert index that /v1/alerts lists (default 3 years; the alert topic has its own retention)"`
+	MaxHouseholdMembers int           "env:\"MAX_HOUSEHOLD_MEMBERS\" envDefault:\"50\" desc:\"most persons a household may hold (1–80: the worst-case household then fits one Kafka record of 1 MiB); an event that would add one more is dead-lettered as `household_too_large`\""
+	BatchSize           int           `env:"BATCH_SIZE" envDefault:"500" desc:"most events in one monitor batch"`
+	BatchWait           time.Duration `env:"BATCH_WAIT" envDefault:"5ms" desc:"longest wait to fill a monitor batch"`
 
 	LogLevel  string "env:\"LOG_LEVEL\" envDefault:\"info\" desc:\"`debug`, `info`, `warn`, `error`\""
 	LogFormat string "env:\"LOG_FORMAT\" envDefault:\"json\" desc:\"`json` or `text`\""
@@ -178,8 +186,20 @@ func (c *Config) validate() error {
 	} else if err := feed.CheckPseudonymKey([]byte(c.PseudonymKey)); err != nil {
 		bad("PSEUDONYM_KEY", "%v", err)
 	}
-	if _, err := c.Callers(); err != nil {
+	if callers, err := c.Callers(); err != nil {
 		errs = append(errs, err)
+	} else if c.InternalToken != "" && api.IsCallerToken(callers, c.InternalToken) {
+		bad("INTERNAL_TOKEN", "is also a caller's token in SAFETYNET_API_TOKENS; the instances' credential must be its own")
+	}
+	if c.InternalToken != "" {
+		if err := api.CheckInternalToken(c.InternalToken); err != nil {
+			bad("INTERNAL_TOKEN", "%v", err)
+		}
+	}
+	if c.AdvertisedURL != "" {
+		if u, err := url.Parse(c.AdvertisedURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("ADVERTISED_URL", "%q is not an http:// or https:// URL with a host", c.AdvertisedURL)
+		}
 	}
 	if c.APIRate <= 0 || c.APIRate > 100000 {
 		bad("API_RATE", "%g is out of range (0, 100000] requests per second", c.APIRate)
@@ -205,14 +225,23 @@ func (c *Config) validate() error {
 	if c.MaxFutureSkew < 0 {
 		bad("MAX_FUTURE_SKEW", "must not be negative")
 	}
-	if c.UnknownPersonWait <= 0 {
-		bad("UNKNOWN_PERSON_WAIT", "must be positive")
+	if c.UnknownPersonWait < time.Second {
+		bad("UNKNOWN_PERSON_WAIT", "%s: must be at least 1s", c.UnknownPersonWait)
+	}
+	if c.ParkMaxEvents < 1 || c.ParkMaxEvents > 100_000_000 {
+		bad("PARK_MAX_EVENTS", "%d is out of range 1–100000000", c.ParkMaxEvents)
+	}
+	if c.ParkMaxBytes < 1<<20 || c.ParkMaxBytes > 1<<40 {
+		bad("PARK_MAX_BYTES", "%d is out of range 1048576 (1 MiB) – 1099511627776 (1 TiB)", c.ParkMaxBytes)
 	}
 	if c.AlertRetention <= 0 {
 		bad("ALERT_RETENTION", "%s: must be above 0", c.AlertRetention)
 	}
 	if c.DedupeWindow <= 0 {
 		bad("DEDUPE_WINDOW", "must be positive")
+	}
+	if c.MaxHouseholdMembers < 1 || c.MaxHouseholdMembers > household.MaxMembersLimit {
+		bad("MAX_HOUSEHOLD_MEMBERS", "%d is out of range 1–%d (a household of more persons could exceed the broker's 1 MiB record limit)", c.MaxHouseholdMembers, household.MaxMembersLimit)
 	}
 	if c.BatchSize < 1 || c.BatchSize > 10000 {
 		bad("BATCH_SIZE", "%d is out of range 1–10000", c.BatchSize)
@@ -323,4 +352,17 @@ func EnvironMap(environ []string) map[string]string {
 		}
 	}
 	return m
+}
+
+// advertisedURL is SAFETYNET_ADVERTISED_URL, or http://<host name>:<port of the HTTP address>.
+func (c *Config) advertisedURL(listening string) string {
+	if c.AdvertisedURL != "" {
+		return strings.TrimSuffix(c.AdvertisedURL, "/")
+	}
+	host, _ := os.Hostname()
+	_, port, err := net.SplitHostPort(listening)
+	if err != nil || host == "" {
+		return "http://" + listening
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

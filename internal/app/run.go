@@ -113,21 +113,28 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	stateMetrics := state.NewMetrics(reg)
 	lag := kafkaio.NewLagGauge(reg)
 
+	intakeMetrics := intake.NewMetrics(reg)
 	intake, err := intake.New(intake.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
 		MaxEventBytes: cfg.MaxEventBytes, MaxFutureSkew: cfg.MaxFutureSkew,
 		UnknownPersonWait: cfg.UnknownPersonWait, DedupeWindow: cfg.DedupeWindow, Now: now,
-		RedactDeadLetters: cfg.DLQRedact,
-	}, store, pseud, intake.NewMetrics(reg), logger)
+		RedactDeadLetters: cfg.DLQRedact, ParkMaxEvents: cfg.ParkMaxEvents, ParkMaxBytes: cfg.ParkMaxBytes,
+	}, store, pseud, intakeMetrics, logger)
 	if err != nil {
 		return err
 	}
+	advertised := cfg.advertisedURL(cfg.HTTPAddr)
+	directory := monitor.NewDirectory(kafkaCfg, cfg.GroupID+"-monitor", cfg.Topics.HouseholdEvents, advertised, logger)
+	var router monitor.Router
+	alertTable := monitor.AlertTable{Kafka: kafkaCfg, Topic: cfg.Topics.Alerts, Store: store, Retention: cfg.AlertRetention, Now: now}
 	monitor := monitor.New(monitor.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor", AlertRetention: cfg.AlertRetention,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.OnAlert,
 		RescoreRate: cfg.RescoreRate, SuppressModelChangeAlerts: cfg.ModelChangeAlerts == "suppress",
-		BackfillUntil: backfillUntil,
+		BackfillUntil: backfillUntil, AdvertisedURL: advertised,
+		MaxMembers: cfg.MaxHouseholdMembers, DeadLetters: intakeMetrics.DeadLetters,
 	}, store, model, monitor.NewMetrics(reg), logger)
+	router.Monitor, router.Directory = monitor, directory
 	reloader := &modelReloader{path: cfg.ModelFile, current: model, data: modelData, logger: logger,
 		swap: func(old, m *scorer.Model) {
 			svc.buildInfo.DeleteLabelValues(opts.Version, runtime.Version(), old.Version)
@@ -166,7 +173,11 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	}
 	httpAPI := api.New(api.Config{
 		Callers: callers, Auditor: audit, Trail: audit, Rate: cfg.APIRate, Burst: cfg.APIBurst, Ready: ready, Now: now, Model: monitor.Model, Casework: casework,
+		Router: router, InternalToken: cfg.InternalToken,
 	}, store, model, apiMetrics, logger)
+	if cfg.InternalToken == "" {
+		logger.Warn("SAFETYNET_INTERNAL_TOKEN is not set: requests for households another instance serves answer 503; set it (the same on every instance) when running more than one")
+	}
 	if len(callers) == 0 {
 		logger.Warn("no API callers configured: /v1 answers 401 to every request; set SAFETYNET_API_TOKENS or SAFETYNET_API_TOKENS_FILE")
 	}
@@ -180,7 +191,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		handler = withPProf(httpAPI)
 		logger.Warn("profiler served at /debug/pprof/ (SAFETYNET_PPROF=true); it needs no token: keep the port private")
 	}
-	srv := newHTTPServer(handler, logger)
+	httpMetrics := newHTTPMetrics(reg)
+	srv := newHTTPServer(httpMetrics.instrument(handler), logger)
 	var metricsLn net.Listener
 	var metricsSrv *http.Server
 	if cfg.MetricsAddr != "" {
@@ -190,7 +202,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", api.MetricsHandler(reg))
-		metricsSrv = newHTTPServer(mux, logger)
+		metricsSrv = newHTTPServer(httpMetrics.instrument(mux), logger)
 	}
 	if opts.Listening != nil {
 		opts.Listening <- ln.Addr().String()
@@ -204,6 +216,14 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return intake.Run(gctx) })
 	g.Go(func() error { return monitor.Run(gctx) })
+	g.Go(func() error {
+		directory.Run(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		alertTable.Run(gctx, logger)
+		return nil
+	})
 	if opts.Reload != nil {
 		g.Go(func() error {
 			reloader.run(gctx, opts.Reload)
@@ -272,6 +292,11 @@ func watchState(ctx context.Context, store *state.Store, dir string, m *state.Me
 	for {
 		lsm, vlog := store.Size()
 		m.LSMBytes.Set(float64(lsm))
+		if allocated, _, err := store.VlogDiskUsage(); err == nil {
+			vlog = allocated // what the sparse value-log files take on disk, not their 2 GiB apparent size
+		} else {
+			logger.Warn("value-log disk usage; reporting its apparent size", "err", err)
+		}
 		m.VlogBytes.Set(float64(vlog))
 		var fs syscall.Statfs_t
 		if err := syscall.Statfs(dir, &fs); err == nil {

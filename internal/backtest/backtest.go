@@ -65,6 +65,8 @@ type Report struct {
 	Fairness *Fairness `json:"fairness"`
 	// Outcomes is precision and recall against casework findings, or why there are none.
 	Outcomes OutcomeStats `json:"outcomes"`
+	// Replay is the alerts per week of a replay over time (-replay-from), nil without one.
+	Replay *Replay `json:"replay,omitempty"`
 }
 
 // Change is one household whose level differs between the two models.
@@ -130,7 +132,7 @@ func Run(src Source, opts Options) (*Report, error) {
 		// next assessment (hysteresis keeps a household in a band it is already in).
 		ab := scorer.Assess(opts.Baseline, sh, at)
 		am := scorer.Assess(opts.Model, sh, at)
-		u := unit{id: h.ID, area: areaOf(h.Area, opts.AreaPrefix),
+		u := unit{id: h.ID, area: areaOf(h.AreaCode(), opts.AreaPrefix),
 			baseline: opts.Baseline.Classify(ab, h.Level), model: opts.Model.Classify(am, h.Level)}
 		u.groups = groupsOf(sh, at)
 		units = append(units, u)

@@ -275,6 +275,6 @@ func PrecisionRecall(flagged map[string]bool, outcomes map[string]Outcome) Outco
 // SubjectOf is a stored household as the fairness report counts it: flagged when its stored
 // level is set, placed in its area (at the prefix length) and its groups at the instant at.
 func SubjectOf(h *household.Household, at time.Time, areaPrefix int) Subject {
-	u := unit{id: h.ID, area: areaOf(h.Area, areaPrefix), groups: groupsOf(h.Scorer(), at)}
+	u := unit{id: h.ID, area: areaOf(h.AreaCode(), areaPrefix), groups: groupsOf(h.Scorer(), at)}
 	return Subject{HouseholdID: h.ID, Area: u.area, Groups: u.groupMap(), Flagged: h.Level != ""}
 }

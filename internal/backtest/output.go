@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 var levelZH = map[string]string{"none": "无", "watch": "关注", "warning": "预警", "urgent": "紧急"}
@@ -122,6 +123,9 @@ func Summary(w io.Writer, r *Report, top int) {
 	}
 	fmt.Fprintln(w)
 	OutcomeSummary(w, r.Outcomes)
+	if r.Replay != nil {
+		ReplaySummary(w, r.Replay)
+	}
 }
 
 // FairnessSummary prints the fairness section.
@@ -247,14 +251,15 @@ func ratioChart(f *Fairness) template.HTML {
 }
 
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
-	"levels":     func() []string { return levelLabels },
-	"levelZH":    func(l string) string { return levelZH[l] },
-	"dimZH":      func(d string) string { return dimZH[d] },
-	"pct":        pct,
-	"levelChart": levelChart,
-	"ratioChart": ratioChart,
-	"sub":        func(a, b float64) float64 { return a - b },
-	"cell":       func(m map[string]map[string]int, a, b string) int { return m[a][b] },
+	"levels":      func() []string { return levelLabels },
+	"levelZH":     func(l string) string { return levelZH[l] },
+	"dimZH":       func(d string) string { return dimZH[d] },
+	"pct":         pct,
+	"levelChart":  levelChart,
+	"ratioChart":  ratioChart,
+	"replayChart": replayChart,
+	"sub":         func(a, b float64) float64 { return a - b },
+	"cell":        func(m map[string]map[string]int, a, b string) int { return m[a][b] },
 }).Parse(`<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{{.Title}}</title>
 <style>
@@ -297,5 +302,87 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}.out{color:#c0392b;font-weight:b
 {{end}}
 <h2>准确率与召回率 Precision and recall</h2>
 {{with .Outcomes}}{{if .Available}}<p>{{.Findings}} 个核查结果 findings · 准确率 precision {{pct .Precision}} · 召回率 recall {{pct .Recall}}</p>{{else}}<p id="outcomes">{{.Note}}</p>{{end}}{{end}}
+{{with .Report}}{{with .Replay}}<section id="replay-section">
+<h2>按周回放 Replay over time <small>(每周新增与升级的预警 alerts raised and escalated per week)</small></h2>
+<p>自 from {{.From.Format "2006-01-02 15:04 -07:00"}} 至 until {{.Until.Format "2006-01-02 15:04 -07:00"}} · {{.Records}} 条家庭事件 household events
+({{.WarmUp}} 条在起点之前，仅用于建立状态 before the start, state only{{if .Skipped}}; {{.Skipped}} 条未应用 not applied{{end}}) · {{.Households}} 户 households ·
+基线 baseline <b id="replay-baseline">{{.Baseline.Alerts}}</b> · 新模型 model <b id="replay-model">{{.Model.Alerts}}</b></p>
+{{range .Notes}}<p><small>{{.}}</small></p>{{end}}
+<div id="replay">{{replayChart .}}</div>
+<table><tr><th class="l">周 week</th><th class="l">起 from</th><th>基线 新增 baseline raised</th><th>基线 升级 escalated</th><th>新模型 新增 model raised</th><th>新模型 升级 escalated</th></tr>
+{{range .Weeks}}<tr><td class="l">{{.Week}}</td><td class="l">{{.Start.Format "2006-01-02"}}</td><td>{{.Baseline.Raised}}</td><td>{{.Baseline.Escalated}}</td><td>{{.Model.Raised}}</td><td>{{.Model.Escalated}}</td></tr>{{end}}
+</table></section>
+{{end}}{{end}}
 </body></html>
 `))
+
+// ReplaySummary prints the replay's alerts per week.
+func ReplaySummary(w io.Writer, r *Replay) {
+	fmt.Fprintf(w, "\nreplay 按周回放 from %s to %s: %d household events (%d before the start, state only; %d not applied), %d households\n",
+		r.From.Format(time.RFC3339), r.Until.Format(time.RFC3339), r.Records, r.WarmUp, r.Skipped, r.Households)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	fmt.Fprintf(w, "  %-9s %-10s %18s %18s\n", "week", "from", "baseline", "model")
+	fmt.Fprintf(w, "  %-9s %-10s %9s %8s %9s %8s\n", "", "", "raised", "escal.", "raised", "escal.")
+	for _, wk := range r.Weeks {
+		fmt.Fprintf(w, "  %-9s %-10s %9d %8d %9d %8d\n", wk.Week, wk.Start.Format(time.DateOnly),
+			wk.Baseline.Raised, wk.Baseline.Escalated, wk.Model.Raised, wk.Model.Escalated)
+	}
+	fmt.Fprintf(w, "  %-20s %9d %8d %9d %8d\n", "total", r.Baseline.Raised, r.Baseline.Escalated, r.Model.Raised, r.Model.Escalated)
+}
+
+// replayChart draws alerts (raised plus escalated) per week as two lines, baseline and model,
+// with a point per week.
+func replayChart(r *Replay) template.HTML {
+	const left, top, plotW, plotH = 44.0, 28.0, 760.0, 180.0
+	maxN := 1
+	for _, wk := range r.Weeks {
+		maxN = max(maxN, wk.Baseline.Alerts(), wk.Model.Alerts())
+	}
+	n := len(r.Weeks)
+	x := func(i int) float64 {
+		if n <= 1 {
+			return left + plotW/2
+		}
+		return left + plotW*float64(i)/float64(n-1)
+	}
+	y := func(v int) float64 { return top + plotH - plotH*float64(v)/float64(maxN) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" role="img" aria-label="alerts per week, baseline and model">`, left+plotW+20, top+plotH+40)
+	for _, v := range []int{0, maxN / 2, maxN} {
+		fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#ddd"/><text x="%g" y="%.1f" font-size="11" text-anchor="end">%d</text>`,
+			left, y(v), left+plotW, y(v), left-6, y(v)+4, v)
+	}
+	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="#333"/>`, left, top+plotH, left+plotW, top+plotH)
+	step := max(1, (n+11)/12) // at most about a dozen week labels
+	for i, wk := range r.Weeks {
+		if i%step == 0 || i == n-1 {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="10" text-anchor="middle">%s</text>`, x(i), top+plotH+16, wk.Start.Format("01-02"))
+		}
+	}
+	for j, side := range []string{"baseline", "model"} {
+		color := []string{"#9aa5b1", "#c0392b"}[j]
+		var pts []string
+		for i, wk := range r.Weeks {
+			c := wk.Baseline
+			if j == 1 {
+				c = wk.Model
+			}
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(c.Alerts())))
+		}
+		fmt.Fprintf(&b, `<polyline class="%s" points="%s" fill="none" stroke="%s" stroke-width="2"/>`, side, strings.Join(pts, " "), color)
+		for i, wk := range r.Weeks {
+			c := wk.Baseline
+			if j == 1 {
+				c = wk.Model
+			}
+			fmt.Fprintf(&b, `<circle class="%s" cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s %s: %d raised, %d escalated</title></circle>`,
+				side, x(i), y(c.Alerts()), color, wk.Week, side, c.Raised, c.Escalated)
+		}
+	}
+	fmt.Fprintf(&b, `<rect x="%g" y="6" width="12" height="12" fill="#9aa5b1"/><text x="%g" y="16" font-size="12">基线 baseline</text>`, left+plotW-200, left+plotW-184)
+	fmt.Fprintf(&b, `<rect x="%g" y="6" width="12" height="12" fill="#c0392b"/><text x="%g" y="16" font-size="12">新模型 model</text>`, left+plotW-100, left+plotW-84)
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}

@@ -120,6 +120,19 @@ func TestAgainstTheService(t *testing.T) {
 		}
 	})
 
+	t.Run("verifications", func(t *testing.T) {
+		var msgs []kafka.Message
+		waitFor(t, "the examples' verifications", func() bool {
+			msgs = readTopic(t, svc.addr, svc.topics.Verifications)
+			return len(msgs) >= 2
+		})
+		for _, m := range msgs {
+			if err := s.Validate("schemas/verification.schema.json", m.Value); err != nil {
+				t.Errorf("verification %s: %v", m.Value, err)
+			}
+		}
+	})
+
 	t.Run("dead-letter headers", func(t *testing.T) {
 		w := &kafka.Writer{Addr: kafka.TCP(svc.addr), RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
 		defer w.Close()

@@ -4,6 +4,7 @@
 package api
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -46,6 +47,10 @@ type Config struct {
 	Model func() *scorer.Model
 	// Casework produces casework actions to the casework topic (nil: actions answer 503).
 	Casework CaseworkWriter
+	// Router, when set, sends every request about one household to the instance that serves
+	// it (route.go); InternalToken is the credential instances present to each other.
+	Router        Router
+	InternalToken string
 }
 
 // API serves /healthz, /readyz, /metrics (unless served elsewhere) and the authenticated
@@ -58,6 +63,8 @@ type API struct {
 	callers             []Caller
 	perCaller, failures *limiters
 	mux                 *http.ServeMux
+	internalHash        *[32]byte    // of Config.InternalToken
+	client              *http.Client // to the other instances
 }
 
 // New returns the HTTP handler of the service. With a nil gatherer /metrics is not served here
@@ -80,6 +87,11 @@ func New(cfg Config, store *state.Store, model *scorer.Model, gatherer prometheu
 	}
 	a := &API{cfg: cfg, store: store, model: model, logger: logger.With("stage", "api"), mux: http.NewServeMux(),
 		callers: cfg.Callers, perCaller: newLimiters(cfg.Rate, cfg.Burst), failures: newLimiters(cfg.FailRate, cfg.FailBurst)}
+	if cfg.InternalToken != "" {
+		h := sha256.Sum256([]byte(cfg.InternalToken))
+		a.internalHash = &h
+	}
+	a.client = &http.Client{Timeout: forwardTimeout}
 	if gatherer != nil {
 		a.mux.Handle("GET /metrics", MetricsHandler(gatherer))
 	}
@@ -187,7 +199,7 @@ func (a *API) view(h *household.Household) HouseholdView {
 	}
 	as := scorer.Assess(model, sh, now)
 	view := HouseholdView{
-		HouseholdID: h.ID, AreaCode: h.AreaCode(), Level: h.Level, Episode: h.Episode, EpisodeOpen: h.Open,
+		HouseholdID: h.ID, AreaCode: h.AreaCode(), Level: household.LevelLabel(h.Level), Episode: h.Episode, EpisodeOpen: h.Open,
 		Assessment: as, Explanation: as.Explain(h.Level), Alerts: h.Alerts, UpdatedAt: h.Updated,
 		LevelModelVersion: h.ModelVersion,
 	}
@@ -217,7 +229,8 @@ func ageAt(birth, now time.Time) int {
 	return age
 }
 
-// alerts lists the alerts published by this instance in the caller's area, newest first:
+// alerts lists the alerts of the alert topic (every instance indexes all of them:
+// monitor.AlertTable) in the caller's area, newest first:
 // ?status=&level=&limit=&cursor=.
 func (a *API) alerts(r *http.Request, c Caller) reply {
 	q := r.URL.Query()
@@ -251,7 +264,7 @@ func (a *API) alerts(r *http.Request, c Caller) reply {
 		if json.Unmarshal(value, &head) != nil {
 			return true
 		}
-		if (status != "" && head.Status != status) || (level != "" && head.Level != level) || !c.Covers(head.AreaCode) {
+		if (status != "" && head.Status != status) || (level != "" && household.LevelLabel(head.Level) != level) || !c.Covers(head.AreaCode) {
 			return true
 		}
 		if len(out.Alerts) == limit {

@@ -52,10 +52,11 @@ func newFixture(t *testing.T, cfg api.Config) *fixture {
 	t.Cleanup(func() { store.Close() })
 	for i, hh := range []struct{ id, area string }{{"H-IN", "420106001001"}, {"H-OUT", "330102003004"}, {"H-NOAREA", ""}} {
 		h := household.New(hh.id, 0)
-		h.Area = hh.area
+		// The head's registry fact carries the area code, as intake writes it.
+		h.Persons["p-"+hh.id] = &household.Person{Masked: "420106***********4", Registry: []household.Fact{
+			{At: now.Add(-time.Hour), ID: "r-" + hh.id, Type: "member_joined", Relation: "head", AreaCode: hh.area}}}
 		h.Level, h.Open, h.Episode = "watch", true, 1
-		// The JSON form (which Decode reads too) carries Area whatever the binary codec holds.
-		b, err := json.Marshal(h)
+		b, err := household.Encode(h)
 		if err != nil {
 			t.Fatal(err)
 		}

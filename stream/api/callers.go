@@ -112,6 +112,9 @@ func ParseCaller(entry, where string) (Caller, error) {
 	return c, nil
 }
 
+// CheckInternalToken checks the instances' shared credential as strictly as a caller's token.
+func CheckInternalToken(token string) error { return checkToken(token) }
+
 // checkToken refuses short tokens and tokens that look like placeholders. Its errors never
 // quote the token.
 func checkToken(token string) error {

@@ -114,7 +114,7 @@ func (a *API) loadCase(id string, c caller) (*household.Household, *household.Ca
 		return nil, nil, &ActionError{http.StatusInternalServerError, "", "stored household does not decode"}
 	}
 	cs := h.Case(id)
-	if cs == nil || !c.sees(h.Area) {
+	if cs == nil || !c.sees(h.AreaCode()) {
 		return nil, nil, &ActionError{http.StatusNotFound, "case_id", "no such case on this instance"}
 	}
 	return h, cs, nil

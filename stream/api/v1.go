@@ -51,7 +51,11 @@ func (a *API) v1(kind, action string, handle func(*http.Request, Caller) reply) 
 			tooMany(w, wait, "too many failed authentications from this address")
 			return
 		}
-		c, ok := a.authenticate(r)
+		c, internal := a.internalCaller(r)
+		ok := internal
+		if !internal {
+			c, ok = a.authenticate(r)
+		}
 		if !ok {
 			a.logger.Warn("API authentication failed", "addr", addr, "path", r.URL.Path, "request_id", reqID)
 			if allowed, wait := a.failures.take(addr, time.Now()); !allowed {
@@ -62,13 +66,15 @@ func (a *API) v1(kind, action string, handle func(*http.Request, Caller) reply) 
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required (SAFETYNET_API_TOKENS)"})
 			return
 		}
-		if allowed, wait := a.perCaller.take(c.Name, time.Now()); !allowed {
+		if allowed, wait := a.perCaller.take(c.Name, time.Now()); !internal && !allowed {
 			a.logger.Warn("API request refused: caller over its rate limit (SAFETYNET_API_RATE)", "caller", c.Name, "request_id", reqID)
 			tooMany(w, wait, "rate limit exceeded (SAFETYNET_API_RATE, SAFETYNET_API_BURST)")
 			return
 		}
 		var rep reply
-		if c.can(kind) {
+		if hid := routedHousehold(r); c.can(kind) && hid != "" && a.cfg.Router != nil {
+			rep = a.routed(r, c, hid, internal, handle)
+		} else if c.can(kind) {
 			rep = handle(r, c)
 		} else {
 			rep = reply{status: http.StatusForbidden, body: map[string]string{"error": "role " + c.Role + " may not use " + r.URL.Path}, reason: "role"}
@@ -83,7 +89,8 @@ func (a *API) v1(kind, action string, handle func(*http.Request, Caller) reply) 
 		if rep.household == "" {
 			rec.Query = r.URL.RawQuery
 		}
-		if err := a.record(r.Context(), rec); err != nil {
+		// A forwarded request was audited by the instance the caller spoke to.
+		if err := a.recordUnlessInternal(r.Context(), rec, internal); err != nil {
 			a.logger.Error("audit record not written; answering 503 (no unaudited read)", "err", err, "caller", c.Name, "action", action, "request_id", reqID)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the audit trail cannot be written; nothing is answered unaudited, try again later"})
 			return
@@ -129,6 +136,13 @@ type heldResponse struct {
 func (h *heldResponse) Header() http.Header         { return h.header }
 func (h *heldResponse) WriteHeader(status int)      { h.status = status }
 func (h *heldResponse) Write(b []byte) (int, error) { return h.body.Write(b) }
+
+func (a *API) recordUnlessInternal(ctx context.Context, rec AuditRecord, internal bool) error {
+	if internal {
+		return nil
+	}
+	return a.record(ctx, rec)
+}
 
 func (a *API) record(ctx context.Context, rec AuditRecord) error {
 	if a.cfg.Auditor == nil {
@@ -190,7 +204,7 @@ func newRequestID() string {
 
 // areaOf is the area code of a household (its head's registry area code), the one place the API
 // reads it: callers limited to an area prefix see a household only when this starts with it.
-func areaOf(h *household.Household) string { return h.Area }
+func areaOf(h *household.Household) string { return h.AreaCode() }
 
 // Stats is what GET /v1/stats answers: households by level within the caller's area, and the
 // casework figures (cases opened, visited, confirmed… per level, trigger and area prefix).

@@ -119,13 +119,12 @@ func DecodeCasework(raw []byte, maxBytes int, maxFutureSkew time.Duration, now t
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return ev, refuse(ReasonMalformedJSON, "", "record is not a JSON object")
 	}
-	obj, ok := scanObject(trimmed)
-	if !ok {
-		if err := json.Unmarshal(trimmed, &obj); err != nil {
-			return ev, refuse(ReasonMalformedJSON, "", "%s", jsonErrText(err))
-		}
+	obj, perr := parseObject(trimmed)
+	if perr != nil {
+		return ev, perr
 	}
 	d := fields{obj: obj}
+	var ok bool
 	ev.V, ev.Feed = EventVersion, Casework
 	if ev.EventID, ok = d.str("event_id", true); !ok {
 		return ev, d.err

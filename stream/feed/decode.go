@@ -2,7 +2,7 @@ package feed
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	json "github.com/goccy/go-json"
 )
 
 // Dead-letter reason codes: a closed set, documented in docs/feeds.md and used as a metric label.
@@ -30,9 +32,20 @@ const (
 // monitor of different versions). Feed records never get it.
 const ReasonBadInternalEvent = "bad_internal_event"
 
+// ReasonHouseholdTooLarge is the monitor's: the event would add a person to a household that
+// already holds the most persons allowed (SAFETYNET_MAX_HOUSEHOLD_MEMBERS), which keeps every
+// household's stored state and changelog record under the broker's record size limit.
+const ReasonHouseholdTooLarge = "household_too_large"
+
+// ReasonParkFull is intake's: the event of a person the registry does not know yet could not be
+// parked, because the parked events already reach SAFETYNET_PARK_MAX_EVENTS or
+// SAFETYNET_PARK_MAX_BYTES.
+const ReasonParkFull = "park_full"
+
 // Reasons lists every reason code of a feed record.
 var Reasons = []string{ReasonMalformedJSON, ReasonMissingField, ReasonBadType, ReasonBadValue,
-	ReasonBadPersonID, ReasonBadTime, ReasonUnknownType, ReasonTooLarge, ReasonUnknownPerson}
+	ReasonBadPersonID, ReasonBadTime, ReasonUnknownType, ReasonTooLarge, ReasonUnknownPerson,
+	ReasonHouseholdTooLarge, ReasonParkFull}
 
 // DecodeError says why a feed record was refused: a reason code, the field concerned (if any)
 // and a detail for people. It never contains a resident ID number in the clear.
@@ -56,11 +69,14 @@ func refuse(reason, field, format string, args ...any) *DecodeError {
 
 // Event types per feed.
 var feedTypes = map[string][]string{
-	Registry:   {"member_joined", "member_left", "died"},
-	Hospital:   {"admitted", "discharged"},
-	Pension:    {"started", "changed", "suspended", "stopped"},
-	Employment: {"employed", "unemployed"},
-	Disability: {"registered", "changed", "revoked"},
+	Registry:     {"member_joined", "member_left", "died"},
+	Hospital:     {"admitted", "discharged"},
+	Pension:      {"started", "changed", "suspended", "stopped"},
+	Employment:   {"employed", "unemployed"},
+	Disability:   {"registered", "changed", "revoked"},
+	Applications: {AppSubmitted, AppWithdrawn, AppDecided},
+	Assets: {VehicleRegistered, VehicleDeregistered, PropertyRegistered, PropertyTransferred,
+		BusinessRegistered, BusinessDeregistered, DepositsReported, ProvidentFundPaid},
 }
 
 // FeedTypes returns the event types of a feed.
@@ -76,6 +92,8 @@ type RawEvent struct {
 	// the caller.
 	Event    HouseholdEvent
 	personID string
+	// memberIDs are the resident ID numbers of an application's declared members, in order.
+	memberIDs []string
 }
 
 // LogValue keeps the ID number out of logs.
@@ -90,12 +108,16 @@ func (r RawEvent) String() string {
 }
 
 const (
-	maxIDLen     = 128 // event_id, household_id, admission_id, kind
+	maxIDLen     = MaxIDLen
 	dateLayout   = "2006-01-02"
 	earliestYear = 1900
 )
 
 var icd10Re = regexp.MustCompile(`^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$`)
+
+// MaxIDLen is the longest event_id, household_id, admission_id or kind accepted, in bytes. It
+// bounds the stored size of a household (docs/operations.md, "Record sizes").
+const MaxIDLen = 128
 
 // Defaults of the two limits Decode takes.
 const (
@@ -120,14 +142,9 @@ func Decode(feed string, raw []byte, maxBytes int, maxFutureSkew time.Duration, 
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return r, refuse(ReasonMalformedJSON, "", "record is not a JSON object")
 	}
-	if e := checkRecord(trimmed); e != nil {
+	obj, e := parseObject(trimmed)
+	if e != nil {
 		return r, e
-	}
-	obj, ok := scanObject(trimmed)
-	if !ok {
-		if err := json.Unmarshal(trimmed, &obj); err != nil {
-			return r, refuse(ReasonMalformedJSON, "", "%s", jsonErrText(err))
-		}
 	}
 	d := fields{obj: obj}
 
@@ -168,13 +185,22 @@ func Decode(feed string, raw []byte, maxBytes int, maxFutureSkew time.Duration, 
 	if ev.OccurredAt, e = checkOccurredAt(at, maxFutureSkew, now); e != nil {
 		return r, e
 	}
-	if ev.HouseholdID, ok = d.str("household_id", feed == Registry); !ok {
+	if ev.HouseholdID, ok = d.str("household_id", feed == Registry || feed == Applications); !ok {
 		return r, d.err
 	}
 	if ev.HouseholdID != "" {
 		if e := checkToken("household_id", ev.HouseholdID); e != nil {
 			return r, e
 		}
+	}
+	if feed == Applications {
+		if r.memberIDs, e = decodeApplication(&d, ev, now); e != nil {
+			return r, e
+		}
+		return r, nil
+	}
+	if feed == Assets {
+		return r, decodeAsset(&d, ev)
 	}
 	if e := decodeFeedFields(feed, &d, ev, id); e != nil {
 		return r, e
@@ -368,12 +394,10 @@ func (d *fields) str(name string, required bool) (string, bool) {
 	if !ok || v == nil {
 		return "", ok
 	}
-	s, plain := plainString(v)
-	if !plain {
-		if err := json.Unmarshal(v, &s); err != nil {
-			d.err = refuse(ReasonBadType, name, "want a string, got %s", jsonKind(v))
-			return "", false
-		}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		d.err = refuse(ReasonBadType, name, "want a string, got %s", jsonKind(v))
+		return "", false
 	}
 	if required && s == "" {
 		d.err = refuse(ReasonMissingField, name, "required, got an empty string")
@@ -416,8 +440,8 @@ func (d *fields) number(name string, required bool) (*float64, bool) {
 		d.err = refuse(ReasonBadType, name, "want a number, got %s", jsonKind(v))
 		return nil, false
 	}
-	// v is a valid JSON number (scanObject or encoding/json checked it): encoding/json would
-	// parse it with strconv.ParseFloat too.
+	// v is a valid JSON number (splitObject checked it): encoding/json would parse it with
+	// strconv.ParseFloat too.
 	f, err := strconv.ParseFloat(string(v), 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		d.err = refuse(ReasonBadValue, name, "number %s out of range", clip(string(v)))
@@ -492,19 +516,10 @@ func jsonKind(v json.RawMessage) string {
 
 // jsonErrText describes a JSON syntax error without quoting the record.
 func jsonErrText(err error) string {
-	var se *json.SyntaxError
-	if ok := asSyntax(err, &se); ok {
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
 		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
 	}
 	return "invalid JSON: " + clip(err.Error())
-}
-
-func asSyntax(err error, se **json.SyntaxError) bool {
-	s, ok := err.(*json.SyntaxError)
-	if ok {
-		*se = s
-	}
-	return ok
 }
 
 func contains(list []string, s string) bool {
@@ -534,78 +549,25 @@ func ScrubIDs(s string) string {
 	return idRun.ReplaceAllStringFunc(s, Mask)
 }
 
-// scanObject splits a JSON object into its members as json.Unmarshal into a
-// map[string]json.RawMessage would, without reflection. It gives up (false) on anything that is
-// not valid JSON and on keys with escapes or non-ASCII bytes, which the caller leaves to
-// encoding/json (for its error, or its decoding of the key).
-func scanObject(b []byte) (map[string]json.RawMessage, bool) {
-	if !json.Valid(b) {
-		return nil, false
+// splitObject splits a JSON object into its members as json.Unmarshal into a
+// map[string]json.RawMessage would (a fuzz target compares the two).
+// parseObject splits a feed record (a JSON object) into its members, refusing what checkRecord
+// refuses (invalid UTF-8, a key given twice) and what does not parse.
+func parseObject(trimmed []byte) (map[string]json.RawMessage, *DecodeError) {
+	if e := checkRecord(trimmed); e != nil {
+		return nil, e
 	}
-	s := &eventScanner{b: b}
-	obj := make(map[string]json.RawMessage, 8)
-	ok := s.object(func(key []byte) bool {
-		s.ws()
-		start := s.i
-		if !skipValue(s) {
-			return false
-		}
-		obj[string(key)] = json.RawMessage(b[start:s.i])
-		return true
-	})
-	if !ok {
-		return nil, false
+	obj, err := splitObject(trimmed)
+	if err != nil {
+		return nil, refuse(ReasonMalformedJSON, "", "%s", jsonErrText(err))
 	}
-	return obj, true
+	return obj, nil
 }
 
-// skipValue moves past one value of valid JSON.
-func skipValue(s *eventScanner) bool {
-	depth := 0
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			s.i++
-			for s.i < len(s.b) && s.b[s.i] != '"' {
-				if s.b[s.i] == '\\' {
-					s.i++
-				}
-				s.i++
-			}
-			s.i++ // the closing quote
-		case c == '{' || c == '[':
-			depth++
-			s.i++
-			continue
-		case c == '}' || c == ']':
-			if depth == 0 {
-				return true
-			}
-			depth--
-			s.i++
-		case depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r'):
-			return true
-		default:
-			s.i++
-			continue
-		}
-		if depth == 0 { // a string or a closing bracket ended the value
-			return true
-		}
+func splitObject(b []byte) (map[string]json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return nil, err
 	}
-	return depth == 0
-}
-
-// plainString reads a JSON string with no escapes and valid UTF-8 (json.Unmarshal gives the
-// same); false for anything else.
-func plainString(v []byte) (string, bool) {
-	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
-		return "", false
-	}
-	in := v[1 : len(v)-1]
-	if bytes.IndexByte(in, '\\') >= 0 || !utf8.Valid(in) {
-		return "", false
-	}
-	return string(in), true
+	return obj, nil
 }

@@ -18,7 +18,18 @@ const (
 	HeaderSourceOffset    = "source_offset"
 	HeaderFeed            = "feed"
 	HeaderDeadLetteredAt  = "dead_lettered_at"
+	// HeaderOmitted says the original value was left out (too big to repeat under the broker's
+	// record size limit) and how big it was; read it from the source topic at the source offset.
+	HeaderOmitted = "omitted"
 )
+
+// MaxDeadLetterBytes bounds the original key and value a dead letter repeats. Above it the value
+// is left out (HeaderOmitted) and the key clipped, so that no dead letter can exceed the broker's
+// record size limit (1 MiB by default) whatever the feed topics accept.
+const MaxDeadLetterBytes = 512 << 10
+
+// maxOmittedKey is how much of the key a dead letter whose value was left out keeps.
+const maxOmittedKey = 1 << 10
 
 // DeadLetter is a refused feed record and why.
 type DeadLetter struct {
@@ -32,7 +43,16 @@ type DeadLetter struct {
 
 // Message returns the dead-letter record for topic, stamped at.
 func (d DeadLetter) Message(topic string, at time.Time) kafka.Message {
-	return kafka.Message{
+	var omitted []kafka.Header
+	if len(d.Key)+len(d.Value) > MaxDeadLetterBytes {
+		omitted = []kafka.Header{{Key: HeaderOmitted, Value: []byte("value of " + strconv.Itoa(len(d.Value)) +
+			" bytes and key of " + strconv.Itoa(len(d.Key)) + " bytes: too large to repeat; read the source record")}}
+		d.Value = nil
+		if len(d.Key) > maxOmittedKey {
+			d.Key = d.Key[:maxOmittedKey]
+		}
+	}
+	m := kafka.Message{
 		Topic: topic,
 		Key:   d.Key,
 		Value: d.Value,
@@ -46,6 +66,8 @@ func (d DeadLetter) Message(topic string, at time.Time) kafka.Message {
 			{Key: HeaderDeadLetteredAt, Value: []byte(at.UTC().Format(time.RFC3339Nano))},
 		},
 	}
+	m.Headers = append(m.Headers, omitted...)
+	return m
 }
 
 // Redact replaces every run shaped like a resident ID number in b by its person key and masked

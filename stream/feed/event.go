@@ -12,10 +12,11 @@ const (
 	Pension    = "pension"
 	Employment = "employment"
 	Disability = "disability"
+	// Applications and Assets are in declare.go.
 )
 
 // Feeds lists every feed in a stable order.
-var Feeds = []string{Registry, Hospital, Pension, Employment, Disability}
+var Feeds = []string{Registry, Hospital, Pension, Employment, Disability, Applications, Assets}
 
 // Source locates the Kafka record an event came from.
 type Source struct {
@@ -58,6 +59,14 @@ type HouseholdEvent struct {
 	Registered      *bool      `json:"registered,omitempty"`
 	Grade           *int       `json:"grade,omitempty"` // disability
 	Kind            string     `json:"kind,omitempty"`
+	// assets
+	AssetID             string   `json:"asset_id,omitempty"`
+	Value               *float64 `json:"value,omitempty"`
+	Balance             *float64 `json:"balance,omitempty"`
+	MonthlyContribution *float64 `json:"monthly_contribution,omitempty"`
+
+	// Application is what an applications event carries; nil for the other feeds.
+	Application *Application `json:"application,omitempty"`
 
 	// Case is the action of a casework event (feed casework); nil for the other feeds.
 	Case *CaseAction `json:"case,omitempty"`

@@ -96,6 +96,18 @@ func (p *Pseudonymizer) Apply(r RawEvent) HouseholdEvent {
 		bm := BirthMonth(*ev.BirthDate)
 		ev.BirthDate = &bm
 	}
+	if a := ev.Application; a != nil && a.Declared != nil {
+		app, decl := *a, *a.Declared
+		decl.Members = make([]DeclaredMember, len(a.Declared.Members))
+		for i, m := range a.Declared.Members {
+			if i < len(r.memberIDs) {
+				m.PersonKey, m.PersonMasked = p.Key(r.memberIDs[i]), Mask(r.memberIDs[i])
+			}
+			decl.Members[i] = m
+		}
+		app.Declared = &decl
+		ev.Application = &app
+	}
 	return ev
 }
 

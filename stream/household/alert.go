@@ -24,8 +24,8 @@ type Alert struct {
 	HouseholdID   string                  `json:"household_id"`
 	AreaCode      string                  `json:"area_code,omitempty"` // the household's (Household.AreaCode)
 	Status        string                  `json:"status"`
-	Level         string                  `json:"level"`          // new level; "" when resolved
-	PreviousLevel string                  `json:"previous_level"` // "" for none
+	Level         string                  `json:"level"`          // new level; "" (JSON "none") when none
+	PreviousLevel string                  `json:"previous_level"` // "" (JSON "none") for none
 	Episode       int                     `json:"episode"`
 	Score         float64                 `json:"score"`
 	Threshold     float64                 `json:"threshold"` // entry threshold of Level (of the previous level when resolved or dropping to none)

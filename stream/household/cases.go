@@ -344,7 +344,7 @@ type CaseSummary struct {
 
 // CaseSummary returns the summary of one of the household's cases.
 func (h *Household) CaseSummary(c *Case) CaseSummary {
-	return CaseSummary{CaseID: c.ID, HouseholdID: h.ID, Area: h.Area, Kind: c.Kind, Episode: c.Episode, Level: c.Level,
+	return CaseSummary{CaseID: c.ID, HouseholdID: h.ID, Area: h.AreaCode(), Kind: c.Kind, Episode: c.Episode, Level: c.Level,
 		Status: c.Status, Triggers: c.Triggers, OpenedAt: c.OpenedAt, DueBy: c.DueBy, Assignee: c.Assignee,
 		VisitedAt: c.VisitedAt, Outcome: c.Outcome, ClosedAt: c.ClosedAt, ClosedAs: c.ClosedAs}
 }

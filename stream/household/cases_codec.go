@@ -32,3 +32,30 @@ func (d *decoder) casework() *Casework {
 	}
 	return &cw
 }
+
+// appendJSON appends a length-prefixed JSON document of v, empty for nil (the form of the
+// sections added after version 3: few households have them).
+func appendJSON[T any](b []byte, what string, v *T) ([]byte, error) {
+	if v == nil {
+		return appendString(b, ""), nil
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", what, err)
+	}
+	return appendString(b, string(j)), nil
+}
+
+// readJSON reads what appendJSON wrote; nil for the empty document.
+func readJSON[T any](d *decoder, what string) *T {
+	s := d.string()
+	if s == "" || d.err != nil {
+		return nil
+	}
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		d.err = fmt.Errorf("%s: %w", what, err)
+		return nil
+	}
+	return &v
+}

@@ -49,6 +49,10 @@ type Fact struct {
 	Registered      *bool      `json:"rg,omitempty"`
 	Grade           *int       `json:"gr,omitempty"`
 	Kind            string     `json:"kd,omitempty"`
+	AssetID         string     `json:"as,omitempty"` // assets
+	Value           *float64   `json:"va,omitempty"`
+	Balance         *float64   `json:"ba,omitempty"`
+	Contribution    *float64   `json:"pf,omitempty"`
 }
 
 // before orders facts by stamp: event time, then event id.
@@ -67,6 +71,8 @@ type Person struct {
 	Pension    []Fact `json:"p,omitempty"`
 	Disability []Fact `json:"d,omitempty"`
 	Hospital   []Fact `json:"h,omitempty"`
+	Assets     []Fact `json:"a,omitempty"` // vehicle, property and business registrations
+	Funds      []Fact `json:"f,omitempty"` // deposits reported, provident fund payments
 }
 
 // Household is a household's state: its facts and its alert episode.
@@ -74,7 +80,6 @@ type Household struct {
 	ID        string             `json:"id"`
 	Partition int                `json:"pt"`
 	Persons   map[string]*Person `json:"persons"`
-	Area      string             `json:"area,omitempty"`
 
 	// Alert episode state.
 	Level      string    `json:"level,omitempty"`      // current level ("" for none)
@@ -92,6 +97,9 @@ type Household struct {
 	Alerts       []AlertRef `json:"alerts,omitempty"` // newest last, capped
 	// Casework is the household's cases, snooze and aid (cases.go); nil until a case opens.
 	Casework *Casework `json:"casework,omitempty"`
+	// Declarations is the household's applications, verifications and confirmed false
+	// declarations (declare.go); nil until its first application.
+	Declarations *Declarations `json:"declarations,omitempty"`
 }
 
 // AlertRef is a household's alert history entry.
@@ -119,6 +127,7 @@ func factOf(e *feed.HouseholdEvent) Fact {
 		TotalCost: e.TotalCost, InsuredCost: e.InsuredCost, OutOfPocket: e.OutOfPocket,
 		MonthlyAmount: e.MonthlyAmount, MonthlyWage: e.MonthlyWage, Registered: e.Registered,
 		Grade: e.Grade, Kind: e.Kind,
+		AssetID: e.AssetID, Value: e.Value, Balance: e.Balance, Contribution: e.MonthlyContribution,
 	}
 	if f.BirthDate != nil { // intake keeps the birth month only; so does state, whatever it is sent
 		bm := feed.BirthMonth(*f.BirthDate)
@@ -132,6 +141,9 @@ func factOf(e *feed.HouseholdEvent) Fact {
 func (h *Household) Apply(e *feed.HouseholdEvent) (bool, error) {
 	if e.PersonKey == "" {
 		return false, fmt.Errorf("event %s: no person key", e.EventID)
+	}
+	if e.Feed == feed.Applications {
+		return h.applyApplication(e)
 	}
 	p := h.Persons[e.PersonKey]
 	if p == nil {
@@ -151,6 +163,11 @@ func (h *Household) Apply(e *feed.HouseholdEvent) (bool, error) {
 		list, keep = &p.Disability, keepDisability
 	case feed.Hospital:
 		list, keep = &p.Hospital, keepAdmissions
+	case feed.Assets:
+		list, keep = &p.Assets, keepAssets
+		if e.Type == feed.DepositsReported || e.Type == feed.ProvidentFundPaid {
+			list, keep = &p.Funds, keepFunds
+		}
 	default:
 		return false, fmt.Errorf("event %s: unknown feed %q", e.EventID, e.Feed)
 	}
@@ -408,7 +425,8 @@ func (h *Household) AddAlertRef(r AlertRef) {
 	}
 }
 
-// LevelLabelNone is how a household with no level is labelled in metrics and statistics.
+// LevelLabelNone is how a household with no level is shown in every output: metrics,
+// statistics, the API and the alert topic (levels_json.go).
 const LevelLabelNone = "none"
 
 // LevelLabel is the metric label of a level.

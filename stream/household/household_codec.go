@@ -30,18 +30,30 @@ import (
 //
 // Version 2 appends the model version after the persons; a version 1 value reads with none.
 // Version 3 appends the casework (cases_codec.go); earlier values read with none.
+// Version 4 gives each person two more fact lists (assets, funds), facts four more optional
+// fields (asset id, value, balance, contribution: bits that earlier facts never set), and
+// appends the declarations (applications, verifications, false declarations) after the
+// casework; earlier values read with none of them.
 const (
 	householdBinaryV1 = 0x01
 	householdBinaryV2 = 0x02
 	householdBinaryV3 = 0x03
+	householdBinaryV4 = 0x04
+	// householdBinaryLatest is the version Encode writes; Decode and PartitionOf read every
+	// version up to it. A new version changes this one line.
+	householdBinaryLatest = householdBinaryV4
 )
 
 // zeroUnix is time.Time{}.Unix(): times are stored relative to it so the zero time is 0.
 const zeroUnix = -62135596800
 
-func Encode(h *Household) ([]byte, error) {
+// Encode is the stored (binary) form of a household, in the latest version.
+func Encode(h *Household) ([]byte, error) { return encodeAs(h, householdBinaryLatest) }
+
+// encodeAs writes the layout of version (the earlier ones for the tests that read them).
+func encodeAs(h *Household, version byte) ([]byte, error) {
 	b := make([]byte, 0, 256+200*len(h.Persons))
-	b = append(b, householdBinaryV3)
+	b = append(b, version)
 	b = appendString(b, h.ID)
 	b = binary.AppendVarint(b, int64(h.Partition))
 	b = appendString(b, h.Level)
@@ -74,15 +86,37 @@ func Encode(h *Household) ([]byte, error) {
 		}
 		b = appendString(b, k)
 		b = appendString(b, p.Masked)
-		for _, list := range [...][]Fact{p.Registry, p.Employment, p.Pension, p.Disability, p.Hospital} {
+		lists := [...][]Fact{p.Registry, p.Employment, p.Pension, p.Disability, p.Hospital, p.Assets, p.Funds}
+		if version < householdBinaryV4 {
+			lists[5], lists[6] = nil, nil
+		}
+		for _, list := range lists[:listsOf(version)] {
 			b = binary.AppendUvarint(b, uint64(len(list)))
 			for i := range list {
 				b = appendFact(b, &list[i])
 			}
 		}
 	}
+	if version < householdBinaryV2 {
+		return b, nil
+	}
 	b = appendString(b, h.ModelVersion)
-	return appendCasework(b, h.Casework)
+	if version < householdBinaryV3 {
+		return b, nil
+	}
+	b, err := appendCasework(b, h.Casework)
+	if err != nil || version < householdBinaryV4 {
+		return b, err
+	}
+	return appendJSON(b, "declarations", h.Declarations)
+}
+
+// listsOf is the number of fact lists per person in version's layout.
+func listsOf(version byte) int {
+	if version < householdBinaryV4 {
+		return 5
+	}
+	return 7
 }
 
 // Bits of the optional fields of a fact.
@@ -97,6 +131,10 @@ const (
 	hasRegistered
 	hasGrade
 	hasAreaCode
+	hasAssetID
+	hasValue
+	hasBalance
+	hasContribution
 )
 
 func appendFact(b []byte, f *Fact) []byte {
@@ -110,7 +148,8 @@ func appendFact(b []byte, f *Fact) []byte {
 	b = appendString(b, f.Kind)
 	var bits uint64
 	for i, present := range [...]bool{f.BirthDate != nil, f.CriticalIllness != nil, f.TotalCost != nil, f.InsuredCost != nil,
-		f.OutOfPocket != nil, f.MonthlyAmount != nil, f.MonthlyWage != nil, f.Registered != nil, f.Grade != nil, f.AreaCode != ""} {
+		f.OutOfPocket != nil, f.MonthlyAmount != nil, f.MonthlyWage != nil, f.Registered != nil, f.Grade != nil, f.AreaCode != "",
+		f.AssetID != "", f.Value != nil, f.Balance != nil, f.Contribution != nil} {
 		if present {
 			bits |= 1 << i
 		}
@@ -135,6 +174,14 @@ func appendFact(b []byte, f *Fact) []byte {
 	}
 	if f.AreaCode != "" {
 		b = appendString(b, f.AreaCode)
+	}
+	if f.AssetID != "" {
+		b = appendString(b, f.AssetID)
+	}
+	for _, x := range [...]*float64{f.Value, f.Balance, f.Contribution} {
+		if x != nil {
+			b = appendFloat(b, *x)
+		}
 	}
 	return b
 }
@@ -171,7 +218,7 @@ func Decode(b []byte) (*Household, error) {
 		}
 		return &h, nil
 	}
-	if len(b) == 0 || b[0] < householdBinaryV1 || b[0] > householdBinaryV3 {
+	if len(b) == 0 || b[0] < householdBinaryV1 || b[0] > householdBinaryLatest {
 		return nil, errors.New("decode household state: unknown encoding")
 	}
 	d := decoder{b: b[1:]}
@@ -201,7 +248,8 @@ func Decode(b []byte) (*Household, error) {
 	for range n {
 		k := d.string()
 		p := &Person{Masked: d.string()}
-		for _, list := range [...]*[]Fact{&p.Registry, &p.Employment, &p.Pension, &p.Disability, &p.Hospital} {
+		lists := [...]*[]Fact{&p.Registry, &p.Employment, &p.Pension, &p.Disability, &p.Hospital, &p.Assets, &p.Funds}
+		for _, list := range lists[:listsOf(b[0])] {
 			if m := d.count(); m > 0 {
 				*list = make([]Fact, m)
 				for i := range *list {
@@ -216,6 +264,9 @@ func Decode(b []byte) (*Household, error) {
 	}
 	if b[0] >= householdBinaryV3 {
 		h.Casework = d.casework()
+	}
+	if b[0] >= householdBinaryV4 {
+		h.Declarations = readJSON[Declarations](&d, "declarations")
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("decode household state: %w", d.err)
@@ -355,5 +406,14 @@ func (d *decoder) fact(f *Fact) {
 	}
 	if bits&hasAreaCode != 0 {
 		f.AreaCode = d.string()
+	}
+	if bits&hasAssetID != 0 {
+		f.AssetID = d.string()
+	}
+	for i, p := range [...]**float64{&f.Value, &f.Balance, &f.Contribution} {
+		if bits&(hasValue<<i) != 0 {
+			v := d.float()
+			*p = &v
+		}
 	}
 }

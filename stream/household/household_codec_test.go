@@ -65,25 +65,36 @@ func TestHouseholdCodecRoundTrip(t *testing.T) {
 	}
 }
 
-// A value of the first binary version (no model version) still reads, with no model version.
-func TestHouseholdCodecReadsV1(t *testing.T) {
+// Values of the earlier binary versions still read: version 1 with no model version, 2 with no
+// casework, 3 with no asset facts and no declarations.
+func TestHouseholdCodecReadsEarlierVersions(t *testing.T) {
 	h := codecSample()
+	h.Casework = caseworkSample()
+	for _, v := range []byte{householdBinaryV1, householdBinaryV2, householdBinaryV3} {
+		b, err := encodeAs(h, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("version %d: %v", v, err)
+		}
+		if got.ID != h.ID || len(got.Persons) != len(h.Persons) || got.Declarations != nil {
+			t.Errorf("version %d read as id %q, %d persons, declarations %v", v, got.ID, len(got.Persons), got.Declarations)
+		}
+		if (got.ModelVersion != "") != (v >= householdBinaryV2) || (got.Casework != nil) != (v >= householdBinaryV3) {
+			t.Errorf("version %d read as model %q, casework %v", v, got.ModelVersion, got.Casework != nil)
+		}
+		if got.Persons["k1"].Employment[1].MonthlyWage == nil {
+			t.Errorf("version %d: facts lost", v)
+		}
+	}
 	b, _ := Encode(h)
-	if b[0] != householdBinaryV3 || b[len(b)-1] != 0 {
-		t.Fatalf("version 3 layout without casework: first byte %d, last %d", b[0], b[len(b)-1])
+	if b[0] != householdBinaryV4 || b[len(b)-1] != 0 {
+		t.Errorf("version 4 layout without declarations: first byte %d, last %d", b[0], b[len(b)-1])
 	}
-	b = b[:len(b)-1]                // the empty casework of version 3
-	tail := 1 + len(h.ModelVersion) // uvarint length (one byte here) and the string
-	if string(b[len(b)-len(h.ModelVersion):]) != h.ModelVersion {
-		t.Fatalf("version 2 layout: tail %q", b[len(b)-tail:])
-	}
-	v1 := append([]byte{householdBinaryV1}, b[1:len(b)-tail]...)
-	got, err := Decode(v1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.ModelVersion != "" || got.ID != h.ID || len(got.Persons) != len(h.Persons) {
-		t.Errorf("version 1 value read as model %q, id %q, %d persons", got.ModelVersion, got.ID, len(got.Persons))
+	if p, ok := PartitionOf(b); !ok || p != h.Partition {
+		t.Errorf("PartitionOf(version 4) = %d, %v; want %d", p, ok, h.Partition)
 	}
 }
 

@@ -6,7 +6,7 @@ import "encoding/binary"
 // over every stored household that want one partition's. ok is false when v is not the binary
 // form (JSON of format 1 is decoded in full by the caller).
 func PartitionOf(v []byte) (partition int, ok bool) {
-	if len(v) == 0 || (v[0] != householdBinaryV1 && v[0] != householdBinaryV2) {
+	if len(v) == 0 || v[0] < householdBinaryV1 || v[0] > householdBinaryLatest { // every binary version starts id, partition
 		return 0, false
 	}
 	b := v[1:]

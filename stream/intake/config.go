@@ -14,6 +14,8 @@ const (
 	DefaultUnknownPersonWait = 24 * time.Hour
 	DefaultDedupeWindow      = 7 * 24 * time.Hour
 	DefaultSweepInterval     = time.Minute
+	DefaultParkMaxEvents     = 1_000_000
+	DefaultParkMaxBytes      = 1 << 30
 	DefaultIntakeGroupID     = "safetynet-intake"
 	defaultIntakeBatch       = 500
 )
@@ -36,8 +38,14 @@ type Config struct {
 	UnknownPersonWait time.Duration
 	// DedupeWindow is how long an event id is remembered to drop resends (default 7 days).
 	DedupeWindow time.Duration
-	// SweepInterval is how often parked events are checked against UnknownPersonWait (default 1m).
+	// SweepInterval is how often parked events are checked against UnknownPersonWait (default a
+	// quarter of the wait, at least 1 s and at most DefaultSweepInterval): an expired event is
+	// dead-lettered within a quarter of the wait of its expiry.
 	SweepInterval time.Duration
+	// ParkMaxEvents and ParkMaxBytes bound the parked events (defaults DefaultParkMaxEvents and
+	// DefaultParkMaxBytes); an event that would go beyond either is dead-lettered as park_full.
+	ParkMaxEvents int
+	ParkMaxBytes  int64
 	// RedactDeadLetters replaces each ID number in a dead letter's key and value by its person
 	// key and masked form (feed.Pseudonymizer.Redact) instead of keeping the agency's record
 	// byte for byte (SAFETYNET_DLQ_REDACT).
@@ -74,7 +82,13 @@ func (c *Config) setDefaults() error {
 		c.DedupeWindow = DefaultDedupeWindow
 	}
 	if c.SweepInterval <= 0 {
-		c.SweepInterval = DefaultSweepInterval
+		c.SweepInterval = min(max(c.UnknownPersonWait/4, time.Second), DefaultSweepInterval)
+	}
+	if c.ParkMaxEvents <= 0 {
+		c.ParkMaxEvents = DefaultParkMaxEvents
+	}
+	if c.ParkMaxBytes <= 0 {
+		c.ParkMaxBytes = DefaultParkMaxBytes
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = defaultIntakeBatch

@@ -48,6 +48,7 @@ type Intake struct {
 	pendingPartitions atomic.Int64
 	personsKnown      atomic.Int64
 	parkedN           atomic.Int64
+	parkedBytes       atomic.Int64 // store bytes of the parked events (keys and values)
 }
 
 // NewIntake checks cfg (filling defaults) and returns an intake ready to Run. A nil m gets a
@@ -79,12 +80,18 @@ func New(cfg Config, store *state.Store, pseud *feed.Pseudonymizer, m *Metrics, 
 	if err != nil {
 		return nil, err
 	}
-	parked, err := store.CountParked()
+	if n, err := store.IndexParked(); err != nil {
+		return nil, err
+	} else if n > 0 {
+		i.log.Info("indexed the parked events of an earlier build by time", "count", n)
+	}
+	parked, parkedBytes, err := store.ParkedUsage()
 	if err != nil {
 		return nil, err
 	}
 	i.personsKnown.Store(int64(persons))
 	i.parkedN.Store(int64(parked))
+	i.parkedBytes.Store(parkedBytes)
 	m.PersonsKnown.Set(float64(persons))
 	m.Parked.Set(float64(parked))
 	m.RegistryLoaded.Set(0)
@@ -318,6 +325,7 @@ func (i *Intake) resolve(items []item, now time.Time) error {
 	}
 	wb := i.store.NewBatch()
 	defer wb.Cancel()
+	parked, parkedBytes := 0, int64(0)
 	for _, it := range park {
 		ev, err := json.Marshal(it.ev)
 		if err != nil {
@@ -328,9 +336,14 @@ func (i *Intake) resolve(items []item, now time.Time) error {
 			return fmt.Errorf("encode parked record: %w", err)
 		}
 		p := state.Parked{ParkedAt: now, Feed: it.feed, EventID: it.ev.EventID, Event: ev, Sealed: i.pseud.Seal(orig)}
-		if err := wb.PutParked(it.ev.PersonKey, p); err != nil {
+		if i.parkFull(it, p, parked, parkedBytes) {
+			continue
+		}
+		n, err := wb.PutParked(it.ev.PersonKey, p)
+		if err != nil {
 			return err
 		}
+		parked, parkedBytes = parked+1, parkedBytes+int64(n)
 		if err := wb.MarkSeen(it.feed, it.ev.EventID, i.cfg.DedupeWindow); err != nil {
 			return err
 		}
@@ -338,9 +351,10 @@ func (i *Intake) resolve(items []item, now time.Time) error {
 	if err := wb.Flush(); err != nil {
 		return fmt.Errorf("park events: %w", err)
 	}
-	i.parkedN.Add(int64(len(park)))
+	i.parkedBytes.Add(parkedBytes)
+	i.parkedN.Add(int64(parked))
 	i.metrics.Parked.Set(float64(i.parkedN.Load()))
-	i.log.Debug("parked events of persons the registry does not know yet", "count", len(park))
+	i.log.Debug("parked events of persons the registry does not know yet", "count", parked)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"safetynet/stream/feed"
@@ -12,8 +13,32 @@ import (
 	"safetynet/state"
 )
 
-// sweepLimit bounds the parked events handled in one sweep step.
-const sweepLimit = 500
+// sweepLimit bounds the parked events handled in one sweep step, and releaseChunk those
+// released in one write: a registry catching up after an outage releases millions of events
+// in steps of bounded memory and bounded Kafka requests.
+const (
+	sweepLimit   = 500
+	releaseChunk = 500
+)
+
+// parkFull reports whether parking p, after the parked events already counted and the batch's
+// own (parked, parkedBytes), would go beyond SAFETYNET_PARK_MAX_EVENTS or
+// SAFETYNET_PARK_MAX_BYTES; then the item becomes a park_full dead letter. The caller holds
+// parkMu.
+func (i *Intake) parkFull(it *item, p state.Parked, parked int, parkedBytes int64) bool {
+	size := int64(base64.StdEncoding.EncodedLen(len(p.Event)) + base64.StdEncoding.EncodedLen(len(p.Sealed)) +
+		len(it.ev.PersonKey) + 2*len(p.Feed) + 2*len(p.EventID) + 96) // key and JSON value, as stored
+	n, b := i.parkedN.Load()+int64(parked)+1, i.parkedBytes.Load()+parkedBytes+size
+	if n <= int64(i.cfg.ParkMaxEvents) && b <= i.cfg.ParkMaxBytes {
+		return false
+	}
+	it.out = outDeadLetter
+	it.dl = &feed.DecodeError{Reason: feed.ReasonParkFull, Field: "person_id", Detail: fmt.Sprintf(
+		"the registry does not know person %s yet, and the parked events are at their limit (%d events, %d bytes; "+
+			"SAFETYNET_PARK_MAX_EVENTS %d, SAFETYNET_PARK_MAX_BYTES %d)",
+		it.ev.PersonMasked, n-1, b-size, i.cfg.ParkMaxEvents, i.cfg.ParkMaxBytes)}
+	return true
+}
 
 // runSweeper dead-letters, every SweepInterval, the parked events whose person the registry has
 // not named within UnknownPersonWait.
@@ -84,7 +109,7 @@ func (i *Intake) sweepStep(ctx context.Context) (int, error) {
 	if err := i.store.Update(func(tx *state.Tx) error { return tx.DeleteParked(keys...) }); err != nil {
 		return 0, fmt.Errorf("forget dead-lettered parked events: %w", err)
 	}
-	i.parkedN.Add(-int64(len(expired)))
+	i.forgetParked(expired)
 	i.metrics.Parked.Set(float64(i.parkedN.Load()))
 	for _, e := range expired {
 		i.metrics.DeadLetters.WithLabelValues(e.Feed, feed.ReasonUnknownPerson).Inc()
@@ -128,15 +153,55 @@ func (i *Intake) releaseKnownParked(ctx context.Context) error {
 	}
 	i.parkMu.Lock()
 	defer i.parkMu.Unlock()
-	known, _, households, err := i.parkedByPerson(i.cfg.Now().Add(100*365*24*time.Hour), 0)
-	if err != nil {
-		return fmt.Errorf("find parked events of known persons: %w", err)
+	var after []byte
+	released := 0
+	for {
+		var known []state.ParkedEntry
+		households := map[string]string{}
+		var page []state.ParkedEntry
+		err := i.store.View(func(tx *state.Tx) error {
+			var err error
+			if page, err = tx.ParkedAfter(after, releaseChunk); err != nil {
+				return err
+			}
+			for _, e := range page {
+				p, ok, err := tx.GetPerson(e.PersonKey)
+				if err != nil {
+					return err
+				}
+				if ok && p.Known() {
+					households[e.PersonKey] = p.HouseholdID
+					known = append(known, e)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("find parked events of known persons: %w", err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		after = page[len(page)-1].Key
+		if err := i.release(ctx, known, func(pk string) string { return households[pk] }); err != nil {
+			return err
+		}
+		released += len(known)
 	}
-	if len(known) == 0 {
-		return nil
+	if released > 0 {
+		i.log.Info("released events parked for persons the registry has named since (an earlier run stopped before releasing them)", "count", released)
 	}
-	i.log.Info("releasing events parked for persons the registry has named since (an earlier run stopped before releasing them)", "count", len(known))
-	return i.release(ctx, known, func(pk string) string { return households[pk] })
+	return nil
+}
+
+// forgetParked takes deleted parked events off the counts. The caller holds parkMu.
+func (i *Intake) forgetParked(es []state.ParkedEntry) {
+	var size int64
+	for _, e := range es {
+		size += int64(e.Size)
+	}
+	i.parkedBytes.Add(-size)
+	i.parkedN.Add(-int64(len(es)))
 }
 
 // parkedByPerson lists up to limit (0: all) events parked before t, split into those whose person

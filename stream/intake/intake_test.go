@@ -84,6 +84,7 @@ type harness struct {
 	stop    func()
 	w       *kafka.Writer
 	redact  bool // intake.Config.RedactDeadLetters
+	tweak   func(*intake.Config)
 }
 
 func newHarness(t *testing.T) *harness {
@@ -117,10 +118,14 @@ func (h *harness) start() {
 	}
 	h.metrics = intake.NewMetrics(prometheus.NewRegistry())
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.intake, err = intake.New(intake.Config{
+	cfg := intake.Config{
 		Kafka: kafkaio.Kafka{Brokers: []string{h.addr}}, Topics: h.topics, GroupID: "intake-test",
 		SweepInterval: 20 * time.Millisecond, Now: h.now, RedactDeadLetters: h.redact,
-	}, h.store, h.pseud, h.metrics, logger)
+	}
+	if h.tweak != nil {
+		h.tweak(&cfg)
+	}
+	h.intake, err = intake.New(cfg, h.store, h.pseud, h.metrics, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

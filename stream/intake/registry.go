@@ -195,11 +195,20 @@ func (i *Intake) applyRegistryBatch(ctx context.Context, p int, batch []kafka.Me
 	return i.release(ctx, release, func(pk string) string { return rows[pk].HouseholdID })
 }
 
-// release forwards parked events to their household, then forgets them. The caller holds parkMu.
+// release forwards parked events to their household, then forgets them, releaseChunk events
+// per write. The caller holds parkMu.
 func (i *Intake) release(ctx context.Context, entries []state.ParkedEntry, household func(personKey string) string) error {
-	if len(entries) == 0 {
-		return nil
+	for len(entries) > 0 {
+		n := min(len(entries), releaseChunk)
+		if err := i.releaseChunk(ctx, entries[:n], household); err != nil {
+			return err
+		}
+		entries = entries[n:]
 	}
+	return nil
+}
+
+func (i *Intake) releaseChunk(ctx context.Context, entries []state.ParkedEntry, household func(personKey string) string) error {
 	msgs := make([]kafka.Message, 0, len(entries))
 	keys := make([][]byte, 0, len(entries))
 	for _, e := range entries {
@@ -216,7 +225,7 @@ func (i *Intake) release(ctx context.Context, entries []state.ParkedEntry, house
 	if err := i.store.Update(func(tx *state.Tx) error { return tx.DeleteParked(keys...) }); err != nil {
 		return fmt.Errorf("forget released events: %w", err)
 	}
-	i.parkedN.Add(-int64(len(entries)))
+	i.forgetParked(entries)
 	i.metrics.Parked.Set(float64(i.parkedN.Load()))
 	i.metrics.Released.Add(float64(len(entries)))
 	for _, e := range entries {

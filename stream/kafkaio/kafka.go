@@ -38,6 +38,12 @@ func (k Kafka) Transport() *kafka.Transport {
 	return &kafka.Transport{DialTimeout: 10 * time.Second, TLS: k.TLS, SASL: k.SASL, IdleTimeout: time.Minute}
 }
 
+// MaxBatchBytes bounds the records a writer sends to one partition in one request. Kafka refuses
+// a record batch above the topic's max.message.bytes (1 MiB by default); kafka-go estimates a
+// record's size a few bytes short of its encoded size, so the bound leaves 48 KiB for that and
+// the batch header. Every record safetynet writes is smaller (docs/operations.md, "Record sizes").
+const MaxBatchBytes = 1_000_000
+
 // Writer returns a writer to topic that waits for all in-sync replicas, flushes within a few
 // milliseconds, and places messages with balancer. (A kafka-go Writer literal would ask for no
 // acknowledgement, ignore keys and wait a second before sending.)
@@ -49,7 +55,7 @@ func (k Kafka) Writer(topic string, balancer kafka.Balancer) *kafka.Writer {
 		RequiredAcks:           kafka.RequireAll,
 		BatchTimeout:           2 * time.Millisecond,
 		BatchSize:              1000,
-		BatchBytes:             16 << 20,
+		BatchBytes:             MaxBatchBytes,
 		MaxAttempts:            3,
 		WriteBackoffMin:        50 * time.Millisecond,
 		WriteBackoffMax:        time.Second,

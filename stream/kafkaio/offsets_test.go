@@ -116,3 +116,52 @@ func TestGroupLag(t *testing.T) {
 		t.Error("GroupLag of a missing topic: no error")
 	}
 }
+
+// TestOffsetsAt finds the first record at or after a time in each partition of a real broker:
+// before every record (the first offset), between records, exactly at one, and after the last
+// (the end offset).
+func TestOffsetsAt(t *testing.T) {
+	const topic = "offsets.at"
+	_, addr := kafkatest.Broker(t, 2, topic)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	t0 := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	w := Kafka{Brokers: []string{addr}}.Writer(topic, SamePartition{})
+	var msgs []kafka.Message
+	for i := range 10 { // partition 0: a record a day from t0; partition 1: every other day
+		msgs = append(msgs, kafka.Message{Partition: 0, Value: []byte{byte(i)}, Time: t0.AddDate(0, 0, i)})
+		if i%2 == 0 {
+			msgs = append(msgs, kafka.Message{Partition: 1, Value: []byte{byte(i)}, Time: t0.AddDate(0, 0, i)})
+		}
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}
+	parts := map[string][]int{topic: {0, 1}}
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want map[int]int64
+	}{
+		{"before every record", t0.AddDate(-1, 0, 0), map[int]int64{0: 0, 1: 0}},
+		{"at the first", t0, map[int]int64{0: 0, 1: 0}},
+		{"between records", t0.AddDate(0, 0, 3).Add(time.Hour), map[int]int64{0: 4, 1: 2}},
+		{"exactly at one", t0.AddDate(0, 0, 6), map[int]int64{0: 6, 1: 3}},
+		{"after the last", t0.AddDate(0, 1, 0), map[int]int64{0: 10, 1: 5}},
+		{"before 1970", time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), map[int]int64{0: 0, 1: 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := OffsetsAt(ctx, client, parts, tc.at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got[topic], tc.want) {
+				t.Errorf("OffsetsAt(%s) = %v, want %v", tc.at.Format(time.RFC3339), got[topic], tc.want)
+			}
+		})
+	}
+}

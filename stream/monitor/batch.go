@@ -42,10 +42,15 @@ type batch struct {
 
 	alerts    []*household.Alert
 	alertMsgs []kafka.Message
-	changelog []kafka.Message
-	encoded   [][]byte // stored form of households, in order
-	dead      []kafka.Message
-	stats     state.PartitionStats
+	// verifications of declarations (declare.go), published with the alerts
+	verifications    []*household.Verification
+	verificationMsgs []kafka.Message
+	changelog        []kafka.Message
+	encoded          [][]byte // stored form of households, in order
+	dead             []kafka.Message
+	// deadByFeed is the feed of each household_too_large letter, counted once committed.
+	deadByFeed []string
+	stats      state.PartitionStats
 }
 
 // process applies a batch: each event to its household, then re-assesses it; each due timer's
@@ -131,6 +136,9 @@ func (b *batch) applyEvents(msgs []kafka.Message) error {
 			b.applyCase(h, &e, msg)
 			continue
 		}
+		if b.overCap(h, &e, msg) {
+			continue
+		}
 		changed, err := h.Apply(&e)
 		if err != nil {
 			b.dead = append(b.dead, b.deadLetter(msg, err.Error()))
@@ -139,6 +147,7 @@ func (b *batch) applyEvents(msgs []kafka.Message) error {
 		if !changed {
 			continue
 		}
+		b.checkDeclarations(h, &e)
 		cause := household.Cause{Kind: "event", EventID: e.EventID, Feed: e.Feed, Topic: e.Source.Topic,
 			Partition: e.Source.Partition, Offset: e.Source.Offset, Produced: e.ProducedAt}
 		b.assess(h, cause, e.OccurredAt)
@@ -148,11 +157,11 @@ func (b *batch) applyEvents(msgs []kafka.Message) error {
 
 // deadLetter is the dead-letter record of a household event the monitor cannot apply.
 func (b *batch) deadLetter(msg kafka.Message, detail string) kafka.Message {
-	return feed.DeadLetter{
+	return b.dlqMessage(feed.DeadLetter{
 		Reason: feed.ReasonBadInternalEvent, Detail: detail,
 		Source: feed.Source{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset},
 		Key:    msg.Key, Value: msg.Value,
-	}.Message(b.w.mo.cfg.Topics.DLQ, b.now)
+	})
 }
 
 // fireTimers re-assesses the households whose timer is due.
@@ -166,7 +175,13 @@ func (b *batch) fireTimers(due []string) error {
 			continue // an event of this batch already re-assessed it
 		}
 		b.w.mo.metrics.TimersFired.Inc()
-		b.assess(h, household.Cause{Kind: "timer"}, h.NextCheck)
+		cause := household.Cause{Kind: "timer"}
+		if h.ModelVersion != "" && h.ModelVersion != b.model.Version {
+			// The first assessment under a new model: what changes is the model's doing (the
+			// re-scoring walk skips the household once this batch stores the new version).
+			cause = household.Cause{Kind: household.CauseModelChange, FromModel: h.ModelVersion, ToModel: b.model.Version}
+		}
+		b.assess(h, cause, h.NextCheck)
 	}
 	return nil
 }
@@ -174,18 +189,8 @@ func (b *batch) fireTimers(due []string) error {
 // assess re-scores a household and records the alert its transition calls for. It scores
 // without reasons; the explanation is written only for an assessment that makes an alert.
 func (b *batch) assess(h *household.Household, cause household.Cause, eventTime time.Time) {
-	m, sh := b.model, h.Scorer()
-	a := scorer.Score(m, sh, b.now)
-	b.w.mo.metrics.Scores.Observe(a.Total)
-	explain := func() scorer.Assessment { return scorer.Assess(m, sh, b.now) }
-	al, snoozeBroken := transition(m, h, a, explain, cause, eventTime)
-	if al == nil {
-		return
-	}
-	if !b.quiet { // a backfill opens no case for the past
-		noteCase(m, h, al, snoozeBroken)
-	}
-	if !b.withhold(al) {
+	al := decide(b.model, h, b.now, cause, eventTime, !b.quiet, b.w.mo.metrics.Scores.Observe)
+	if al != nil && !b.withhold(al) {
 		b.alerts = append(b.alerts, al)
 	}
 }
@@ -207,6 +212,9 @@ func (b *batch) stage() error {
 			return err
 		}
 		b.alertMsgs = append(b.alertMsgs, kafka.Message{Key: []byte(a.HouseholdID), Value: v, Time: emitted})
+	}
+	if err := b.stageVerifications(); err != nil {
+		return err
 	}
 	b.stats = b.w.stats.Clone()
 	b.changelog = make([]kafka.Message, 0, len(b.order))
@@ -253,7 +261,8 @@ func (b *batch) stage() error {
 }
 
 // publish is the write-ahead step: the broker acknowledges every output before the store
-// records the batch. The three outputs go to different topics: they are published at once.
+// records the batch. Alerts, verifications and dead letters go to different topics and are
+// published at once; the changelog follows them.
 func (b *batch) publish(ctx context.Context) error {
 	mo, w := b.w.mo, b.w
 	pctx, cancel := finishContext(ctx)
@@ -264,6 +273,12 @@ func (b *batch) publish(ctx context.Context) error {
 	for i, m := range b.alertMsgs {
 		if !w.sent[b.alerts[i].AlertID] {
 			fresh = append(fresh, m)
+		}
+	}
+	freshV := b.verificationMsgs[:0:0]
+	for i, m := range b.verificationMsgs {
+		if !w.sentVerifications[b.verifications[i].VerificationID] {
+			freshV = append(freshV, m)
 		}
 	}
 	var g errgroup.Group
@@ -280,8 +295,14 @@ func (b *batch) publish(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
-		if err := mo.publish(pctx, mo.changelog, b.changelog); err != nil {
-			return fmt.Errorf("publish %d changelog records to %s: %w", len(b.changelog), mo.cfg.Topics.Changelog, err)
+		if err := mo.publish(pctx, mo.verifications, freshV); err != nil {
+			return fmt.Errorf("publish %d verifications to %s: %w", len(freshV), mo.cfg.Topics.Verifications, err)
+		}
+		if w.sentVerifications == nil {
+			w.sentVerifications = map[string]bool{}
+		}
+		for _, v := range b.verifications {
+			w.sentVerifications[v.VerificationID] = true
 		}
 		return nil
 	})
@@ -291,7 +312,15 @@ func (b *batch) publish(ctx context.Context) error {
 		}
 		return nil
 	})
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	// The changelog only after the alerts: whoever restores or catches up from the changelog
+	// resumes after the batch (its next_offset header), so the batch's alerts must be out first.
+	if err := mo.publish(pctx, mo.changelog, b.changelog); err != nil {
+		return fmt.Errorf("publish %d changelog records to %s: %w", len(b.changelog), mo.cfg.Topics.Changelog, err)
+	}
+	return nil
 }
 
 // commit records the batch in the store, after its outputs were acknowledged.
@@ -316,6 +345,8 @@ func (b *batch) commit() error {
 func (b *batch) account(events int, start time.Time) {
 	w, mo := b.w, b.w.mo
 	clear(w.sent)
+	b.countDeadLetters()
+	clear(w.sentVerifications)
 	for i, id := range b.order {
 		w.cache.put(id, slices.Clip(bytes.Clone(b.encoded[i]))) // not the encoder's spare capacity
 	}

@@ -21,12 +21,7 @@ import (
 // applyCase applies a casework event to its household. An action that does not fit the case
 // (unknown, closed) is dead-lettered with the field named; the note is never logged.
 func (b *batch) applyCase(h *household.Household, e *feed.HouseholdEvent, msg kafka.Message) {
-	m := b.model
-	cx := household.CaseContext{Snooze: m.Casework().Snooze}
-	if e.Type == feed.CaseVisit && e.Case != nil && e.Case.Outcome == feed.OutcomeNotNeeded {
-		cx.Triggers = triggerCodes(scorer.Score(m, h.Scorer(), b.now).Triggers)
-	}
-	changed, err := h.ApplyCase(e, cx)
+	changed, err := h.ApplyCase(e, CaseContext(b.model, h, e, b.now))
 	if err != nil {
 		b.w.logger.Info("casework event refused and sent to the dead-letter topic", "type", e.Type, "offset", msg.Offset, "err", err)
 		b.dead = append(b.dead, feed.DeadLetter{

@@ -55,6 +55,16 @@ type Config struct {
 	// BackfillSettle is how long a backfilling partition must find nothing to read before its
 	// backlog counts as loaded (default 30 s).
 	BackfillSettle time.Duration
+	// MaxMembers is the most persons a household may hold (default household.DefaultMaxMembers);
+	// an event that would add one more is dead-lettered as household_too_large (members.go).
+	MaxMembers int
+	// DeadLetters is the dead-letter counter by feed and reason (intake's
+	// safetynet_dead_letters_total), which the monitor's household_too_large letters count on too;
+	// nil keeps them uncounted.
+	DeadLetters *prometheus.CounterVec
+	// AdvertisedURL is where other instances reach this one's HTTP API; it is this member's
+	// UserData in the monitor group (ownership.go).
+	AdvertisedURL string
 }
 
 // DefaultAlertRetention is three years.
@@ -69,9 +79,10 @@ type Monitor struct {
 	metrics *Metrics
 	logger  *slog.Logger
 
-	alerts    *kafka.Writer
-	changelog *kafka.Writer
-	dlq       *kafka.Writer
+	alerts        *kafka.Writer
+	verifications *kafka.Writer
+	changelog     *kafka.Writer
+	dlq           *kafka.Writer
 
 	// failCommit, set only by tests, makes a committed batch report a store failure (as a full
 	// disk would), so that the retry path can be tested with a real store.
@@ -87,6 +98,7 @@ type Monitor struct {
 // partitionStatus is what readiness needs to know of a partition worker.
 type partitionStatus struct {
 	caughtUp bool
+	running  bool   // the worker runs (ownership.go: only a running worker's partition is served)
 	failing  string // why the worker cannot make progress, "" when it can
 }
 
@@ -116,12 +128,14 @@ func New(cfg Config, store *state.Store, model *scorer.Model, m *Metrics, logger
 	if cfg.RescoreRate <= 0 {
 		cfg.RescoreRate = 2000
 	}
+	cfg.setMemberDefaults()
 	if cfg.BackfillSettle <= 0 {
 		cfg.BackfillSettle = 30 * time.Second
 	}
 	mo := &Monitor{
 		cfg: cfg, store: store, metrics: m, logger: logger.With("stage", "monitor"),
 		alerts:        cfg.Kafka.Writer(cfg.Topics.Alerts, &kafka.Hash{}),
+		verifications: cfg.Kafka.Writer(cfg.Topics.Verifications, &kafka.Hash{}),
 		changelog:     cfg.Kafka.Writer(cfg.Topics.Changelog, kafkaio.SamePartition{}),
 		dlq:           cfg.Kafka.Writer(cfg.Topics.DLQ, &kafka.Hash{}),
 		partitions:    map[int]*partitionStatus{},
@@ -163,6 +177,7 @@ func (mo *Monitor) setStatus(p int, fn func(*partitionStatus)) {
 func (mo *Monitor) Run(ctx context.Context) error {
 	defer func() {
 		_ = mo.alerts.Close()
+		_ = mo.verifications.Close()
 		_ = mo.changelog.Close()
 		_ = mo.dlq.Close()
 	}()
@@ -180,6 +195,7 @@ func (mo *Monitor) Run(ctx context.Context) error {
 		RebalanceTimeout:  10 * time.Second,
 		JoinGroupBackoff:  time.Second,
 		ErrorLogger:       kafkaio.Logger(mo.logger),
+		GroupBalancers:    []kafka.GroupBalancer{urlBalancer{url: mo.cfg.AdvertisedURL}},
 	})
 	if err != nil {
 		return fmt.Errorf("monitor consumer group: %w", err)

@@ -54,7 +54,7 @@ const testPartitions = 3
 
 func newBroker(t *testing.T) string {
 	topics := topics.Default()
-	_, addr := kafkatest.Broker(t, testPartitions, append(topics.FeedTopics(), topics.HouseholdEvents, topics.DLQ, topics.Alerts, topics.Changelog, topics.Audit)...)
+	_, addr := kafkatest.Broker(t, testPartitions, append(topics.FeedTopics(), topics.HouseholdEvents, topics.DLQ, topics.Alerts, topics.Verifications, topics.Changelog, topics.Audit)...)
 	return addr
 }
 
@@ -423,7 +423,7 @@ func TestAPI(t *testing.T) {
 			if err := json.Unmarshal(body, &v); err != nil {
 				t.Fatal(err)
 			}
-			if v.Level != last.Level || len(v.Alerts) == 0 || v.Alerts[len(v.Alerts)-1].AlertID != last.AlertID {
+			if v.Level != household.LevelLabel(last.Level) || len(v.Alerts) == 0 || v.Alerts[len(v.Alerts)-1].AlertID != last.AlertID {
 				t.Fatalf("view level %q, last alert %v; latest alert %s level %q", v.Level, v.Alerts, last.AlertID, last.Level)
 			}
 			if len(v.Members) != 1 || v.Members[0].Person != feed.Mask(old) || v.Members[0].Age != 81 {

@@ -116,6 +116,9 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 		if err := tx.SetStats(w.partition, stats); err != nil {
 			return err
 		}
+		if err := tx.SetOffset(mo.cfg.Topics.Changelog, w.partition, end); err != nil {
+			return err
+		}
 		return tx.SetOffset(mo.cfg.Topics.HouseholdEvents, w.partition, max(next, 0))
 	}); err != nil {
 		return 0, fmt.Errorf("write restored offset: %w", err)

@@ -24,10 +24,13 @@ type worker struct {
 	cache householdCache       // stored households of this partition, as committed
 	// sent holds the ids of alerts acknowledged by the broker for a batch not yet committed.
 	sent map[string]bool
+	// sentVerifications likewise holds the ids of verifications acknowledged (declare.go).
+	sentVerifications map[string]bool
 
 	rescore  rescoreWalk     // re-scoring after a model change (rescore.go)
 	backfill backfillState   // loading history without alerts (backfill.go)
 	held     []kafka.Message // events read but held back while a backfill announces
+	lastMark time.Time       // when the changelog position was last recorded (catchup.go)
 }
 
 const (
@@ -39,6 +42,7 @@ const (
 func (w *worker) run(ctx context.Context) {
 	mo := w.mo
 	topic := mo.cfg.Topics.HouseholdEvents
+	defer mo.workerStopped(w.partition)
 	mo.metrics.RestoreRemaining.WithLabelValues(strconv.Itoa(w.partition)).Set(0)
 	mo.metrics.RescoreRemaining.WithLabelValues(strconv.Itoa(w.partition)).Set(0)
 	mo.metrics.BackfillRemaining.WithLabelValues(strconv.Itoa(w.partition)).Set(0)
@@ -85,6 +89,7 @@ func (w *worker) run(ctx context.Context) {
 		w.logger.Error("cannot seek partition", "offset", next, "err", err)
 		return
 	}
+	mo.workerStarted(w.partition)
 	w.logger.Info("partition started", "offset", next, "households_by_level", w.stats.Levels, "timers", w.stats.Timers)
 	// The group offset follows the store: a crash between the store commit and the group commit
 	// would otherwise leave the lag wrong until the next event arrives.
@@ -155,6 +160,7 @@ func (w *worker) run(ctx context.Context) {
 			mo.setStatus(w.partition, func(s *partitionStatus) { s.caughtUp = true })
 			lagGauge.Set(0)
 			commitGroup()
+			w.markChangelogIdle(ctx)
 		}
 		if len(msgs) == 0 && len(due) == 0 && x.empty() {
 			continue
@@ -198,7 +204,7 @@ func (w *worker) startOffset(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	if found {
-		return next, nil
+		return w.catchUp(ctx, next)
 	}
 	return w.restore(ctx)
 }

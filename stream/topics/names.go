@@ -18,10 +18,13 @@ type Topics struct {
 	Pension         string `env:"PENSION" envDefault:"safetynet.feed.pension" desc:"pension feed"`
 	Employment      string `env:"EMPLOYMENT" envDefault:"safetynet.feed.employment" desc:"employment feed"`
 	Disability      string `env:"DISABILITY" envDefault:"safetynet.feed.disability" desc:"disability feed"`
+	Applications    string `env:"APPLICATIONS" envDefault:"safetynet.feed.applications" desc:"applications feed (self-declarations and decisions)"`
+	Assets          string `env:"ASSETS" envDefault:"safetynet.feed.assets" desc:"assets feed (vehicles, property, businesses, deposits, provident fund)"`
 	Casework        string `env:"CASEWORK" envDefault:"safetynet.feed.casework" desc:"casework actions, keyed by household (as many partitions as household-events)"`
 	HouseholdEvents string `env:"HOUSEHOLD_EVENTS" envDefault:"safetynet.household-events" desc:"internal, keyed by household"`
 	DLQ             string `env:"DLQ" envDefault:"safetynet.dlq" desc:"dead letters"`
 	Alerts          string `env:"ALERTS" envDefault:"safetynet.alerts" desc:"alerts"`
+	Verifications   string `env:"VERIFICATIONS" envDefault:"safetynet.verifications" desc:"declaration check results and confirmed false declarations, keyed by household"`
 	Changelog       string `env:"CHANGELOG" envDefault:"safetynet.changelog" desc:"state changelog (compacted; as many partitions as household-events)"`
 	Audit           string `env:"AUDIT" envDefault:"safetynet.audit" desc:"audit trail: every read of household data by API callers"`
 }
@@ -49,6 +52,10 @@ func (t Topics) Feed(name string) string {
 		return t.Employment
 	case feed.Disability:
 		return t.Disability
+	case feed.Applications:
+		return t.Applications
+	case feed.Assets:
+		return t.Assets
 	case feed.Casework:
 		return t.Casework
 	}

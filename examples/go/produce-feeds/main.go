@@ -26,7 +26,7 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-var feeds = []string{"registry", "hospital", "pension", "employment", "disability"}
+var feeds = []string{"registry", "hospital", "pension", "employment", "disability", "applications", "assets"}
 
 func env(name, def string) string {
 	if v := os.Getenv(name); v != "" {
@@ -81,6 +81,13 @@ func main() {
 		{"employment", newEvent("unemployed", *head, now.Add(-200*day), event{"registered": true})},
 		{"disability", newEvent("registered", *child, now.Add(-100*day), event{"grade": 3, "kind": "hearing"})},
 		{"hospital", newEvent("admitted", *child, now.Add(-2*day), event{"admission_id": "ZY-" + *household + "-1", "icd10": "C92.0", "critical_illness": true})},
+		{"assets", newEvent("deposits_reported", *head, now.Add(-30*day), event{"balance": 4200})},
+		// An application for dibao with the applicant's declaration (告知承诺制): the monitor
+		// checks it against the records and publishes the result on safetynet.verifications.
+		{"applications", newEvent("submitted", *head, now.Add(-time.Hour), event{"household_id": *household, "application_id": "DB-" + *household,
+			"program": "dibao", "commitment_signed": true, "declared": event{
+				"members":  []event{{"person_id": *head, "monthly_income": 1450}, {"person_id": *child, "monthly_income": 0}},
+				"vehicles": 0, "properties": 0, "financial_assets": 4000, "business_owner": false}})},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
