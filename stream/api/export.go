@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"safetynet/state"
+	"safetynet/stream/feed"
 	"safetynet/stream/household"
 )
 
@@ -18,6 +19,10 @@ import (
 // ErrNoHousehold is the answer for an unknown household and for one outside the caller's area
 // alike.
 var ErrNoHousehold = errors.New("no household with that id on this instance")
+
+// ErrElsewhere: another instance serves the household's partition (or none is ready yet).
+// The UI reads and acts on the households of its own instance only; /v1 forwards.
+var ErrElsewhere = errors.New("the household is served by another instance")
 
 // ErrTooManyFailures is returned by SignIn when the client address has failed to authenticate
 // too often; ErrBadToken when the token is no caller's.
@@ -80,6 +85,9 @@ func (c Caller) ActsOnCases() bool { return c.Role == RoleCaseworker || c.Role =
 // Household is what GET /v1/households/{id} shows the caller, with the household's casework
 // (cases, snooze, aid; nil when it has none). ErrNoHousehold when the caller cannot see it.
 func (a *API) Household(c Caller, id string) (HouseholdView, *household.Casework, error) {
+	if a.cfg.Router != nil && !a.cfg.Router.Serves(id) {
+		return HouseholdView{}, nil, ErrElsewhere
+	}
 	v, err := a.store.Household(id)
 	if errors.Is(err, state.ErrNotFound) {
 		return HouseholdView{}, nil, ErrNoHousehold
@@ -134,6 +142,9 @@ func (a *API) CaseStats(c Caller, prefixLen int) (*CaseStats, error) {
 // casework topic, and waited for until the monitor applied it. The view is nil when the action
 // was accepted but not applied yet. An error from Act is an *ActionError.
 func (a *API) Act(ctx context.Context, c Caller, typ, caseID string, req ActionRequest) (*CaseView, error) {
+	if hid, _, ok := feed.SplitCaseID(caseID); ok && a.cfg.Router != nil && !a.cfg.Router.Serves(hid) {
+		return nil, ErrElsewhere
+	}
 	v, _, cerr := a.act(ctx, caller{Name: c.Name, Role: c.Role, AreaPrefix: c.Area}, typ, caseID, req)
 	if cerr != nil {
 		return nil, cerr

@@ -196,6 +196,7 @@ var messages = map[string]map[string]string{
 		"err.limited":   "请求过于频繁，请稍后再试。",
 		"err.internal":  "系统内部错误。",
 		"err.notfound":  "页面不存在。",
+		"err.elsewhere": "该家庭的数据由另一个实例处理或正在迁移，请稍后再试。",
 		"err.back":      "返回",
 	},
 	"en": {
@@ -387,6 +388,7 @@ var messages = map[string]map[string]string{
 		"err.limited":   "Too many requests; try again in a moment.",
 		"err.internal":  "Internal error.",
 		"err.notfound":  "No such page.",
+		"err.elsewhere": "This household is served by another instance or is moving between instances; try again shortly.",
 		"err.back":      "Back",
 	},
 }

@@ -274,6 +274,9 @@ func (u *UI) household(q *req) result {
 		// Unknown and outside the caller's area look the same.
 		return result{status: http.StatusNotFound, page: "error.html", msgKey: "hh.not_found", household: id}
 	}
+	if errors.Is(err, api.ErrElsewhere) {
+		return elsewhere(q, id)
+	}
 	if err != nil {
 		u.logger.Error("read a household for the UI", "err", err)
 		return result{status: http.StatusInternalServerError, page: "error.html", msgKey: "err.internal", household: id}
@@ -346,6 +349,10 @@ func (u *UI) loadVisit(q *req) (visitBody, *result) {
 	v, cw, err := u.api.Household(q.c, hid)
 	if errors.Is(err, api.ErrNoHousehold) {
 		return visitBody{}, &result{status: http.StatusNotFound, page: "error.html", msgKey: "hh.not_found", household: hid}
+	}
+	if errors.Is(err, api.ErrElsewhere) {
+		res := elsewhere(q, hid)
+		return visitBody{}, &res
 	}
 	if err != nil {
 		u.logger.Error("read a household for the visit form", "err", err)
@@ -436,6 +443,9 @@ func (u *UI) act(q *req, typ, caseID, hid string, ar api.ActionRequest, done str
 		}
 		return refuse(ae.Status, ae.Field, ae.Msg)
 	}
+	if errors.Is(err, api.ErrElsewhere) {
+		return elsewhere(q, hid)
+	}
 	if err != nil {
 		return result{status: http.StatusInternalServerError, page: "error.html", msgKey: "err.internal", household: hid}
 	}
@@ -444,4 +454,10 @@ func (u *UI) act(q *req, typ, caseID, hid string, ar api.ActionRequest, done str
 		target += "&pending=1"
 	}
 	return result{redirect: target, household: hid}
+}
+
+// elsewhere is the answer for a household another instance serves: 503, try again.
+func elsewhere(q *req, hid string) result {
+	q.w.Header().Set("Retry-After", "2")
+	return result{status: http.StatusServiceUnavailable, page: "error.html", msgKey: "err.elsewhere", household: hid, reason: "no_ready_owner"}
 }
