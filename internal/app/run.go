@@ -27,6 +27,7 @@ import (
 	"safetynet/stream/intake"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/monitor"
+	"safetynet/stream/ui"
 )
 
 // shutdownTimeout bounds the clean-up after a stop signal: finishing the batch in flight,
@@ -186,9 +187,21 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("%sHTTP_ADDR: listen on %s: %w", EnvPrefix, cfg.HTTPAddr, err)
 	}
-	var handler http.Handler = httpAPI
+	var uiKey []byte
+	if cfg.UISessionKey != "" {
+		uiKey, _ = hex.DecodeString(cfg.UISessionKey) // checked by LoadConfig
+	}
+	caseworkerUI, err := ui.New(ui.Config{API: httpAPI, SessionKey: uiKey, SessionIdle: cfg.UISessionIdle, Logger: logger})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ui/", caseworkerUI)
+	mux.Handle("/", httpAPI)
+	var handler http.Handler = mux
 	if cfg.PProf {
-		handler = withPProf(httpAPI)
+		handler = withPProf(mux)
 		logger.Warn("profiler served at /debug/pprof/ (SAFETYNET_PPROF=true); it needs no token: keep the port private")
 	}
 	httpMetrics := newHTTPMetrics(reg)
