@@ -79,9 +79,10 @@ func fail(w http.ResponseWriter, code int, field, msg string) {
 // loadCase reads the household of a case id and the case; it answers the request itself and
 // returns nil when it cannot.
 func (a *API) loadCase(w http.ResponseWriter, id string, c caller) (*household.Household, *household.Case) {
-	hid, _, ok := feed.SplitCaseID(id)
+	ref, ok := feed.ParseCaseID(id)
+	hid := ref.HouseholdID
 	if !ok {
-		fail(w, http.StatusNotFound, "case_id", "not a case id (a household id, a dash and the episode number)")
+		fail(w, http.StatusNotFound, "case_id", "not a case id (a household id, a dash and the episode number, or -v- and an application id, or -r- or -s- and a month)")
 		return nil, nil
 	}
 	v, err := a.store.Household(hid)
