@@ -99,7 +99,7 @@ func (h *Household) applyAidOutcome(c *Case, outcome string, at time.Time, cx Ca
 		}
 	case feed.OutcomeContinued, feed.OutcomeAdjusted:
 		if a := h.ReceivingAid(); a != nil && c.Kind == KindReview {
-			a.ReviewDue = cx.NextReview
+			a.ReviewFrom, a.ReviewDue = at, cx.NextReview
 		}
 	case feed.OutcomeTerminated:
 		if a := h.ReceivingAid(); a != nil {
@@ -160,7 +160,7 @@ func (h *Household) AidFromApplications() bool {
 	if h.Casework == nil {
 		h.Casework = &Casework{}
 	}
-	h.Casework.Aid = &Aid{Program: program, Since: at, ApplicationID: best.ID}
+	h.Casework.Aid = &Aid{Program: program, Since: at, ApplicationID: best.ID, ReviewFrom: at}
 	return true
 }
 

@@ -75,6 +75,7 @@ type Aid struct {
 	Since         time.Time `json:"since"`
 	CaseID        string    `json:"case_id,omitempty"`
 	ApplicationID string    `json:"application_id,omitempty"`
+	ReviewFrom    time.Time `json:"review_from,omitzero"` // Since, or the last review's visit
 	ReviewDue     time.Time `json:"review_due,omitzero"`
 	Until         time.Time `json:"until,omitzero"`
 	EndedBy       string    `json:"ended_by,omitempty"` // the case that terminated it
@@ -294,7 +295,7 @@ func (h *Household) ApplyCase(e *feed.HouseholdEvent, cx CaseContext) (bool, err
 			h.Casework.Snooze = &Snooze{Until: v.Add(cx.Snooze), Level: level, Score: h.Score,
 				Triggers: slices.Clone(cx.Triggers), CaseID: c.ID}
 		case feed.OutcomeAidGranted:
-			h.Casework.Aid = &Aid{Program: e.Case.Program, Since: v, CaseID: c.ID, ReviewDue: cx.NextReview}
+			h.Casework.Aid = &Aid{Program: e.Case.Program, Since: v, CaseID: c.ID, ReviewFrom: v, ReviewDue: cx.NextReview}
 		default:
 			h.applyAidOutcome(c, e.Case.Outcome, v, cx)
 		}

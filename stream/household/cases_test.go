@@ -37,7 +37,7 @@ func caseworkSample() *Casework {
 	}
 	return &Casework{Cases: []Case{c},
 		Snooze: &Snooze{Until: v.Add(90 * 24 * time.Hour), Level: "warning", Score: 50, Triggers: []string{"income_below_standard"}, CaseID: c.ID},
-		Aid: &Aid{Program: "dibao", Since: v, CaseID: c.ID, ApplicationID: "app-1", ReviewDue: v.AddDate(1, 0, 0),
+		Aid: &Aid{Program: "dibao", Since: v, CaseID: c.ID, ApplicationID: "app-1", ReviewFrom: v, ReviewDue: v.AddDate(1, 0, 0),
 			Until: v.AddDate(2, 0, 0), EndedBy: "hh-1-r-2026-03"},
 		SpotChecked: "2025-03"}
 }

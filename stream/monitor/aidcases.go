@@ -34,8 +34,14 @@ func (b *batch) aidCases(h *household.Household) {
 	if a == nil {
 		return
 	}
-	if a.ReviewDue.IsZero() {
-		a.ReviewDue = aid.ReviewDue(a.Program, h.Scorer(), a.Since)
+	// The review date follows the household's members (a member able to work brings it
+	// forward) until its case opens: whatever order the registry and the decision arrive in.
+	if a.ReviewDue.IsZero() || h.Case(feed.ReviewCaseID(h.ID, a.ReviewDue)) == nil {
+		from := a.ReviewFrom
+		if from.IsZero() {
+			from = a.Since
+		}
+		a.ReviewDue = aid.ReviewDue(a.Program, h.Scorer(), from)
 	}
 	if !b.quiet {
 		due := b.now.Add(aid.CaseWithin)
