@@ -67,6 +67,7 @@ type Config struct {
 	RescoreRate        float64       `env:"RESCORE_RATE" envDefault:"2000" desc:"households re-scored per second (over all partitions of the instance) in the background after a model change"`
 	ModelChangeAlerts  string        "env:\"MODEL_CHANGE_ALERTS\" envDefault:\"publish\" desc:\"`publish` or `suppress`: whether level changes made by re-scoring after a model change go to the alert topic (cause `model_change`); suppressed, the state still follows the new model\""
 	BackfillUntil      string        "env:\"BACKFILL_UNTIL\" desc:\"RFC 3339 time: events that occurred before it update state without alerts until the backlog is loaded; then every household at a level gets one `raised` alert with cause `backfill` ([docs/operations.md](docs/operations.md#loading-history-backfill))\""
+	SpotCheckSeed      string        "env:\"SPOTCHECK_SEED\" desc:\"key of the monthly spot check draw of households receiving aid; overrides the model's `aid.spot_check_seed`; with neither, no spot check is drawn ([docs/verifications.md](docs/verifications.md#spot-checks))\""
 	PProf              bool          "env:\"PPROF\" envDefault:\"false\" desc:\"serve Go's profiler at `/debug/pprof/` on the HTTP address (for the bench and for diagnosis; unauthenticated, so keep it off where the port is reachable)\""
 
 	MaxEventBytes       int           "env:\"MAX_EVENT_BYTES\" envDefault:\"65536\" desc:\"larger feed records are dead-lettered as `too_large`\""

@@ -96,9 +96,10 @@ func (e *ActionError) write(w http.ResponseWriter) { fail(w, e.Status, e.Field, 
 
 // loadCase reads the household of a case id and the case, or says why it cannot.
 func (a *API) loadCase(id string, c caller) (*household.Household, *household.Case, *ActionError) {
-	hid, _, ok := feed.SplitCaseID(id)
+	ref, ok := feed.ParseCaseID(id)
+	hid := ref.HouseholdID
 	if !ok {
-		return nil, nil, &ActionError{http.StatusNotFound, "case_id", "not a case id (a household id, a dash and the episode number)"}
+		return nil, nil, &ActionError{http.StatusNotFound, "case_id", "not a case id (a household id, a dash and the episode number, or -v- and an application id, or -r- or -s- and a month)"}
 	}
 	v, err := a.store.Household(hid)
 	if errors.Is(err, state.ErrNotFound) {

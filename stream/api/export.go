@@ -142,7 +142,7 @@ func (a *API) CaseStats(c Caller, prefixLen int) (*CaseStats, error) {
 // casework topic, and waited for until the monitor applied it. The view is nil when the action
 // was accepted but not applied yet. An error from Act is an *ActionError.
 func (a *API) Act(ctx context.Context, c Caller, typ, caseID string, req ActionRequest) (*CaseView, error) {
-	if hid, _, ok := feed.SplitCaseID(caseID); ok && a.cfg.Router != nil && !a.cfg.Router.Serves(hid) {
+	if ref, ok := feed.ParseCaseID(caseID); ok && a.cfg.Router != nil && !a.cfg.Router.Serves(ref.HouseholdID) {
 		return nil, ErrElsewhere
 	}
 	v, _, cerr := a.act(ctx, caller{Name: c.Name, Role: c.Role, AreaPrefix: c.Area}, typ, caseID, req)

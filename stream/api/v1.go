@@ -116,8 +116,8 @@ func (a *API) v1h(kind, action string, h http.HandlerFunc) http.HandlerFunc {
 		rec := &heldResponse{header: http.Header{}, status: http.StatusOK}
 		h(rec, r.WithContext(ctx))
 		rep := reply{status: rec.status, raw: rec.body.Bytes(), header: rec.header}
-		if hid, _, ok := feed.SplitCaseID(r.PathValue("id")); ok {
-			rep.household = hid
+		if ref, ok := feed.ParseCaseID(r.PathValue("id")); ok {
+			rep.household = ref.HouseholdID
 		}
 		if rep.raw == nil {
 			rep.raw = []byte{}

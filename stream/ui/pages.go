@@ -342,7 +342,8 @@ type visitBody struct {
 // loadVisit reads the household and the case of a case id for the visit form.
 func (u *UI) loadVisit(q *req) (visitBody, *result) {
 	id := q.r.PathValue("id")
-	hid, _, ok := feed.SplitCaseID(id)
+	ref, ok := feed.ParseCaseID(id)
+	hid := ref.HouseholdID
 	if !ok {
 		return visitBody{}, &result{status: http.StatusNotFound, page: "error.html", msgKey: "hh.not_found"}
 	}
@@ -415,7 +416,8 @@ func (u *UI) visit(q *req) result {
 
 func (u *UI) assign(q *req) result {
 	id := q.r.PathValue("id")
-	hid, _, _ := feed.SplitCaseID(id)
+	ref, _ := feed.ParseCaseID(id)
+	hid := ref.HouseholdID
 	assignee := strings.TrimSpace(q.r.PostFormValue("assignee"))
 	if assignee == "" {
 		assignee = q.c.Name
