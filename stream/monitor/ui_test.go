@@ -106,11 +106,11 @@ func TestCaseworkerUI(t *testing.T) {
 	}
 	jar, _ := cookiejar.New(nil)
 	browserless := &http.Client{Jar: jar, CheckRedirect: noFollow.CheckRedirect}
-	form := signinCSRF(t, browserless, srv.URL)
+	signinCSRF(t, browserless, srv.URL) // a nonce cookie, and the form's token, which is not sent
 	if resp := post(t, browserless, srv.URL+"/ui/signin", url.Values{"csrf": {"wrong"}, "token": {uiCaseworkerToken}}); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("sign-in with a wrong CSRF token: %d, want 403", resp.StatusCode)
 	}
-	form = signinCSRF(t, browserless, srv.URL)
+	form := signinCSRF(t, browserless, srv.URL)
 	resp := post(t, browserless, srv.URL+"/ui/signin", url.Values{"csrf": {form}, "token": {uiCaseworkerToken}, "next": {"/ui/"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign-in: %d", resp.StatusCode)
