@@ -59,6 +59,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if cfg.StateEncryptionKey == "" {
+		logger.Warn("the state directory is not encrypted at rest: anyone who can read the volume reads the households' facts; set SAFETYNET_STATE_ENCRYPTION_KEY (openssl rand -hex 32) on a new state directory")
+	}
 	model, modelData, err := loadModel(cfg.ModelFile)
 	if err != nil {
 		return err
