@@ -16,7 +16,7 @@ func build(f *modelFile) (*Model, error) {
 	}
 	for _, section := range []func(*modelFile) error{
 		m.buildWeights, m.buildStandard, m.buildWindows, m.buildCriticalIllness,
-		m.buildLevels, m.buildResolveAfter, m.buildTriggers, m.buildCasework, m.buildDeclarations,
+		m.buildLevels, m.buildResolveAfter, m.buildTriggers, m.buildCasework, m.buildDeclarations, m.buildAid,
 	} {
 		if err := section(f); err != nil {
 			return nil, err

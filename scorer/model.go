@@ -51,6 +51,7 @@ type Model struct {
 	casework   Casework
 	// declarations is the declarations section (declare.go); nil in a model not built from a file.
 	declarations *Declarations
+	aid          *Aid // the aid section (aid.go)
 }
 
 type levelDef struct {
@@ -78,6 +79,7 @@ type modelFile struct {
 	Triggers        []triggerFile     `yaml:"triggers"`
 	Casework        *caseworkFile     `yaml:"casework"`
 	Declarations    *declarationsFile `yaml:"declarations"`
+	Aid             *aidFile          `yaml:"aid"`
 }
 
 type weightsFile struct {

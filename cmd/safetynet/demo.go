@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
 	"safetynet/internal/app"
@@ -20,6 +21,7 @@ import (
 	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
 	"safetynet/stream/household"
+	"safetynet/stream/kafkaio"
 	"safetynet/stream/topics"
 )
 
@@ -37,8 +39,16 @@ func demoCmd(c *call) error {
 	partitions := fs.Int("partitions", 4, "partitions of every topic")
 	lines := fs.Int("lines", 5, "alert lines printed per second at most (the rest are counted)")
 	verbose := fs.Bool("v", false, "log at info level (default: warnings only)")
+	visitShare := fs.Float64("visit-share", 0.6, "share of the cases opened by raised alerts that simulated caseworkers assign and visit (0 to 1)")
+	visitDelay := fs.Duration("visit-delay", 20*time.Second, "mean wait from an alert to the simulated assignment, and again to the visit")
 	if err := c.parse(fs, 0, 0); err != nil {
 		return err
+	}
+	if *visitShare < 0 || *visitShare > 1 {
+		return c.badFlag("-visit-share %g: want a share from 0 to 1", *visitShare)
+	}
+	if *visitDelay <= 0 {
+		return c.badFlag("-visit-delay %s: want a positive duration", *visitDelay)
 	}
 	if !strings.HasPrefix(filepath.Clean(*dir), "data") && !*verbose {
 		// Refuse to empty a directory that does not look like demo data.
@@ -58,12 +68,11 @@ func demoCmd(c *call) error {
 	defer broker.Close()
 	addr := broker.Addrs()[0]
 
-	// Named callers, one per role the demo shows. The caseworker is limited to area 4201; the
-	// synthetic population carries no area codes yet, so until it does the caseworker finds no
-	// household (404, as for one outside its area) and the supervisor, of every area, finds all.
+	// Named callers, one per role the demo shows. The caseworker is limited to area 420106 (武昌区,
+	// one of the synthetic population's districts); the supervisor sees every area.
 	caseworker, supervisor, auditor := randomHex(16), randomHex(16), randomHex(16)
 	callers := strings.Join([]string{
-		"demo-caseworker:" + caseworker + ":caseworker:4201",
+		"demo-caseworker:" + caseworker + ":caseworker:420106",
 		"demo-supervisor:" + supervisor + ":supervisor",
 		"demo-auditor:" + auditor + ":auditor",
 	}, ",")
@@ -81,10 +90,16 @@ func demoCmd(c *call) error {
 	}
 
 	printer := newAlertPrinter(stdout, *lines)
+	visits := feedgen.NewVisits(feedgen.VisitConfig{Share: *visitShare, Delay: *visitDelay, Seed: *seed,
+		Caseworkers: []string{"demo-caseworker", "caseworker-2", "caseworker-3"}})
+	onAlert := func(a household.Alert) {
+		printer.alert(a)
+		visits.Alert(a)
+	}
 	listening := make(chan string, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return app.Run(gctx, cfg, app.Options{Stderr: stderr, Version: version, OnAlert: printer.alert, Listening: listening})
+		return app.Run(gctx, cfg, app.Options{Stderr: stderr, Version: version, OnAlert: onAlert, Listening: listening})
 	})
 	var api string
 	select {
@@ -95,19 +110,28 @@ func demoCmd(c *call) error {
 	fmt.Fprintf(stdout, `safetynet demo
   broker    %s (embedded; topics %s …)
   API       http://%s
+  UI        http://%s/ui/   (sign in with a token below: the caseworker's inbox, the supervisor's statistics)
   tokens    supervisor (every area)  SUPERVISOR=%s
-            caseworker (area 4201)   CASEWORKER=%s
+            caseworker (area 420106) CASEWORKER=%s
             auditor                  AUDITOR=%s
   try       curl -s -H "Authorization: Bearer $SUPERVISOR" 'http://%s/v1/alerts?level=urgent&limit=3'
             curl -s -H "Authorization: Bearer $SUPERVISOR" http://%s/v1/households/<household_id from an alert>
-            curl -s -H "Authorization: Bearer $CASEWORKER" http://%s/v1/households/<the same id>   (404: the synthetic households have no area code yet)
+            curl -s -H "Authorization: Bearer $CASEWORKER" 'http://%s/v1/cases?status=open&limit=3'   (area 420106 only)
             curl -s -H "Authorization: Bearer $AUDITOR" 'http://%s/v1/audit?caller=demo-supervisor'
             curl -s http://%s/metrics | grep ^safetynet_
   feeds     %d households, %.0f events/s, seed %d; stop with Ctrl-C
+  visits    %.0f%% of raised cases assigned and visited by simulated caseworkers after ~%s each
 
-`, addr, topics.Registry, api, supervisor, caseworker, auditor, api, api, api, api, api, *households, *rate, *seed)
+`, addr, topics.Registry, api, api, supervisor, caseworker, auditor, api, api, api, api, api, *households, *rate, *seed, *visitShare*100, *visitDelay)
 
 	g.Go(func() error { return printer.run(gctx) })
+	casework := kafkaio.Kafka{Brokers: []string{addr}}.Writer(topics.Casework, kafkaio.HouseholdBalancer())
+	defer casework.Close()
+	g.Go(func() error {
+		return visits.Run(gctx, func(ctx context.Context, key, value []byte) error {
+			return casework.WriteMessages(ctx, kafka.Message{Key: key, Value: value})
+		})
+	})
 	g.Go(func() error {
 		err := produceDemo(gctx, addr, topics, feedgen.Config{Seed: *seed, Households: *households, Start: time.Now().UTC()}, *rate, stdout)
 		if err != nil && gctx.Err() == nil {

@@ -49,24 +49,27 @@ type Config struct {
 
 	Topics topics.Topics `envPrefix:"TOPIC_"`
 
-	StateDir           string   `env:"STATE_DIR" envDefault:"data/state" desc:"Badger directory: a persistent volume in production"`
-	StateEncryptionKey string   `env:"STATE_ENCRYPTION_KEY" desc:"hex AES key (32, 48 or 64 hex digits): encrypts the state at rest"`
-	StateCacheMB       int      `env:"STATE_CACHE_MB" envDefault:"64" desc:"Badger block cache"`
-	PseudonymKey       string   "env:\"PSEUDONYM_KEY\" doc:\"required\" desc:\"HMAC key for resident ID numbers: at least 32 random bytes as hex (`openssl rand -hex 32`); placeholders are refused, and a key other than the one the state directory was written with stops start-up\""
-	APITokens          []string "env:\"API_TOKENS\" envSeparator:\",\" desc:\"comma-separated `name:token[:role[:area_prefix]]` callers of `/v1` ([docs/privacy.md](docs/privacy.md)): role `caseworker` (default), `supervisor`, `auditor` or `operator`; area prefix of up to 12 digits (default every area); tokens of at least 32 characters; with none, `/v1` answers 401\""
-	APITokensFile      string   "env:\"API_TOKENS_FILE\" desc:\"file of more callers, one `name:token[:role[:area_prefix]]` a line (`#` comments and blank lines allowed): a mounted Secret\""
-	APIRate            float64  `env:"API_RATE" envDefault:"20" desc:"requests per second each caller may make (429 with Retry-After beyond)"`
-	APIBurst           int      `env:"API_BURST" envDefault:"40" desc:"requests a caller may make at once above its rate"`
-	HTTPAddr           string   "env:\"HTTP_ADDR\" envDefault:\":8080\" desc:\"`/healthz`, `/readyz`, `/v1`, and `/metrics` unless `SAFETYNET_METRICS_ADDR` is set\""
-	AdvertisedURL      string   "env:\"ADVERTISED_URL\" desc:\"the URL other instances reach this instance's HTTP server at (default `http://` + the host name + the port of `SAFETYNET_HTTP_ADDR`; a pod's stable name in a StatefulSet); it travels in the monitor group's membership so every instance knows which one serves which household ([docs/scaling.md](docs/scaling.md))\""
-	InternalToken      string   "env:\"INTERNAL_TOKEN\" desc:\"credential the instances present to each other when one forwards a request for a household another serves (same value on every instance, at least 32 characters, not a caller token); without it such requests answer 503\""
-	StandbyReplicas    int      "env:\"STANDBY_REPLICAS\" envDefault:\"0\" desc:\"warm copies kept of every partition on other instances, which follow its changelog so that a lost instance's partitions are caught up in seconds instead of restored ([docs/scaling.md](docs/scaling.md#standby-replicas)); 0 to 10\""
-	MetricsAddr        string   "env:\"METRICS_ADDR\" desc:\"serve `/metrics` on this address (e.g. `:9090`) and not on `SAFETYNET_HTTP_ADDR`\""
-	ModelFile          string   `env:"MODEL_FILE" desc:"risk model YAML ([docs/model.md](docs/model.md)); the built-in model when empty"`
-	RescoreRate        float64  `env:"RESCORE_RATE" envDefault:"2000" desc:"households re-scored per second (over all partitions of the instance) in the background after a model change"`
-	ModelChangeAlerts  string   "env:\"MODEL_CHANGE_ALERTS\" envDefault:\"publish\" desc:\"`publish` or `suppress`: whether level changes made by re-scoring after a model change go to the alert topic (cause `model_change`); suppressed, the state still follows the new model\""
-	BackfillUntil      string   "env:\"BACKFILL_UNTIL\" desc:\"RFC 3339 time: events that occurred before it update state without alerts until the backlog is loaded; then every household at a level gets one `raised` alert with cause `backfill` ([docs/operations.md](docs/operations.md#loading-history-backfill))\""
-	PProf              bool     "env:\"PPROF\" envDefault:\"false\" desc:\"serve Go's profiler at `/debug/pprof/` on the HTTP address (for the bench and for diagnosis; unauthenticated, so keep it off where the port is reachable)\""
+	StateDir           string        `env:"STATE_DIR" envDefault:"data/state" desc:"Badger directory: a persistent volume in production"`
+	StateEncryptionKey string        `env:"STATE_ENCRYPTION_KEY" desc:"hex AES key (32, 48 or 64 hex digits): encrypts the state at rest"`
+	StateCacheMB       int           `env:"STATE_CACHE_MB" envDefault:"64" desc:"Badger block cache"`
+	PseudonymKey       string        "env:\"PSEUDONYM_KEY\" doc:\"required\" desc:\"HMAC key for resident ID numbers: at least 32 random bytes as hex (`openssl rand -hex 32`); placeholders are refused, and a key other than the one the state directory was written with stops start-up\""
+	APITokens          []string      "env:\"API_TOKENS\" envSeparator:\",\" desc:\"comma-separated `name:token[:role[:area_prefix]]` callers of `/v1` ([docs/privacy.md](docs/privacy.md)): role `caseworker` (default), `supervisor`, `auditor` or `operator`; area prefix of up to 12 digits (default every area); tokens of at least 32 characters; with none, `/v1` answers 401\""
+	APITokensFile      string        "env:\"API_TOKENS_FILE\" desc:\"file of more callers, one `name:token[:role[:area_prefix]]` a line (`#` comments and blank lines allowed): a mounted Secret\""
+	APIRate            float64       `env:"API_RATE" envDefault:"20" desc:"requests per second each caller may make (429 with Retry-After beyond)"`
+	APIBurst           int           `env:"API_BURST" envDefault:"40" desc:"requests a caller may make at once above its rate"`
+	HTTPAddr           string        "env:\"HTTP_ADDR\" envDefault:\":8080\" desc:\"`/healthz`, `/readyz`, `/v1`, the caseworker UI `/ui/`, and `/metrics` unless `SAFETYNET_METRICS_ADDR` is set\""
+	AdvertisedURL      string        "env:\"ADVERTISED_URL\" desc:\"the URL other instances reach this instance's HTTP server at (default `http://` + the host name + the port of `SAFETYNET_HTTP_ADDR`; a pod's stable name in a StatefulSet); it travels in the monitor group's membership so every instance knows which one serves which household ([docs/scaling.md](docs/scaling.md))\""
+	InternalToken      string        "env:\"INTERNAL_TOKEN\" desc:\"credential the instances present to each other when one forwards a request for a household another serves (same value on every instance, at least 32 characters, not a caller token); without it such requests answer 503\""
+	StandbyReplicas    int           "env:\"STANDBY_REPLICAS\" envDefault:\"0\" desc:\"warm copies kept of every partition on other instances, which follow its changelog so that a lost instance's partitions are caught up in seconds instead of restored ([docs/scaling.md](docs/scaling.md#standby-replicas)); 0 to 10\""
+	UISessionKey       string        "env:\"UI_SESSION_KEY\" desc:\"hex key (at least 32 bytes: `openssl rand -hex 32`) that signs the caseworker UI's session cookies and form tokens; give every instance behind one Service the same key so each accepts the others' cookies ([docs/ui.md](docs/ui.md)); empty: a random key per process (a restart signs everyone out)\""
+	UISessionIdle      time.Duration "env:\"UI_SESSION_IDLE\" envDefault:\"8h\" desc:\"how long a caseworker UI session lasts without a page view\""
+	MetricsAddr        string        "env:\"METRICS_ADDR\" desc:\"serve `/metrics` on this address (e.g. `:9090`) and not on `SAFETYNET_HTTP_ADDR`\""
+	ModelFile          string        `env:"MODEL_FILE" desc:"risk model YAML ([docs/model.md](docs/model.md)); the built-in model when empty"`
+	RescoreRate        float64       `env:"RESCORE_RATE" envDefault:"2000" desc:"households re-scored per second (over all partitions of the instance) in the background after a model change"`
+	ModelChangeAlerts  string        "env:\"MODEL_CHANGE_ALERTS\" envDefault:\"publish\" desc:\"`publish` or `suppress`: whether level changes made by re-scoring after a model change go to the alert topic (cause `model_change`); suppressed, the state still follows the new model\""
+	BackfillUntil      string        "env:\"BACKFILL_UNTIL\" desc:\"RFC 3339 time: events that occurred before it update state without alerts until the backlog is loaded; then every household at a level gets one `raised` alert with cause `backfill` ([docs/operations.md](docs/operations.md#loading-history-backfill))\""
+	SpotCheckSeed      string        "env:\"SPOTCHECK_SEED\" desc:\"key of the monthly spot check draw of households receiving aid; overrides the model's `aid.spot_check_seed`; with neither, no spot check is drawn ([docs/verifications.md](docs/verifications.md#spot-checks))\""
+	PProf              bool          "env:\"PPROF\" envDefault:\"false\" desc:\"serve Go's profiler at `/debug/pprof/` on the HTTP address (for the bench and for diagnosis; unauthenticated, so keep it off where the port is reachable)\""
 
 	MaxEventBytes       int           "env:\"MAX_EVENT_BYTES\" envDefault:\"65536\" desc:\"larger feed records are dead-lettered as `too_large`\""
 	MaxFutureSkew       time.Duration "env:\"MAX_FUTURE_SKEW\" envDefault:\"24h\" desc:\"how far in the future an `occurred_at` may be\""
@@ -201,6 +204,14 @@ func (c *Config) validate() error {
 		if u, err := url.Parse(c.AdvertisedURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("ADVERTISED_URL", "%q is not an http:// or https:// URL with a host", c.AdvertisedURL)
 		}
+	}
+	if c.UISessionKey != "" {
+		if k, err := hex.DecodeString(c.UISessionKey); err != nil || len(k) < 32 {
+			bad("UI_SESSION_KEY", "must be at least 64 hex digits (32 random bytes: `openssl rand -hex 32`)")
+		}
+	}
+	if c.UISessionIdle < time.Minute || c.UISessionIdle > 7*24*time.Hour {
+		bad("UI_SESSION_IDLE", "%s is out of range 1m–168h", c.UISessionIdle)
 	}
 	if c.APIRate <= 0 || c.APIRate > 100000 {
 		bad("API_RATE", "%g is out of range (0, 100000] requests per second", c.APIRate)

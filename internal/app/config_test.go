@@ -97,6 +97,31 @@ func TestRunRefusesABadModelFile(t *testing.T) {
 	}
 }
 
+// TestRunWarnsWithoutEncryption: start-up says so when the state is not encrypted at rest (and
+// not when it is). A bad model file ends the run right after, so no broker is needed.
+func TestRunWarnsWithoutEncryption(t *testing.T) {
+	dir := t.TempDir()
+	bad := dir + "/model.yaml"
+	if err := writeFile(bad, "version: x\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key  string
+		warn bool
+	}{{"", true}, {"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", false}} {
+		c, err := LoadConfig(map[string]string{"SAFETYNET_PSEUDONYM_KEY": "5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d",
+			"SAFETYNET_MODEL_FILE": bad, "SAFETYNET_STATE_DIR": dir + "/state", "SAFETYNET_STATE_ENCRYPTION_KEY": tc.key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		_ = Run(t.Context(), c, Options{Stderr: &out})
+		if got := strings.Contains(out.String(), "not encrypted at rest"); got != tc.warn {
+			t.Errorf("key %q: warned %v, want %v; log:\n%s", tc.key, got, tc.warn, out.String())
+		}
+	}
+}
+
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
 
 // FuzzLoadConfig: any values of the variables give a config or an error naming a variable,

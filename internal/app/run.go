@@ -27,6 +27,7 @@ import (
 	"safetynet/stream/intake"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/monitor"
+	"safetynet/stream/ui"
 )
 
 // shutdownTimeout bounds the clean-up after a stop signal: finishing the batch in flight,
@@ -57,6 +58,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	logger, err := newLogger(cfg, opts.Stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.StateEncryptionKey == "" {
+		logger.Warn("the state directory is not encrypted at rest: anyone who can read the volume reads the households' facts; set SAFETYNET_STATE_ENCRYPTION_KEY (openssl rand -hex 32) on a new state directory")
 	}
 	model, modelData, err := loadModel(cfg.ModelFile)
 	if err != nil {
@@ -132,7 +136,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor", AlertRetention: cfg.AlertRetention,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.OnAlert,
 		RescoreRate: cfg.RescoreRate, SuppressModelChangeAlerts: cfg.ModelChangeAlerts == "suppress",
-		BackfillUntil: backfillUntil, AdvertisedURL: advertised,
+		BackfillUntil: backfillUntil, AdvertisedURL: advertised, SpotCheckSeed: cfg.SpotCheckSeed,
 		MaxMembers: cfg.MaxHouseholdMembers, DeadLetters: intakeMetrics.DeadLetters,
 	}, store, model, monitor.NewMetrics(reg), logger)
 	router.Monitor, router.Directory = monitor, directory
@@ -188,9 +192,21 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("%sHTTP_ADDR: listen on %s: %w", EnvPrefix, cfg.HTTPAddr, err)
 	}
-	var handler http.Handler = httpAPI
+	var uiKey []byte
+	if cfg.UISessionKey != "" {
+		uiKey, _ = hex.DecodeString(cfg.UISessionKey) // checked by LoadConfig
+	}
+	caseworkerUI, err := ui.New(ui.Config{API: httpAPI, SessionKey: uiKey, SessionIdle: cfg.UISessionIdle, Logger: logger})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ui/", caseworkerUI)
+	mux.Handle("/", httpAPI)
+	var handler http.Handler = mux
 	if cfg.PProf {
-		handler = withPProf(httpAPI)
+		handler = withPProf(mux)
 		logger.Warn("profiler served at /debug/pprof/ (SAFETYNET_PPROF=true); it needs no token: keep the port private")
 	}
 	httpMetrics := newHTTPMetrics(reg)

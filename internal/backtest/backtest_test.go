@@ -281,8 +281,3 @@ func renderHTML(t *testing.T, path string, changed int) {
 		t.Fatal(err)
 	}
 }
-
-func itoaN(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}

@@ -179,12 +179,6 @@ func WriteHTML(w io.Writer, r *Report) error {
 	return page.Execute(w, view{Title: "模型回测 Model backtest", Report: r, Fairness: r.Fairness, Outcomes: r.Outcomes})
 }
 
-type bar struct {
-	Label          string
-	X, Y, W, H, TY float64
-	Fill, Value    string
-}
-
 // levelChart is grouped bars: households per level, baseline and model side by side.
 func levelChart(r *Report) template.HTML {
 	maxN := 1

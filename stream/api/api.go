@@ -145,8 +145,12 @@ type HouseholdView struct {
 	// LevelModelVersion is the model the stored level was assessed with; Assessment is always
 	// the running model's, so the two differ while a model change is rolled out.
 	LevelModelVersion string `json:"level_model_version"`
-	// ReceivingAid is the aid a casework visit granted (program, since), if any.
+	// ReceivingAid is the aid the household receives (a casework visit granted it or an
+	// application was approved), with its next review; absent when none or ended.
 	ReceivingAid *household.Aid `json:"receiving_aid,omitempty"`
+	// FalseDeclarations are the false declarations a caseworker confirmed that have not
+	// expired: when, on which application and case, until when they stay recorded.
+	FalseDeclarations []household.FalseDeclaration `json:"false_declarations,omitempty"`
 }
 
 // MemberView is one member as the API shows it.
@@ -203,9 +207,8 @@ func (a *API) view(h *household.Household) HouseholdView {
 		Assessment: as, Explanation: as.Explain(h.Level), Alerts: h.Alerts, UpdatedAt: h.Updated,
 		LevelModelVersion: h.ModelVersion,
 	}
-	if h.Casework != nil {
-		view.ReceivingAid = h.Casework.Aid
-	}
+	view.ReceivingAid = h.ReceivingAid()
+	view.FalseDeclarations = h.ActiveFalseDeclarations(now)
 	if view.Alerts == nil {
 		view.Alerts = []household.AlertRef{}
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -76,36 +77,48 @@ func fail(w http.ResponseWriter, code int, field, msg string) {
 	writeJSON(w, code, apiError{Error: msg, Field: field})
 }
 
-// loadCase reads the household of a case id and the case; it answers the request itself and
-// returns nil when it cannot.
-func (a *API) loadCase(w http.ResponseWriter, id string, c caller) (*household.Household, *household.Case) {
-	hid, _, ok := feed.SplitCaseID(id)
+// ActionError is why a case request (an action, a filter) cannot be served: the HTTP status
+// /v1 answers, the field at fault (if any) and the message.
+type ActionError struct {
+	Status int
+	Field  string
+	Msg    string
+}
+
+func (e *ActionError) Error() string {
+	if e.Field != "" {
+		return e.Field + ": " + e.Msg
+	}
+	return e.Msg
+}
+
+func (e *ActionError) write(w http.ResponseWriter) { fail(w, e.Status, e.Field, e.Msg) }
+
+// loadCase reads the household of a case id and the case, or says why it cannot.
+func (a *API) loadCase(id string, c caller) (*household.Household, *household.Case, *ActionError) {
+	ref, ok := feed.ParseCaseID(id)
+	hid := ref.HouseholdID
 	if !ok {
-		fail(w, http.StatusNotFound, "case_id", "not a case id (a household id, a dash and the episode number)")
-		return nil, nil
+		return nil, nil, &ActionError{http.StatusNotFound, "case_id", "not a case id (a household id, a dash and the episode number, or -v- and an application id, or -r- or -s- and a month)"}
 	}
 	v, err := a.store.Household(hid)
 	if errors.Is(err, state.ErrNotFound) {
-		fail(w, http.StatusNotFound, "case_id", "no such case on this instance")
-		return nil, nil
+		return nil, nil, &ActionError{http.StatusNotFound, "case_id", "no such case on this instance"}
 	}
 	if err != nil {
 		a.logger.Error("read household for a case", "err", err)
-		fail(w, http.StatusInternalServerError, "", "cannot read the state store")
-		return nil, nil
+		return nil, nil, &ActionError{http.StatusInternalServerError, "", "cannot read the state store"}
 	}
 	h, err := household.Decode(v)
 	if err != nil {
 		a.logger.Error("decode household for a case", "err", err)
-		fail(w, http.StatusInternalServerError, "", "stored household does not decode")
-		return nil, nil
+		return nil, nil, &ActionError{http.StatusInternalServerError, "", "stored household does not decode"}
 	}
 	cs := h.Case(id)
 	if cs == nil || !c.sees(h.AreaCode()) {
-		fail(w, http.StatusNotFound, "case_id", "no such case on this instance")
-		return nil, nil
+		return nil, nil, &ActionError{http.StatusNotFound, "case_id", "no such case on this instance"}
 	}
-	return h, cs
+	return h, cs, nil
 }
 
 // CaseView is a case with its timeline, as GET /v1/cases/{id} answers it.
@@ -132,16 +145,17 @@ func (a *API) caseDetail(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusForbidden, "role", "a caseworker, supervisor or auditor may read cases")
 		return
 	}
-	h, cs := a.loadCase(w, r.PathValue("id"), c)
-	if cs == nil {
+	h, cs, cerr := a.loadCase(r.PathValue("id"), c)
+	if cerr != nil {
+		cerr.write(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, a.caseView(h, cs))
 }
 
-// actionRequest is the body of an action: assign takes assignee; visit visited_at, outcome,
+// ActionRequest is the body of an action: assign takes assignee; visit visited_at, outcome,
 // program, reason; close reason; all take an optional note.
-type actionRequest struct {
+type ActionRequest struct {
 	Assignee  string `json:"assignee,omitempty"`
 	VisitedAt string `json:"visited_at,omitempty"`
 	Outcome   string `json:"outcome,omitempty"`
@@ -153,67 +167,93 @@ type actionRequest struct {
 func (a *API) caseAction(typ string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := callerOf(r)
-		switch {
-		case c.Role != RoleCaseworker && c.Role != RoleSupervisor:
-			fail(w, http.StatusForbidden, "role", "only a caseworker or a supervisor may act on cases")
-			return
-		case typ == feed.CaseClose && c.Role != RoleSupervisor:
-			fail(w, http.StatusForbidden, "role", "only a supervisor may close a case")
+		if cerr := a.mayAct(c, typ); cerr != nil {
+			cerr.write(w)
 			return
 		}
-		if a.cfg.Casework == nil {
-			fail(w, http.StatusServiceUnavailable, "", "this instance does not accept casework actions")
+		if _, cs, cerr := a.loadCase(r.PathValue("id"), c); cerr != nil {
+			cerr.write(w)
 			return
-		}
-		id := r.PathValue("id")
-		h, cs := a.loadCase(w, id, c)
-		if cs == nil {
-			return
-		}
-		if cs.Status == household.CaseClosed {
+		} else if cs.Status == household.CaseClosed {
 			fail(w, http.StatusConflict, "case_id", "the case is closed")
 			return
 		}
-		var req actionRequest
+		var req ActionRequest
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
 			fail(w, http.StatusBadRequest, "", "the body is not a JSON object of this action's fields: "+feed.ScrubIDs(err.Error()))
 			return
 		}
-		now := a.cfg.Now()
-		rec := map[string]any{"event_id": newEventID(), "type": typ, "household_id": h.ID, "case_id": id,
-			"occurred_at": now.UTC().Format(time.RFC3339Nano), "actor": c.Name}
-		for k, v := range map[string]string{"assignee": req.Assignee, "visited_at": req.VisitedAt, "outcome": req.Outcome,
-			"program": req.Program, "reason": req.Reason, "note": req.Note} {
-			if v != "" {
-				rec[k] = v
-			}
+		id := r.PathValue("id")
+		view, eventID, cerr := a.act(r.Context(), c, typ, id, req)
+		switch {
+		case cerr != nil:
+			cerr.write(w)
+		case view != nil:
+			writeJSON(w, http.StatusOK, view)
+		default:
+			w.Header().Set("Location", "/v1/cases/"+id)
+			writeJSON(w, http.StatusAccepted, map[string]string{"event_id": eventID, "case_id": id,
+				"status": "accepted; not applied yet: poll the Location"})
 		}
-		value, err := json.Marshal(rec)
-		if err != nil {
-			fail(w, http.StatusInternalServerError, "", "cannot encode the action")
-			return
-		}
-		// The same validation intake applies: what the API accepts, intake accepts.
-		ev, derr := feed.DecodeCasework(value, feed.DefaultMaxEventBytes, feed.DefaultMaxFutureSkew, now)
-		if derr != nil {
-			fail(w, http.StatusBadRequest, derr.Field, derr.Detail)
-			return
-		}
-		if err := a.cfg.Casework(r.Context(), []byte(h.ID), value); err != nil {
-			a.logger.Error("produce a casework action", "type", typ, "err", err)
-			fail(w, http.StatusServiceUnavailable, "", "cannot write the action to the casework topic; try again")
-			return
-		}
-		if h, cs := a.waitApplied(r.Context(), h.ID, id, ev.EventID); cs != nil {
-			writeJSON(w, http.StatusOK, a.caseView(h, cs))
-			return
-		}
-		w.Header().Set("Location", "/v1/cases/"+id)
-		writeJSON(w, http.StatusAccepted, map[string]string{"event_id": ev.EventID, "case_id": id,
-			"status": "accepted; not applied yet: poll the Location"})
 	}
+}
+
+// mayAct checks the caller's role for an action and that this instance takes actions.
+func (a *API) mayAct(c caller, typ string) *ActionError {
+	switch {
+	case c.Role != RoleCaseworker && c.Role != RoleSupervisor:
+		return &ActionError{http.StatusForbidden, "role", "only a caseworker or a supervisor may act on cases"}
+	case typ == feed.CaseClose && c.Role != RoleSupervisor:
+		return &ActionError{http.StatusForbidden, "role", "only a supervisor may close a case"}
+	case a.cfg.Casework == nil:
+		return &ActionError{http.StatusServiceUnavailable, "", "this instance does not accept casework actions"}
+	}
+	return nil
+}
+
+// act validates an action the way intake will, produces it to the casework topic and waits for
+// the monitor to apply it: it returns the case as applied, or a nil view (and the event id)
+// when it was not applied within applyWait.
+func (a *API) act(ctx context.Context, c caller, typ, id string, req ActionRequest) (*CaseView, string, *ActionError) {
+	if cerr := a.mayAct(c, typ); cerr != nil {
+		return nil, "", cerr
+	}
+	h, cs, cerr := a.loadCase(id, c)
+	if cerr != nil {
+		return nil, "", cerr
+	}
+	if cs.Status == household.CaseClosed {
+		return nil, "", &ActionError{http.StatusConflict, "case_id", "the case is closed"}
+	}
+	now := a.cfg.Now()
+	rec := map[string]any{"event_id": newEventID(), "type": typ, "household_id": h.ID, "case_id": id,
+		"occurred_at": now.UTC().Format(time.RFC3339Nano), "actor": c.Name}
+	for k, v := range map[string]string{"assignee": req.Assignee, "visited_at": req.VisitedAt, "outcome": req.Outcome,
+		"program": req.Program, "reason": req.Reason, "note": req.Note} {
+		if v != "" {
+			rec[k] = v
+		}
+	}
+	value, err := json.Marshal(rec)
+	if err != nil {
+		return nil, "", &ActionError{http.StatusInternalServerError, "", "cannot encode the action"}
+	}
+	// The same validation intake applies: what the API accepts, intake accepts.
+	ev, derr := feed.DecodeCasework(value, feed.DefaultMaxEventBytes, feed.DefaultMaxFutureSkew, now)
+	if derr != nil {
+		return nil, "", &ActionError{http.StatusBadRequest, derr.Field, derr.Detail}
+	}
+	if err := a.cfg.Casework(ctx, []byte(h.ID), value); err != nil {
+		a.logger.Error("produce a casework action", "type", typ, "err", err)
+		return nil, "", &ActionError{http.StatusServiceUnavailable, "", "cannot write the action to the casework topic; try again"}
+	}
+	if h, cs := a.waitApplied(ctx, h.ID, id, ev.EventID); cs != nil {
+		v := a.caseView(h, cs)
+		return &v, ev.EventID, nil
+	}
+	return nil, ev.EventID, nil
 }
 
 // waitApplied polls the store until the household's case holds the action, for up to applyWait.
@@ -257,27 +297,10 @@ func (a *API) cases(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	status, level, kind, area, assignee := q.Get("status"), q.Get("level"), q.Get("kind"), q.Get("area"), q.Get("assignee")
-	if status != "" && !oneOf(status, household.CaseOpen, household.CaseAssigned, household.CaseClosed, household.CaseOverdue) {
-		fail(w, http.StatusBadRequest, "status", "want open, assigned, closed or overdue")
+	f, cerr := ParseCaseFilter(q)
+	if cerr != nil {
+		cerr.write(w)
 		return
-	}
-	if level != "" && !oneOf(level, "watch", "warning", "urgent") {
-		fail(w, http.StatusBadRequest, "level", "want watch, warning or urgent")
-		return
-	}
-	if kind != "" && !oneOf(kind, household.KindAlert, household.KindReview, household.KindSpotCheck, household.KindVerification) {
-		fail(w, http.StatusBadRequest, "kind", "want alert, review, spot_check or verification")
-		return
-	}
-	var overdue *bool
-	if s := q.Get("overdue"); s != "" {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			fail(w, http.StatusBadRequest, "overdue", "want true or false")
-			return
-		}
-		overdue = &b
 	}
 	limit := 50
 	if s := q.Get("limit"); s != "" {
@@ -311,11 +334,7 @@ func (a *API) cases(w http.ResponseWriter, r *http.Request) {
 			return true
 		}
 		od := s.Overdue(now)
-		switch {
-		case !sc.has(s.HouseholdID), !c.sees(s.Area), area != "" && !strings.HasPrefix(s.Area, area),
-			level != "" && s.Level != level, kind != "" && s.Kind != kind, assignee != "" && s.Assignee != assignee,
-			overdue != nil && od != *overdue,
-			status == household.CaseOverdue && !od, status != "" && status != household.CaseOverdue && s.Status != status:
+		if !sc.has(s.HouseholdID) || !c.sees(s.Area) || !f.Match(&s, now) {
 			return true
 		}
 		if len(out.Cases) == limit {
@@ -344,4 +363,51 @@ func oneOf(s string, list ...string) bool {
 		}
 	}
 	return false
+}
+
+// CaseFilter selects cases of the list (GET /v1/cases and the caseworker UI's inbox); empty
+// fields select every case.
+type CaseFilter struct {
+	Status   string // open, assigned, closed, or overdue (open or assigned past the due time)
+	Level    string
+	Kind     string
+	Area     string // area code prefix
+	Assignee string
+	Overdue  *bool
+}
+
+// ParseCaseFilter reads ?status=&level=&kind=&area=&assignee=&overdue=, naming the field that is
+// wrong.
+func ParseCaseFilter(q url.Values) (CaseFilter, *ActionError) {
+	f := CaseFilter{Status: q.Get("status"), Level: q.Get("level"), Kind: q.Get("kind"), Area: q.Get("area"), Assignee: q.Get("assignee")}
+	if f.Status != "" && !oneOf(f.Status, household.CaseOpen, household.CaseAssigned, household.CaseClosed, household.CaseOverdue) {
+		return f, &ActionError{http.StatusBadRequest, "status", "want open, assigned, closed or overdue"}
+	}
+	if f.Level != "" && !oneOf(f.Level, "watch", "warning", "urgent") {
+		return f, &ActionError{http.StatusBadRequest, "level", "want watch, warning or urgent"}
+	}
+	if f.Kind != "" && !oneOf(f.Kind, household.KindAlert, household.KindReview, household.KindSpotCheck, household.KindVerification) {
+		return f, &ActionError{http.StatusBadRequest, "kind", "want alert, review, spot_check or verification"}
+	}
+	if s := q.Get("overdue"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return f, &ActionError{http.StatusBadRequest, "overdue", "want true or false"}
+		}
+		f.Overdue = &b
+	}
+	return f, nil
+}
+
+// Match reports whether the filter selects the case at now.
+func (f CaseFilter) Match(s *household.CaseSummary, now time.Time) bool {
+	od := s.Overdue(now)
+	switch {
+	case f.Area != "" && !strings.HasPrefix(s.Area, f.Area),
+		f.Level != "" && s.Level != f.Level, f.Kind != "" && s.Kind != f.Kind, f.Assignee != "" && s.Assignee != f.Assignee,
+		f.Overdue != nil && od != *f.Overdue,
+		f.Status == household.CaseOverdue && !od, f.Status != "" && f.Status != household.CaseOverdue && s.Status != f.Status:
+		return false
+	}
+	return true
 }

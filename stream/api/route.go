@@ -86,8 +86,8 @@ func routedHousehold(r *http.Request) string {
 	case strings.HasPrefix(r.URL.Path, "/v1/households/"):
 		return id
 	case strings.HasPrefix(r.URL.Path, "/v1/cases/"):
-		if hid, _, ok := feed.SplitCaseID(id); ok {
-			return hid
+		if ref, ok := feed.ParseCaseID(id); ok {
+			return ref.HouseholdID
 		}
 	}
 	return ""

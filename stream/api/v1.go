@@ -118,8 +118,8 @@ func (a *API) v1h(kind, action string, h http.HandlerFunc) http.HandlerFunc {
 		rec := &heldResponse{header: http.Header{}, status: http.StatusOK}
 		h(rec, r.WithContext(ctx))
 		rep := reply{status: rec.status, raw: rec.body.Bytes(), header: rec.header}
-		if hid, _, ok := feed.SplitCaseID(r.PathValue("id")); ok {
-			rep.household = hid
+		if ref, ok := feed.ParseCaseID(r.PathValue("id")); ok {
+			rep.household = ref.HouseholdID
 		}
 		if rep.raw == nil {
 			rep.raw = []byte{}
@@ -168,6 +168,11 @@ func (a *API) authenticate(r *http.Request) (Caller, bool) {
 	if !ok {
 		return Caller{}, false
 	}
+	return a.byToken(tok)
+}
+
+// byToken finds the caller of a token.
+func (a *API) byToken(tok string) (Caller, bool) {
 	h := sha256.Sum256([]byte(strings.TrimSpace(tok)))
 	found, match := Caller{}, false
 	for _, c := range a.callers {

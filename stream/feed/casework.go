@@ -160,8 +160,9 @@ func DecodeCasework(raw []byte, maxBytes int, maxFutureSkew time.Duration, now t
 	if c.CaseID, ok = d.str("case_id", true); !ok {
 		return ev, d.err
 	}
-	if hh, _, ok := SplitCaseID(c.CaseID); !ok || hh != ev.HouseholdID {
-		return ev, refuse(ReasonBadValue, "case_id", "%q is not a case of household_id (want the household id, a dash and the episode number)", clip(c.CaseID))
+	ref, ok := CaseOf(ev.HouseholdID, c.CaseID)
+	if !ok {
+		return ev, refuse(ReasonBadValue, "case_id", "%q is not a case of household_id (want the household id, a dash and the episode number, or -v- and the application id, or -r- or -s- and the month)", clip(c.CaseID))
 	}
 	if c.Actor, ok = d.str("actor", false); !ok {
 		return ev, d.err
@@ -195,7 +196,7 @@ func DecodeCasework(raw []byte, maxBytes int, maxFutureSkew time.Duration, now t
 			return ev, e
 		}
 		c.VisitedAt = &t
-		if c.Outcome, ok = d.enum("outcome", true, Outcomes...); !ok {
+		if c.Outcome, ok = d.enum("outcome", true, OutcomesOf(ref.Kind)...); !ok {
 			return ev, d.err
 		}
 		switch c.Outcome {

@@ -13,12 +13,12 @@ import (
 // no-need visit sets, and the aid a visit granted. It lives in the household state, so it is on
 // the changelog, restored with the household and applied in order with the household's events.
 
-// Case kinds. Only alert cases are opened today; the others come with declarations.
+// Case kinds: an alert episode's case, and those of declarations and aid (aidcases.go).
 const (
-	KindAlert        = "alert"
-	KindReview       = "review"
-	KindSpotCheck    = "spot_check"
-	KindVerification = "verification"
+	KindAlert        = feed.CaseKindAlert
+	KindReview       = feed.CaseKindReview
+	KindSpotCheck    = feed.CaseKindSpotCheck
+	KindVerification = feed.CaseKindVerification
 )
 
 // Case statuses. Overdue is not stored: it is an open or assigned case past its due time.
@@ -54,6 +54,8 @@ type Casework struct {
 	Cases  []Case  `json:"cases,omitempty"` // oldest first
 	Snooze *Snooze `json:"snooze,omitempty"`
 	Aid    *Aid    `json:"aid,omitempty"`
+	// SpotChecked is the last month ("2026-11") the household was in a spot check draw.
+	SpotChecked string `json:"spot_checked,omitempty"`
 }
 
 // Snooze holds back raised and escalated alerts at or below Level until Until, after a visit
@@ -66,11 +68,17 @@ type Snooze struct {
 	CaseID   string    `json:"case_id"`
 }
 
-// Aid is the household's receiving aid, as a visit granted it.
+// Aid is the household's receiving aid, as a visit granted it or an application was approved
+// (ApplicationID); Until is set when a review ended it (aidcases.go).
 type Aid struct {
-	Program string    `json:"program"`
-	Since   time.Time `json:"since"`
-	CaseID  string    `json:"case_id"`
+	Program       string    `json:"program"`
+	Since         time.Time `json:"since"`
+	CaseID        string    `json:"case_id,omitempty"`
+	ApplicationID string    `json:"application_id,omitempty"`
+	ReviewFrom    time.Time `json:"review_from,omitzero"` // Since, or the last review's visit
+	ReviewDue     time.Time `json:"review_due,omitzero"`
+	Until         time.Time `json:"until,omitzero"`
+	EndedBy       string    `json:"ended_by,omitempty"` // the case that terminated it
 }
 
 // Case is one case: why it opened, its alerts and actions, and its outcome.
@@ -93,6 +101,12 @@ type Case struct {
 	ClosedAt    time.Time `json:"closed_at,omitzero"`
 	ClosedAs    string    `json:"closed_as,omitempty"`
 	CloseReason string    `json:"close_reason,omitempty"`
+
+	// What a verification, review or spot check case is about (aidcases.go).
+	ApplicationID  string `json:"application_id,omitempty"`  // verification
+	VerificationID string `json:"verification_id,omitempty"` // verification: the check it opened on
+	Month          string `json:"month,omitempty"`           // review, spot_check
+	Draw           *Draw  `json:"draw,omitempty"`            // spot_check
 
 	Alerts  []CaseAlert  `json:"alerts,omitempty"`
 	Actions []CaseAction `json:"actions,omitempty"`
@@ -230,6 +244,10 @@ var (
 type CaseContext struct {
 	Snooze   time.Duration
 	Triggers []string // trigger codes firing now
+	// NextReview is when aid granted or continued by the visit is next due for review (zero:
+	// not reviewed); FalseDeclarationExpiry how long a confirmed false declaration stays.
+	NextReview             time.Time
+	FalseDeclarationExpiry time.Duration
 }
 
 // ApplyCase applies a casework event and reports whether the state changed: false for an event
@@ -277,7 +295,9 @@ func (h *Household) ApplyCase(e *feed.HouseholdEvent, cx CaseContext) (bool, err
 			h.Casework.Snooze = &Snooze{Until: v.Add(cx.Snooze), Level: level, Score: h.Score,
 				Triggers: slices.Clone(cx.Triggers), CaseID: c.ID}
 		case feed.OutcomeAidGranted:
-			h.Casework.Aid = &Aid{Program: e.Case.Program, Since: v, CaseID: c.ID}
+			h.Casework.Aid = &Aid{Program: e.Case.Program, Since: v, CaseID: c.ID, ReviewFrom: v, ReviewDue: cx.NextReview}
+		default:
+			h.applyAidOutcome(c, e.Case.Outcome, v, cx)
 		}
 	case feed.CaseClose:
 		c.Status, c.ClosedAt, c.ClosedAs, c.CloseReason = CaseClosed, at, ClosedBySupervisor, e.Case.Reason
@@ -340,13 +360,17 @@ type CaseSummary struct {
 	Outcome     string    `json:"outcome,omitempty"`
 	ClosedAt    time.Time `json:"closed_at,omitzero"`
 	ClosedAs    string    `json:"closed_as,omitempty"`
+	// ApplicationID (verification) and Month (review, spot_check): what the case is about.
+	ApplicationID string `json:"application_id,omitempty"`
+	Month         string `json:"month,omitempty"`
 }
 
 // CaseSummary returns the summary of one of the household's cases.
 func (h *Household) CaseSummary(c *Case) CaseSummary {
 	return CaseSummary{CaseID: c.ID, HouseholdID: h.ID, Area: h.AreaCode(), Kind: c.Kind, Episode: c.Episode, Level: c.Level,
 		Status: c.Status, Triggers: c.Triggers, OpenedAt: c.OpenedAt, DueBy: c.DueBy, Assignee: c.Assignee,
-		VisitedAt: c.VisitedAt, Outcome: c.Outcome, ClosedAt: c.ClosedAt, ClosedAs: c.ClosedAs}
+		VisitedAt: c.VisitedAt, Outcome: c.Outcome, ClosedAt: c.ClosedAt, ClosedAs: c.ClosedAs,
+		ApplicationID: c.ApplicationID, Month: c.Month}
 }
 
 // Overdue reports whether the summarised case waits for a visit past its due time at now.

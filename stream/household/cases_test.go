@@ -29,13 +29,17 @@ func caseworkSample() *Casework {
 	c := Case{ID: "hh-1-2", Kind: KindAlert, Episode: 2, Level: "warning", Status: CaseClosed, Triggers: []string{"critical_illness"},
 		OpenedAt: at, DueBy: at.Add(7 * 24 * time.Hour), Assignee: "wang", VisitedAt: v, Outcome: feed.OutcomeAidGranted,
 		Program: "dibao", Reason: "family_support", ClosedAt: v, ClosedAs: ClosedVisited, CloseReason: "other",
+		ApplicationID: "app-1", VerificationID: "v1", Month: "2025-03",
+		Draw:   &Draw{Seed: "s", Month: "2025-03", Share: 0.05, Value: 0.01, Area: "420106"},
 		Alerts: []CaseAlert{{AlertID: "a1", Status: StatusRaised, Level: "warning", Score: 50, At: at}},
 		Actions: []CaseAction{{EventID: "cw-1", Type: feed.CaseVisit, At: v, CaseAction: feed.CaseAction{CaseID: "hh-1-2", Actor: "li",
 			Assignee: "wang", VisitedAt: &v, Outcome: feed.OutcomeAidGranted, Program: "dibao", Reason: "x", Note: "家访"}}},
 	}
 	return &Casework{Cases: []Case{c},
 		Snooze: &Snooze{Until: v.Add(90 * 24 * time.Hour), Level: "warning", Score: 50, Triggers: []string{"income_below_standard"}, CaseID: c.ID},
-		Aid:    &Aid{Program: "dibao", Since: v, CaseID: c.ID}}
+		Aid: &Aid{Program: "dibao", Since: v, CaseID: c.ID, ApplicationID: "app-1", ReviewFrom: v, ReviewDue: v.AddDate(1, 0, 0),
+			Until: v.AddDate(2, 0, 0), EndedBy: "hh-1-r-2026-03"},
+		SpotChecked: "2025-03"}
 }
 
 // The casework round-trips through the stored form, every field of it.

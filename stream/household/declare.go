@@ -72,6 +72,7 @@ type FalseDeclaration struct {
 	CaseID         string    `json:"case_id"`
 	ConfirmedAt    time.Time `json:"confirmed_at"`
 	ExpiresAt      time.Time `json:"expires_at"`
+	Codes          []string  `json:"codes,omitempty"` // the discrepancy codes of the check
 }
 
 // Submitted returns the newest submitted fact of the application, or nil.
@@ -275,6 +276,8 @@ type Verification struct {
 	Discrepancies  []scorer.Discrepancy `json:"discrepancies"`
 	Supersedes     string               `json:"supersedes,omitempty"` // the verification this one replaces
 	CaseID         string               `json:"case_id,omitempty"`    // false_declaration: the verification case
+	CheckID        string               `json:"check_id,omitempty"`   // false_declaration: the check it confirms
+	Codes          []string             `json:"codes,omitempty"`      // false_declaration: the discrepancy codes confirmed
 	ConfirmedAt    time.Time            `json:"confirmed_at,omitzero"`
 	ExpiresAt      time.Time            `json:"expires_at,omitzero"`
 	ModelVersion   string               `json:"model_version"`

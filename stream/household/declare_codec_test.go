@@ -30,7 +30,7 @@ func declarationsSample() *Declarations {
 	return &Declarations{
 		Applications:      []Application{{ID: "app-1", Facts: []AppFact{{At: at, ID: "ap-1", Type: feed.AppSubmitted, Applicant: "k1", App: app}}}},
 		Verifications:     []VerificationRef{{VerificationID: "v1", ApplicationID: "app-1", Seq: 1, Result: "discrepancies", Fingerprint: "f", SubmittedAt: at}},
-		FalseDeclarations: []FalseDeclaration{{ApplicationID: "app-1", VerificationID: "v1", CaseID: "hh-1-v1", ConfirmedAt: at, ExpiresAt: at.AddDate(3, 0, 0)}},
+		FalseDeclarations: []FalseDeclaration{{ApplicationID: "app-1", VerificationID: "v1", CaseID: "hh-1-v1", ConfirmedAt: at, ExpiresAt: at.AddDate(3, 0, 0), Codes: []string{"vehicle_undeclared"}}},
 	}
 }
 

@@ -193,6 +193,7 @@ func (b *batch) assess(h *household.Household, cause household.Cause, eventTime 
 	if al != nil && !b.withhold(al) {
 		b.alerts = append(b.alerts, al)
 	}
+	b.aidCases(h)
 }
 
 // stage stamps and indexes the alerts, writes the households, moves their timers, and records

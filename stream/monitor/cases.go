@@ -33,6 +33,8 @@ func (b *batch) applyCase(h *household.Household, e *feed.HouseholdEvent, msg ka
 	}
 	if changed {
 		b.w.mo.metrics.CaseActions.WithLabelValues(e.Type).Inc()
+		b.falseDeclaration(h, e)
+		b.aidCases(h)
 	}
 }
 

@@ -33,6 +33,7 @@ func (b *batch) checkDeclarations(h *household.Household, e *feed.HouseholdEvent
 	for _, id := range ids {
 		if v := h.CheckApplication(b.model, id, b.now); v != nil {
 			b.verifications = append(b.verifications, v)
+			b.noteVerification(h, v)
 		}
 	}
 }

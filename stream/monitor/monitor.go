@@ -65,6 +65,9 @@ type Config struct {
 	// AdvertisedURL is where other instances reach this one's HTTP API; it is this member's
 	// UserData in the monitor group (ownership.go).
 	AdvertisedURL string
+	// SpotCheckSeed is the key of the monthly spot check draw; "" takes the model's
+	// aid.spot_check_seed (aidcases.go).
+	SpotCheckSeed string
 }
 
 // DefaultAlertRetention is three years.

@@ -39,7 +39,10 @@ func decide(m *scorer.Model, h *household.Household, now time.Time, cause househ
 // CaseContext is what a casework event is applied with under m at now: the model's snooze
 // settings and, for a visit that found no need, the triggers firing then.
 func CaseContext(m *scorer.Model, h *household.Household, e *feed.HouseholdEvent, now time.Time) household.CaseContext {
-	cx := household.CaseContext{Snooze: m.Casework().Snooze}
+	cx := household.CaseContext{Snooze: m.Casework().Snooze, FalseDeclarationExpiry: m.Declarations().FalseDeclarationExpiry}
+	if e.Type == feed.CaseVisit && e.Case != nil && e.Case.VisitedAt != nil {
+		cx.NextReview = nextReview(m, h, e)
+	}
 	if e.Type == feed.CaseVisit && e.Case != nil && e.Case.Outcome == feed.OutcomeNotNeeded {
 		cx.Triggers = triggerCodes(scorer.Score(m, h.Scorer(), now).Triggers)
 	}

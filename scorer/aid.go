@@ -1,0 +1,147 @@
+package scorer
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Aid is the model's aid section: how often a household receiving aid is reviewed, per
+// programme (sooner when it has a member of working age able to work), how long a caseworker
+// has for a verification, review or spot check case, and the monthly spot check's share and
+// seed.
+type Aid struct {
+	// ReviewMonths is the months between reviews per programme; ReviewMonthsAbleToWork
+	// replaces it for a household with a member of working age able to work. A programme not
+	// listed is not reviewed.
+	ReviewMonths           map[string]int
+	ReviewMonthsAbleToWork map[string]int
+	// WorkingAgeFrom and WorkingAgeTo: a member is of working age from the first birthday to
+	// before the second; able to work when alive and with no disability registered (or it was
+	// revoked).
+	WorkingAgeFrom, WorkingAgeTo int
+	// CaseWithin is how long a caseworker has for a verification, review or spot check case.
+	CaseWithin time.Duration
+	// SpotCheckShare is the share of households receiving aid drawn each month (0: none);
+	// SpotCheckSeed the key of the draw (SAFETYNET_SPOTCHECK_SEED overrides it).
+	SpotCheckShare float64
+	SpotCheckSeed  string
+}
+
+var defaultAid = Aid{
+	ReviewMonths:           map[string]int{"dibao": 12, "tekun": 12},
+	ReviewMonthsAbleToWork: map[string]int{"dibao": 6},
+	WorkingAgeFrom:         16, WorkingAgeTo: 60,
+	CaseWithin:     30 * 24 * time.Hour,
+	SpotCheckShare: 0.05,
+}
+
+// aidFile is the optional aid section as written.
+type aidFile struct {
+	ReviewMonths           map[string]int `yaml:"review_months"`
+	ReviewMonthsAbleToWork map[string]int `yaml:"review_months_able_to_work"`
+	WorkingAge             []int          `yaml:"working_age"`
+	CaseWithin             string         `yaml:"case_within"`
+	SpotCheckShare         *float64       `yaml:"spot_check_share"`
+	SpotCheckSeed          string         `yaml:"spot_check_seed"`
+}
+
+// AidPrograms are the programmes an aid section may name.
+var AidPrograms = []string{"dibao", "tekun", "temporary", "medical", "other"}
+
+// Aid returns the model's aid settings.
+func (m *Model) Aid() Aid {
+	if m.aid == nil {
+		return defaultAid
+	}
+	return *m.aid
+}
+
+// buildAid reads the optional aid section; what it leaves out takes the defaults.
+func (m *Model) buildAid(f *modelFile) error {
+	a := defaultAid
+	s := f.Aid
+	if s == nil {
+		m.aid = &a
+		return nil
+	}
+	for _, mp := range []struct {
+		field string
+		v     map[string]int
+		dst   *map[string]int
+	}{
+		{"aid.review_months", s.ReviewMonths, &a.ReviewMonths},
+		{"aid.review_months_able_to_work", s.ReviewMonthsAbleToWork, &a.ReviewMonthsAbleToWork},
+	} {
+		if mp.v == nil {
+			continue
+		}
+		for p, n := range mp.v {
+			if !slices.Contains(AidPrograms, p) {
+				return fail("%s.%s: not a programme (want one of %s)", mp.field, p, strings.Join(AidPrograms, ", "))
+			}
+			if n < 1 || n > 120 {
+				return fail("%s.%s: %d: want months from 1 to 120", mp.field, p, n)
+			}
+		}
+		*mp.dst = mp.v
+	}
+	if s.WorkingAge != nil {
+		if len(s.WorkingAge) != 2 || s.WorkingAge[0] < 0 || s.WorkingAge[1] <= s.WorkingAge[0] || s.WorkingAge[1] > 120 {
+			return fail("aid.working_age: %v: want [from, to] in years, from below to", s.WorkingAge)
+		}
+		a.WorkingAgeFrom, a.WorkingAgeTo = s.WorkingAge[0], s.WorkingAge[1]
+	}
+	if s.CaseWithin != "" {
+		d, err := fixedSpan("aid.case_within", s.CaseWithin)
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return fail("aid.case_within: %s: want a span above zero", s.CaseWithin)
+		}
+		a.CaseWithin = d
+	}
+	if p := s.SpotCheckShare; p != nil {
+		if math.IsNaN(*p) || *p < 0 || *p > 1 {
+			return fail("aid.spot_check_share: %v: want a share from 0 to 1", *p)
+		}
+		a.SpotCheckShare = *p
+	}
+	a.SpotCheckSeed = s.SpotCheckSeed
+	m.aid = &a
+	return nil
+}
+
+// AbleToWork reports whether a member is of working age at at, alive and with no disability
+// registered.
+func (a Aid) AbleToWork(mb Member, at time.Time) bool {
+	if mb.Died != nil && !mb.Died.After(at) || mb.BirthDate.IsZero() {
+		return false
+	}
+	if d := mb.Disability; d != nil && !d.Revoked && d.Grade > 0 {
+		return false
+	}
+	from := mb.BirthDate.AddDate(a.WorkingAgeFrom, 0, 0)
+	to := mb.BirthDate.AddDate(a.WorkingAgeTo, 0, 0)
+	return !at.Before(from) && at.Before(to)
+}
+
+// ReviewDue returns when a household receiving aid under program since (or last reviewed then)
+// is next due for review: the zero time for a programme that is not reviewed.
+func (a Aid) ReviewDue(program string, h Household, since time.Time) time.Time {
+	n := a.ReviewMonths[program]
+	if k, ok := a.ReviewMonthsAbleToWork[program]; ok {
+		for _, mb := range h.Members {
+			if a.AbleToWork(mb, since) {
+				n = k
+				break
+			}
+		}
+	}
+	if n == 0 {
+		return time.Time{}
+	}
+	return since.AddDate(0, n, 0)
+}
