@@ -10,6 +10,7 @@ import (
 
 	"safetynet/internal/app"
 	"safetynet/internal/backtest"
+	"safetynet/internal/backtest/report"
 	"safetynet/scorer"
 	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
@@ -205,10 +206,10 @@ func backtestCmd(c *call) error {
 		}
 		rp.Done()
 	}
-	if err := backtest.WriteDir(*out, r); err != nil {
+	if err := report.WriteDir(*out, r); err != nil {
 		return err
 	}
-	backtest.Summary(c.stdout, r, *top)
+	report.Summary(c.stdout, r, *top)
 	fmt.Fprintf(c.stdout, "\nwrote %s/report.json and %s/report.html\n", *out, *out)
 	return nil
 }
@@ -276,11 +277,11 @@ func fairnessCmd(c *call) error {
 	f := backtest.ComputeFairness(subjects, fo)
 	f.ModelVersion = version
 	o := backtest.PrecisionRecall(nil, nil)
-	if err := backtest.WriteFairnessDir(*out, f, o); err != nil {
+	if err := report.WriteFairnessDir(*out, f, o); err != nil {
 		return err
 	}
-	backtest.FairnessSummary(c.stdout, f)
-	backtest.OutcomeSummary(c.stdout, o)
+	report.FairnessSummary(c.stdout, f)
+	report.OutcomeSummary(c.stdout, o)
 	fmt.Fprintf(c.stdout, "\nwrote %s/fairness.json and %s/fairness.html\n", *out, *out)
 	return nil
 }
