@@ -20,6 +20,8 @@ import (
 	"safetynet/stream/embedded"
 	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
+	"safetynet/stream/feedgen/produce"
+	"safetynet/stream/feedgen/visits"
 	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/topics"
@@ -90,7 +92,7 @@ func demoCmd(c *call) error {
 	}
 
 	printer := newAlertPrinter(stdout, *lines)
-	visits := feedgen.NewVisits(feedgen.VisitConfig{Share: *visitShare, Delay: *visitDelay, Seed: *seed,
+	visits := visits.New(visits.Config{Share: *visitShare, Delay: *visitDelay, Seed: *seed,
 		Caseworkers: []string{"demo-caseworker", "caseworker-2", "caseworker-3"}})
 	onAlert := func(a household.Alert) {
 		printer.alert(a)
@@ -157,7 +159,7 @@ func produceDemo(ctx context.Context, addr string, topics topics.Topics, cfg fee
 	}
 	registryDone := false
 	sent := 0
-	err := feedgen.Produce(ctx, []string{addr}, byFeed, gen, feedgen.ProduceOptions{
+	err := produce.Run(ctx, []string{addr}, byFeed, gen, produce.Options{
 		Rate:  rate,
 		Until: time.Now(),
 		OnProduced: func(n int) {

@@ -12,6 +12,7 @@ import (
 	"safetynet/internal/app"
 	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
+	"safetynet/stream/feedgen/produce"
 )
 
 // feedgenCmd produces a synthetic population's feed events to a Kafka cluster: the registry
@@ -81,7 +82,7 @@ func feedgenCmd(cl *call) error {
 	nh, np := g.Population()
 	fmt.Fprintf(stdout, "feedgen: %d households, %d people, seed %d; events from %s; to %s\n",
 		nh, np, *seed, start.Add(-feedgen.History).Format(time.DateOnly), strings.Join(c.KafkaBrokers, ","))
-	opts := feedgen.ProduceOptions{
+	opts := produce.Options{
 		Rate:         *rate,
 		Limit:        *limit,
 		SkipRegistry: *skipRegistry,
@@ -93,7 +94,7 @@ func feedgenCmd(cl *call) error {
 	}
 	var sent int
 	opts.OnProduced = func(n int) { sent = n }
-	err = feedgen.Produce(ctx, c.KafkaBrokers, topics, g, opts)
+	err = produce.Run(ctx, c.KafkaBrokers, topics, g, opts)
 	fmt.Fprintf(stdout, "feedgen: %d events acknowledged; simulated clock at %s\n", sent, g.Now().Format(time.RFC3339))
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil // Ctrl-C: a normal end
