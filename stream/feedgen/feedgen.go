@@ -17,7 +17,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"safetynet/stream/feed"
+	"safetynet/stream/feedgen/wire"
 )
 
 // Config describes the population and the feed. Zero values take the defaults.
@@ -54,13 +54,13 @@ const (
 
 // Reason codes of events that intake must dead-letter (Event.Reason).
 const (
-	ReasonMalformedJSON = "malformed_json"
-	ReasonMissingField  = "missing_field"
-	ReasonBadType       = "bad_type"
-	ReasonBadValue      = "bad_value"
-	ReasonBadPersonID   = "bad_person_id"
-	ReasonBadTime       = "bad_time"
-	ReasonUnknownType   = "unknown_type"
+	ReasonMalformedJSON = wire.ReasonMalformedJSON
+	ReasonMissingField  = wire.ReasonMissingField
+	ReasonBadType       = wire.ReasonBadType
+	ReasonBadValue      = wire.ReasonBadValue
+	ReasonBadPersonID   = wire.ReasonBadPersonID
+	ReasonBadTime       = wire.ReasonBadTime
+	ReasonUnknownType   = wire.ReasonUnknownType
 	// ReasonUnknownPerson marks a valid event about a person the registry never names: intake
 	// parks it and dead-letters it only after its wait. Such an event is not Malformed.
 	ReasonUnknownPerson = "unknown_person"
@@ -90,10 +90,9 @@ type Event struct {
 type Generator struct {
 	cfg   Config
 	rng   *rand.Rand
-	tag   string // per-seed part of event ids, so two seeds never share one
-	start int64  // Config.Start, Unix seconds
-	ws    int64  // start of the change events, Unix seconds
-	now   int64  // occurred_at of the last simulated event
+	start int64 // Config.Start, Unix seconds
+	ws    int64 // start of the change events, Unix seconds
+	now   int64 // occurred_at of the last simulated event
 
 	households     []household
 	persons        []person
@@ -102,21 +101,20 @@ type Generator struct {
 	unknown        [][18]byte
 
 	queue     eventHeap
-	seq       [numFeeds]uint64 // events numbered per feed
 	admission uint64
 
 	ring    [ringSize]ringItem // recent valid events, for resends and for corrupting
 	ringLen int
 	ringPos int
 
-	scratch []byte
-	rec     record
+	enc *wire.Encoder // numbers the events per feed and writes them
+	rec wire.Record
 }
 
 const ringSize = 1024
 
 type ringItem struct {
-	rec record
+	rec wire.Record
 	ev  Event
 }
 
@@ -132,17 +130,16 @@ func New(cfg Config) *Generator {
 	cfg.DuplicateRate = rateOrDefault(cfg.DuplicateRate, DefaultDuplicateRate)
 	cfg.UnknownPersonRate = rateOrDefault(cfg.UnknownPersonRate, DefaultUnknownPersonRate)
 	g := &Generator{
-		cfg:     cfg,
-		rng:     rand.New(rand.NewPCG(cfg.Seed, 0x5afe7e1e_5afe7e1e)),
-		start:   cfg.Start.Unix(),
-		scratch: make([]byte, 0, 512),
+		cfg:   cfg,
+		rng:   rand.New(rand.NewPCG(cfg.Seed, 0x5afe7e1e_5afe7e1e)),
+		start: cfg.Start.Unix(),
 	}
 	g.ws = g.start - int64(History/time.Second)
 	g.now = g.ws
-	g.tag = hex6(splitmix(cfg.Seed))
+	g.enc = wire.NewEncoder(hex6(splitmix(cfg.Seed))) // per-seed part of event ids: two seeds never share one
 	g.queue = make(eventHeap, 0, cfg.Households*3)
 	g.buildPopulation(cfg.Households)
-	g.seq[feedRegistry] = uint64(g.initialPersons) // Registry numbers the initial population
+	g.enc.Skip(feedRegistry, uint64(g.initialPersons)) // Registry numbers the initial population
 	return g
 }
 
@@ -175,20 +172,20 @@ func (g *Generator) Now() time.Time { return time.Unix(g.now, 0).UTC() }
 // returns the same events every time.
 func (g *Generator) Registry() []Event {
 	out := make([]Event, 0, g.initialPersons)
-	var r record
+	var r wire.Record
 	for i := 0; i < g.initialPersons; i++ {
 		p := &g.persons[i]
-		r = record{
-			feed:  feedRegistry,
-			typ:   "member_joined",
-			seq:   uint64(i) + 1,
-			pid:   p.id,
-			hh:    g.households[p.hh].id,
-			area:  g.households[p.hh].areaCode(),
-			at:    g.joinTime(i),
-			birth: int64(p.birth),
-			sex:   p.sex,
-			rel:   p.rel,
+		r = wire.Record{
+			Feed:  feedRegistry,
+			Type:  "member_joined",
+			Seq:   uint64(i) + 1,
+			PID:   p.id,
+			HH:    g.households[p.hh].id,
+			Area:  g.households[p.hh].areaCode(),
+			At:    g.joinTime(i),
+			Birth: int64(p.birth),
+			Sex:   p.sex,
+			Rel:   p.rel,
 		}
 		out = append(out, g.encode(&r, nil))
 	}
@@ -252,19 +249,19 @@ func hex6(x uint64) string {
 	return string(b[:])
 }
 
-// feed indexes, in the order of feed.Feeds.
+// feed indexes (package wire's), in the order of feed.Feeds.
 const (
-	feedRegistry uint8 = iota
-	feedHospital
-	feedPension
-	feedEmployment
-	feedDisability
-	numFeeds
+	feedRegistry   = wire.Registry
+	feedHospital   = wire.Hospital
+	feedPension    = wire.Pension
+	feedEmployment = wire.Employment
+	feedDisability = wire.Disability
 )
 
-var feedNames = [numFeeds]string{
-	feed.Registry, feed.Hospital, feed.Pension, feed.Employment, feed.Disability,
-}
+const secondsPerDay = 86400
 
-// eventPrefix starts each feed's event ids, as each agency numbers its own records.
-var eventPrefix = [numFeeds]string{"reg", "hosp", "pen", "emp", "dis"}
+// encode writes rec (numbering it if it is not yet), applying mut if not nil.
+func (g *Generator) encode(rec *wire.Record, mut *wire.Mutation) Event {
+	f, k, v := g.enc.Encode(rec, mut)
+	return Event{Feed: f, Key: k, Value: v}
+}
