@@ -1,8 +1,9 @@
 // Package feedgen generates a synthetic population of households and the raw JSON change events
 // the partner agencies would publish about it: the civil-affairs registry, hospital admissions
 // and discharges, pensions, employment and disability certificates, in the formats of docs/feeds.md
-// (the feed contract of docs/design.md). It feeds the demo, the benchmarks and the kill tests, and can produce to
-// any Kafka cluster (Produce).
+// (the feed contract of docs/design.md). It feeds the demo, the benchmarks and the kill tests;
+// stream/feedgen/produce sends its events to any Kafka cluster, and stream/feedgen/wire writes
+// each event as an agency would (and the ways agencies get it wrong).
 //
 // A Generator is deterministic: the same Config gives the same events, byte for byte. It holds
 // the whole population in memory (about 60 MB for the default 130,000 households) and is not
@@ -10,7 +11,8 @@
 //
 // It knows nothing of the risk model: people's lives are simulated (jobs lost and found,
 // admissions, pensions, disabilities, births, deaths) and households end at risk as a
-// consequence, not by construction. The package imports stream only for the feed names.
+// consequence, not by construction. It imports nothing of the project but its own wire format
+// (and, through it, stream/feed's feed names).
 package feedgen
 
 import (
