@@ -169,7 +169,7 @@ func (m *Model) prepare(p *prepared, h *Household) {
 // criticalICD reports whether an ICD-10 code lies in the model's critical-illness ranges.
 func (m *Model) criticalICD(code string) bool {
 	for _, r := range m.critical10 {
-		if in, ok := r.containsRaw(code); !ok || in {
+		if in, ok := r.ContainsRaw(code); !ok || in {
 			return in
 		}
 	}

@@ -1,6 +1,10 @@
 package scorer
 
-import "time"
+import (
+	"time"
+
+	"safetynet/scorer/modelfile"
+)
 
 // Dimension names, in the order they are reported.
 const (
@@ -18,9 +22,9 @@ var Dimensions = []string{DimDemographic, DimIncome, DimEmployment, DimHealth, D
 // Level names. None is the empty string.
 const (
 	LevelNone    = ""
-	LevelWatch   = "watch"
-	LevelWarning = "warning"
-	LevelUrgent  = "urgent"
+	LevelWatch   = modelfile.LevelWatch
+	LevelWarning = modelfile.LevelWarning
+	LevelUrgent  = modelfile.LevelUrgent
 )
 
 // Assessment is the model's verdict on one household at one instant, with its reasons.

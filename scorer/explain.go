@@ -199,18 +199,18 @@ func (ex *explainer) health() {
 	}
 	w, r := ex.m.health, ex.m.healthRecent
 	if plain.n > 0 {
-		zh := ex.f("住院 %d 次（近 %d %s），自付 %Y", plain.n, w.N, w.unitText(true, 1), plain.oop)
+		zh := ex.f("住院 %d 次（近 %d %s），自付 %Y", plain.n, w.N, w.UnitText(true, 1), plain.oop)
 		if plain.older > 0 {
-			zh.to = ex.f("，其中 %d 次出院已超过 %d %s", plain.older, r.N, r.unitText(true, 1)).to
+			zh.to = ex.f("，其中 %d 次出院已超过 %d %s", plain.older, r.N, r.UnitText(true, 1)).to
 		}
-		en := ex.f("%d %s in %d %s, out-of-pocket ¥%E", plain.n, plural(plain.n, "admission", "admissions"), w.N, w.unitText(false, w.N), plain.oop)
+		en := ex.f("%d %s in %d %s, out-of-pocket ¥%E", plain.n, plural(plain.n, "admission", "admissions"), w.N, w.UnitText(false, w.N), plain.oop)
 		if plain.older > 0 {
-			en.to = ex.f(", %d discharged over %d %s ago", plain.older, r.N, r.unitText(false, r.N)).to
+			en.to = ex.f(", %d discharged over %d %s ago", plain.older, r.N, r.UnitText(false, r.N)).to
 		}
 		ex.add(DimHealth, "health.admissions", plain.pts, zh, en)
 	}
 	if crit.n > 0 {
-		zh := ex.f("大病住院 %d 次（近 %d %s", crit.n, w.N, w.unitText(true, 1))
+		zh := ex.f("大病住院 %d 次（近 %d %s", crit.n, w.N, w.UnitText(true, 1))
 		for i, c := range crit.codeList[:crit.codes] {
 			sep := "、"
 			if i == 0 {
@@ -220,9 +220,9 @@ func (ex *explainer) health() {
 		}
 		zh.to = ex.f("），自付 %Y", crit.oop).to
 		if crit.older > 0 {
-			zh.to = ex.f("，其中 %d 次出院已超过 %d %s", crit.older, r.N, r.unitText(true, 1)).to
+			zh.to = ex.f("，其中 %d 次出院已超过 %d %s", crit.older, r.N, r.UnitText(true, 1)).to
 		}
-		en := ex.f("%d critical-illness %s in %d %s", crit.n, plural(crit.n, "admission", "admissions"), w.N, w.unitText(false, w.N))
+		en := ex.f("%d critical-illness %s in %d %s", crit.n, plural(crit.n, "admission", "admissions"), w.N, w.UnitText(false, w.N))
 		for i, c := range crit.codeList[:crit.codes] {
 			sep := ", "
 			if i == 0 {
@@ -235,7 +235,7 @@ func (ex *explainer) health() {
 		}
 		en.to = ex.f(", out-of-pocket ¥%E", crit.oop).to
 		if crit.older > 0 {
-			en.to = ex.f(", %d discharged over %d %s ago", crit.older, r.N, r.unitText(false, r.N)).to
+			en.to = ex.f(", %d discharged over %d %s ago", crit.older, r.N, r.UnitText(false, r.N)).to
 		}
 		ex.add(DimHealth, "health.critical_illness", crit.pts, zh, en)
 	}
@@ -248,14 +248,14 @@ func (ex *explainer) medical(pts, oop, income float64) {
 	w := ex.m.health
 	if income <= 0 {
 		ex.add(DimRigid, "rigid.medical", pts,
-			ex.f("近 %d %s自付医疗费 %Y，家庭无收入", w.N, w.unitText(true, 1), oop),
-			ex.f("out-of-pocket medical costs ¥%E in %d %s, with no household income", oop, w.N, w.unitText(false, w.N)))
+			ex.f("近 %d %s自付医疗费 %Y，家庭无收入", w.N, w.UnitText(true, 1), oop),
+			ex.f("out-of-pocket medical costs ¥%E in %d %s, with no household income", oop, w.N, w.UnitText(false, w.N)))
 		return
 	}
 	share := int(math.Round(100 * oop / (12 * income)))
 	ex.add(DimRigid, "rigid.medical", pts,
-		ex.f("近 %d %s自付医疗费 %Y，相当于家庭年收入的 %d%%", w.N, w.unitText(true, 1), oop, share),
-		ex.f("out-of-pocket medical costs ¥%E in %d %s, %d%% of a year's household income", oop, w.N, w.unitText(false, w.N), share))
+		ex.f("近 %d %s自付医疗费 %Y，相当于家庭年收入的 %d%%", w.N, w.UnitText(true, 1), oop, share),
+		ex.f("out-of-pocket medical costs ¥%E in %d %s, %d%% of a year's household income", oop, w.N, w.UnitText(false, w.N), share))
 }
 
 func (ex *explainer) school(pts float64, n int) {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"safetynet/scorer/modelfile"
 )
 
 func TestDefaultModel(t *testing.T) {
@@ -154,12 +156,12 @@ func TestICD10(t *testing.T) {
 		}
 	}
 	// Subcategory ends.
-	r, err := parseICDRange("C92.0–C92.2")
+	r, err := modelfile.ParseICDRange("C92.0–C92.2")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for code, want := range map[string]bool{"C920": true, "C921": true, "C922": true, "C9221": true, "C923": false, "C91": false} {
-		if got := r.contains(code); got != want {
+		if got := r.Contains(code); got != want {
 			t.Errorf("C92.0–C92.2 contains %s = %v, want %v", code, got, want)
 		}
 	}
@@ -179,9 +181,9 @@ func TestSpan(t *testing.T) {
 		{"36h", base.Add(36 * time.Hour)},
 	}
 	for _, tc := range tests {
-		s, err := parseSpan(tc.text)
+		s, err := modelfile.ParseSpan(tc.text)
 		if err != nil {
-			t.Fatalf("parseSpan(%q): %v", tc.text, err)
+			t.Fatalf("modelfile.ParseSpan(%q): %v", tc.text, err)
 		}
 		if got := s.After(base); !got.Equal(tc.want) {
 			t.Errorf("%s after %s = %s, want %s", tc.text, base, got, tc.want)
@@ -191,8 +193,8 @@ func TestSpan(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "12", "mo", "-3mo", "0d", "1.5mo", "3 mo", "12m"} {
-		if _, err := parseSpan(bad); err == nil {
-			t.Errorf("parseSpan(%q) accepted", bad)
+		if _, err := modelfile.ParseSpan(bad); err == nil {
+			t.Errorf("modelfile.ParseSpan(%q) accepted", bad)
 		}
 	}
 }
@@ -259,5 +261,12 @@ func TestLevelRank(t *testing.T) {
 		if got := LevelRank(level); got != want {
 			t.Errorf("LevelRank(%q) = %d, want %d", level, got, want)
 		}
+	}
+}
+
+// The model file names the weights as the scorer names its dimensions.
+func TestWeightNamesAreDimensions(t *testing.T) {
+	if got, want := strings.Join(modelfile.WeightNames, ","), strings.Join(Dimensions, ","); got != want {
+		t.Errorf("modelfile.WeightNames %s, want the dimensions %s", got, want)
 	}
 }

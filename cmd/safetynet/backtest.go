@@ -10,8 +10,9 @@ import (
 
 	"safetynet/internal/app"
 	"safetynet/internal/backtest"
+	"safetynet/internal/backtest/report"
+	"safetynet/internal/cli"
 	"safetynet/scorer"
-	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
 )
 
@@ -31,9 +32,9 @@ func addSourceFlags(fs *flag.FlagSet) sourceFlags {
 }
 
 // open returns the source and a function to close it.
-func (s sourceFlags) open(c *call, progress io.Writer) (backtest.Source, func(), error) {
+func (s sourceFlags) open(c *cli.Call, progress io.Writer) (backtest.Source, func(), error) {
 	if *s.fromChangelog == (*s.dir != "") {
-		return nil, nil, c.badFlag("give either -state DIR or -from-changelog")
+		return nil, nil, c.BadFlag("give either -state DIR or -from-changelog")
 	}
 	if *s.fromChangelog {
 		cl, err := loadChangelog(c, *s.brokers, progress)
@@ -42,25 +43,22 @@ func (s sourceFlags) open(c *call, progress io.Writer) (backtest.Source, func(),
 		}
 		return cl, func() {}, nil
 	}
-	var key []byte
-	if k := os.Getenv(app.EnvPrefix + "STATE_ENCRYPTION_KEY"); k != "" {
-		var err error
-		if key, err = hex.DecodeString(k); err != nil {
-			return nil, nil, fmt.Errorf("%sSTATE_ENCRYPTION_KEY: not hex: %w", app.EnvPrefix, err)
-		}
+	key, err := stateKey()
+	if err != nil {
+		return nil, nil, err
 	}
 	return backtest.OpenState(*s.dir, key)
 }
 
 // kafka is the service's configuration (the environment, -brokers over
 // SAFETYNET_KAFKA_BROKERS) and its Kafka connection, for what needs a broker.
-func (s sourceFlags) kafka(c *call, what string) (app.Config, kafkaio.Kafka, error) {
+func (s sourceFlags) kafka(c *cli.Call, what string) (app.Config, kafkaio.Kafka, error) {
 	return kafkaConfig(c, *s.brokers, what)
 }
 
 // kafkaConfig is the service's configuration from the environment, with brokers (when given)
 // over SAFETYNET_KAFKA_BROKERS, and its Kafka connection; what names the flag that needs it.
-func kafkaConfig(c *call, brokers, what string) (app.Config, kafkaio.Kafka, error) {
+func kafkaConfig(c *cli.Call, brokers, what string) (app.Config, kafkaio.Kafka, error) {
 	environ := app.EnvironMap(os.Environ())
 	if brokers != "" {
 		environ[app.EnvPrefix+"KAFKA_BROKERS"] = brokers
@@ -70,7 +68,7 @@ func kafkaConfig(c *call, brokers, what string) (app.Config, kafkaio.Kafka, erro
 		return cfg, kafkaio.Kafka{}, err
 	}
 	if len(cfg.KafkaBrokers) == 0 {
-		return cfg, kafkaio.Kafka{}, c.badFlag("%s needs -brokers or %sKAFKA_BROKERS", what, app.EnvPrefix)
+		return cfg, kafkaio.Kafka{}, c.BadFlag("%s needs -brokers or %sKAFKA_BROKERS", what, app.EnvPrefix)
 	}
 	k, err := cfg.Kafka()
 	return cfg, k, err
@@ -79,21 +77,28 @@ func kafkaConfig(c *call, brokers, what string) (app.Config, kafkaio.Kafka, erro
 // loadChangelog reads every household's newest state from the changelog topic named by the
 // environment (SAFETYNET_TOPIC_CHANGELOG), on brokers (default SAFETYNET_KAFKA_BROKERS), with
 // the environment's Kafka settings (TLS, SASL); progress goes to progress.
-func loadChangelog(c *call, brokers string, progress io.Writer) (*backtest.Changelog, error) {
+func loadChangelog(c *cli.Call, brokers string, progress io.Writer) (*backtest.Changelog, error) {
 	cfg, k, err := kafkaConfig(c, brokers, "-from-changelog")
 	if err != nil {
 		return nil, err
 	}
-	p := backtest.NewProgress(progress, "changelog records")
-	cl := &backtest.Changelog{Kafka: k, Topic: cfg.Topics.Changelog, Progress: func(done, total int64) { p.Update(int(done), int(total)) }}
-	if err := cl.Load(c.ctx); err != nil {
-		return nil, err
-	}
-	p.Done()
-	return cl, nil
+	return backtest.LoadChangelog(c.Ctx, k, cfg.Topics.Changelog, progress)
 }
 
-func loadModel(c *call, flagName, path string) (*scorer.Model, error) {
+// stateKey is SAFETYNET_STATE_ENCRYPTION_KEY, decoded: nil when unset.
+func stateKey() ([]byte, error) {
+	k := os.Getenv(app.EnvPrefix + "STATE_ENCRYPTION_KEY")
+	if k == "" {
+		return nil, nil
+	}
+	key, err := hex.DecodeString(k)
+	if err != nil {
+		return nil, fmt.Errorf("%sSTATE_ENCRYPTION_KEY: not hex: %w", app.EnvPrefix, err)
+	}
+	return key, nil
+}
+
+func loadModel(c *cli.Call, flagName, path string) (*scorer.Model, error) {
 	if path == "" {
 		if p := os.Getenv(app.EnvPrefix + "MODEL_FILE"); p != "" {
 			path = p
@@ -108,17 +113,17 @@ func loadModel(c *call, flagName, path string) (*scorer.Model, error) {
 	return m, nil
 }
 
-func parseAt(c *call, s string) (time.Time, error) {
+func parseAt(c *cli.Call, s string) (time.Time, error) {
 	if s == "" {
 		return time.Now().UTC(), nil
 	}
 	return parseTimeFlag(c, "at", s)
 }
 
-func parseTimeFlag(c *call, name, s string) (time.Time, error) {
+func parseTimeFlag(c *cli.Call, name, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, c.badFlag("-%s %q: want RFC 3339, e.g. 2025-06-30T00:00:00Z", name, s)
+		return time.Time{}, c.BadFlag("-%s %q: want RFC 3339, e.g. 2025-06-30T00:00:00Z", name, s)
 	}
 	return t, nil
 }
@@ -130,8 +135,8 @@ func fairnessFlags(fs *flag.FlagSet) (low, high *float64, minCell *int) {
 }
 
 // backtestCmd runs `safetynet backtest`: both models over every stored household.
-func backtestCmd(c *call) error {
-	fs := c.flags()
+func backtestCmd(c *cli.Call) error {
+	fs := c.Flags()
 	modelPath := fs.String("model", "", "the candidate model file (required)")
 	baselinePath := fs.String("baseline", "", "the current model file (default $SAFETYNET_MODEL_FILE, else the built-in model)")
 	src := addSourceFlags(fs)
@@ -141,7 +146,7 @@ func backtestCmd(c *call) error {
 	top := fs.Int("top", 20, "changes listed in the summary")
 	replayFrom := fs.String("replay-from", "", "also replay the household-events topic (SAFETYNET_TOPIC_HOUSEHOLD_EVENTS; from its oldest retained record) through both models and count the alerts raised per week from this instant, RFC 3339; needs -brokers")
 	low, high, minCell := fairnessFlags(fs)
-	if err := c.parse(fs, 0, 0); err != nil {
+	if err := c.Parse(fs, 0, 0); err != nil {
 		return err
 	}
 	var (
@@ -155,21 +160,21 @@ func backtestCmd(c *call) error {
 			return err
 		}
 		if !from.Before(time.Now()) {
-			return c.badFlag("-replay-from %s is not in the past", *replayFrom)
+			return c.BadFlag("-replay-from %s is not in the past", *replayFrom)
 		}
 		if replayCfg, replayKafka, err = src.kafka(c, "-replay-from"); err != nil {
 			return err
 		}
 	}
 	if *modelPath == "" {
-		return c.badFlag("-model: the candidate model file is required")
+		return c.BadFlag("-model: the candidate model file is required")
 	}
 	if *out == "" {
-		return c.badFlag("-out: an output directory is required")
+		return c.BadFlag("-out: an output directory is required")
 	}
 	fo := backtest.FairnessOptions{Low: *low, High: *high, MinCell: *minCell}
 	if err := fo.Check(); err != nil {
-		return c.badFlag("%v", err)
+		return c.BadFlag("%v", err)
 	}
 	m, err := loadModel(c, "model", *modelPath)
 	if err != nil {
@@ -183,12 +188,12 @@ func backtestCmd(c *call) error {
 	if err != nil {
 		return err
 	}
-	source, closeSrc, err := src.open(c, c.stderr)
+	source, closeSrc, err := src.open(c, c.Stderr)
 	if err != nil {
 		return err
 	}
 	defer closeSrc()
-	p := backtest.NewProgress(c.stderr, "households")
+	p := backtest.NewProgress(c.Stderr, "households")
 	r, err := backtest.Run(source, backtest.Options{Baseline: base, Model: m, At: t, AreaPrefix: *areaPrefix,
 		Fairness: fo, Progress: func(n int) { p.Update(n, 0) }})
 	if err != nil {
@@ -196,8 +201,8 @@ func backtestCmd(c *call) error {
 	}
 	p.Done()
 	if *replayFrom != "" {
-		rp := backtest.NewProgress(c.stderr, "household events replayed")
-		r.Replay, err = backtest.RunReplay(c.ctx, backtest.ReplayOptions{Kafka: replayKafka, Topic: replayCfg.Topics.HouseholdEvents,
+		rp := backtest.NewProgress(c.Stderr, "household events replayed")
+		r.Replay, err = backtest.RunReplay(c.Ctx, backtest.ReplayOptions{Kafka: replayKafka, Topic: replayCfg.Topics.HouseholdEvents,
 			Baseline: base, Model: m, From: from, MaxMembers: replayCfg.MaxHouseholdMembers,
 			Progress: func(done, total int64) { rp.Update(int(done), int(total)) }})
 		if err != nil {
@@ -205,33 +210,33 @@ func backtestCmd(c *call) error {
 		}
 		rp.Done()
 	}
-	if err := backtest.WriteDir(*out, r); err != nil {
+	if err := report.WriteDir(*out, r); err != nil {
 		return err
 	}
-	backtest.Summary(c.stdout, r, *top)
-	fmt.Fprintf(c.stdout, "\nwrote %s/report.json and %s/report.html\n", *out, *out)
+	report.Summary(c.Stdout, r, *top)
+	fmt.Fprintf(c.Stdout, "\nwrote %s/report.json and %s/report.html\n", *out, *out)
 	return nil
 }
 
 // fairnessCmd runs `safetynet fairness`: alert rates per area and group of the stored levels
 // (or of a model's re-assessment with -model).
-func fairnessCmd(c *call) error {
-	fs := c.flags()
+func fairnessCmd(c *cli.Call) error {
+	fs := c.Flags()
 	src := addSourceFlags(fs)
 	modelPath := fs.String("model", "", "re-assess with this model file instead of reading the stored levels")
 	at := fs.String("at", "", "with -model: assess at this instant, RFC 3339 (default: now)")
 	out := fs.String("out", "", "directory for fairness.json and fairness.html (required)")
 	areaPrefix := fs.Int("area-prefix", 6, "characters of the area code that make an area (2 province, 4 city, 6 county)")
 	low, high, minCell := fairnessFlags(fs)
-	if err := c.parse(fs, 0, 0); err != nil {
+	if err := c.Parse(fs, 0, 0); err != nil {
 		return err
 	}
 	if *out == "" {
-		return c.badFlag("-out: an output directory is required")
+		return c.BadFlag("-out: an output directory is required")
 	}
 	fo := backtest.FairnessOptions{Low: *low, High: *high, MinCell: *minCell}
 	if err := fo.Check(); err != nil {
-		return c.badFlag("%v", err)
+		return c.BadFlag("%v", err)
 	}
 	var m *scorer.Model
 	if *modelPath != "" {
@@ -244,43 +249,28 @@ func fairnessCmd(c *call) error {
 	if err != nil {
 		return err
 	}
-	source, closeSrc, err := src.open(c, c.stderr)
+	source, closeSrc, err := src.open(c, c.Stderr)
 	if err != nil {
 		return err
 	}
 	defer closeSrc()
-	p := backtest.NewProgress(c.stderr, "households")
-	var subjects []backtest.Subject
-	version := ""
-	err = source.Households(func(id string, v []byte) error {
-		h, err := household.Decode(v)
-		if err != nil {
-			return fmt.Errorf("household %s: %w", id, err)
-		}
-		s := backtest.SubjectOf(h, t, *areaPrefix)
-		if m != nil {
-			s.Flagged = m.Classify(scorer.Score(m, h.Scorer(), t), h.Level) != ""
-			version = m.Version
-		}
-		subjects = append(subjects, s)
-		if len(subjects)%1000 == 0 {
-			p.Update(len(subjects), 0)
-		}
-		return nil
-	})
+	p := backtest.NewProgress(c.Stderr, "households")
+	subjects, err := backtest.Subjects(source, m, t, *areaPrefix, func(n int) { p.Update(n, 0) })
 	if err != nil {
 		return err
 	}
 	p.Update(len(subjects), 0)
 	p.Done()
 	f := backtest.ComputeFairness(subjects, fo)
-	f.ModelVersion = version
+	if m != nil && len(subjects) > 0 {
+		f.ModelVersion = m.Version
+	}
 	o := backtest.PrecisionRecall(nil, nil)
-	if err := backtest.WriteFairnessDir(*out, f, o); err != nil {
+	if err := report.WriteFairnessDir(*out, f, o); err != nil {
 		return err
 	}
-	backtest.FairnessSummary(c.stdout, f)
-	backtest.OutcomeSummary(c.stdout, o)
-	fmt.Fprintf(c.stdout, "\nwrote %s/fairness.json and %s/fairness.html\n", *out, *out)
+	report.FairnessSummary(c.Stdout, f)
+	report.OutcomeSummary(c.Stdout, o)
+	fmt.Fprintf(c.Stdout, "\nwrote %s/fairness.json and %s/fairness.html\n", *out, *out)
 	return nil
 }

@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"safetynet/internal/bench"
+	"safetynet/internal/cli"
 )
 
 // benchCmd parses the bench's flags and runs it (internal/bench) against this binary.
-func benchCmd(c *call) error {
-	fs := c.flags()
+func benchCmd(c *cli.Call) error {
+	fs := c.Flags()
 	o := bench.Options{}
 	fs.IntVar(&o.Events, "events", 1_000_000, "change events of the end-to-end throughput run")
 	fs.IntVar(&o.Households, "households", 130_000, "households of the throughput and latency runs")
@@ -22,7 +23,7 @@ func benchCmd(c *call) error {
 	fs.StringVar(&o.Out, "out", "docs/benchmarks.md", "report file (empty: print only)")
 	fs.BoolVar(&o.Profile, "profile", false, "save CPU and allocation profiles of the service (throughput run, and loading the big state) in -dir, from its /debug/pprof")
 	quick := fs.Bool("quick", false, "a tiny run (seconds): 20,000 events, 2,000 households, 5,000 in state, 2 s per load")
-	if err := c.parse(fs, 0, 0); err != nil {
+	if err := c.Parse(fs, 0, 0); err != nil {
 		return err
 	}
 	if *quick { // tiny defaults; sizes given explicitly still win
@@ -38,12 +39,12 @@ func benchCmd(c *call) error {
 		}
 	}
 	if o.Events < 1 || o.Households < 1 || o.StateHouseholds < 1 || o.Partitions < 1 {
-		return c.badFlag("-events, -households, -state-households and -partitions must be positive")
+		return c.BadFlag("-events, -households, -state-households and -partitions must be positive")
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("bench: the service binary: %w", err)
 	}
 	o.Binary = exe
-	return bench.Run(c.ctx, o, c.stdout)
+	return bench.Run(c.Ctx, o, c.Stdout)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"safetynet/internal/app"
+	"safetynet/internal/cli"
 	"safetynet/scorer"
 )
 
@@ -13,7 +14,7 @@ import (
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code := exitCode(dispatch(t.Context(), args, &out, &errOut), &errOut)
+	code := cli.ExitCode(dispatch(t.Context(), args, &out, &errOut), &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -21,20 +22,20 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 // then the flags.
 func TestHelp(t *testing.T) {
 	for _, c := range commands {
-		t.Run(c.name, func(t *testing.T) {
-			code, out, errOut := runCLI(t, append(strings.Fields(c.name), "-h")...)
+		t.Run(c.Name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, append(strings.Fields(c.Name), "-h")...)
 			if code != 0 || errOut != "" {
 				t.Fatalf("exit %d, stderr %q; want 0 and nothing", code, errOut)
 			}
 			lines := strings.Split(out, "\n")
-			if want := "Usage: safetynet " + strings.TrimSpace(c.name+" "+c.args); lines[0] != want {
+			if want := "Usage: safetynet " + strings.TrimSpace(c.Name+" "+c.Args); lines[0] != want {
 				t.Errorf("first line %q, want %q", lines[0], want)
 			}
-			if len(lines) < 3 || lines[1] != "" || !strings.EqualFold(strings.TrimSuffix(lines[2], "."), c.desc) {
+			if len(lines) < 3 || lines[1] != "" || !strings.EqualFold(strings.TrimSuffix(lines[2], "."), c.Desc) {
 				t.Errorf("no description line after the usage line:\n%s", out)
 			}
-			if strings.Contains(c.args, "[flags]") != strings.Contains(out, "\nFlags:\n") {
-				t.Errorf("usage line %q and the flags section disagree:\n%s", c.args, out)
+			if strings.Contains(c.Args, "[flags]") != strings.Contains(out, "\nFlags:\n") {
+				t.Errorf("usage line %q and the flags section disagree:\n%s", c.Args, out)
 			}
 		})
 	}

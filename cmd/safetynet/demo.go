@@ -1,235 +1,37 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-	"golang.org/x/sync/errgroup"
-
-	"safetynet/internal/app"
-	"safetynet/stream/embedded"
-	"safetynet/stream/feed"
+	"safetynet/internal/cli"
+	"safetynet/internal/demo"
 	"safetynet/stream/feedgen"
-	"safetynet/stream/household"
-	"safetynet/stream/kafkaio"
-	"safetynet/stream/topics"
 )
 
-// demoCmd runs everything on one machine: the embedded broker, a synthetic population's feeds,
-// and the service, printing alerts as they happen.
-func demoCmd(c *call) error {
-	ctx, stdout, stderr := c.ctx, c.stdout, c.stderr
-	fs := c.flags()
-	brokerAddr := fs.String("broker", "127.0.0.1:9092", "address of the embedded broker")
-	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP API and /metrics")
-	dir := fs.String("state", "data/demo", "state directory (emptied at start: the embedded broker starts empty too)")
-	households := fs.Int("households", feedgen.DefaultHouseholds, "households in the synthetic population")
-	rate := fs.Float64("rate", 2000, "feed change events per second (the registry is sent first, unpaced)")
-	seed := fs.Uint64("seed", 1, "seed of the synthetic population")
-	partitions := fs.Int("partitions", 4, "partitions of every topic")
-	lines := fs.Int("lines", 5, "alert lines printed per second at most (the rest are counted)")
-	verbose := fs.Bool("v", false, "log at info level (default: warnings only)")
-	visitShare := fs.Float64("visit-share", 0.6, "share of the cases opened by raised alerts that simulated caseworkers assign and visit (0 to 1)")
-	visitDelay := fs.Duration("visit-delay", 20*time.Second, "mean wait from an alert to the simulated assignment, and again to the visit")
-	if err := c.parse(fs, 0, 0); err != nil {
+// demoCmd runs everything on one machine (internal/demo): the embedded broker, a synthetic
+// population's feeds, and the service, printing alerts as they happen.
+func demoCmd(c *cli.Call) error {
+	fs := c.Flags()
+	o := demo.Options{Version: version}
+	fs.StringVar(&o.Broker, "broker", "127.0.0.1:9092", "address of the embedded broker")
+	fs.StringVar(&o.HTTP, "http", "127.0.0.1:8080", "address of the HTTP API and /metrics")
+	fs.StringVar(&o.Dir, "state", "data/demo", "state directory (emptied at start: the embedded broker starts empty too)")
+	fs.IntVar(&o.Households, "households", feedgen.DefaultHouseholds, "households in the synthetic population")
+	fs.Float64Var(&o.Rate, "rate", 2000, "feed change events per second (the registry is sent first, unpaced)")
+	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the synthetic population")
+	fs.IntVar(&o.Partitions, "partitions", 4, "partitions of every topic")
+	fs.IntVar(&o.Lines, "lines", 5, "alert lines printed per second at most (the rest are counted)")
+	fs.BoolVar(&o.Verbose, "v", false, "log at info level (default: warnings only)")
+	fs.Float64Var(&o.VisitShare, "visit-share", 0.6, "share of the cases opened by raised alerts that simulated caseworkers assign and visit (0 to 1)")
+	fs.DurationVar(&o.VisitDelay, "visit-delay", 20*time.Second, "mean wait from an alert to the simulated assignment, and again to the visit")
+	if err := c.Parse(fs, 0, 0); err != nil {
 		return err
 	}
-	if *visitShare < 0 || *visitShare > 1 {
-		return c.badFlag("-visit-share %g: want a share from 0 to 1", *visitShare)
+	if o.VisitShare < 0 || o.VisitShare > 1 {
+		return c.BadFlag("-visit-share %g: want a share from 0 to 1", o.VisitShare)
 	}
-	if *visitDelay <= 0 {
-		return c.badFlag("-visit-delay %s: want a positive duration", *visitDelay)
+	if o.VisitDelay <= 0 {
+		return c.BadFlag("-visit-delay %s: want a positive duration", o.VisitDelay)
 	}
-	if !strings.HasPrefix(filepath.Clean(*dir), "data") && !*verbose {
-		// Refuse to empty a directory that does not look like demo data.
-		if _, err := os.Stat(filepath.Join(*dir, "SAFETYNET_FORMAT")); err == nil {
-			return fmt.Errorf("demo: -state %s holds a safetynet state directory outside data/; refusing to empty it", *dir)
-		}
-	}
-	if err := os.RemoveAll(*dir); err != nil {
-		return fmt.Errorf("demo: empty %s: %w", *dir, err)
-	}
-
-	topics := topics.Default()
-	broker, err := embedded.Start(*brokerAddr, *partitions, allTopics(topics)...)
-	if err != nil {
-		return fmt.Errorf("demo: %w (is another demo or Kafka on that port? try -broker 127.0.0.1:0)", err)
-	}
-	defer broker.Close()
-	addr := broker.Addrs()[0]
-
-	// Named callers, one per role the demo shows. The caseworker is limited to area 420106 (武昌区,
-	// one of the synthetic population's districts); the supervisor sees every area.
-	caseworker, supervisor, auditor := randomHex(16), randomHex(16), randomHex(16)
-	callers := strings.Join([]string{
-		"demo-caseworker:" + caseworker + ":caseworker:420106",
-		"demo-supervisor:" + supervisor + ":supervisor",
-		"demo-auditor:" + auditor + ":auditor",
-	}, ",")
-	cfg, err := app.LoadConfig(map[string]string{
-		app.EnvPrefix + "KAFKA_BROKERS": addr,
-		app.EnvPrefix + "STATE_DIR":     filepath.Join(*dir, "state"),
-		app.EnvPrefix + "PSEUDONYM_KEY": randomHex(32),
-		app.EnvPrefix + "API_TOKENS":    callers,
-		app.EnvPrefix + "HTTP_ADDR":     *httpAddr,
-		app.EnvPrefix + "LOG_FORMAT":    "text",
-		app.EnvPrefix + "LOG_LEVEL":     map[bool]string{true: "info", false: "warn"}[*verbose],
-	})
-	if err != nil {
-		return err
-	}
-
-	printer := newAlertPrinter(stdout, *lines)
-	visits := feedgen.NewVisits(feedgen.VisitConfig{Share: *visitShare, Delay: *visitDelay, Seed: *seed,
-		Caseworkers: []string{"demo-caseworker", "caseworker-2", "caseworker-3"}})
-	onAlert := func(a household.Alert) {
-		printer.alert(a)
-		visits.Alert(a)
-	}
-	listening := make(chan string, 1)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return app.Run(gctx, cfg, app.Options{Stderr: stderr, Version: version, OnAlert: onAlert, Listening: listening})
-	})
-	var api string
-	select {
-	case api = <-listening:
-	case <-gctx.Done():
-		return g.Wait()
-	}
-	fmt.Fprintf(stdout, `safetynet demo
-  broker    %s (embedded; topics %s …)
-  API       http://%s
-  UI        http://%s/ui/   (sign in with a token below: the caseworker's inbox, the supervisor's statistics)
-  tokens    supervisor (every area)  SUPERVISOR=%s
-            caseworker (area 420106) CASEWORKER=%s
-            auditor                  AUDITOR=%s
-  try       curl -s -H "Authorization: Bearer $SUPERVISOR" 'http://%s/v1/alerts?level=urgent&limit=3'
-            curl -s -H "Authorization: Bearer $SUPERVISOR" http://%s/v1/households/<household_id from an alert>
-            curl -s -H "Authorization: Bearer $CASEWORKER" 'http://%s/v1/cases?status=open&limit=3'   (area 420106 only)
-            curl -s -H "Authorization: Bearer $AUDITOR" 'http://%s/v1/audit?caller=demo-supervisor'
-            curl -s http://%s/metrics | grep ^safetynet_
-  feeds     %d households, %.0f events/s, seed %d; stop with Ctrl-C
-  visits    %.0f%% of raised cases assigned and visited by simulated caseworkers after ~%s each
-
-`, addr, topics.Registry, api, api, supervisor, caseworker, auditor, api, api, api, api, api, *households, *rate, *seed, *visitShare*100, *visitDelay)
-
-	g.Go(func() error { return printer.run(gctx) })
-	casework := kafkaio.Kafka{Brokers: []string{addr}}.Writer(topics.Casework, kafkaio.HouseholdBalancer())
-	defer casework.Close()
-	g.Go(func() error {
-		return visits.Run(gctx, func(ctx context.Context, key, value []byte) error {
-			return casework.WriteMessages(ctx, kafka.Message{Key: key, Value: value})
-		})
-	})
-	g.Go(func() error {
-		err := produceDemo(gctx, addr, topics, feedgen.Config{Seed: *seed, Households: *households, Start: time.Now().UTC()}, *rate, stdout)
-		if err != nil && gctx.Err() == nil {
-			return fmt.Errorf("demo feeds: %w", err)
-		}
-		return nil
-	})
-	err = g.Wait()
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
-}
-
-// produceDemo sends the population's registry, then its change events at rate until the
-// simulated clock reaches today: events after today would be refused as from the future.
-func produceDemo(ctx context.Context, addr string, topics topics.Topics, cfg feedgen.Config, rate float64, stdout io.Writer) error {
-	gen := feedgen.New(cfg)
-	_, people := gen.Population()
-	byFeed := map[string]string{}
-	for _, f := range feed.Feeds {
-		byFeed[f] = topics.Feed(f)
-	}
-	registryDone := false
-	sent := 0
-	err := feedgen.Produce(ctx, []string{addr}, byFeed, gen, feedgen.ProduceOptions{
-		Rate:  rate,
-		Until: time.Now(),
-		OnProduced: func(n int) {
-			sent = n
-			if !registryDone && n >= people {
-				registryDone = true
-				fmt.Fprintf(stdout, "feeds: registry of %d people sent; now 18 months of hospital, pension, employment and disability changes\n", people)
-			}
-		},
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "feeds: %d events sent, history has reached today; the monitor goes on re-assessing households as time passes\n", sent)
-	return nil
-}
-
-// alertPrinter prints alerts as one readable line each, at most perSecond lines a second; it
-// counts the rest and says how many it skipped.
-type alertPrinter struct {
-	w         io.Writer
-	perSecond int
-
-	mu      sync.Mutex
-	printed int
-	skipped int
-	total   map[string]int
-}
-
-func newAlertPrinter(w io.Writer, perSecond int) *alertPrinter {
-	return &alertPrinter{w: w, perSecond: perSecond, total: map[string]int{}}
-}
-
-func (p *alertPrinter) alert(a household.Alert) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.total[a.Status]++
-	if p.printed >= p.perSecond {
-		p.skipped++
-		return
-	}
-	p.printed++
-	fmt.Fprintf(p.w, "%s  %s\n", a.EmittedAt.Format("15:04:05"), a.Summary)
-}
-
-func (p *alertPrinter) run(ctx context.Context) error {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	report := time.NewTicker(15 * time.Second)
-	defer report.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-			p.mu.Lock()
-			p.printed = 0
-			p.mu.Unlock()
-		case <-report.C:
-			p.mu.Lock()
-			if p.skipped > 0 {
-				fmt.Fprintf(p.w, "… %d more alerts not printed (raised %d, escalated %d, deescalated %d, resolved %d so far); list them at /v1/alerts\n",
-					p.skipped, p.total[household.StatusRaised], p.total[household.StatusEscalated], p.total[household.StatusDeescalated], p.total[household.StatusResolved])
-				p.skipped = 0
-			}
-			p.mu.Unlock()
-		}
-	}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return demo.Run(c.Ctx, o, c.Stdout, c.Stderr)
 }

@@ -10,20 +10,22 @@ import (
 	"time"
 
 	"safetynet/internal/app"
+	"safetynet/internal/cli"
 	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
+	"safetynet/stream/feedgen/produce"
 )
 
 // feedgenCmd produces a synthetic population's feed events to a Kafka cluster: the registry
 // first, then the change events, at a rate, until a limit or Ctrl-C. Brokers, TLS, SASL and topic
 // names come from the same SAFETYNET_* variables as `run`; flags override the brokers.
-func feedgenCmd(cl *call) error {
-	ctx, stdout, stderr := cl.ctx, cl.stdout, cl.stderr
+func feedgenCmd(cl *cli.Call) error {
+	ctx, stdout, stderr := cl.Ctx, cl.Stdout, cl.Stderr
 	var c app.Config
 	if err := app.ParseEnv(&c, app.EnvironMap(os.Environ())); err != nil {
 		return err
 	}
-	fs := cl.flags()
+	fs := cl.Flags()
 	brokers := fs.String("brokers", strings.Join(c.KafkaBrokers, ","), "Kafka bootstrap brokers, comma-separated (default from SAFETYNET_KAFKA_BROKERS)")
 	households := fs.Int("households", feedgen.DefaultHouseholds, "households in the population (about 1.63 people each)")
 	seed := fs.Uint64("seed", 1, "seed of the population and its history; the same flags give the same events")
@@ -35,30 +37,30 @@ func feedgenCmd(cl *call) error {
 	startFlag := fs.String("start", "", "the simulated now, RFC 3339 or YYYY-MM-DD: events begin 18 months before it (default today)")
 	untilStart := fs.Bool("until-start", false, "stop when the simulated clock reaches -start (later events would be refused as from the future when -start is today)")
 	skipRegistry := fs.Bool("skip-registry", false, "do not send the registry (it was sent by an earlier run)")
-	if err := cl.parse(fs, 0, 0); err != nil {
+	if err := cl.Parse(fs, 0, 0); err != nil {
 		return err
 	}
 	start := time.Now().UTC().Truncate(24 * time.Hour)
 	if *startFlag != "" {
 		var err error
 		if start, err = parseFeedgenStart(*startFlag); err != nil {
-			return cl.badFlag("-start: %v", err)
+			return cl.BadFlag("-start: %v", err)
 		}
 	}
 	if *households <= 0 {
-		return cl.badFlag("-households %d: want at least 1", *households)
+		return cl.BadFlag("-households %d: want at least 1", *households)
 	}
 	for name, v := range map[string]float64{"malformed": *malformed, "duplicates": *duplicates, "unknown": *unknown} {
 		if v < 0 || v > 0.5 {
-			return cl.badFlag("-%s %v: want a fraction from 0 to 0.5", name, v)
+			return cl.BadFlag("-%s %v: want a fraction from 0 to 0.5", name, v)
 		}
 	}
 	if *rate < 0 || *limit < 0 {
-		return cl.badFlag("-rate and -limit must not be negative")
+		return cl.BadFlag("-rate and -limit must not be negative")
 	}
 	c.KafkaBrokers = splitBrokers(*brokers)
 	if len(c.KafkaBrokers) == 0 {
-		return cl.badFlag("no brokers (-brokers or SAFETYNET_KAFKA_BROKERS)")
+		return cl.BadFlag("no brokers (-brokers or SAFETYNET_KAFKA_BROKERS)")
 	}
 	k, err := c.Kafka()
 	if err != nil {
@@ -81,7 +83,7 @@ func feedgenCmd(cl *call) error {
 	nh, np := g.Population()
 	fmt.Fprintf(stdout, "feedgen: %d households, %d people, seed %d; events from %s; to %s\n",
 		nh, np, *seed, start.Add(-feedgen.History).Format(time.DateOnly), strings.Join(c.KafkaBrokers, ","))
-	opts := feedgen.ProduceOptions{
+	opts := produce.Options{
 		Rate:         *rate,
 		Limit:        *limit,
 		SkipRegistry: *skipRegistry,
@@ -93,7 +95,7 @@ func feedgenCmd(cl *call) error {
 	}
 	var sent int
 	opts.OnProduced = func(n int) { sent = n }
-	err = feedgen.Produce(ctx, c.KafkaBrokers, topics, g, opts)
+	err = produce.Run(ctx, c.KafkaBrokers, topics, g, opts)
 	fmt.Fprintf(stdout, "feedgen: %d events acknowledged; simulated clock at %s\n", sent, g.Now().Format(time.RFC3339))
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil // Ctrl-C: a normal end

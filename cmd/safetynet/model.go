@@ -8,42 +8,43 @@ import (
 	"os"
 	"time"
 
+	"safetynet/internal/cli"
 	"safetynet/scorer"
 )
 
 // modelCheckCmd runs `safetynet model check FILE`.
-func modelCheckCmd(c *call) error {
-	fs := c.flags()
-	if err := c.parse(fs, 1, 1); err != nil {
+func modelCheckCmd(c *cli.Call) error {
+	fs := c.Flags()
+	if err := c.Parse(fs, 1, 1); err != nil {
 		return err
 	}
 	m, err := scorer.LoadFile(fs.Arg(0))
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
-	fmt.Fprintf(c.stdout, "ok: %s\n", m.Summary())
+	fmt.Fprintf(c.Stdout, "ok: %s\n", m.Summary())
 	return nil
 }
 
 // modelShowCmd runs `safetynet model show`.
-func modelShowCmd(c *call) error {
-	if err := c.parse(c.flags(), 0, 0); err != nil {
+func modelShowCmd(c *cli.Call) error {
+	if err := c.Parse(c.Flags(), 0, 0); err != nil {
 		return err
 	}
-	_, err := c.stdout.Write(scorer.DefaultYAML())
+	_, err := c.Stdout.Write(scorer.DefaultYAML())
 	return err
 }
 
 // assessCmd runs `safetynet assess [-model FILE] [-at RFC3339] [-prev LEVEL] FILE.json`: it
 // assesses one household given as JSON (a scorer.Household) and prints the explanation.
-func assessCmd(c *call) error {
-	stdout := c.stdout
-	fs := c.flags()
+func assessCmd(c *cli.Call) error {
+	stdout := c.Stdout
+	fs := c.Flags()
 	modelPath := fs.String("model", "", "model file (default: the built-in model)")
 	at := fs.String("at", "", "assess at this instant, RFC 3339 (default: now)")
 	prev := fs.String("prev", "", "the household's previous level, for hysteresis: watch, warning or urgent")
 	asJSON := fs.Bool("json", false, "print the assessment as JSON instead of the explanation")
-	if err := c.parse(fs, 1, 1); err != nil {
+	if err := c.Parse(fs, 1, 1); err != nil {
 		return err
 	}
 	m := scorer.Default()
@@ -57,12 +58,12 @@ func assessCmd(c *call) error {
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339, *at)
 		if err != nil {
-			return c.badFlag("-at %q: want RFC 3339, e.g. 2025-06-30T00:00:00Z", *at)
+			return c.BadFlag("-at %q: want RFC 3339, e.g. 2025-06-30T00:00:00Z", *at)
 		}
 		now = t
 	}
 	if *prev != "" && scorer.LevelRank(*prev) == 0 {
-		return c.badFlag("-prev %q: want watch, warning or urgent", *prev)
+		return c.BadFlag("-prev %q: want watch, warning or urgent", *prev)
 	}
 	h, err := readHousehold(fs.Arg(0))
 	if err != nil {

@@ -2,13 +2,13 @@ package main
 
 import (
 	"bufio"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 
 	"safetynet/internal/app"
+	"safetynet/internal/cli"
 	"safetynet/state"
 	"safetynet/stream/household"
 )
@@ -17,8 +17,8 @@ import (
 // (read-only) or, with -from-changelog, from the changelog topic. Badger lets one process at a
 // time open a directory, so a running instance's directory cannot be read: its households are
 // on the changelog, and the error says so.
-func stateDumpCmd(c *call) error {
-	fs := c.flags()
+func stateDumpCmd(c *cli.Call) error {
+	fs := c.Flags()
 	def := os.Getenv(app.EnvPrefix + "STATE_DIR")
 	if def == "" {
 		def = "data/state"
@@ -26,19 +26,19 @@ func stateDumpCmd(c *call) error {
 	dir := fs.String("dir", def, "state directory (default $SAFETYNET_STATE_DIR, else data/state); $SAFETYNET_STATE_ENCRYPTION_KEY decrypts it")
 	fromChangelog := fs.Bool("from-changelog", false, "read every household's newest state from the changelog topic ($SAFETYNET_TOPIC_CHANGELOG) instead of a directory: works while the instances run")
 	brokers := fs.String("brokers", "", "bootstrap brokers for -from-changelog (default $SAFETYNET_KAFKA_BROKERS)")
-	if err := c.parse(fs, 0, 0); err != nil {
+	if err := c.Parse(fs, 0, 0); err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
 	case *fromChangelog && set["dir"]:
-		return c.badFlag("give either -dir DIR or -from-changelog")
+		return c.BadFlag("give either -dir DIR or -from-changelog")
 	case !*fromChangelog && set["brokers"]:
-		return c.badFlag("-brokers goes with -from-changelog")
+		return c.BadFlag("-brokers goes with -from-changelog")
 	}
 
-	w := bufio.NewWriter(c.stdout)
+	w := bufio.NewWriter(c.Stdout)
 	defer w.Flush()
 	dump := func(_ string, v []byte) error {
 		js, err := household.CanonicalJSON(v)
@@ -49,7 +49,7 @@ func stateDumpCmd(c *call) error {
 		return w.WriteByte('\n')
 	}
 	if *fromChangelog {
-		cl, err := loadChangelog(c, *brokers, c.stderr)
+		cl, err := loadChangelog(c, *brokers, c.Stderr)
 		if err != nil {
 			return err
 		}
@@ -59,12 +59,9 @@ func stateDumpCmd(c *call) error {
 	if _, err := os.Stat(*dir); err != nil {
 		return fmt.Errorf("state dump: %w", err)
 	}
-	var key []byte
-	if k := os.Getenv(app.EnvPrefix + "STATE_ENCRYPTION_KEY"); k != "" {
-		var err error
-		if key, err = hex.DecodeString(k); err != nil {
-			return fmt.Errorf("%sSTATE_ENCRYPTION_KEY: not hex: %w", app.EnvPrefix, err)
-		}
+	key, err := stateKey()
+	if err != nil {
+		return err
 	}
 	store, err := state.Open(state.Options{Dir: *dir, ReadOnly: true, EncryptionKey: key})
 	if err != nil {

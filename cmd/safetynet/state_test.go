@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"safetynet/internal/app"
+	"safetynet/internal/demo"
 	"safetynet/stream/feedgen"
 	"safetynet/stream/kafkatest"
 	"safetynet/stream/topics"
@@ -24,7 +25,7 @@ import (
 // directory and the dump of the changelog are the same lines.
 func TestStateDumpFromChangelog(t *testing.T) {
 	tp := topics.Default()
-	_, addr := kafkatest.Broker(t, 3, allTopics(tp)...)
+	_, addr := kafkatest.Broker(t, 3, demo.Topics(tp)...)
 	dir := filepath.Join(t.TempDir(), "state")
 	cfg, err := app.LoadConfig(map[string]string{
 		app.EnvPrefix + "KAFKA_BROKERS": addr,
@@ -52,7 +53,7 @@ func TestStateDumpFromChangelog(t *testing.T) {
 	pctx, pcancel := context.WithTimeout(ctx, 60*time.Second)
 	defer pcancel()
 	start := time.Now().UTC()
-	if err := produceDemo(pctx, addr, tp, feedgen.Config{Seed: 5, Households: 150, Start: start.AddDate(0, -2, 0)}, 50000, io.Discard); err != nil {
+	if err := demo.Produce(pctx, addr, tp, feedgen.Config{Seed: 5, Households: 150, Start: start.AddDate(0, -2, 0)}, 50000, io.Discard); err != nil {
 		t.Fatalf("produce feeds: %v", err)
 	}
 	// Wait until the monitor has been idle for two seconds after the feeds were sent.

@@ -11,16 +11,17 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"safetynet/internal/app"
+	"safetynet/internal/cli"
 	"safetynet/stream/topics"
 )
 
 // topicsCmd creates, checks or prints safetynet's topics (stream/topics holds the plan). Topic
 // names come from the SAFETYNET_TOPIC_* variables, TLS and SASL from SAFETYNET_KAFKA_* (as for
 // safetynet run).
-func topicsCmd(c *call) error {
-	action := strings.TrimPrefix(c.cmd.name, "topics ")
+func topicsCmd(c *cli.Call) error {
+	action := strings.TrimPrefix(c.Cmd.Name, "topics ")
 	def := topics.DefaultOptions()
-	fs := c.flags()
+	fs := c.Flags()
 	brokers := fs.String("brokers", "", "comma-separated bootstrap brokers (default SAFETYNET_KAFKA_BROKERS)")
 	partitions := fs.Int("partitions", def.Partitions, "partitions of every topic created; household-events, the changelog and casework must all have this many (check: only when given, else they must agree with each other)")
 	replication := fs.Int("replication", def.ReplicationFactor, "replication factor of every topic")
@@ -29,7 +30,7 @@ func topicsCmd(c *call) error {
 	alertRetention := fs.Duration("alert-retention", def.AlertRetention, "retention of the alert and verification topics")
 	auditRetention := fs.Duration("audit-retention", def.AuditRetention, "retention of the audit trail; 0 keeps it forever")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up on the brokers after this long")
-	if err := c.parse(fs, 0, 0); err != nil {
+	if err := c.Parse(fs, 0, 0); err != nil {
 		return err
 	}
 	explicit := map[string]bool{}
@@ -53,24 +54,24 @@ func topicsCmd(c *call) error {
 	}
 	plan, err := topics.Plan(opts)
 	if err != nil {
-		return c.badFlag("%v", err)
+		return c.BadFlag("%v", err)
 	}
 	if action == "plan" {
-		topics.WriteTable(c.stdout, plan)
+		topics.WriteTable(c.Stdout, plan)
 		return nil
 	}
 	kc, err := cfg.Kafka()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, *timeout)
+	ctx, cancel := context.WithTimeout(c.Ctx, *timeout)
 	defer cancel()
 	client := &kafka.Client{Addr: kafka.TCP(kc.Brokers...), Transport: kc.Transport(), Timeout: *timeout}
 
 	if action == "create" {
 		created, err := topics.Create(ctx, client, plan)
 		for _, name := range created {
-			fmt.Fprintf(c.stdout, "created %s\n", name)
+			fmt.Fprintf(c.Stdout, "created %s\n", name)
 		}
 		if err != nil {
 			return err
@@ -82,12 +83,12 @@ func topicsCmd(c *call) error {
 		return err
 	}
 	for _, d := range diffs {
-		fmt.Fprintln(c.stdout, d)
+		fmt.Fprintln(c.Stdout, d)
 	}
 	if len(diffs) > 0 {
 		return fmt.Errorf("topics: %d difference(s) from the plan on %s", len(diffs), strings.Join(kc.Brokers, ","))
 	}
-	fmt.Fprintf(c.stdout, "all %d topics as planned on %s\n", len(plan), strings.Join(kc.Brokers, ","))
+	fmt.Fprintf(c.Stdout, "all %d topics as planned on %s\n", len(plan), strings.Join(kc.Brokers, ","))
 	return nil
 }
 

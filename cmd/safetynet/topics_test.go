@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"safetynet/internal/demo"
 	"safetynet/stream/kafkatest"
 	"safetynet/stream/topics"
 )
@@ -27,7 +28,7 @@ func TestTopicsCommand(t *testing.T) {
 	}
 
 	// The embedded broker of `safetynet broker` creates its topics without configs.
-	_, seeded := kafkatest.Broker(t, 3, allTopics(mustTopics(t))...)
+	_, seeded := kafkatest.Broker(t, 3, demo.Topics(mustTopics(t))...)
 	flags[1] = seeded
 	for _, action := range []string{"check", "create"} {
 		out.Reset()

@@ -155,7 +155,7 @@ func Run(src Source, opts Options) (*Report, error) {
 	r := &Report{At: at, BaselineVersion: opts.Baseline.Version, ModelVersion: opts.Model.Version,
 		Households: len(units), Changed: len(changes),
 		ByLevel: map[string]map[string]int{"baseline": levelCounts(), "model": levelCounts()}, Transitions: map[string]map[string]int{}}
-	for _, l := range levelLabels {
+	for _, l := range LevelLabels {
 		r.Transitions[l] = levelCounts()
 	}
 	for _, u := range units {
@@ -186,11 +186,12 @@ func Run(src Source, opts Options) (*Report, error) {
 	return r, nil
 }
 
-var levelLabels = []string{household.LevelLabelNone, scorer.LevelWatch, scorer.LevelWarning, scorer.LevelUrgent}
+// LevelLabels are the levels of the report in rank order, "none" first.
+var LevelLabels = []string{household.LevelLabelNone, scorer.LevelWatch, scorer.LevelWarning, scorer.LevelUrgent}
 
 func levelCounts() map[string]int {
-	m := make(map[string]int, len(levelLabels))
-	for _, l := range levelLabels {
+	m := make(map[string]int, len(LevelLabels))
+	for _, l := range LevelLabels {
 		m[l] = 0
 	}
 	return m

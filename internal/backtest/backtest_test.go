@@ -1,4 +1,4 @@
-package backtest
+package backtest_test
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"safetynet/internal/backtest"
+	"safetynet/internal/backtest/report"
 	"safetynet/scorer"
 	"safetynet/state"
 	"safetynet/stream/feed"
@@ -132,14 +134,14 @@ func TestBacktestCountsEqualDirectAssessment(t *testing.T) {
 	for _, m := range []*scorer.Model{stricter, looser, def} {
 		t.Run(m.Version, func(t *testing.T) {
 			out := t.TempDir()
-			r, err := Run(st, Options{Baseline: def, Model: m, At: testAt})
+			r, err := backtest.Run(st, backtest.Options{Baseline: def, Model: m, At: testAt})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := WriteDir(out, r); err != nil {
+			if err := report.WriteDir(out, r); err != nil {
 				t.Fatal(err)
 			}
-			var got Report
+			var got backtest.Report
 			b, err := os.ReadFile(filepath.Join(out, "report.json"))
 			if err != nil {
 				t.Fatal(err)
@@ -166,14 +168,14 @@ func TestBacktestCountsEqualDirectAssessment(t *testing.T) {
 				t.Errorf("households %d changed %d (%d listed), want %d and %d", got.Households, got.Changed, len(got.Changes), len(hhs), changed)
 			}
 			for side, levels := range want {
-				for _, l := range levelLabels {
+				for _, l := range backtest.LevelLabels {
 					if got.ByLevel[side][l] != levels[l] {
 						t.Errorf("by_level[%s][%s] = %d, want %d", side, l, got.ByLevel[side][l], levels[l])
 					}
 				}
 			}
-			for _, from := range levelLabels {
-				for _, to := range levelLabels {
+			for _, from := range backtest.LevelLabels {
+				for _, to := range backtest.LevelLabels {
 					if got.Transitions[from][to] != trans[[2]string{from, to}] {
 						t.Errorf("transitions[%s][%s] = %d, want %d", from, to, got.Transitions[from][to], trans[[2]string{from, to}])
 					}
@@ -201,7 +203,7 @@ func TestBacktestCountsEqualDirectAssessment(t *testing.T) {
 				}
 				if i > 0 {
 					p := got.Changes[i-1]
-					if abs(rank(p.To)-rank(p.From)) < abs(rank(c.To)-rank(c.From)) {
+					if backtest.Abs(backtest.Rank(p.To)-backtest.Rank(p.From)) < backtest.Abs(backtest.Rank(c.To)-backtest.Rank(c.From)) {
 						t.Errorf("changes not biggest first at %d", i)
 					}
 				}
@@ -215,7 +217,7 @@ func TestBacktestCountsEqualDirectAssessment(t *testing.T) {
 			if sum > len(hhs) || sum < len(hhs)-5*10 {
 				t.Errorf("size breakdown covers %d of %d households", sum, len(hhs))
 			}
-			if got.Outcomes.Available || got.Outcomes.Note != NoOutcomesNote {
+			if got.Outcomes.Available || got.Outcomes.Note != backtest.NoOutcomesNote {
 				t.Errorf("outcomes: %+v", got.Outcomes)
 			}
 			if m == stricter {

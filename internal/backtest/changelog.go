@@ -3,6 +3,7 @@ package backtest
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -99,4 +100,16 @@ func (c *Changelog) Households(fn func(id string, value []byte) error) error {
 		}
 	}
 	return nil
+}
+
+// LoadChangelog reads every household's newest state from topic with k, showing its progress
+// on progress (a bar on a terminal).
+func LoadChangelog(ctx context.Context, k kafkaio.Kafka, topic string, progress io.Writer) (*Changelog, error) {
+	p := NewProgress(progress, "changelog records")
+	cl := &Changelog{Kafka: k, Topic: topic, Progress: func(done, total int64) { p.Update(int(done), int(total)) }}
+	if err := cl.Load(ctx); err != nil {
+		return nil, err
+	}
+	p.Done()
+	return cl, nil
 }

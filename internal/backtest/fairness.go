@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"safetynet/scorer"
 	"safetynet/stream/household"
 )
 
@@ -277,4 +278,28 @@ func PrecisionRecall(flagged map[string]bool, outcomes map[string]Outcome) Outco
 func SubjectOf(h *household.Household, at time.Time, areaPrefix int) Subject {
 	u := unit{id: h.ID, area: areaOf(h.AreaCode(), areaPrefix), groups: groupsOf(h.Scorer(), at)}
 	return Subject{HouseholdID: h.ID, Area: u.area, Groups: u.groupMap(), Flagged: h.Level != ""}
+}
+
+// Subjects reads every household of src as the fairness report counts it (SubjectOf). With a
+// model, a household is flagged when the model, re-assessing it at at from its stored level,
+// puts it at a level; without one, when its stored level is set. progress, when set, is called
+// now and then with the households read so far.
+func Subjects(src Source, m *scorer.Model, at time.Time, areaPrefix int, progress func(done int)) ([]Subject, error) {
+	var subjects []Subject
+	err := src.Households(func(id string, v []byte) error {
+		h, err := household.Decode(v)
+		if err != nil {
+			return fmt.Errorf("household %s: %w", id, err)
+		}
+		s := SubjectOf(h, at, areaPrefix)
+		if m != nil {
+			s.Flagged = m.Classify(scorer.Score(m, h.Scorer(), at), h.Level) != ""
+		}
+		subjects = append(subjects, s)
+		if progress != nil && len(subjects)%1000 == 0 {
+			progress(len(subjects))
+		}
+		return nil
+	})
+	return subjects, err
 }

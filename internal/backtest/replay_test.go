@@ -1,4 +1,4 @@
-package backtest
+package backtest_test
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/segmentio/kafka-go"
 
+	"safetynet/internal/backtest"
+	"safetynet/internal/backtest/report"
 	"safetynet/scorer"
 	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
@@ -97,9 +99,9 @@ func produceReplay(t testing.TB, addr string, events []replayRecord) {
 // directWeeks is the replay computed here, without Kafka: every event in the order produced
 // (one household's events keep their order on its partition), its household's due timers first,
 // then the same steps the monitor takes; alerts from from to until counted by ISO week of UTC.
-func directWeeks(events []replayRecord, m *scorer.Model, from, until time.Time) map[string]ReplayCounts {
+func directWeeks(events []replayRecord, m *scorer.Model, from, until time.Time) map[string]backtest.ReplayCounts {
 	hs := map[string]*household.Household{}
-	out := map[string]ReplayCounts{}
+	out := map[string]backtest.ReplayCounts{}
 	count := func(al *household.Alert, at time.Time) {
 		if al == nil || at.Before(from) || at.After(until) {
 			return
@@ -169,7 +171,7 @@ func TestReplayCountsPerWeekEqualDirectComputation(t *testing.T) {
 	for _, m := range []*scorer.Model{def, stricter, looser} {
 		t.Run(m.Version, func(t *testing.T) {
 			var calls int
-			r, err := RunReplay(ctx, ReplayOptions{Kafka: kafkaio.Kafka{Brokers: []string{addr}}, Topic: replayTopic,
+			r, err := backtest.RunReplay(ctx, backtest.ReplayOptions{Kafka: kafkaio.Kafka{Brokers: []string{addr}}, Topic: replayTopic,
 				Baseline: def, Model: m, From: from, Until: until, Progress: func(done, total int64) { calls++ }})
 			if err != nil {
 				t.Fatal(err)
@@ -194,15 +196,15 @@ func TestReplayCountsPerWeekEqualDirectComputation(t *testing.T) {
 					t.Errorf("week %d starts %s, not a week after %s", i, w.Start, r.Weeks[i-1].Start)
 				}
 			}
-			for side, want := range map[string]map[string]ReplayCounts{"baseline": directWeeks(events, def, from, until), "model": directWeeks(events, m, from, until)} {
-				got := map[string]ReplayCounts{}
-				var sum ReplayCounts
+			for side, want := range map[string]map[string]backtest.ReplayCounts{"baseline": directWeeks(events, def, from, until), "model": directWeeks(events, m, from, until)} {
+				got := map[string]backtest.ReplayCounts{}
+				var sum backtest.ReplayCounts
 				for _, w := range r.Weeks {
 					c := w.Baseline
 					if side == "model" {
 						c = w.Model
 					}
-					if c != (ReplayCounts{}) {
+					if c != (backtest.ReplayCounts{}) {
 						got[w.Week] = c
 					}
 					sum.Raised += c.Raised
@@ -243,7 +245,7 @@ func TestReplayCountsPerWeekEqualDirectComputation(t *testing.T) {
 	}
 }
 
-func sameSides(ws []ReplayWeek) []ReplayWeek {
+func sameSides(ws []backtest.ReplayWeek) []backtest.ReplayWeek {
 	out := slices.Clone(ws)
 	for i := range out {
 		out[i].Model = out[i].Baseline
@@ -268,7 +270,7 @@ func TestWeekOf(t *testing.T) {
 		{"ISO year after the calendar year", time.Date(2021, 1, 2, 9, 0, 0, 0, time.UTC), time.UTC, "2020-W53", time.Date(2020, 12, 28, 0, 0, 0, 0, time.UTC)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			week, monday := WeekOf(tc.at, tc.loc)
+			week, monday := backtest.WeekOf(tc.at, tc.loc)
 			if week != tc.week || !monday.Equal(tc.monday) {
 				t.Errorf("WeekOf(%s) = %s %s, want %s %s", tc.at, week, monday, tc.week, tc.monday)
 			}
@@ -279,28 +281,28 @@ func TestWeekOf(t *testing.T) {
 // checkReplayReport writes the replay into report.json and report.html: the JSON reads back the
 // same, the summary lists every week, and headless Chromium draws a line and a point per week
 // for each model and shows the totals. The screenshot goes to docs/ui/backtest-replay.png.
-func checkReplayReport(t *testing.T, r *Replay) {
+func checkReplayReport(t *testing.T, r *backtest.Replay) {
 	out := t.TempDir()
-	rep := &Report{At: r.Until, BaselineVersion: "default-2025.1", ModelVersion: "looser-1", Replay: r,
-		ByLevel: map[string]map[string]int{"baseline": levelCounts(), "model": levelCounts()}}
-	if err := WriteDir(out, rep); err != nil {
+	rep := &backtest.Report{At: r.Until, BaselineVersion: "default-2025.1", ModelVersion: "looser-1", Replay: r,
+		ByLevel: map[string]map[string]int{"baseline": backtest.LevelCounts(), "model": backtest.LevelCounts()}}
+	if err := report.WriteDir(out, rep); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(out, "report.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got Report
+	var got backtest.Report
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Replay == nil || !slices.EqualFunc(got.Replay.Weeks, r.Weeks, func(a, b ReplayWeek) bool {
+	if got.Replay == nil || !slices.EqualFunc(got.Replay.Weeks, r.Weeks, func(a, b backtest.ReplayWeek) bool {
 		return a.Week == b.Week && a.Start.Equal(b.Start) && a.Baseline == b.Baseline && a.Model == b.Model
 	}) || got.Replay.Model != r.Model {
 		t.Errorf("report.json replay does not read back: %s", b)
 	}
 	var sum strings.Builder
-	Summary(&sum, rep, 5)
+	report.Summary(&sum, rep, 5)
 	for _, w := range r.Weeks {
 		if !strings.Contains(sum.String(), w.Week+" ") {
 			t.Errorf("summary lacks week %s:\n%s", w.Week, sum.String())
@@ -367,7 +369,7 @@ func BenchmarkReplay(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		r, err := RunReplay(b.Context(), ReplayOptions{Kafka: kafkaio.Kafka{Brokers: []string{addr}}, Topic: replayTopic,
+		r, err := backtest.RunReplay(b.Context(), backtest.ReplayOptions{Kafka: kafkaio.Kafka{Brokers: []string{addr}}, Topic: replayTopic,
 			Baseline: scorer.Default(), Model: looser, From: testAt.AddDate(0, -3, 0), Until: testAt})
 		if err != nil || r.Records != int64(len(events)) {
 			b.Fatalf("replay: %v, %d records of %d", err, r.Records, len(events))

@@ -1,8 +1,9 @@
 // Package feedgen generates a synthetic population of households and the raw JSON change events
 // the partner agencies would publish about it: the civil-affairs registry, hospital admissions
 // and discharges, pensions, employment and disability certificates, in the formats of docs/feeds.md
-// (the feed contract of docs/design.md). It feeds the demo, the benchmarks and the kill tests, and can produce to
-// any Kafka cluster (Produce).
+// (the feed contract of docs/design.md). It feeds the demo, the benchmarks and the kill tests;
+// stream/feedgen/produce sends its events to any Kafka cluster, and stream/feedgen/wire writes
+// each event as an agency would (and the ways agencies get it wrong).
 //
 // A Generator is deterministic: the same Config gives the same events, byte for byte. It holds
 // the whole population in memory (about 60 MB for the default 130,000 households) and is not
@@ -10,14 +11,15 @@
 //
 // It knows nothing of the risk model: people's lives are simulated (jobs lost and found,
 // admissions, pensions, disabilities, births, deaths) and households end at risk as a
-// consequence, not by construction. The package imports stream only for the feed names.
+// consequence, not by construction. It imports nothing of the project but its own wire format
+// (and, through it, stream/feed's feed names).
 package feedgen
 
 import (
 	"math/rand/v2"
 	"time"
 
-	"safetynet/stream/feed"
+	"safetynet/stream/feedgen/wire"
 )
 
 // Config describes the population and the feed. Zero values take the defaults.
@@ -54,13 +56,13 @@ const (
 
 // Reason codes of events that intake must dead-letter (Event.Reason).
 const (
-	ReasonMalformedJSON = "malformed_json"
-	ReasonMissingField  = "missing_field"
-	ReasonBadType       = "bad_type"
-	ReasonBadValue      = "bad_value"
-	ReasonBadPersonID   = "bad_person_id"
-	ReasonBadTime       = "bad_time"
-	ReasonUnknownType   = "unknown_type"
+	ReasonMalformedJSON = wire.ReasonMalformedJSON
+	ReasonMissingField  = wire.ReasonMissingField
+	ReasonBadType       = wire.ReasonBadType
+	ReasonBadValue      = wire.ReasonBadValue
+	ReasonBadPersonID   = wire.ReasonBadPersonID
+	ReasonBadTime       = wire.ReasonBadTime
+	ReasonUnknownType   = wire.ReasonUnknownType
 	// ReasonUnknownPerson marks a valid event about a person the registry never names: intake
 	// parks it and dead-letters it only after its wait. Such an event is not Malformed.
 	ReasonUnknownPerson = "unknown_person"
@@ -90,10 +92,9 @@ type Event struct {
 type Generator struct {
 	cfg   Config
 	rng   *rand.Rand
-	tag   string // per-seed part of event ids, so two seeds never share one
-	start int64  // Config.Start, Unix seconds
-	ws    int64  // start of the change events, Unix seconds
-	now   int64  // occurred_at of the last simulated event
+	start int64 // Config.Start, Unix seconds
+	ws    int64 // start of the change events, Unix seconds
+	now   int64 // occurred_at of the last simulated event
 
 	households     []household
 	persons        []person
@@ -102,21 +103,20 @@ type Generator struct {
 	unknown        [][18]byte
 
 	queue     eventHeap
-	seq       [numFeeds]uint64 // events numbered per feed
 	admission uint64
 
 	ring    [ringSize]ringItem // recent valid events, for resends and for corrupting
 	ringLen int
 	ringPos int
 
-	scratch []byte
-	rec     record
+	enc *wire.Encoder // numbers the events per feed and writes them
+	rec wire.Record
 }
 
 const ringSize = 1024
 
 type ringItem struct {
-	rec record
+	rec wire.Record
 	ev  Event
 }
 
@@ -132,17 +132,16 @@ func New(cfg Config) *Generator {
 	cfg.DuplicateRate = rateOrDefault(cfg.DuplicateRate, DefaultDuplicateRate)
 	cfg.UnknownPersonRate = rateOrDefault(cfg.UnknownPersonRate, DefaultUnknownPersonRate)
 	g := &Generator{
-		cfg:     cfg,
-		rng:     rand.New(rand.NewPCG(cfg.Seed, 0x5afe7e1e_5afe7e1e)),
-		start:   cfg.Start.Unix(),
-		scratch: make([]byte, 0, 512),
+		cfg:   cfg,
+		rng:   rand.New(rand.NewPCG(cfg.Seed, 0x5afe7e1e_5afe7e1e)),
+		start: cfg.Start.Unix(),
 	}
 	g.ws = g.start - int64(History/time.Second)
 	g.now = g.ws
-	g.tag = hex6(splitmix(cfg.Seed))
+	g.enc = wire.NewEncoder(hex6(splitmix(cfg.Seed))) // per-seed part of event ids: two seeds never share one
 	g.queue = make(eventHeap, 0, cfg.Households*3)
 	g.buildPopulation(cfg.Households)
-	g.seq[feedRegistry] = uint64(g.initialPersons) // Registry numbers the initial population
+	g.enc.Skip(feedRegistry, uint64(g.initialPersons)) // Registry numbers the initial population
 	return g
 }
 
@@ -175,20 +174,20 @@ func (g *Generator) Now() time.Time { return time.Unix(g.now, 0).UTC() }
 // returns the same events every time.
 func (g *Generator) Registry() []Event {
 	out := make([]Event, 0, g.initialPersons)
-	var r record
+	var r wire.Record
 	for i := 0; i < g.initialPersons; i++ {
 		p := &g.persons[i]
-		r = record{
-			feed:  feedRegistry,
-			typ:   "member_joined",
-			seq:   uint64(i) + 1,
-			pid:   p.id,
-			hh:    g.households[p.hh].id,
-			area:  g.households[p.hh].areaCode(),
-			at:    g.joinTime(i),
-			birth: int64(p.birth),
-			sex:   p.sex,
-			rel:   p.rel,
+		r = wire.Record{
+			Feed:  feedRegistry,
+			Type:  "member_joined",
+			Seq:   uint64(i) + 1,
+			PID:   p.id,
+			HH:    g.households[p.hh].id,
+			Area:  g.households[p.hh].areaCode(),
+			At:    g.joinTime(i),
+			Birth: int64(p.birth),
+			Sex:   p.sex,
+			Rel:   p.rel,
 		}
 		out = append(out, g.encode(&r, nil))
 	}
@@ -252,19 +251,19 @@ func hex6(x uint64) string {
 	return string(b[:])
 }
 
-// feed indexes, in the order of feed.Feeds.
+// feed indexes (package wire's), in the order of feed.Feeds.
 const (
-	feedRegistry uint8 = iota
-	feedHospital
-	feedPension
-	feedEmployment
-	feedDisability
-	numFeeds
+	feedRegistry   = wire.Registry
+	feedHospital   = wire.Hospital
+	feedPension    = wire.Pension
+	feedEmployment = wire.Employment
+	feedDisability = wire.Disability
 )
 
-var feedNames = [numFeeds]string{
-	feed.Registry, feed.Hospital, feed.Pension, feed.Employment, feed.Disability,
-}
+const secondsPerDay = 86400
 
-// eventPrefix starts each feed's event ids, as each agency numbers its own records.
-var eventPrefix = [numFeeds]string{"reg", "hosp", "pen", "emp", "dis"}
+// encode writes rec (numbering it if it is not yet), applying mut if not nil.
+func (g *Generator) encode(rec *wire.Record, mut *wire.Mutation) Event {
+	f, k, v := g.enc.Encode(rec, mut)
+	return Event{Feed: f, Key: k, Value: v}
+}

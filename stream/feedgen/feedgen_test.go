@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"safetynet/stream/feedgen/wire"
 )
 
 var testStart = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -99,13 +101,13 @@ func TestPopulationSize(t *testing.T) {
 	elderlyAlone := 0
 	for _, h := range g.households {
 		for _, m := range h.members {
-			relations[relationNames[g.persons[m].rel]]++
+			relations[wire.Relations[g.persons[m].rel]]++
 		}
 		if len(h.members) == 1 && g.persons[h.members[0]].ageYears(g.ws) >= 60 {
 			elderlyAlone++
 		}
 	}
-	for _, rel := range relationNames {
+	for _, rel := range wire.Relations {
 		if relations[rel] == 0 {
 			t.Errorf("no member with relation %q", rel)
 		}
@@ -290,15 +292,15 @@ func TestResidentIDs(t *testing.T) {
 				t.Errorf("gb11643Valid(%s) = %v, want %v", tt.id, got, tt.want)
 			}
 			if len(tt.id) == 18 {
-				if got := checkChar([]byte(tt.id)) == tt.id[17]; got != tt.want && tt.name != "impossible date" {
+				if got := wire.CheckChar([]byte(tt.id)) == tt.id[17]; got != tt.want && tt.name != "impossible date" {
 					t.Errorf("checkChar(%s) agrees = %v, want %v", tt.id, got, tt.want)
 				}
 			}
 		})
 	}
 	var id [18]byte
-	birth := int32(daysFromCivil(1949, 12, 31))
-	makeID(&id, "110105", birth, 2)
+	birth := int32(wire.DaysFromCivil(1949, 12, 31))
+	wire.MakeID(&id, "110105", birth, 2)
 	if got := string(id[:]); got != "11010519491231002X" {
 		t.Errorf("makeID = %s, want 11010519491231002X", got)
 	}
@@ -310,16 +312,16 @@ func TestResidentIDs(t *testing.T) {
 func TestCivilDates(t *testing.T) {
 	for d := int64(-30000); d < 40000; d += 37 {
 		want := time.Unix(d*secondsPerDay, 0).UTC()
-		y, m, dd := civil(d)
+		y, m, dd := wire.Civil(d)
 		if y != want.Year() || m != int(want.Month()) || dd != want.Day() {
 			t.Fatalf("civil(%d) = %d-%d-%d, want %s", d, y, m, dd, want)
 		}
-		if got := daysFromCivil(y, m, dd); got != d {
+		if got := wire.DaysFromCivil(y, m, dd); got != d {
 			t.Fatalf("daysFromCivil(%d-%d-%d) = %d, want %d", y, m, dd, got, d)
 		}
 	}
 	ts := time.Date(2024, 2, 29, 23, 59, 58, 0, time.UTC).Unix()
-	if got := string(appendRFC3339(nil, ts)); got != "2024-03-01T07:59:58+08:00" {
+	if got := string(wire.AppendRFC3339(nil, ts)); got != "2024-03-01T07:59:58+08:00" {
 		t.Errorf("appendRFC3339 = %s", got)
 	}
 }
@@ -329,7 +331,7 @@ func TestAmounts(t *testing.T) {
 		x    float64
 		want string
 	}{{3120, "3120"}, {3120.5, "3120.5"}, {88.25, "88.25"}, {0.07, "0.07"}, {1234.5700000000002, "1234.57"}, {-12.3, "-12.3"}} {
-		if got := string(appendAmount(nil, tt.x)); got != tt.want {
+		if got := string(wire.AppendAmount(nil, tt.x)); got != tt.want {
 			t.Errorf("appendAmount(%v) = %s, want %s", tt.x, got, tt.want)
 		}
 	}

@@ -3,6 +3,8 @@ package feedgen
 import (
 	"math"
 	"strconv"
+
+	"safetynet/stream/feedgen/wire"
 )
 
 // Relations, as the registry names them.
@@ -13,8 +15,6 @@ const (
 	relParent
 	relOther
 )
-
-var relationNames = [...]string{"head", "spouse", "child", "parent", "other"}
 
 // Work situations of a person.
 const (
@@ -43,9 +43,6 @@ var kindShares = [numKinds]float64{0.38, 0.25, 0.11, 0.05, 0.04, 0.10, 0.04, 0.0
 // Economic tiers of a household: a factor on wages and pensions, and the chance of lacking work.
 var tierFactor = [3]float64{1.0, 0.8, 0.33}
 var tierShares = [3]float64{0.9, 0.085, 0.015}
-
-// disabilityKinds are the categories of the disabled persons' federation certificate.
-var disabilityKinds = []string{"physical", "visual", "hearing", "speech", "intellectual", "mental", "multiple"}
 
 type household struct {
 	id      string
@@ -196,7 +193,7 @@ func (g *Generator) uniqueID(id *[18]byte, area string, birth int32, sex byte) {
 		if sex == 'M' {
 			seq++
 		}
-		makeID(id, area, birth, seq)
+		wire.MakeID(id, area, birth, seq)
 		if _, taken := g.ids[*id]; !taken {
 			g.ids[*id] = struct{}{}
 			return
@@ -270,7 +267,7 @@ func (g *Generator) assignCircumstances(i int32) {
 	dis := 0.03 + 0.0012*age
 	if r.Float64() < dis {
 		p.grade = int8(1 + pick(r.Float64(), []float64{0.1, 0.2, 0.3, 0.4}))
-		p.dkind = uint8(r.IntN(len(disabilityKinds)))
+		p.dkind = uint8(r.IntN(len(wire.DisabilityKinds)))
 	}
 	// Chronic critical illness already known: uraemia, cancers, leukaemia.
 	if r.Float64() < 0.001+0.00005*age {

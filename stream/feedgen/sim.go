@@ -1,6 +1,10 @@
 package feedgen
 
-import "math"
+import (
+	"math"
+
+	"safetynet/stream/feedgen/wire"
+)
 
 // The simulation is discrete-event: a heap of (time, person, kind). Each living person has one
 // "hazard" entry, the next moment something happens to them, drawn from the sum of their yearly
@@ -175,7 +179,7 @@ func (g *Generator) days(lo, hi int) int64 {
 }
 
 // simulate advances the simulation to the next event and describes it in rec.
-func (g *Generator) simulate(rec *record) {
+func (g *Generator) simulate(rec *wire.Record) {
 	for {
 		e := g.queue.pop()
 		g.now = e.t
@@ -186,10 +190,10 @@ func (g *Generator) simulate(rec *record) {
 }
 
 // fire applies one heap entry and reports whether it produced an event.
-func (g *Generator) fire(e entry, rec *record) bool {
+func (g *Generator) fire(e entry, rec *wire.Record) bool {
 	i := e.p
 	p := &g.persons[i]
-	*rec = record{pid: p.id, at: e.t, crit: -1}
+	*rec = wire.Record{PID: p.id, At: e.t, Crit: -1}
 	r := g.rng
 	switch e.kind {
 	case kindDischarge: // even after death or a move: the hospital still bills the stay
@@ -198,8 +202,8 @@ func (g *Generator) fire(e entry, rec *record) bool {
 		return true
 	case kindPensionStop:
 		p.pensionOn = false
-		rec.set(feedPension, "stopped")
-		rec.amount = p.pension
+		rec.Set(feedPension, "stopped")
+		rec.Amount = p.pension
 		return true
 	}
 	if !p.alive || !p.present {
@@ -216,15 +220,15 @@ func (g *Generator) fire(e entry, rec *record) bool {
 		if !p.pensionOn {
 			return false
 		}
-		rec.set(feedPension, "started")
-		rec.amount = p.pension
+		rec.Set(feedPension, "started")
+		rec.Amount = p.pension
 		return true
 	case kindBaselineDisability:
 		if p.grade <= 0 {
 			return false
 		}
-		rec.set(feedDisability, "registered")
-		rec.grade, rec.kind = p.grade, p.dkind
+		rec.Set(feedDisability, "registered")
+		rec.Grade, rec.Kind = p.grade, p.dkind
 		return true
 	case kindRetire:
 		if p.work == workNone {
@@ -242,23 +246,23 @@ func (g *Generator) fire(e entry, rec *record) bool {
 		if !wasEmployed {
 			return false
 		}
-		rec.set(feedEmployment, "unemployed")
+		rec.Set(feedEmployment, "unemployed")
 		return true
 	case kindRetirePension:
 		if p.pensionOn {
 			return false
 		}
 		p.pensionOn = true
-		rec.set(feedPension, "started")
-		rec.amount = p.pension
+		rec.Set(feedPension, "started")
+		rec.Amount = p.pension
 		return true
 	case kindPensionResume:
 		if !p.pensionOn || !p.pensionSusp {
 			return false
 		}
 		p.pensionSusp = false
-		rec.set(feedPension, "started")
-		rec.amount = p.pension
+		rec.Set(feedPension, "started")
+		rec.Amount = p.pension
 		return true
 	}
 	// kindHazard
@@ -282,15 +286,15 @@ func (g *Generator) fire(e entry, rec *record) bool {
 }
 
 // hazard makes cause happen to person i.
-func (g *Generator) hazard(i int32, cause int, rec *record) bool {
+func (g *Generator) hazard(i int32, cause int, rec *wire.Record) bool {
 	p := &g.persons[i]
 	r := g.rng
-	t := rec.at
+	t := rec.At
 	switch cause {
 	case hzDeath:
 		p.alive, p.diedAt = false, t
-		rec.set(feedRegistry, "died")
-		rec.hh = g.households[p.hh].id
+		rec.Set(feedRegistry, "died")
+		rec.HH = g.households[p.hh].id
 		if p.pensionOn {
 			g.push(t+g.days(3, 30), i, kindPensionStop)
 		}
@@ -321,8 +325,8 @@ func (g *Generator) hazard(i int32, cause int, rec *record) bool {
 		p.inHosp, p.admission, p.admICD, p.admAt = true, g.admission, c.icd, t
 		los := float64(c.los) * math.Exp(0.35*r.NormFloat64())
 		g.push(t+int64(los*secondsPerDay)+int64(r.IntN(secondsPerDay)), i, kindDischarge)
-		rec.set(feedHospital, "admitted")
-		rec.admission, rec.icd, rec.crit = p.admission, p.admICD, p.admCrit
+		rec.Set(feedHospital, "admitted")
+		rec.Admission, rec.ICD, rec.Crit = p.admission, p.admICD, p.admCrit
 		return true
 	case hzWork:
 		switch p.work {
@@ -361,18 +365,18 @@ func (g *Generator) hazard(i int32, cause int, rec *record) bool {
 		if r.Float64() < 0.003/1.003 {
 			p.pensionSusp = true // missed the annual certification
 			g.push(t+g.days(20, 90), i, kindPensionResume)
-			rec.set(feedPension, "suspended")
+			rec.Set(feedPension, "suspended")
 		} else {
 			p.pension = roundTo(p.pension*(1.02+0.03*r.Float64()), 0.5)
-			rec.set(feedPension, "changed")
+			rec.Set(feedPension, "changed")
 		}
-		rec.amount = p.pension
+		rec.Amount = p.pension
 		return true
 	case hzDisability:
 		switch {
 		case p.grade > 0 && r.Float64() < 0.12:
-			rec.set(feedDisability, "revoked")
-			rec.grade, rec.kind = p.grade, p.dkind
+			rec.Set(feedDisability, "revoked")
+			rec.Grade, rec.Kind = p.grade, p.dkind
 			p.grade = -1
 			return true
 		case p.grade > 0:
@@ -384,20 +388,20 @@ func (g *Generator) hazard(i int32, cause int, rec *record) bool {
 				return false
 			}
 			p.grade, p.gradeSince = ng, t
-			rec.set(feedDisability, "changed")
+			rec.Set(feedDisability, "changed")
 		case p.grade == 0:
 			p.grade, p.gradeSince = int8(1+pick(r.Float64(), []float64{0.15, 0.25, 0.3, 0.3})), t
-			p.dkind = uint8(r.IntN(len(disabilityKinds)))
-			rec.set(feedDisability, "registered")
+			p.dkind = uint8(r.IntN(len(wire.DisabilityKinds)))
+			rec.Set(feedDisability, "registered")
 		default:
 			return false
 		}
-		rec.grade, rec.kind = p.grade, p.dkind
+		rec.Grade, rec.Kind = p.grade, p.dkind
 		return true
 	case hzLeave:
 		p.present = false
-		rec.set(feedRegistry, "member_left")
-		rec.hh = g.households[p.hh].id
+		rec.Set(feedRegistry, "member_left")
+		rec.HH = g.households[p.hh].id
 		return true
 	case hzBirth:
 		hi := p.hh
@@ -413,29 +417,29 @@ func (g *Generator) hazard(i int32, cause int, rec *record) bool {
 		ci := int32(len(g.persons) - 1)
 		hh.members = append(hh.members, ci)
 		g.schedule(ci, t)
-		*rec = record{pid: c.id, at: t, crit: -1, birth: day, sex: sex, rel: c.rel}
-		rec.set(feedRegistry, "member_joined")
-		rec.hh = hh.id
-		rec.area = hh.areaCode()
+		*rec = wire.Record{PID: c.id, At: t, Crit: -1, Birth: day, Sex: sex, Rel: c.rel}
+		rec.Set(feedRegistry, "member_joined")
+		rec.HH = hh.id
+		rec.Area = hh.areaCode()
 		return true
 	}
 	return false
 }
 
 // workEvent describes a person's current work status.
-func (g *Generator) workEvent(p *person, rec *record) {
+func (g *Generator) workEvent(p *person, rec *wire.Record) {
 	if p.employed {
-		rec.set(feedEmployment, "employed")
-		rec.amount = p.wage
+		rec.Set(feedEmployment, "employed")
+		rec.Amount = p.wage
 		return
 	}
-	rec.set(feedEmployment, "unemployed")
-	rec.registered = p.registered
+	rec.Set(feedEmployment, "unemployed")
+	rec.Registered = p.registered
 }
 
 // discharge ends a stay with its bill: total, what insurance paid (more for urban employees,
 // less in the countryside) and the rest, out of pocket.
-func (g *Generator) discharge(p *person, rec *record) {
+func (g *Generator) discharge(p *person, rec *wire.Record) {
 	r := g.rng
 	var c *condition
 	for k := range criticalConditions {
@@ -459,8 +463,8 @@ func (g *Generator) discharge(p *person, rec *record) {
 	}
 	share += 0.08 * (r.Float64()*2 - 1)
 	insured := roundTo(total*share, 0.01)
-	rec.set(feedHospital, "discharged")
-	rec.admission, rec.icd, rec.crit = p.admission, p.admICD, p.admCrit
-	rec.total, rec.insured = total, insured
-	rec.oop = roundTo(total-insured, 0.01)
+	rec.Set(feedHospital, "discharged")
+	rec.Admission, rec.ICD, rec.Crit = p.admission, p.admICD, p.admCrit
+	rec.Total, rec.Insured = total, insured
+	rec.OOP = roundTo(total-insured, 0.01)
 }

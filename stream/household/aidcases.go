@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"safetynet/scorer"
+	"safetynet/scorer/declare"
 	"safetynet/stream/feed"
 )
 
@@ -57,7 +57,7 @@ func (h *Household) NoteVerification(v *Verification, now, due time.Time) *Case 
 			codes = append(codes, d.Code)
 		}
 	}
-	if v.Result == scorer.CheckDiscrepancies {
+	if v.Result == declare.CheckDiscrepancies {
 		if c == nil {
 			return h.openCase(Case{ID: id, Kind: KindVerification, Status: CaseOpen, Triggers: codes, OpenedAt: now, DueBy: due,
 				ApplicationID: v.ApplicationID, VerificationID: v.VerificationID})
@@ -269,7 +269,7 @@ func (h *Household) ActiveFalseDeclarations(now time.Time) []FalseDeclaration {
 // declaration, for the verifications topic.
 func (h *Household) FalseDeclarationVerification(f FalseDeclaration, modelVersion string, now time.Time) *Verification {
 	v := &Verification{Kind: VerificationFalseDeclaration, HouseholdID: h.ID, AreaCode: h.AreaCode(), ApplicationID: f.ApplicationID,
-		Result: feed.OutcomeFalseDeclarationConfirmed, Discrepancies: []scorer.Discrepancy{}, CheckID: f.VerificationID, CaseID: f.CaseID, Codes: f.Codes,
+		Result: feed.OutcomeFalseDeclarationConfirmed, Discrepancies: []declare.Discrepancy{}, CheckID: f.VerificationID, CaseID: f.CaseID, Codes: f.Codes,
 		ConfirmedAt: f.ConfirmedAt, ExpiresAt: f.ExpiresAt, ModelVersion: modelVersion, CheckedAt: now}
 	if a := h.Application(f.ApplicationID); a != nil {
 		if sub := a.Submitted(); sub != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"safetynet/scorer"
+	"safetynet/scorer/declare"
 	"safetynet/stream/feed"
 )
 
@@ -164,8 +165,8 @@ func (h *Household) Application(id string) *Application {
 
 // Records folds the household's facts dated at or before at into what a declaration check
 // compares with: the registry members then, and their income and assets.
-func (h *Household) Records(at time.Time) scorer.Records {
-	var out scorer.Records
+func (h *Household) Records(at time.Time) declare.Records {
+	var out declare.Records
 	keys := make([]string, 0, len(h.Persons))
 	for k := range h.Persons {
 		keys = append(keys, k)
@@ -177,12 +178,12 @@ func (h *Household) Records(at time.Time) scorer.Records {
 		if m.Died != nil {
 			member = false
 		}
-		r := scorer.RecordMember{Key: k, Masked: p.Masked}
+		r := declare.RecordMember{Key: k, Masked: p.Masked}
 		if e := m.Employment; member && e != nil && e.Employed && e.MonthlyWage > 0 {
-			r.Wage = &scorer.Dated{Amount: e.MonthlyWage, At: e.Since}
+			r.Wage = &declare.Dated{Amount: e.MonthlyWage, At: e.Since}
 		}
 		if pn := foldPension(p.Pension); pn != nil && pn.Status == scorer.PensionActive && pn.MonthlyAmount > 0 {
-			r.Pension = &scorer.Dated{Amount: pn.MonthlyAmount, At: pn.Since}
+			r.Pension = &declare.Dated{Amount: pn.MonthlyAmount, At: pn.Since}
 		}
 		foldAssets(p, &r)
 		if member {
@@ -209,10 +210,10 @@ func (p *Person) asOf(at time.Time) *Person {
 
 // foldAssets folds a person's asset facts: registrations held (the newest fact per asset id
 // decides), the latest deposits and provident fund payment.
-func foldAssets(p *Person, r *scorer.RecordMember) {
+func foldAssets(p *Person, r *declare.RecordMember) {
 	type held struct {
 		kind string
-		h    scorer.Holding
+		h    declare.Holding
 		on   bool
 	}
 	var order []string
@@ -227,7 +228,7 @@ func foldAssets(p *Person, r *scorer.RecordMember) {
 		}
 		switch f.Type {
 		case feed.VehicleRegistered, feed.PropertyRegistered, feed.BusinessRegistered:
-			x.kind, x.on, x.h = f.Type, true, scorer.Holding{AssetID: k, At: f.At}
+			x.kind, x.on, x.h = f.Type, true, declare.Holding{AssetID: k, At: f.At}
 		default:
 			x.on = false
 		}
@@ -249,9 +250,9 @@ func foldAssets(p *Person, r *scorer.RecordMember) {
 	for _, f := range p.Funds {
 		switch {
 		case f.Type == feed.DepositsReported && f.Balance != nil:
-			r.Deposits = &scorer.Dated{Amount: *f.Balance, At: f.At}
+			r.Deposits = &declare.Dated{Amount: *f.Balance, At: f.At}
 		case f.Type == feed.ProvidentFundPaid && f.Contribution != nil:
-			r.Provident = &scorer.Dated{Amount: *f.Contribution, At: f.At}
+			r.Provident = &declare.Dated{Amount: *f.Contribution, At: f.At}
 		}
 	}
 }
@@ -265,24 +266,24 @@ const (
 // Verification is one message on the verifications topic, keyed by household id. Subscribers
 // (the agency, the credit system) deduplicate by VerificationID.
 type Verification struct {
-	VerificationID string               `json:"verification_id"`
-	Kind           string               `json:"kind"`
-	HouseholdID    string               `json:"household_id"`
-	AreaCode       string               `json:"area_code,omitempty"`
-	ApplicationID  string               `json:"application_id"`
-	Program        string               `json:"program"`
-	SubmittedAt    time.Time            `json:"submitted_at"`
-	Result         string               `json:"result"`
-	Discrepancies  []scorer.Discrepancy `json:"discrepancies"`
-	Supersedes     string               `json:"supersedes,omitempty"` // the verification this one replaces
-	CaseID         string               `json:"case_id,omitempty"`    // false_declaration: the verification case
-	CheckID        string               `json:"check_id,omitempty"`   // false_declaration: the check it confirms
-	Codes          []string             `json:"codes,omitempty"`      // false_declaration: the discrepancy codes confirmed
-	ConfirmedAt    time.Time            `json:"confirmed_at,omitzero"`
-	ExpiresAt      time.Time            `json:"expires_at,omitzero"`
-	ModelVersion   string               `json:"model_version"`
-	CheckedAt      time.Time            `json:"checked_at"` // monitor clock when the check ran
-	EmittedAt      time.Time            `json:"emitted_at"`
+	VerificationID string                `json:"verification_id"`
+	Kind           string                `json:"kind"`
+	HouseholdID    string                `json:"household_id"`
+	AreaCode       string                `json:"area_code,omitempty"`
+	ApplicationID  string                `json:"application_id"`
+	Program        string                `json:"program"`
+	SubmittedAt    time.Time             `json:"submitted_at"`
+	Result         string                `json:"result"`
+	Discrepancies  []declare.Discrepancy `json:"discrepancies"`
+	Supersedes     string                `json:"supersedes,omitempty"` // the verification this one replaces
+	CaseID         string                `json:"case_id,omitempty"`    // false_declaration: the verification case
+	CheckID        string                `json:"check_id,omitempty"`   // false_declaration: the check it confirms
+	Codes          []string              `json:"codes,omitempty"`      // false_declaration: the discrepancy codes confirmed
+	ConfirmedAt    time.Time             `json:"confirmed_at,omitzero"`
+	ExpiresAt      time.Time             `json:"expires_at,omitzero"`
+	ModelVersion   string                `json:"model_version"`
+	CheckedAt      time.Time             `json:"checked_at"` // monitor clock when the check ran
+	EmittedAt      time.Time             `json:"emitted_at"`
 }
 
 // VerificationID is the id of the seq-th verification of an application.
@@ -318,12 +319,12 @@ func (h *Household) CheckApplication(m *scorer.Model, applicationID string, now 
 	if sub == nil || sub.App.Declared == nil {
 		return nil
 	}
-	decl := scorer.Declaration{Vehicles: sub.App.Declared.Vehicles, Properties: sub.App.Declared.Properties,
+	decl := declare.Declaration{Vehicles: sub.App.Declared.Vehicles, Properties: sub.App.Declared.Properties,
 		FinancialAssets: sub.App.Declared.FinancialAssets, BusinessOwner: sub.App.Declared.BusinessOwner}
 	for _, dm := range sub.App.Declared.Members {
-		decl.Members = append(decl.Members, scorer.DeclaredMember{Key: dm.PersonKey, Masked: dm.PersonMasked, MonthlyIncome: dm.MonthlyIncome})
+		decl.Members = append(decl.Members, declare.DeclaredMember{Key: dm.PersonKey, Masked: dm.PersonMasked, MonthlyIncome: dm.MonthlyIncome})
 	}
-	res := scorer.CheckDeclaration(m, decl, h.Records(sub.At), sub.At)
+	res := declare.Check(m.Declarations(), decl, h.Records(sub.At), sub.At)
 	fp := fingerprint(sub.ID, res)
 	prev := h.LatestVerification(applicationID)
 	if prev != nil && prev.Fingerprint == fp {
@@ -370,7 +371,7 @@ func (h *Household) RecheckDue(m *scorer.Model, at, now time.Time) []string {
 	return out
 }
 
-func fingerprint(submission string, res scorer.DeclarationCheck) string {
+func fingerprint(submission string, res declare.DeclarationCheck) string {
 	b, _ := json.Marshal(res)
 	s := sha256.Sum256(append([]byte(submission+"\x00"), b...))
 	return hex.EncodeToString(s[:16])

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"safetynet/scorer"
+	"safetynet/scorer/declare"
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
 	"safetynet/stream/kafkatest"
@@ -54,7 +55,7 @@ func TestFalseDeclarationConfirmed(t *testing.T) {
 		application("APP-EXPL", okHead, "HH-EXPL", date(2025, 5, 1), []rec{{"person_id": okHead, "monthly_income": 0}}, 0, false),
 	})
 	check := waitVerifications(t, kcat, addr, "APP-CAR", func(vs []household.Verification) bool { return len(vs) == 1 })[0]
-	if check.Result != scorer.CheckDiscrepancies {
+	if check.Result != declare.CheckDiscrepancies {
 		t.Fatalf("check: %+v", check)
 	}
 	caseID := feed.VerificationCaseID("HH-CAR", "APP-CAR")

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"safetynet/scorer"
+	"safetynet/scorer/declare"
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
 	"safetynet/stream/kafkatest"
@@ -141,13 +141,13 @@ func TestDeclarationStories(t *testing.T) {
 	kcatProduce(t, kcat, addr, tp.Applications, []rec{honestApp, hidingApp, lateApp})
 
 	honest := waitVerifications(t, kcat, addr, "APP-HONEST", func(vs []household.Verification) bool { return len(vs) == 1 })[0]
-	if honest.Result != scorer.CheckConsistent || len(honest.Discrepancies) != 0 || honest.HouseholdID != "HH-HONEST" ||
+	if honest.Result != declare.CheckConsistent || len(honest.Discrepancies) != 0 || honest.HouseholdID != "HH-HONEST" ||
 		honest.ModelVersion == "" || honest.Kind != household.VerificationCheck || honest.Program != "dibao" {
 		t.Errorf("truthful application: %+v", honest)
 	}
 	hiding := waitVerifications(t, kcat, addr, "APP-HIDING", func(vs []household.Verification) bool { return len(vs) == 1 })[0]
 	want := []string{"income_understated/employment", "vehicle_undeclared/assets", "business_undeclared/assets"}
-	if hiding.Result != scorer.CheckDiscrepancies || !slices.Equal(codes(hiding), want) {
+	if hiding.Result != declare.CheckDiscrepancies || !slices.Equal(codes(hiding), want) {
 		t.Fatalf("hiding application: %s %v, want discrepancies %v", hiding.Result, codes(hiding), want)
 	}
 	if d := hiding.Discrepancies[0]; d.Member != feed.Mask(hidingHead) || d.Declared != 0 || d.Found != 4200 || d.FactDate != "2024-09-01" || d.ZH == "" || d.EN == "" {
@@ -166,7 +166,7 @@ func TestDeclarationStories(t *testing.T) {
 		}
 	}
 	first := waitVerifications(t, kcat, addr, "APP-LATE", func(vs []household.Verification) bool { return len(vs) == 1 })[0]
-	if first.Result != scorer.CheckConsistent {
+	if first.Result != declare.CheckConsistent {
 		t.Fatalf("late household before the wage: %+v", first)
 	}
 
@@ -176,7 +176,7 @@ func TestDeclarationStories(t *testing.T) {
 	late := waitVerifications(t, kcat, addr, "APP-LATE", func(vs []household.Verification) bool { return len(vs) == 2 })
 	second := late[1]
 	if second.Supersedes != first.VerificationID || second.VerificationID == first.VerificationID ||
-		second.Result != scorer.CheckDiscrepancies || !slices.Equal(codes(second), []string{"income_understated/employment"}) {
+		second.Result != declare.CheckDiscrepancies || !slices.Equal(codes(second), []string{"income_understated/employment"}) {
 		t.Errorf("superseding verification: %+v (first %s)", second, first.VerificationID)
 	}
 

@@ -1,4 +1,4 @@
-package scorer
+package modelfile
 
 import (
 	"math"
@@ -29,7 +29,8 @@ type Aid struct {
 	SpotCheckSeed  string
 }
 
-var defaultAid = Aid{
+// DefaultAid are the aid section's defaults.
+var DefaultAid = Aid{
 	ReviewMonths:           map[string]int{"dibao": 12, "tekun": 12},
 	ReviewMonthsAbleToWork: map[string]int{"dibao": 6},
 	WorkingAgeFrom:         16, WorkingAgeTo: 60,
@@ -50,20 +51,12 @@ type aidFile struct {
 // AidPrograms are the programmes an aid section may name.
 var AidPrograms = []string{"dibao", "tekun", "temporary", "medical", "other"}
 
-// Aid returns the model's aid settings.
-func (m *Model) Aid() Aid {
-	if m.aid == nil {
-		return defaultAid
-	}
-	return *m.aid
-}
-
 // buildAid reads the optional aid section; what it leaves out takes the defaults.
-func (m *Model) buildAid(f *modelFile) error {
-	a := defaultAid
+func (m *Spec) buildAid(f *modelFile) error {
+	a := DefaultAid
 	s := f.Aid
 	if s == nil {
-		m.aid = &a
+		m.Aid = a
 		return nil
 	}
 	for _, mp := range []struct {
@@ -110,38 +103,6 @@ func (m *Model) buildAid(f *modelFile) error {
 		a.SpotCheckShare = *p
 	}
 	a.SpotCheckSeed = s.SpotCheckSeed
-	m.aid = &a
+	m.Aid = a
 	return nil
-}
-
-// AbleToWork reports whether a member is of working age at at, alive and with no disability
-// registered.
-func (a Aid) AbleToWork(mb Member, at time.Time) bool {
-	if mb.Died != nil && !mb.Died.After(at) || mb.BirthDate.IsZero() {
-		return false
-	}
-	if d := mb.Disability; d != nil && !d.Revoked && d.Grade > 0 {
-		return false
-	}
-	from := mb.BirthDate.AddDate(a.WorkingAgeFrom, 0, 0)
-	to := mb.BirthDate.AddDate(a.WorkingAgeTo, 0, 0)
-	return !at.Before(from) && at.Before(to)
-}
-
-// ReviewDue returns when a household receiving aid under program since (or last reviewed then)
-// is next due for review: the zero time for a programme that is not reviewed.
-func (a Aid) ReviewDue(program string, h Household, since time.Time) time.Time {
-	n := a.ReviewMonths[program]
-	if k, ok := a.ReviewMonthsAbleToWork[program]; ok {
-		for _, mb := range h.Members {
-			if a.AbleToWork(mb, since) {
-				n = k
-				break
-			}
-		}
-	}
-	if n == 0 {
-		return time.Time{}
-	}
-	return since.AddDate(0, n, 0)
 }

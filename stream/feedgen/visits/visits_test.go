@@ -1,4 +1,4 @@
-package feedgen
+package visits
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // that intake accepts (assign before visit, programme by level, reason for no need), nothing for
 // other alerts, and produced in due order.
 func TestVisitsPlan(t *testing.T) {
-	v := NewVisits(VisitConfig{Share: 0.6, Delay: time.Minute, Seed: 7})
+	v := New(Config{Share: 0.6, Delay: time.Minute, Seed: 7})
 	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	const n = 20000
 	visited, outcomes := 0, map[string]int{}
@@ -63,14 +63,14 @@ func TestVisitsPlan(t *testing.T) {
 		}
 	}
 	for _, st := range []string{hh.StatusEscalated, hh.StatusDeescalated, hh.StatusResolved} {
-		if p := NewVisits(VisitConfig{Share: 1}).Plan(hh.Alert{HouseholdID: "H-1", Status: st, Level: "urgent", Episode: 1}, now); p != nil {
+		if p := New(Config{Share: 1}).Plan(hh.Alert{HouseholdID: "H-1", Status: st, Level: "urgent", Episode: 1}, now); p != nil {
 			t.Errorf("%s alert planned %d records", st, len(p))
 		}
 	}
 }
 
 func TestVisitsRun(t *testing.T) {
-	v := NewVisits(VisitConfig{Share: 1, Delay: 40 * time.Millisecond, Seed: 1})
+	v := New(Config{Share: 1, Delay: 40 * time.Millisecond, Seed: 1})
 	var mu sync.Mutex
 	var got []feed.CaseworkRecord
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,4 +1,4 @@
-package scorer
+package modelfile
 
 import (
 	"math"
@@ -16,8 +16,8 @@ type Casework struct {
 	SnoozeBreakPoints float64
 }
 
-// Defaults of the casework section.
-var defaultCasework = Casework{
+// DefaultCasework are the casework section's defaults.
+var DefaultCasework = Casework{
 	VisitWithin:       map[string]time.Duration{LevelUrgent: 3 * 24 * time.Hour, LevelWarning: 7 * 24 * time.Hour, LevelWatch: 30 * 24 * time.Hour},
 	Snooze:            90 * 24 * time.Hour,
 	SnoozeBreakPoints: 15,
@@ -30,39 +30,13 @@ type caseworkFile struct {
 	SnoozeBreakPoints *float64          `yaml:"snooze_break_points"`
 }
 
-// Casework returns the model's casework settings (a copy).
-func (m *Model) Casework() Casework {
-	c := m.casework
-	if c.VisitWithin == nil {
-		c = defaultCasework
-	}
-	out := c
-	out.VisitWithin = make(map[string]time.Duration, len(c.VisitWithin))
-	for k, v := range c.VisitWithin {
-		out.VisitWithin[k] = v
-	}
-	return out
-}
-
-// VisitDue returns when a case opened at opened at level must have been visited by.
-func (m *Model) VisitDue(level string, opened time.Time) time.Time {
-	d, ok := m.casework.VisitWithin[level]
-	if !ok {
-		d = defaultCasework.VisitWithin[level]
-	}
-	if d == 0 {
-		return time.Time{}
-	}
-	return opened.Add(d)
-}
-
 // fixedSpan reads a span of fixed length (hours, days, weeks) for field.
 func fixedSpan(field, text string) (time.Duration, error) {
-	sp, e := parseSpan(text)
+	sp, e := ParseSpan(text)
 	if e != nil {
 		return 0, fail("%s: %v", field, e)
 	}
-	d, ok := sp.fixed()
+	d, ok := sp.Fixed()
 	if !ok {
 		return 0, fail("%s: %s: give it in hours, days or weeks (e.g. 7d)", field, sp)
 	}
@@ -70,16 +44,16 @@ func fixedSpan(field, text string) (time.Duration, error) {
 }
 
 // buildCasework reads the optional casework section; what it leaves out takes the defaults.
-func (m *Model) buildCasework(f *modelFile) error {
-	c := defaultCasework
+func (m *Spec) buildCasework(f *modelFile) error {
+	c := DefaultCasework
 	c.VisitWithin = map[string]time.Duration{}
-	for k, v := range defaultCasework.VisitWithin {
+	for k, v := range DefaultCasework.VisitWithin {
 		c.VisitWithin[k] = v
 	}
 	if f.Casework != nil {
 		for level, text := range f.Casework.VisitWithin {
 			if LevelRank(level) == 0 {
-				return fail("casework.visit_within.%s: not a level (want one of %s)", level, strings.Join(levelNames, ", "))
+				return fail("casework.visit_within.%s: not a level (want one of %s)", level, strings.Join(LevelNames, ", "))
 			}
 			d, err := fixedSpan("casework.visit_within."+level, text)
 			if err != nil {
@@ -105,6 +79,6 @@ func (m *Model) buildCasework(f *modelFile) error {
 		return fail("casework.visit_within: a higher level must not allow longer to visit (urgent %v, warning %v, watch %v)",
 			c.VisitWithin[LevelUrgent], c.VisitWithin[LevelWarning], c.VisitWithin[LevelWatch])
 	}
-	m.casework = c
+	m.Casework = c
 	return nil
 }

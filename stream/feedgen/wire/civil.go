@@ -1,4 +1,4 @@
-package feedgen
+package wire
 
 // Hand-written date formatting: the generator formats a few dates per event, and
 // time.Time.AppendFormat would dominate its cost.
@@ -9,9 +9,9 @@ const (
 	chinaOffset = 8 * 3600
 )
 
-// civil converts days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+// Civil converts days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
 // days_from_civil inverse).
-func civil(days int64) (y, m, d int) {
+func Civil(days int64) (y, m, d int) {
 	z := days + 719468
 	era := z / 146097
 	if z < 0 && z%146097 != 0 {
@@ -33,8 +33,8 @@ func civil(days int64) (y, m, d int) {
 	return int(yy), int(mm), int(dd)
 }
 
-// daysFromCivil is the inverse of civil.
-func daysFromCivil(y, m, d int) int64 {
+// DaysFromCivil is the inverse of Civil.
+func DaysFromCivil(y, m, d int) int64 {
 	if m <= 2 {
 		y--
 	}
@@ -64,9 +64,9 @@ func put4(b []byte, v int) {
 	b[3] = byte('0' + v%10)
 }
 
-// appendDate appends YYYY-MM-DD for days since 1970-01-01.
-func appendDate(b []byte, days int64) []byte {
-	y, m, d := civil(days)
+// AppendDate appends YYYY-MM-DD for days since 1970-01-01.
+func AppendDate(b []byte, days int64) []byte {
+	y, m, d := Civil(days)
 	var s [10]byte
 	put4(s[0:4], y)
 	s[4] = '-'
@@ -76,9 +76,9 @@ func appendDate(b []byte, days int64) []byte {
 	return append(b, s[:]...)
 }
 
-// appendRFC3339 appends the Unix time t as RFC 3339 in China Standard Time,
+// AppendRFC3339 appends the Unix time t as RFC 3339 in China Standard Time,
 // e.g. 2024-05-03T14:07:21+08:00.
-func appendRFC3339(b []byte, t int64) []byte {
+func AppendRFC3339(b []byte, t int64) []byte {
 	local := t + chinaOffset
 	days := local / secondsPerDay
 	sec := local % secondsPerDay
@@ -86,7 +86,7 @@ func appendRFC3339(b []byte, t int64) []byte {
 		sec += secondsPerDay
 		days--
 	}
-	b = appendDate(b, days)
+	b = AppendDate(b, days)
 	var s [15]byte
 	s[0] = 'T'
 	put2(s[1:3], int(sec/3600))

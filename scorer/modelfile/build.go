@@ -1,4 +1,4 @@
-package scorer
+package modelfile
 
 import (
 	"fmt"
@@ -9,8 +9,8 @@ import (
 
 // build checks a parsed model file section by section and returns the model; the first error
 // names the field that is wrong.
-func build(f *modelFile) (*Model, error) {
-	m := &Model{Version: strings.TrimSpace(f.Version)}
+func build(f *modelFile) (*Spec, error) {
+	m := &Spec{Version: strings.TrimSpace(f.Version)}
 	if m.Version == "" {
 		return nil, fail("version: missing")
 	}
@@ -29,17 +29,17 @@ func build(f *modelFile) (*Model, error) {
 func fail(format string, args ...any) error { return fmt.Errorf("model: "+format, args...) }
 
 // buildWeights reads weights: six, each between 0 and 1, summing to 1.
-func (m *Model) buildWeights(f *modelFile) error {
+func (m *Spec) buildWeights(f *modelFile) error {
 	ws := []*float64{f.Weights.Demographic, f.Weights.Income, f.Weights.Employment, f.Weights.Health, f.Weights.Disability, f.Weights.RigidExpenditure}
 	sum := 0.0
 	for i, w := range ws {
 		switch {
 		case w == nil:
-			return fail("weights.%s: missing", Dimensions[i])
+			return fail("weights.%s: missing", WeightNames[i])
 		case math.IsNaN(*w) || *w < 0 || *w > 1:
-			return fail("weights.%s: %v is not between 0 and 1", Dimensions[i], *w)
+			return fail("weights.%s: %v is not between 0 and 1", WeightNames[i], *w)
 		}
-		m.weights[i] = *w
+		m.Weights[i] = *w
 		sum += *w
 	}
 	if math.Abs(sum-1) > 1e-6 {
@@ -49,7 +49,7 @@ func (m *Model) buildWeights(f *modelFile) error {
 }
 
 // buildStandard reads standard (低保标准) and margin.
-func (m *Model) buildStandard(f *modelFile) error {
+func (m *Spec) buildStandard(f *modelFile) error {
 	switch {
 	case f.Standard == nil:
 		return fail("standard: missing (低保标准, yuan per person per month)")
@@ -60,19 +60,19 @@ func (m *Model) buildStandard(f *modelFile) error {
 	case *f.Standard == 0:
 		return fail("standard: must be above 0")
 	}
-	m.standard = *f.Standard
-	m.margin = 2
+	m.Standard = *f.Standard
+	m.Margin = 2
 	if f.Margin != nil {
 		if math.IsNaN(*f.Margin) || *f.Margin <= 1 || *f.Margin > 100 {
 			return fail("margin: %v must be above 1 (and at most 100)", *f.Margin)
 		}
-		m.margin = *f.Margin
+		m.Margin = *f.Margin
 	}
 	return nil
 }
 
 // buildWindows reads windows, with their defaults.
-func (m *Model) buildWindows(f *modelFile) error {
+func (m *Spec) buildWindows(f *modelFile) error {
 	var err error
 	span := func(name, text, def string) Span {
 		if err != nil {
@@ -81,17 +81,17 @@ func (m *Model) buildWindows(f *modelFile) error {
 		if text == "" {
 			text = def
 		}
-		s, e := parseSpan(text)
+		s, e := ParseSpan(text)
 		if e != nil {
 			err = fmt.Errorf("model: windows.%s: %w", name, e)
 		}
 		return s
 	}
-	m.health = span("health", f.Windows.Health, "12mo")
-	m.healthRecent = span("health_recent", f.Windows.HealthRecent, "6mo")
-	m.critical = span("critical_illness", f.Windows.CriticalIllness, "12mo")
-	m.newDisability = span("new_disability", f.Windows.NewDisability, "12mo")
-	m.mainEarnerDeath = span("main_earner_death", f.Windows.MainEarnerDeath, "12mo")
+	m.Health = span("health", f.Windows.Health, "12mo")
+	m.HealthRecent = span("health_recent", f.Windows.HealthRecent, "6mo")
+	m.Critical = span("critical_illness", f.Windows.CriticalIllness, "12mo")
+	m.NewDisability = span("new_disability", f.Windows.NewDisability, "12mo")
+	m.MainEarnerDeath = span("main_earner_death", f.Windows.MainEarnerDeath, "12mo")
 	steps := f.Windows.UnemploymentSteps
 	if steps == nil {
 		steps = []string{"3mo", "6mo"}
@@ -102,50 +102,50 @@ func (m *Model) buildWindows(f *modelFile) error {
 	ref := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i, s := range steps {
 		sp := span(fmt.Sprintf("unemployment_steps[%d]", i), s, "")
-		if err == nil && i > 0 && !sp.After(ref).After(m.unemploymentSteps[i-1].After(ref)) {
-			return fail("windows.unemployment_steps[%d]: %s is not longer than %s", i, sp, m.unemploymentSteps[i-1])
+		if err == nil && i > 0 && !sp.After(ref).After(m.UnemploymentSteps[i-1].After(ref)) {
+			return fail("windows.unemployment_steps[%d]: %s is not longer than %s", i, sp, m.UnemploymentSteps[i-1])
 		}
-		m.unemploymentSteps = append(m.unemploymentSteps, sp)
+		m.UnemploymentSteps = append(m.UnemploymentSteps, sp)
 	}
 	if err != nil {
 		return err
 	}
-	if m.healthRecent.After(ref).After(m.health.After(ref)) {
-		return fail("windows.health_recent: %s is longer than windows.health %s", m.healthRecent, m.health)
+	if m.HealthRecent.After(ref).After(m.Health.After(ref)) {
+		return fail("windows.health_recent: %s is longer than windows.health %s", m.HealthRecent, m.Health)
 	}
 	return nil
 }
 
 // buildCriticalIllness reads critical_illness_icd10.
-func (m *Model) buildCriticalIllness(f *modelFile) error {
+func (m *Spec) buildCriticalIllness(f *modelFile) error {
 	if f.CriticalIllness == nil {
 		return fail("critical_illness_icd10: missing (list ICD-10 ranges such as C00-C97)")
 	}
 	for i, s := range f.CriticalIllness {
-		r, err := parseICDRange(s)
+		r, err := ParseICDRange(s)
 		if err != nil {
 			return fail("critical_illness_icd10[%d]: %v", i, err)
 		}
-		m.critical10 = append(m.critical10, r)
+		m.CriticalICD10 = append(m.CriticalICD10, r)
 	}
 	return nil
 }
 
 // buildLevels reads levels: watch, warning, urgent in that order, thresholds rising.
-func (m *Model) buildLevels(f *modelFile) error {
-	if len(f.Levels) != len(levelNames) {
-		return fail("levels: %d given, want %s in that order", len(f.Levels), strings.Join(levelNames, ", "))
+func (m *Spec) buildLevels(f *modelFile) error {
+	if len(f.Levels) != len(LevelNames) {
+		return fail("levels: %d given, want %s in that order", len(f.Levels), strings.Join(LevelNames, ", "))
 	}
 	for i, l := range f.Levels {
 		switch {
-		case l.Name != levelNames[i]:
-			return fail("levels[%d].name: %q, want %q (levels are %s in that order)", i, l.Name, levelNames[i], strings.Join(levelNames, ", "))
+		case l.Name != LevelNames[i]:
+			return fail("levels[%d].name: %q, want %q (levels are %s in that order)", i, l.Name, LevelNames[i], strings.Join(LevelNames, ", "))
 		case l.Threshold == nil:
 			return fail("levels[%d].threshold: missing", i)
 		case math.IsNaN(*l.Threshold) || *l.Threshold <= 0 || *l.Threshold > 100:
 			return fail("levels[%d].threshold: %v is not above 0 and at most 100", i, *l.Threshold)
-		case i > 0 && *l.Threshold <= m.levels[i-1].threshold:
-			return fail("levels[%d].threshold: %s is not above %s's %s", i, trimFloat(*l.Threshold), m.levels[i-1].name, trimFloat(m.levels[i-1].threshold))
+		case i > 0 && *l.Threshold <= m.Levels[i-1].Threshold:
+			return fail("levels[%d].threshold: %s is not above %s's %s", i, trimFloat(*l.Threshold), m.Levels[i-1].Name, trimFloat(m.Levels[i-1].Threshold))
 		}
 		h := 0.0
 		if l.Hysteresis != nil {
@@ -154,51 +154,51 @@ func (m *Model) buildLevels(f *modelFile) error {
 				return fail("levels[%d].hysteresis: %v must be at least 0 and below the threshold %s", i, h, trimFloat(*l.Threshold))
 			}
 		}
-		m.levels[i] = levelDef{name: l.Name, threshold: *l.Threshold, hysteresis: h}
+		m.Levels[i] = Level{Name: l.Name, Threshold: *l.Threshold, Hysteresis: h}
 	}
 	return nil
 }
 
 // buildResolveAfter reads resolve_after (default 180d).
-func (m *Model) buildResolveAfter(f *modelFile) error {
+func (m *Spec) buildResolveAfter(f *modelFile) error {
 	ra := f.ResolveAfter
 	if ra == "" {
 		ra = "180d"
 	}
-	sp, e := parseSpan(ra)
+	sp, e := ParseSpan(ra)
 	if e != nil {
 		return fail("resolve_after: %v", e)
 	}
-	d, ok := sp.fixed()
+	d, ok := sp.Fixed()
 	if !ok {
 		return fail("resolve_after: %s: give it in hours, days or weeks (e.g. 180d)", sp)
 	}
-	m.resolve = d
+	m.ResolveAfter = d
 	return nil
 }
 
 // buildTriggers reads triggers.
-func (m *Model) buildTriggers(f *modelFile) error {
+func (m *Spec) buildTriggers(f *modelFile) error {
 	seen := map[string]bool{}
 	for i, t := range f.Triggers {
 		idx := -1
-		for j, c := range triggerCodes {
+		for j, c := range TriggerCodes {
 			if c == t.Code {
 				idx = j
 			}
 		}
 		switch {
 		case idx < 0:
-			return fail("triggers[%d].code: %q is not one of %s", i, t.Code, strings.Join(triggerCodes, ", "))
+			return fail("triggers[%d].code: %q is not one of %s", i, t.Code, strings.Join(TriggerCodes, ", "))
 		case seen[t.Code]:
 			return fail("triggers[%d].code: %q listed twice", i, t.Code)
 		case LevelRank(t.Level) == 0:
-			return fail("triggers[%d].level: %q is not one of %s", i, t.Level, strings.Join(levelNames, ", "))
+			return fail("triggers[%d].level: %q is not one of %s", i, t.Level, strings.Join(LevelNames, ", "))
 		case strings.TrimSpace(t.ZH) == "" || strings.TrimSpace(t.EN) == "":
 			return fail("triggers[%d]: zh and en texts are required", i)
 		}
 		seen[t.Code] = true
-		m.triggers[idx] = triggerDef{enabled: t.Enabled == nil || *t.Enabled, level: t.Level, zh: strings.TrimSpace(t.ZH), en: strings.TrimSpace(t.EN)}
+		m.Triggers[idx] = Trigger{Enabled: t.Enabled == nil || *t.Enabled, Level: t.Level, ZH: strings.TrimSpace(t.ZH), EN: strings.TrimSpace(t.EN)}
 	}
 	return nil
 }

@@ -1,14 +1,14 @@
-package scorer
+package modelfile
 
 import (
 	"fmt"
 	"strings"
 )
 
-// icdRange is an inclusive range of ICD-10 codes, each end normalised (upper case, no dot):
+// ICDRange is an inclusive range of ICD-10 codes, each end normalised (upper case, no dot):
 // "C91"–"C95" covers C91.0 to C95.9. An end given as a category (three characters) covers all
 // of its subcategories.
-type icdRange struct {
+type ICDRange struct {
 	text   string // as the model file writes it
 	lo, hi string
 }
@@ -41,8 +41,8 @@ func normICD(code string) (string, bool) {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// parseICDRange reads "C00-C97", "C91–C95" or a single code "N18".
-func parseICDRange(s string) (icdRange, error) {
+// ParseICDRange reads "C00-C97", "C91–C95" or a single code "N18".
+func ParseICDRange(s string) (ICDRange, error) {
 	t := strings.ReplaceAll(s, "–", "-")
 	lo, hi, isRange := strings.Cut(t, "-")
 	if !isRange {
@@ -50,26 +50,26 @@ func parseICDRange(s string) (icdRange, error) {
 	}
 	nlo, ok := normICD(lo)
 	if !ok {
-		return icdRange{}, fmt.Errorf("%q: %q is not an ICD-10 code (letter, two digits, optional .subcode)", s, strings.TrimSpace(lo))
+		return ICDRange{}, fmt.Errorf("%q: %q is not an ICD-10 code (letter, two digits, optional .subcode)", s, strings.TrimSpace(lo))
 	}
 	nhi, ok := normICD(hi)
 	if !ok {
-		return icdRange{}, fmt.Errorf("%q: %q is not an ICD-10 code (letter, two digits, optional .subcode)", s, strings.TrimSpace(hi))
+		return ICDRange{}, fmt.Errorf("%q: %q is not an ICD-10 code (letter, two digits, optional .subcode)", s, strings.TrimSpace(hi))
 	}
 	if nlo > nhi {
-		return icdRange{}, fmt.Errorf("%q: range runs backwards", s)
+		return ICDRange{}, fmt.Errorf("%q: range runs backwards", s)
 	}
-	return icdRange{text: strings.TrimSpace(s), lo: nlo, hi: nhi}, nil
+	return ICDRange{text: strings.TrimSpace(s), lo: nlo, hi: nhi}, nil
 }
 
-// contains reports whether the normalised code lies in the range.
-func (r icdRange) contains(code string) bool {
+// Contains reports whether the normalised code lies in the range.
+func (r ICDRange) Contains(code string) bool {
 	return code >= r.lo && (code <= r.hi || strings.HasPrefix(code, r.hi))
 }
 
-// containsRaw is contains for a code as written ("c92.0"), without allocating; ok is false when
+// ContainsRaw is Contains for a code as written ("c92.0"), without allocating; ok is false when
 // the code is malformed.
-func (r icdRange) containsRaw(code string) (in, ok bool) {
+func (r ICDRange) ContainsRaw(code string) (in, ok bool) {
 	var b [8]byte
 	n, ok := normICDInto(&b, code)
 	if !ok {

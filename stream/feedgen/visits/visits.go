@@ -1,4 +1,13 @@
-package feedgen
+// Package visits simulates casework for the demo: a share of the cases that raised alerts
+// open are assigned to a caseworker and, a while later, visited, with an outcome drawn from a
+// plausible distribution (about 35 % aid granted, 10 % referred, 35 % no need, 15 %
+// unreachable, 5 % declined), so that the statistics (precision per level and area, cases per
+// week) have something to show. The records go to the casework topic like a caseworker's,
+// keyed by household.
+//
+// It reacts to alerts only: it reads no state and writes to no broker itself (Run hands each
+// record to a write function).
+package visits
 
 import (
 	"container/heap"
@@ -13,14 +22,8 @@ import (
 	hh "safetynet/stream/household"
 )
 
-// Simulated casework for the demo: a share of the cases that raised alerts open are assigned to
-// a caseworker and, a while later, visited, with an outcome drawn from a plausible distribution
-// (about 35 % aid granted, 10 % referred, 35 % no need, 15 % unreachable, 5 % declined), so that
-// the statistics (precision per level and area, cases per week) have something to show. The
-// records go to the casework topic like a caseworker's, keyed by household.
-
-// VisitConfig configures the simulated visits.
-type VisitConfig struct {
+// Config configures the simulated visits.
+type Config struct {
 	// Share of the cases opened by raised alerts that are visited (0 to 1).
 	Share float64
 	// Delay is the mean wait from the alert to the assignment and again to the visit (each drawn
@@ -58,7 +61,7 @@ type Planned struct {
 
 // Visits plans and produces the simulated casework. It is safe for concurrent use.
 type Visits struct {
-	cfg VisitConfig
+	cfg Config
 
 	mu      sync.Mutex
 	rng     *rand.Rand
@@ -68,8 +71,8 @@ type Visits struct {
 	skipped int
 }
 
-// NewVisits returns the simulated visits.
-func NewVisits(cfg VisitConfig) *Visits {
+// New returns the simulated visits.
+func New(cfg Config) *Visits {
 	if cfg.Delay <= 0 {
 		cfg.Delay = 20 * time.Second
 	}
@@ -216,4 +219,15 @@ func (h *pendingHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
+}
+
+// pick returns the index i with probability shares[i] (shares sum to 1).
+func pick(u float64, shares []float64) int {
+	for i, s := range shares {
+		if u < s {
+			return i
+		}
+		u -= s
+	}
+	return len(shares) - 1
 }

@@ -1,4 +1,4 @@
-package feedgen
+package produce_test
 
 import (
 	"context"
@@ -12,8 +12,12 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"safetynet/stream/feed"
+	"safetynet/stream/feedgen"
+	"safetynet/stream/feedgen/produce"
 	"safetynet/stream/kafkatest"
 )
+
+var testStart = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 
 func testTopics() map[string]string {
 	m := map[string]string{}
@@ -71,11 +75,11 @@ func TestProduce(t *testing.T) {
 	const partitions = 3
 	_, addr := kafkatest.Broker(t, partitions, names...)
 
-	cfg := Config{Seed: 9, Households: 300, Start: testStart, MalformedRate: 0.02, DuplicateRate: 0.02}
+	cfg := feedgen.Config{Seed: 9, Households: 300, Start: testStart, MalformedRate: 0.02, DuplicateRate: 0.02}
 	const limit = 3000
 	var logs strings.Builder
 	var acked int
-	err := Produce(context.Background(), []string{addr}, topics, New(cfg), ProduceOptions{
+	err := produce.Run(context.Background(), []string{addr}, topics, feedgen.New(cfg), produce.Options{
 		Limit:      limit,
 		Logger:     slog.New(slog.NewTextHandler(&logs, nil)),
 		OnProduced: func(n int) { acked = n },
@@ -85,10 +89,10 @@ func TestProduce(t *testing.T) {
 	}
 
 	// The same Config gives the same events: the expected contents of each topic.
-	g := New(cfg)
+	g := feedgen.New(cfg)
 	reg := g.Registry()
 	want := map[string]map[string]int{} // topic → key|value → count
-	count := func(ev Event) {
+	count := func(ev feedgen.Event) {
 		topic := topics[ev.Feed]
 		if want[topic] == nil {
 			want[topic] = map[string]int{}
@@ -141,7 +145,7 @@ func TestProduceRateAndCancel(t *testing.T) {
 	defer cancel()
 	var acked int
 	// No limit: Produce goes on at its rate until the context ends.
-	err := Produce(ctx, []string{addr}, topics, New(Config{Seed: 1, Households: 50, Start: testStart}), ProduceOptions{
+	err := produce.Run(ctx, []string{addr}, topics, feedgen.New(feedgen.Config{Seed: 1, Households: 50, Start: testStart}), produce.Options{
 		Rate:         200,
 		SkipRegistry: true,
 		OnProduced: func(n int) {
@@ -162,7 +166,7 @@ func TestProduceRateAndCancel(t *testing.T) {
 func TestProduceNeedsEveryTopic(t *testing.T) {
 	topics := testTopics()
 	delete(topics, feed.Disability)
-	err := Produce(context.Background(), []string{"127.0.0.1:1"}, topics, New(Config{Seed: 1, Households: 10, Start: testStart}), ProduceOptions{Limit: 1})
+	err := produce.Run(context.Background(), []string{"127.0.0.1:1"}, topics, feedgen.New(feedgen.Config{Seed: 1, Households: 10, Start: testStart}), produce.Options{Limit: 1})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", feed.Disability)) {
 		t.Errorf("Produce without a disability topic: %v", err)
 	}
@@ -175,16 +179,16 @@ func TestProduceUntil(t *testing.T) {
 		names = append(names, n)
 	}
 	_, addr := kafkatest.Broker(t, 1, names...)
-	cfg := Config{Seed: 4, Households: 200, Start: testStart}
+	cfg := feedgen.Config{Seed: 4, Households: 200, Start: testStart}
 	var acked int
-	err := Produce(context.Background(), []string{addr}, topics, New(cfg), ProduceOptions{
+	err := produce.Run(context.Background(), []string{addr}, topics, feedgen.New(cfg), produce.Options{
 		Until: testStart, SkipRegistry: true, OnProduced: func(n int) { acked = n },
 	})
 	if err != nil {
 		t.Fatalf("Produce: %v", err)
 	}
 	// Count the events a generator gives before its clock reaches Start.
-	g := New(cfg)
+	g := feedgen.New(cfg)
 	want := 0
 	for g.Now().Before(testStart) {
 		g.Next()

@@ -1,4 +1,8 @@
-package feedgen
+// Package produce puts a feedgen.Generator's events on Kafka: the registry first, as fast as
+// the brokers take it, then the change events at a rate, each feed to its topic, keyed by the
+// person ID as the agencies key their records. It does not generate anything: what is sent, and
+// in which order, is the Generator's, so the same Config sends the same records.
+package produce
 
 import (
 	"context"
@@ -10,10 +14,11 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"safetynet/stream/feed"
+	"safetynet/stream/feedgen"
 )
 
-// ProduceOptions tune Produce.
-type ProduceOptions struct {
+// Options tune Run.
+type Options struct {
 	// Rate is the change events per second to offer, 0 for as fast as possible. The registry
 	// load is always sent as fast as possible.
 	Rate float64
@@ -24,7 +29,7 @@ type ProduceOptions struct {
 	SkipRegistry bool
 	// Logger receives progress every few seconds; nil for none.
 	Logger *slog.Logger
-	// Until, when set, stops the change events once the simulated clock (Generator.Now) reaches
+	// Until, when set, stops the change events once the simulated clock (feedgen.Generator.Now) reaches
 	// it (the last event sent is the first one dated at or after it): intake refuses events
 	// dated more than its skew after its own clock, so a feed meant for a live service stops at
 	// today.
@@ -36,14 +41,14 @@ type ProduceOptions struct {
 	Transport kafka.RoundTripper
 }
 
-// progressEvery is how often Produce logs its progress.
+// progressEvery is how often Run logs its progress.
 const progressEvery = 5 * time.Second
 
-// Produce writes the registry and then the change events of g to the topics (feed name →
+// Run writes the registry and then the change events of g to the topics (feed name →
 // topic; every feed of feed.Feeds must be mapped), keyed by person_id, waiting for every
 // batch to be acknowledged by all in-sync replicas. It returns when Limit events are sent or the
 // simulated clock reaches Until, or with ctx's error when ctx ends first. Logs carry counts and rates only, never personal data.
-func Produce(ctx context.Context, brokers []string, topics map[string]string, g *Generator, opts ProduceOptions) error {
+func Run(ctx context.Context, brokers []string, topics map[string]string, g *feedgen.Generator, opts Options) error {
 	for _, f := range feed.Feeds {
 		if topics[f] == "" {
 			return fmt.Errorf("produce: no topic for feed %q", f)
@@ -138,7 +143,7 @@ type producer struct {
 	w      *kafka.Writer
 	topics map[string]string
 	logger *slog.Logger
-	opts   ProduceOptions
+	opts   Options
 	phase  string
 
 	total, malformed, duplicates int
@@ -146,7 +151,7 @@ type producer struct {
 	lastTotal                    int
 }
 
-func (p *producer) appendMsg(msgs []kafka.Message, ev Event) []kafka.Message {
+func (p *producer) appendMsg(msgs []kafka.Message, ev feedgen.Event) []kafka.Message {
 	if ev.Malformed {
 		p.malformed++
 	}

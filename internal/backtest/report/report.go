@@ -1,4 +1,9 @@
-package backtest
+// Package report renders the results of package backtest for people: report.json and
+// report.html of a backtest (with the replay's weekly chart), fairness.json and fairness.html,
+// and the summaries the commands print. Charts are inline SVG drawn from the same numbers as
+// the JSON; the pages need nothing from the internet. It computes nothing: every number comes
+// from a backtest.Report, backtest.Fairness or backtest.Replay.
+package report
 
 import (
 	"encoding/json"
@@ -9,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"safetynet/internal/backtest"
 )
 
 var levelZH = map[string]string{"none": "无", "watch": "关注", "warning": "预警", "urgent": "紧急"}
@@ -17,7 +24,7 @@ var dimZH = map[string]string{"area": "地区 area", "head_age": "户主年龄 h
 	"size": "家庭人数 household size", "disability": "有残疾成员 any disability", "aid": "领取补助 receiving aid", "all": "全部 all"}
 
 // WriteDir writes report.json and report.html into dir (created if absent).
-func WriteDir(dir string, r *Report) error {
+func WriteDir(dir string, r *backtest.Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create output directory %s: %w", dir, err)
 	}
@@ -40,13 +47,13 @@ func WriteDir(dir string, r *Report) error {
 }
 
 // WriteFairnessDir writes fairness.json and fairness.html into dir.
-func WriteFairnessDir(dir string, f *Fairness, o OutcomeStats) error {
+func WriteFairnessDir(dir string, f *backtest.Fairness, o backtest.OutcomeStats) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create output directory %s: %w", dir, err)
 	}
 	js, err := json.MarshalIndent(struct {
-		*Fairness
-		Outcomes OutcomeStats `json:"outcomes"`
+		*backtest.Fairness
+		Outcomes backtest.OutcomeStats `json:"outcomes"`
 	}{f, o}, "", "  ")
 	if err != nil {
 		return err
@@ -66,21 +73,21 @@ func WriteFairnessDir(dir string, f *Fairness, o OutcomeStats) error {
 }
 
 // Summary prints the report for a terminal.
-func Summary(w io.Writer, r *Report, top int) {
+func Summary(w io.Writer, r *backtest.Report, top int) {
 	fmt.Fprintf(w, "backtest at %s: %d households; baseline %s, model %s; %d change level\n",
 		r.At.Format("2006-01-02T15:04:05Z07:00"), r.Households, r.BaselineVersion, r.ModelVersion, r.Changed)
 	fmt.Fprintf(w, "\nhouseholds per level 各等级户数   %10s %10s\n", "baseline", "model")
-	for _, l := range levelLabels {
+	for _, l := range backtest.LevelLabels {
 		fmt.Fprintf(w, "  %-8s %-4s %18d %10d\n", l, levelZH[l], r.ByLevel["baseline"][l], r.ByLevel["model"][l])
 	}
 	fmt.Fprintf(w, "\ntransitions 等级变化 (rows baseline, columns model)\n  %-8s", "")
-	for _, l := range levelLabels {
+	for _, l := range backtest.LevelLabels {
 		fmt.Fprintf(w, " %8s", l)
 	}
 	fmt.Fprintln(w)
-	for _, from := range levelLabels {
+	for _, from := range backtest.LevelLabels {
 		fmt.Fprintf(w, "  %-8s", from)
-		for _, to := range levelLabels {
+		for _, to := range backtest.LevelLabels {
 			fmt.Fprintf(w, " %8d", r.Transitions[from][to])
 		}
 		fmt.Fprintln(w)
@@ -105,7 +112,7 @@ func Summary(w io.Writer, r *Report, top int) {
 			fmt.Fprintln(w)
 		}
 	}
-	printBreakdown := func(title string, cells []Breakdown) {
+	printBreakdown := func(title string, cells []backtest.Breakdown) {
 		fmt.Fprintf(w, "\n%s\n  %-28s %10s %10s %10s %6s %6s\n", title, "", "households", "baseline", "model", "up", "down")
 		for _, c := range cells {
 			name := c.Dimension + "=" + c.Value
@@ -129,7 +136,7 @@ func Summary(w io.Writer, r *Report, top int) {
 }
 
 // FairnessSummary prints the fairness section.
-func FairnessSummary(w io.Writer, f *Fairness) {
+func FairnessSummary(w io.Writer, f *backtest.Fairness) {
 	fmt.Fprintf(w, "\nfairness 公平性 (model %s): overall alert rate %s; ratios outside %.2f–%.2f first; cells under %d suppressed\n",
 		f.ModelVersion, pct(f.Overall.Alert), f.Low, f.High, f.MinCell)
 	for _, c := range f.Cells {
@@ -152,7 +159,7 @@ func FairnessSummary(w io.Writer, f *Fairness) {
 }
 
 // OutcomeSummary prints precision and recall, or that there are no outcomes.
-func OutcomeSummary(w io.Writer, o OutcomeStats) {
+func OutcomeSummary(w io.Writer, o backtest.OutcomeStats) {
 	if !o.Available {
 		fmt.Fprintln(w, "precision/recall 准确率/召回率:", o.Note)
 		return
@@ -160,7 +167,7 @@ func OutcomeSummary(w io.Writer, o OutcomeStats) {
 	fmt.Fprintf(w, "precision/recall 准确率/召回率: %d findings; precision %s, recall %s\n", o.Findings, pct(o.Precision), pct(o.Recall))
 }
 
-func pct(r *Rate) string {
+func pct(r *backtest.Rate) string {
 	if r == nil || r.Of == 0 {
 		return "–"
 	}
@@ -169,18 +176,18 @@ func pct(r *Rate) string {
 
 type view struct {
 	Title    string
-	Report   *Report
-	Fairness *Fairness
-	Outcomes OutcomeStats
+	Report   *backtest.Report
+	Fairness *backtest.Fairness
+	Outcomes backtest.OutcomeStats
 }
 
 // WriteHTML writes the self-contained report page: inline styles and SVG, no external assets.
-func WriteHTML(w io.Writer, r *Report) error {
+func WriteHTML(w io.Writer, r *backtest.Report) error {
 	return page.Execute(w, view{Title: "模型回测 Model backtest", Report: r, Fairness: r.Fairness, Outcomes: r.Outcomes})
 }
 
 // levelChart is grouped bars: households per level, baseline and model side by side.
-func levelChart(r *Report) template.HTML {
+func levelChart(r *backtest.Report) template.HTML {
 	maxN := 1
 	for _, side := range r.ByLevel {
 		for _, n := range side {
@@ -190,7 +197,7 @@ func levelChart(r *Report) template.HTML {
 	const width, height, base = 560.0, 220.0, 180.0
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" role="img" aria-label="households per level">`, width, height)
-	for i, l := range levelLabels {
+	for i, l := range backtest.LevelLabels {
 		x := 40 + float64(i)*130
 		for j, side := range []string{"baseline", "model"} {
 			n := r.ByLevel[side][l]
@@ -209,8 +216,8 @@ func levelChart(r *Report) template.HTML {
 }
 
 // ratioChart draws each unsuppressed cell's alert-rate ratio with its interval, and the bounds.
-func ratioChart(f *Fairness) template.HTML {
-	var cells []Cell
+func ratioChart(f *backtest.Fairness) template.HTML {
+	var cells []backtest.Cell
 	for _, c := range f.Cells {
 		if !c.Suppressed && c.Alert != nil {
 			cells = append(cells, c)
@@ -245,7 +252,7 @@ func ratioChart(f *Fairness) template.HTML {
 }
 
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
-	"levels":      func() []string { return levelLabels },
+	"levels":      func() []string { return backtest.LevelLabels },
 	"levelZH":     func(l string) string { return levelZH[l] },
 	"dimZH":       func(d string) string { return dimZH[d] },
 	"pct":         pct,
@@ -311,7 +318,7 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}.out{color:#c0392b;font-weight:b
 `))
 
 // ReplaySummary prints the replay's alerts per week.
-func ReplaySummary(w io.Writer, r *Replay) {
+func ReplaySummary(w io.Writer, r *backtest.Replay) {
 	fmt.Fprintf(w, "\nreplay 按周回放 from %s to %s: %d household events (%d before the start, state only; %d not applied), %d households\n",
 		r.From.Format(time.RFC3339), r.Until.Format(time.RFC3339), r.Records, r.WarmUp, r.Skipped, r.Households)
 	for _, n := range r.Notes {
@@ -328,7 +335,7 @@ func ReplaySummary(w io.Writer, r *Replay) {
 
 // replayChart draws alerts (raised plus escalated) per week as two lines, baseline and model,
 // with a point per week.
-func replayChart(r *Replay) template.HTML {
+func replayChart(r *backtest.Replay) template.HTML {
 	const left, top, plotW, plotH = 44.0, 28.0, 760.0, 180.0
 	maxN := 1
 	for _, wk := range r.Weeks {

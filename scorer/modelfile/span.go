@@ -1,4 +1,4 @@
-package scorer
+package modelfile
 
 import (
 	"fmt"
@@ -18,8 +18,8 @@ type Span struct {
 // spanUnits lists the units a span may use.
 var spanUnits = []string{"mo", "h", "d", "w", "y"}
 
-// parseSpan reads a span such as "12mo". It refuses zero, negative and unknown units.
-func parseSpan(s string) (Span, error) {
+// ParseSpan reads a span such as "12mo". It refuses zero, negative and unknown units.
+func ParseSpan(s string) (Span, error) {
 	s = strings.TrimSpace(s)
 	for _, u := range spanUnits {
 		num, ok := strings.CutSuffix(s, u)
@@ -62,10 +62,10 @@ func (s Span) After(t time.Time) time.Time {
 func (s Span) String() string { return strconv.Itoa(s.N) + s.Unit }
 
 // Text gives the span in words, in Chinese (zh) or English: "12 个月", "12 months".
-func (s Span) Text(zh bool) string { return strconv.Itoa(s.N) + " " + s.unitText(zh, s.N) }
+func (s Span) Text(zh bool) string { return strconv.Itoa(s.N) + " " + s.UnitText(zh, s.N) }
 
-// unitText is the word for the span's unit, for a count of n.
-func (s Span) unitText(zh bool, n int) string {
+// UnitText is the word for the span's unit, for a count of n.
+func (s Span) UnitText(zh bool, n int) string {
 	var one, many, cn string
 	switch s.Unit {
 	case "h":
@@ -88,8 +88,8 @@ func (s Span) unitText(zh bool, n int) string {
 	return many
 }
 
-// fixed reports whether the span has a fixed length (hours, days, weeks) and that length.
-func (s Span) fixed() (time.Duration, bool) {
+// Fixed reports whether the span has a fixed length (hours, days, weeks) and that length.
+func (s Span) Fixed() (time.Duration, bool) {
 	switch s.Unit {
 	case "h":
 		return time.Duration(s.N) * time.Hour, true
