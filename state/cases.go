@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // kindCase is the key kind of the case index: one entry per case, keyed by when the case opened
@@ -41,30 +39,5 @@ func (b *Batch) IndexCase(opened time.Time, caseID string, v []byte) error {
 // Cases walks the case index from the newest case to the oldest, starting after the key
 // `after` (nil for the newest), calling fn with each key and summary until fn returns false.
 func (s *Store) Cases(after []byte, fn func(key, value []byte) bool) error {
-	prefix := CasePrefix()
-	return s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Reverse = true
-		opts.Prefix = prefix
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		seek := after
-		if seek == nil {
-			seek = append(append([]byte{}, prefix...), 0xff)
-		}
-		for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
-			k := it.Item().KeyCopy(nil)
-			if after != nil && string(k) >= string(after) {
-				continue
-			}
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			if !fn(k, v) {
-				return nil
-			}
-		}
-		return nil
-	})
+	return s.newestFirst(CasePrefix(), after, fn)
 }

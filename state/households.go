@@ -108,7 +108,13 @@ func AlertPrefix() []byte { return []byte{kindAlert, '/'} }
 // Alerts walks the alert index from newest to oldest, starting before the key `before` (nil for
 // the newest), calling fn with each key and value until fn returns false.
 func (s *Store) Alerts(before []byte, fn func(key, value []byte) bool) error {
-	prefix := AlertPrefix()
+	return s.newestFirst(AlertPrefix(), before, fn)
+}
+
+// newestFirst walks the keys under prefix from the greatest to the least, starting below the
+// key `before` (nil: from the greatest), calling fn with each key and value until it returns
+// false. The alert and case indexes sort by time, so this is newest first with a cursor.
+func (s *Store) newestFirst(prefix, before []byte, fn func(key, value []byte) bool) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Reverse = true
