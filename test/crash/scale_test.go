@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"safetynet/stream/feed"
 	"safetynet/stream/monitor"
 	"safetynet/stream/topics"
 )
@@ -516,18 +517,20 @@ func uiDiff(a, b string) string {
 // and the same household page.
 func uiActions(t *testing.T, live []*svcProc, refCases []string, frozen time.Time) {
 	t.Helper()
-	byPart := map[int][]struct{ caseID, hid string }{}
+	type open struct{ caseID, hid, kind string }
+	byPart := map[int][]open{}
 	for _, c := range refCases {
 		var cs struct {
 			CaseID      string `json:"case_id"`
 			HouseholdID string `json:"household_id"`
 			Status      string `json:"status"`
+			Kind        string `json:"kind"`
 		}
 		if json.Unmarshal([]byte(c), &cs) != nil || cs.Status == "closed" {
 			continue
 		}
 		p := monitor.PartitionOf(cs.HouseholdID, killPartitions)
-		byPart[p] = append(byPart[p], struct{ caseID, hid string }{cs.CaseID, cs.HouseholdID})
+		byPart[p] = append(byPart[p], open{cs.CaseID, cs.HouseholdID, cs.Kind})
 	}
 	type posted struct {
 		caseID, hid, field, want string
@@ -544,7 +547,13 @@ func uiActions(t *testing.T, live []*svcProc, refCases []string, frozen time.Tim
 			var form url.Values
 			var action, field, want string
 			if j == 0 {
-				action, field, want = "visit", "outcome", "unreachable"
+				// An outcome that keeps the household's aid as it is, of the case's kind.
+				want = map[string]string{feed.CaseKindVerification: feed.OutcomeExplained, feed.CaseKindReview: feed.OutcomeContinued,
+					feed.CaseKindSpotCheck: feed.OutcomeContinued}[c.kind]
+				if want == "" {
+					want = feed.OutcomeUnreachable
+				}
+				action, field = "visit", "outcome"
 				form = url.Values{"visited_at": {frozen.Add(-time.Hour).In(time.FixedZone("CST", 8*3600)).Format("2006-01-02T15:04")}, "outcome": {want}}
 			} else {
 				action, field, want = "assign", "assignee", fmt.Sprintf("visitor-%d-%d", k, j)
@@ -558,7 +567,11 @@ func uiActions(t *testing.T, live []*svcProc, refCases []string, frozen time.Tim
 				return code != http.StatusServiceUnavailable
 			})
 			if code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/ui/households/"+url.PathEscape(c.hid)+"?done="+action) {
-				t.Errorf("%s of a case of partition %d through %s: status %d, Location %q: %.300s", action, p, s.http, code, h.Get("Location"), body)
+				msg := body
+				if i := strings.Index(body, `id="error"`); i >= 0 {
+					msg = body[i:]
+				}
+				t.Errorf("%s of a case of partition %d through %s: status %d, Location %q: %.300s", action, p, s.http, code, h.Get("Location"), msg)
 				continue
 			}
 			done = append(done, posted{c.caseID, c.hid, field, want})
