@@ -191,6 +191,9 @@ func (a *API) household(r *http.Request, c Caller) reply {
 		r.reason = "outside_area"
 		return r
 	}
+	if a.wantsCasework(r) {
+		return reply{status: http.StatusOK, body: householdPage{HouseholdView: a.view(h), Casework: h.Casework}}.about(id)
+	}
 	return reply{status: http.StatusOK, body: a.view(h)}.about(id)
 }
 

@@ -40,6 +40,8 @@ type fixture struct {
 	addr  string
 	srv   *httptest.Server
 	audit *api.KafkaAudit
+	api   *api.API
+	store *state.Store
 }
 
 func newFixture(t *testing.T, cfg api.Config) *fixture {
@@ -91,9 +93,10 @@ func newFixture(t *testing.T, cfg api.Config) *fixture {
 	}
 	cfg.Trail = audit
 	cfg.Now = func() time.Time { return now }
-	srv := httptest.NewServer(api.New(cfg, store, scorer.Default(), nil, slog.New(slog.DiscardHandler)))
+	a := api.New(cfg, store, scorer.Default(), nil, slog.New(slog.DiscardHandler))
+	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, addr: addr, srv: srv, audit: audit}
+	return &fixture{t: t, addr: addr, srv: srv, audit: audit, api: a, store: store}
 }
 
 type answer struct {

@@ -20,9 +20,10 @@ import (
 // alike.
 var ErrNoHousehold = errors.New("no household with that id on this instance")
 
-// ErrElsewhere: another instance serves the household's partition (or none is ready yet).
-// The UI reads and acts on the households of its own instance only; /v1 forwards.
-var ErrElsewhere = errors.New("the household is served by another instance")
+// ErrNoReadyOwner: no instance serves the household's partition now (a rebalance, a restore or
+// catch-up, the owner unreachable), or for a list, some partition; try again in a few seconds.
+// Never answered with a local copy that may be stale.
+var ErrNoReadyOwner = errors.New("no instance serves this data now; try again in a few seconds")
 
 // ErrTooManyFailures is returned by SignIn when the client address has failed to authenticate
 // too often; ErrBadToken when the token is no caller's.
@@ -79,18 +80,33 @@ func (c Caller) ReadsHouseholds() bool { return c.can(kindHouseholds) }
 // ReadsStats reports whether the caller's role may read the statistics.
 func (c Caller) ReadsStats() bool { return c.can(kindStats) }
 
+// ListsCases reports whether the caller's role may list cases (GET /v1/cases).
+func (c Caller) ListsCases() bool { return c.can(kindCases) }
+
 // ActsOnCases reports whether the caller's role may assign and visit cases.
 func (c Caller) ActsOnCases() bool { return c.Role == RoleCaseworker || c.Role == RoleSupervisor }
 
 // Household is what GET /v1/households/{id} shows the caller, with the household's casework
 // (cases, snooze, aid; nil when it has none). ErrNoHousehold when the caller cannot see it.
-func (a *API) Household(c Caller, id string) (HouseholdView, *household.Casework, error) {
-	if a.cfg.Router != nil && !a.cfg.Router.Serves(id) {
-		return HouseholdView{}, nil, ErrElsewhere
+// With several instances it is answered like /v1: here when this instance serves the household,
+// otherwise by its owner (uirouting.go); ErrNoReadyOwner while there is none.
+func (a *API) Household(ctx context.Context, c Caller, id string) (HouseholdView, *household.Casework, error) {
+	if a.cfg.Router != nil {
+		local, owner := a.cfg.Router.Route(id)
+		if !local {
+			if owner == "" {
+				return HouseholdView{}, nil, ErrNoReadyOwner
+			}
+			return a.householdAt(ctx, c, owner, id)
+		}
 	}
 	v, err := a.store.Household(id)
 	if errors.Is(err, state.ErrNotFound) {
-		return HouseholdView{}, nil, ErrNoHousehold
+		err = ErrNoHousehold
+	}
+	// The partition may have moved while the household was read: then it is not shown.
+	if a.cfg.Router != nil && !a.cfg.Router.Serves(id) {
+		return HouseholdView{}, nil, ErrNoReadyOwner
 	}
 	if err != nil {
 		return HouseholdView{}, nil, err
@@ -116,8 +132,13 @@ func ParseCases(q url.Values) (CaseFilter, error) {
 }
 
 // Cases calls each, newest first, for the cases in the caller's area that the filter selects,
-// until each returns false.
-func (a *API) Cases(c Caller, f CaseFilter, each func(CaseItem) bool) error {
+// until each returns false. With several instances they are the pages of the fan-out of
+// GET /v1/cases (every partition from its owner, merged); ErrNoReadyOwner while a partition has
+// no ready owner.
+func (a *API) Cases(ctx context.Context, c Caller, f CaseFilter, each func(CaseItem) bool) error {
+	if a.cfg.Router != nil {
+		return a.casesFanOut(ctx, c, f, each)
+	}
 	now := a.cfg.Now()
 	return a.store.Cases(nil, func(_, value []byte) bool {
 		var s household.CaseSummary
@@ -132,18 +153,30 @@ func (a *API) Cases(c Caller, f CaseFilter, each func(CaseItem) bool) error {
 }
 
 // CaseStats are the casework figures of GET /v1/stats for the caller, areas grouped by their
-// first prefixLen digits.
-func (a *API) CaseStats(c Caller, prefixLen int) (*CaseStats, error) {
+// first prefixLen digits. With several instances they are the fan-out's merge, as /v1/stats
+// answers; ErrNoReadyOwner while a partition has no ready owner.
+func (a *API) CaseStats(ctx context.Context, c Caller, prefixLen int) (*CaseStats, error) {
+	if a.cfg.Router != nil {
+		return a.statsFanOut(ctx, c, prefixLen)
+	}
 	return computeStats(a.store, a.cfg.Now(), prefixLen, func(s *household.CaseSummary) bool { return c.Covers(s.Area) })
 }
 
 // Act performs an action (assign, visit or close: feed.CaseAssign …) on a case as the caller, on
 // the same path as POST /v1/cases/{id}/{action}: checked as intake checks it, produced to the
 // casework topic, and waited for until the monitor applied it. The view is nil when the action
-// was accepted but not applied yet. An error from Act is an *ActionError.
+// was accepted but not applied yet. With several instances the household's owner performs it
+// (the request is forwarded as /v1 forwards it); ErrNoReadyOwner while there is none. Any other
+// error from Act is an *ActionError.
 func (a *API) Act(ctx context.Context, c Caller, typ, caseID string, req ActionRequest) (*CaseView, error) {
-	if ref, ok := feed.ParseCaseID(caseID); ok && a.cfg.Router != nil && !a.cfg.Router.Serves(ref.HouseholdID) {
-		return nil, ErrElsewhere
+	if ref, ok := feed.ParseCaseID(caseID); ok && a.cfg.Router != nil {
+		local, owner := a.cfg.Router.Route(ref.HouseholdID)
+		if !local {
+			if owner == "" {
+				return nil, ErrNoReadyOwner
+			}
+			return a.actAt(ctx, c, owner, typ, caseID, ref.HouseholdID, req)
+		}
 	}
 	v, _, cerr := a.act(ctx, caller{Name: c.Name, Role: c.Role, AreaPrefix: c.Area}, typ, caseID, req)
 	if cerr != nil {

@@ -121,6 +121,12 @@ func noOwner(hid string) reply {
 // forward sends the request to the owner with the internal credential and the caller, and
 // returns the owner's answer as this instance's reply.
 func (a *API) forward(r *http.Request, c Caller, owner, hid string) reply {
+	return a.forwardWith(r, c, owner, hid, nil)
+}
+
+// forwardWith is forward with extra headers set by this instance (never copied from a caller's
+// request: the owner honours them because the request bears the internal credential).
+func (a *API) forwardWith(r *http.Request, c Caller, owner, hid string, extra http.Header) reply {
 	var body []byte
 	if r.Body != nil {
 		b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 1<<20))
@@ -140,6 +146,9 @@ func (a *API) forward(r *http.Request, c Caller, owner, hid string) reply {
 	req.Header.Set(callerHeader, base64.RawURLEncoding.EncodeToString(who))
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		req.Header.Set("Content-Type", ct)
+	}
+	for k, v := range extra {
+		req.Header[k] = v
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {

@@ -113,7 +113,13 @@ func (a *API) v1(kind, action string, handle func(*http.Request, Caller) reply) 
 // held until its audit record is written, and the caller is in the request's context
 // (callerOf). The household of a case id is the audit record's household.
 func (a *API) v1h(kind, action string, h http.HandlerFunc) http.HandlerFunc {
-	return a.v1(kind, action, func(r *http.Request, c Caller) reply {
+	return a.v1(kind, action, a.held(h))
+}
+
+// held turns a handler that writes its own answer into one that returns it as a reply, with
+// the caller in the request's context (callerOf).
+func (a *API) held(h http.HandlerFunc) func(*http.Request, Caller) reply {
+	return func(r *http.Request, c Caller) reply {
 		ctx := context.WithValue(r.Context(), callerKey{}, caller{Name: c.Name, Role: c.Role, AreaPrefix: c.Area})
 		rec := &heldResponse{header: http.Header{}, status: http.StatusOK}
 		h(rec, r.WithContext(ctx))
@@ -125,7 +131,7 @@ func (a *API) v1h(kind, action string, h http.HandlerFunc) http.HandlerFunc {
 			rep.raw = []byte{}
 		}
 		return rep
-	})
+	}
 }
 
 // heldResponse holds a handler's answer until it may be sent.

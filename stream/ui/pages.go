@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"safetynet/scorer"
@@ -143,12 +144,14 @@ func (u *UI) inbox(q *req) result {
 		return result{status: http.StatusBadRequest, page: "error.html", msgKey: "err.notfound"}
 	}
 	var items []api.CaseItem
-	if err := u.api.Cases(q.c, filter, func(it api.CaseItem) bool {
+	if err := u.api.Cases(q.r.Context(), q.c, filter, func(it api.CaseItem) bool {
 		if !active || it.Status != household.CaseClosed {
 			items = append(items, it)
 		}
 		return true
-	}); err != nil {
+	}); errors.Is(err, api.ErrNoReadyOwner) {
+		return retryList(q)
+	} else if err != nil {
 		u.logger.Error("list cases for the inbox", "err", err)
 		return result{status: http.StatusInternalServerError, page: "error.html", msgKey: "err.internal"}
 	}
@@ -170,15 +173,30 @@ func (u *UI) inbox(q *req) result {
 	}
 	b.Shown = len(items)
 	now := u.api.Now()
-	for _, it := range items {
-		row := inboxRow{CaseItem: it, Due: u.due(q.lang, it.DueBy, it.Status == household.CaseClosed, now)}
-		if v, _, err := u.api.Household(q.c, it.HouseholdID); err == nil {
-			row.Why = topReasons(v.Assessment.Reasons, q.lang, 2)
-		}
-		b.Rows = append(b.Rows, row)
+	b.Rows = make([]inboxRow, len(items))
+	for k, it := range items {
+		b.Rows[k] = inboxRow{CaseItem: it, Due: u.due(q.lang, it.DueBy, it.Status == household.CaseClosed, now)}
 	}
+	// The reasons of each row's household, read where it is served (its owner, for a household
+	// of another instance's partitions); a few at a time. A household without a ready owner
+	// shows its row without reasons, never older ones.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, inboxReaders)
+	for k := range b.Rows {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if v, _, err := u.api.Household(q.r.Context(), q.c, b.Rows[k].HouseholdID); err == nil {
+				b.Rows[k].Why = topReasons(v.Assessment.Reasons, q.lang, 2)
+			}
+		})
+	}
+	wg.Wait()
 	return result{page: "inbox.html", data: b}
 }
+
+// inboxReaders is how many households the inbox reads at once for its rows' reasons.
+const inboxReaders = 8
 
 func dueKey(c api.CaseItem) time.Time {
 	if c.DueBy.IsZero() {
@@ -269,13 +287,13 @@ type tlEntry struct {
 
 func (u *UI) household(q *req) result {
 	id := q.r.PathValue("id")
-	v, cw, err := u.api.Household(q.c, id)
+	v, cw, err := u.api.Household(q.r.Context(), q.c, id)
 	if errors.Is(err, api.ErrNoHousehold) {
 		// Unknown and outside the caller's area look the same.
 		return result{status: http.StatusNotFound, page: "error.html", msgKey: "hh.not_found", household: id}
 	}
-	if errors.Is(err, api.ErrElsewhere) {
-		return elsewhere(q, id)
+	if errors.Is(err, api.ErrNoReadyOwner) {
+		return retryHousehold(q, id)
 	}
 	if err != nil {
 		u.logger.Error("read a household for the UI", "err", err)
@@ -347,12 +365,12 @@ func (u *UI) loadVisit(q *req) (visitBody, *result) {
 	if !ok {
 		return visitBody{}, &result{status: http.StatusNotFound, page: "error.html", msgKey: "hh.not_found"}
 	}
-	v, cw, err := u.api.Household(q.c, hid)
+	v, cw, err := u.api.Household(q.r.Context(), q.c, hid)
 	if errors.Is(err, api.ErrNoHousehold) {
 		return visitBody{}, &result{status: http.StatusNotFound, page: "error.html", msgKey: "hh.not_found", household: hid}
 	}
-	if errors.Is(err, api.ErrElsewhere) {
-		res := elsewhere(q, hid)
+	if errors.Is(err, api.ErrNoReadyOwner) {
+		res := retryHousehold(q, hid)
 		return visitBody{}, &res
 	}
 	if err != nil {
@@ -445,8 +463,8 @@ func (u *UI) act(q *req, typ, caseID, hid string, ar api.ActionRequest, done str
 		}
 		return refuse(ae.Status, ae.Field, ae.Msg)
 	}
-	if errors.Is(err, api.ErrElsewhere) {
-		return elsewhere(q, hid)
+	if errors.Is(err, api.ErrNoReadyOwner) {
+		return retryHousehold(q, hid)
 	}
 	if err != nil {
 		return result{status: http.StatusInternalServerError, page: "error.html", msgKey: "err.internal", household: hid}
@@ -458,8 +476,20 @@ func (u *UI) act(q *req, typ, caseID, hid string, ar api.ActionRequest, done str
 	return result{redirect: target, household: hid}
 }
 
-// elsewhere is the answer for a household another instance serves: 503, try again.
-func elsewhere(q *req, hid string) result {
-	q.w.Header().Set("Retry-After", "2")
-	return result{status: http.StatusServiceUnavailable, page: "error.html", msgKey: "err.elsewhere", household: hid, reason: "no_ready_owner"}
+// retryHousehold is the answer while a household's partition has no ready owner (moving between
+// instances, being restored or caught up, the owner unreachable): 503 with Retry-After, a page
+// asking to try again in a few seconds, nothing of the household.
+func retryHousehold(q *req, hid string) result {
+	q.w.Header().Set("Retry-After", retryAfter)
+	return result{status: http.StatusServiceUnavailable, page: "error.html", msgKey: "err.retry_household", household: hid, reason: "no_ready_owner"}
 }
+
+// retryList is the answer while a list's fan-out misses a partition (one has no ready owner, or
+// it moved while the parts were read): 503 with Retry-After, never a list short of a partition.
+func retryList(q *req) result {
+	q.w.Header().Set("Retry-After", retryAfter)
+	return result{status: http.StatusServiceUnavailable, page: "error.html", msgKey: "err.retry_list", reason: "no_ready_owner"}
+}
+
+// retryAfter is the wait a 503 for data without a ready owner asks for, in seconds (as /v1).
+const retryAfter = "2"

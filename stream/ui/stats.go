@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -22,16 +23,27 @@ const statsWeeks = 12
 // stats shows the casework figures of GET /v1/stats (precision per level and area) and the
 // cases opened per week, for the caller's area.
 func (u *UI) stats(q *req) result {
-	s, err := u.api.CaseStats(q.c, 6)
+	s, err := u.api.CaseStats(q.r.Context(), q.c, 6)
+	if errors.Is(err, api.ErrNoReadyOwner) {
+		return retryList(q)
+	}
 	if err != nil {
 		u.logger.Error("casework statistics for the UI", "err", err)
 		return result{status: http.StatusInternalServerError, page: "error.html", msgKey: "err.internal"}
 	}
+	// Cases per week are drawn from the case list, which only a role that may list cases reads
+	// (an operator sees the figures without it).
 	var cases []household.CaseSummary
-	if err := u.api.Cases(q.c, api.CaseFilter{}, func(it api.CaseItem) bool {
-		cases = append(cases, it.CaseSummary)
-		return true
-	}); err != nil {
+	if q.c.ListsCases() {
+		err = u.api.Cases(q.r.Context(), q.c, api.CaseFilter{}, func(it api.CaseItem) bool {
+			cases = append(cases, it.CaseSummary)
+			return true
+		})
+	}
+	if errors.Is(err, api.ErrNoReadyOwner) {
+		return retryList(q)
+	}
+	if err != nil {
 		u.logger.Error("list cases for the UI statistics", "err", err)
 		return result{status: http.StatusInternalServerError, page: "error.html", msgKey: "err.internal"}
 	}
@@ -39,7 +51,9 @@ func (u *UI) stats(q *req) result {
 	b := statsBody{S: s}
 	b.ByLevel = hbars(precisionBars(lang, s.ByLevel, func(k string) string { return msg(lang, "level."+k) }), msg(lang, "stats.precision"))
 	b.ByArea = hbars(precisionBars(lang, s.ByArea, func(k string) string { return k }), msg(lang, "stats.precision_area"))
-	b.PerWeek = columns(weeks(cases, u.api.Now(), u.cfg.Zone, statsWeeks), msg(lang, "stats.per_week"), msg(lang, "stats.opened"), msg(lang, "stats.visited"))
+	if q.c.ListsCases() {
+		b.PerWeek = columns(weeks(cases, u.api.Now(), u.cfg.Zone, statsWeeks), msg(lang, "stats.per_week"), msg(lang, "stats.opened"), msg(lang, "stats.visited"))
+	}
 	for _, g := range s.ByLevel {
 		g.Key = msg(lang, "level."+g.Key)
 		b.Rows = append(b.Rows, g)

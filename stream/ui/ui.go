@@ -198,8 +198,15 @@ func (u *UI) page(action string, allowed func(api.Caller) bool, h func(*req) res
 			u.errorPage(w, r, lang, http.StatusTooManyRequests, "err.limited")
 			return
 		}
-		if r.Method == http.MethodPost && q.sess != nil {
-			if err := r.ParseForm(); err != nil || !u.sessions.checkCSRF("form", q.sess.ID, r.PostFormValue("csrf")) {
+		if r.Method == http.MethodPost {
+			// The form is read here for every post (a script with a bearer token posts forms too).
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			err := r.ParseForm()
+			if q.sess == nil && err != nil {
+				u.errorPage(w, r, lang, http.StatusBadRequest, "err.form")
+				return
+			}
+			if q.sess != nil && (err != nil || !u.sessions.checkCSRF("form", q.sess.ID, r.PostFormValue("csrf"))) {
 				u.logger.Warn("UI form refused: CSRF token missing or wrong", "caller", q.c.Name, "path", r.URL.Path)
 				u.errorPage(w, r, lang, http.StatusForbidden, "err.csrf")
 				return

@@ -7,14 +7,18 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"safetynet/stream/feed"
+	"safetynet/stream/monitor"
 	"safetynet/stream/topics"
 )
 
@@ -182,6 +186,7 @@ func TestScaleOut(t *testing.T) {
 	refAlerts := alertsByID(t, refBroker, tp)
 	_, refStats := askReady(t, ref, "/v1/stats")
 	refCases := caseList(t, []*svcProc{ref})
+	refUI := uiPages(t, ref, ids)
 	if _, err := ref.term(); err != nil {
 		t.Fatalf("reference SIGTERM: %v", err)
 	}
@@ -319,6 +324,21 @@ func TestScaleOut(t *testing.T) {
 			}
 		}
 	}
+	// The caseworker UI answers as one service too: every instance shows every household page,
+	// the inbox and the statistics exactly as the single reference instance does (a household
+	// of a partition another instance serves is read through its owner; the lists are the
+	// fan-out), and a visit or an assignment posted to any instance is made by the owner.
+	uiBegan := time.Now()
+	for _, s := range live {
+		for path, want := range refUI {
+			if got := uiReady(t, s, path); got != want {
+				t.Errorf("UI page %s on %s differs from the reference's:\n got  %.400s\n want %.400s", path, s.http, uiDiff(got, want), uiDiff(want, got))
+			}
+		}
+	}
+	uiActions(t, live, refCases, pl.frozen)
+	t.Logf("UI: %d pages equal to the reference's on each of %d instances, then actions through every instance; took %s",
+		len(refUI), len(live), time.Since(uiBegan).Round(time.Millisecond))
 	alerts := alertsByID(t, broker, tp)
 	for id := range refAlerts {
 		if _, ok := alerts[id]; !ok {
@@ -425,4 +445,155 @@ func (l *requestLoop) stop() (answered, unavailable, unjudged int64) {
 	close(l.stopCh)
 	l.wg.Wait()
 	return l.answered.Load(), l.unavailable.Load(), l.unjudged.Load()
+}
+
+// uiDo returns the status, headers and body of a UI request on s, for the scale caller (a
+// bearer token works on every page), without following a redirect.
+func uiDo(s *svcProc, method, path string, form url.Values) (int, http.Header, string) {
+	c := http.Client{Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, "http://"+s.http+path, body)
+	req.Header.Set("Authorization", "Bearer "+scaleCaller)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// uiReady returns a UI page once it is not 503 (which must carry Retry-After), for up to a
+// minute; a page that is not 200 fails the test.
+func uiReady(t *testing.T, s *svcProc, path string) string {
+	t.Helper()
+	var code int
+	var h http.Header
+	var body string
+	waitFor(t, time.Minute, "the UI page "+path+" on "+s.http, func() bool {
+		code, h, body = uiDo(s, "GET", path, nil)
+		if code == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+			t.Errorf("UI page %s on %s: 503 without Retry-After", path, s.http)
+		}
+		return code != http.StatusServiceUnavailable
+	})
+	if code != http.StatusOK {
+		t.Fatalf("UI page %s on %s: status %d: %.300s", path, s.http, code, body)
+	}
+	return body
+}
+
+// uiPages returns the inbox, the statistics and every household's page on s.
+func uiPages(t *testing.T, s *svcProc, ids []string) map[string]string {
+	t.Helper()
+	pages := map[string]string{}
+	for _, path := range []string{"/ui/", "/ui/?status=closed", "/ui/stats"} {
+		pages[path] = uiReady(t, s, path)
+	}
+	for _, id := range ids {
+		pages["/ui/households/"+url.PathEscape(id)] = uiReady(t, s, "/ui/households/"+url.PathEscape(id))
+	}
+	return pages
+}
+
+// uiDiff is a from the first byte where it differs from b.
+func uiDiff(a, b string) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	return a[max(0, i-80):]
+}
+
+// uiActions posts, through every instance, an assignment and a visit on open cases of three of
+// the four partitions (an instance serves at most two of them, so every instance's posts include
+// households another instance owns), and checks that every instance then shows the same case
+// and the same household page.
+func uiActions(t *testing.T, live []*svcProc, refCases []string, frozen time.Time) {
+	t.Helper()
+	type open struct{ caseID, hid, kind string }
+	byPart := map[int][]open{}
+	for _, c := range refCases {
+		var cs struct {
+			CaseID      string `json:"case_id"`
+			HouseholdID string `json:"household_id"`
+			Status      string `json:"status"`
+			Kind        string `json:"kind"`
+		}
+		if json.Unmarshal([]byte(c), &cs) != nil || cs.Status == "closed" {
+			continue
+		}
+		p := monitor.PartitionOf(cs.HouseholdID, killPartitions)
+		byPart[p] = append(byPart[p], open{cs.CaseID, cs.HouseholdID, cs.Kind})
+	}
+	type posted struct {
+		caseID, hid, field, want string
+	}
+	var done []posted
+	for k, s := range live {
+		for j := range 3 {
+			p := (k + j) % killPartitions
+			if len(byPart[p]) == 0 {
+				continue
+			}
+			c := byPart[p][0]
+			byPart[p] = byPart[p][1:]
+			var form url.Values
+			var action, field, want string
+			if j == 0 {
+				// An outcome that keeps the household's aid as it is, of the case's kind.
+				want = map[string]string{feed.CaseKindVerification: feed.OutcomeExplained, feed.CaseKindReview: feed.OutcomeContinued,
+					feed.CaseKindSpotCheck: feed.OutcomeContinued}[c.kind]
+				if want == "" {
+					want = feed.OutcomeUnreachable
+				}
+				action, field = "visit", "outcome"
+				form = url.Values{"visited_at": {frozen.Add(-time.Hour).In(time.FixedZone("CST", 8*3600)).Format("2006-01-02T15:04")}, "outcome": {want}}
+			} else {
+				action, field, want = "assign", "assignee", fmt.Sprintf("visitor-%d-%d", k, j)
+				form = url.Values{"assignee": {want}}
+			}
+			var code int
+			var h http.Header
+			var body string
+			waitFor(t, time.Minute, action+" through "+s.http, func() bool {
+				code, h, body = uiDo(s, "POST", "/ui/cases/"+url.PathEscape(c.caseID)+"/"+action, form)
+				return code != http.StatusServiceUnavailable
+			})
+			if code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/ui/households/"+url.PathEscape(c.hid)+"?done="+action) {
+				msg := body
+				if i := strings.Index(body, `id="error"`); i >= 0 {
+					msg = body[i:]
+				}
+				t.Errorf("%s of a case of partition %d through %s: status %d, Location %q: %.300s", action, p, s.http, code, h.Get("Location"), msg)
+				continue
+			}
+			done = append(done, posted{c.caseID, c.hid, field, want})
+		}
+	}
+	if len(done) < len(live) {
+		t.Errorf("only %d UI actions were made through %d instances", len(done), len(live))
+	}
+	for _, d := range done {
+		var page string
+		for k, s := range live {
+			code, body := askReady(t, s, "/v1/cases/"+url.PathEscape(d.caseID))
+			var cv map[string]any
+			if code != http.StatusOK || json.Unmarshal([]byte(body), &cv) != nil || cv[d.field] != d.want {
+				t.Errorf("case after a UI action, on %s: status %d, want %s %q: %.300s", s.http, code, d.field, d.want, body)
+			}
+			got := uiReady(t, s, "/ui/households/"+url.PathEscape(d.hid))
+			if k == 0 {
+				page = got
+			} else if got != page {
+				t.Errorf("household page after a UI action differs between %s and %s:\n %.300s\n %.300s", live[0].http, s.http, uiDiff(page, got), uiDiff(got, page))
+			}
+		}
+	}
 }
