@@ -44,6 +44,7 @@ var commands = []*command{
 	{name: "assess", args: "[flags] HOUSEHOLD.json", desc: "assess one household (JSON, - for stdin) and explain the result", run: assessCmd},
 	{name: "state dump", args: "[flags]", desc: "print every household as JSON lines, from a stopped instance's state directory or from the changelog topic (-from-changelog, while the instances run)", run: stateDumpCmd},
 	{name: "backtest", args: "[flags]", desc: "re-assess every stored household under a candidate and a baseline model; report what would change (docs/model.md)", run: backtestCmd},
+	{name: "spotcheck", args: "[flags]", desc: "reproduce a month's spot check draw from the state or the changelog and compare it with the recorded cases (docs/verifications.md)", run: spotCheckCmd},
 	{name: "fairness", args: "[flags]", desc: "alert rates per area and group with confidence intervals, small cells suppressed (docs/model.md)", run: fairnessCmd},
 	{name: "topics create", args: "[flags]", desc: "create every topic the cluster lacks (partitions, compaction, retention, replication), then check", run: topicsCmd},
 	{name: "topics check", args: "[flags]", desc: "compare the cluster's topics with the plan and name each difference (exit 1 if any)", run: topicsCmd},
