@@ -18,6 +18,7 @@ const (
 	KindAlert        = feed.CaseKindAlert
 	KindReview       = feed.CaseKindReview
 	KindSpotCheck    = feed.CaseKindSpotCheck
+	KindEligibility  = feed.CaseKindEligibility
 	KindVerification = feed.CaseKindVerification
 )
 

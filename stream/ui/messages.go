@@ -140,10 +140,11 @@ var messages = map[string]map[string]string{
 		"tl.close":  "结案",
 		"tl.by":     "操作人",
 
-		"alert.raised":      "触发",
-		"alert.escalated":   "升级",
-		"alert.deescalated": "降级",
-		"alert.resolved":    "解除",
+		"alert.raised":             "触发",
+		"alert.escalated":          "升级",
+		"alert.deescalated":        "降级",
+		"alert.resolved":           "解除",
+		"alert.eligibility_review": "救助资格复核",
 
 		"visit.title":      "记录走访",
 		"visit.visited_at": "走访时间",
@@ -351,10 +352,11 @@ var messages = map[string]map[string]string{
 		"tl.close":  "Closed",
 		"tl.by":     "by",
 
-		"alert.raised":      "raised",
-		"alert.escalated":   "escalated",
-		"alert.deescalated": "de-escalated",
-		"alert.resolved":    "resolved",
+		"alert.raised":             "raised",
+		"alert.escalated":          "escalated",
+		"alert.deescalated":        "de-escalated",
+		"alert.resolved":           "resolved",
+		"alert.eligibility_review": "eligibility review",
 
 		"visit.title":      "Record a visit",
 		"visit.visited_at": "Visited at",
