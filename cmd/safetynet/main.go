@@ -35,6 +35,7 @@ var commands = []*cli.Command{
 	{Name: "state dump", Args: "[flags]", Desc: "print every household as JSON lines, from a stopped instance's state directory or from the changelog topic (-from-changelog, while the instances run)", Run: stateDumpCmd},
 	{Name: "backtest", Args: "[flags]", Desc: "re-assess every stored household under a candidate and a baseline model; report what would change (docs/model.md)", Run: backtestCmd},
 	{Name: "fairness", Args: "[flags]", Desc: "alert rates per area and group with confidence intervals, small cells suppressed (docs/model.md)", Run: fairnessCmd},
+	{Name: "spotcheck", Args: "[flags]", Desc: "reproduce a month's spot check draw from the state or the changelog and compare it with the recorded cases (docs/verifications.md)", Run: spotCheckCmd},
 	{Name: "topics create", Args: "[flags]", Desc: "create every topic the cluster lacks (partitions, compaction, retention, replication), then check", Run: topicsCmd},
 	{Name: "topics check", Args: "[flags]", Desc: "compare the cluster's topics with the plan and name each difference (exit 1 if any)", Run: topicsCmd},
 	{Name: "topics plan", Args: "[flags]", Desc: "print the topic plan (no broker needed)", Run: topicsCmd},

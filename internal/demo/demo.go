@@ -147,11 +147,8 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	return err
 }
 
-// Topics are every topic the embedded broker creates: the feeds, household-events, dead
-// letters, alerts, the changelog and the audit trail.
-func Topics(t topics.Topics) []string {
-	return append(t.FeedTopics(), t.HouseholdEvents, t.DLQ, t.Alerts, t.Changelog, t.Audit)
-}
+// Topics are every topic the embedded broker creates: all of them (topics.Topics.All).
+func Topics(t topics.Topics) []string { return t.All() }
 
 // Produce sends the population's registry, then its change events at rate until the
 // simulated clock reaches today: events after today would be refused as from the future.

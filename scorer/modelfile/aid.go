@@ -27,6 +27,12 @@ type Aid struct {
 	// SpotCheckSeed the key of the draw (SAFETYNET_SPOTCHECK_SEED overrides it).
 	SpotCheckShare float64
 	SpotCheckSeed  string
+	// RecoveredMonths: a household receiving aid whose per-capita income is above the exit line
+	// at the start of this many consecutive months is up for an eligibility review (0: never
+	// by income). ExitLine is that line as a multiple of the standard; 0 takes the income
+	// dimension's zero point (margin × standard).
+	RecoveredMonths int
+	ExitLine        float64
 }
 
 // DefaultAid are the aid section's defaults.
@@ -34,8 +40,9 @@ var DefaultAid = Aid{
 	ReviewMonths:           map[string]int{"dibao": 12, "tekun": 12},
 	ReviewMonthsAbleToWork: map[string]int{"dibao": 6},
 	WorkingAgeFrom:         16, WorkingAgeTo: 60,
-	CaseWithin:     30 * 24 * time.Hour,
-	SpotCheckShare: 0.05,
+	CaseWithin:      30 * 24 * time.Hour,
+	SpotCheckShare:  0.05,
+	RecoveredMonths: 3,
 }
 
 // aidFile is the optional aid section as written.
@@ -46,6 +53,8 @@ type aidFile struct {
 	CaseWithin             string         `yaml:"case_within"`
 	SpotCheckShare         *float64       `yaml:"spot_check_share"`
 	SpotCheckSeed          string         `yaml:"spot_check_seed"`
+	RecoveredMonths        *int           `yaml:"recovered_months"`
+	ExitLine               *float64       `yaml:"exit_line"`
 }
 
 // AidPrograms are the programmes an aid section may name.
@@ -103,6 +112,18 @@ func (m *Spec) buildAid(f *modelFile) error {
 		a.SpotCheckShare = *p
 	}
 	a.SpotCheckSeed = s.SpotCheckSeed
+	if n := s.RecoveredMonths; n != nil {
+		if *n < 0 || *n > 24 {
+			return fail("aid.recovered_months: %d: want months from 0 (off) to 24", *n)
+		}
+		a.RecoveredMonths = *n
+	}
+	if x := s.ExitLine; x != nil {
+		if math.IsNaN(*x) || *x < 0 || *x > 20 {
+			return fail("aid.exit_line: %v: want a multiple of the standard from 0 (the income dimension's zero point) to 20", *x)
+		}
+		a.ExitLine = *x
+	}
 	m.Aid = a
 	return nil
 }

@@ -151,6 +151,9 @@ type HouseholdView struct {
 	// FalseDeclarations are the false declarations a caseworker confirmed that have not
 	// expired: when, on which application and case, until when they stay recorded.
 	FalseDeclarations []household.FalseDeclaration `json:"false_declarations,omitempty"`
+	// NotReceivingAid: at a level, with no aid and no application pending or approved — a
+	// household the agency may not have reached (应保尽保).
+	NotReceivingAid bool `json:"not_receiving_aid"`
 }
 
 // MemberView is one member as the API shows it.
@@ -212,6 +215,7 @@ func (a *API) view(h *household.Household) HouseholdView {
 	}
 	view.ReceivingAid = h.ReceivingAid()
 	view.FalseDeclarations = h.ActiveFalseDeclarations(now)
+	view.NotReceivingAid = h.NotReceivingAid()
 	if view.Alerts == nil {
 		view.Alerts = []household.AlertRef{}
 	}

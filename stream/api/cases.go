@@ -386,7 +386,7 @@ func ParseCaseFilter(q url.Values) (CaseFilter, *ActionError) {
 	if f.Level != "" && !oneOf(f.Level, "watch", "warning", "urgent") {
 		return f, &ActionError{http.StatusBadRequest, "level", "want watch, warning or urgent"}
 	}
-	if f.Kind != "" && !oneOf(f.Kind, household.KindAlert, household.KindReview, household.KindSpotCheck, household.KindVerification) {
+	if f.Kind != "" && !oneOf(f.Kind, household.KindAlert, household.KindReview, household.KindSpotCheck, household.KindVerification, household.KindEligibility) {
 		return f, &ActionError{http.StatusBadRequest, "kind", "want alert, review, spot_check or verification"}
 	}
 	if s := q.Get("overdue"); s != "" {

@@ -12,6 +12,7 @@ import (
 //	H123-v-<application_id>  verification of an application's declaration
 //	H123-r-2026-11           review of a household receiving aid, due that month
 //	H123-s-2026-11           spot check of that month
+//	H123-e-2026-11           eligibility review of a household receiving aid, opened that month
 //
 // A household id containing "-v-", or ending in "-r-" or "-s-" and a year, is read as the
 // household part of such a case id only when the household is known (CaseOf); ParseCaseID,
@@ -24,6 +25,7 @@ const (
 	CaseKindReview       = "review"
 	CaseKindSpotCheck    = "spot_check"
 	CaseKindVerification = "verification"
+	CaseKindEligibility  = "eligibility"
 )
 
 // CaseRef is what a case id says: the household, the kind, and the alert episode, the
@@ -33,7 +35,7 @@ type CaseRef struct {
 	Kind          string
 	Episode       int    // alert
 	ApplicationID string // verification
-	Month         string // review, spot_check: "2026-11"
+	Month         string // review, spot_check, eligibility: "2026-11"
 }
 
 // MonthLayout is the form of a case's month.
@@ -54,16 +56,20 @@ func SpotCheckCaseID(householdID, month string) string {
 	return householdID + "-s-" + month
 }
 
-var monthCase = regexp.MustCompile(`^(.+)-([rs])-([0-9]{4}-(?:0[1-9]|1[0-2]))$`)
+// EligibilityCaseID is the id of the eligibility review opened in the month of at (UTC).
+func EligibilityCaseID(householdID string, at time.Time) string {
+	return householdID + "-e-" + at.UTC().Format(MonthLayout)
+}
+
+var monthCase = regexp.MustCompile(`^(.+)-([rse])-([0-9]{4}-(?:0[1-9]|1[0-2]))$`)
+
+// monthKinds are the case kinds of the letters of month cases.
+var monthKinds = map[byte]string{'r': CaseKindReview, 's': CaseKindSpotCheck, 'e': CaseKindEligibility}
 
 // ParseCaseID reads a case id without knowing its household.
 func ParseCaseID(id string) (CaseRef, bool) {
 	if m := monthCase.FindStringSubmatch(id); m != nil {
-		k := CaseKindReview
-		if m[2] == "s" {
-			k = CaseKindSpotCheck
-		}
-		return CaseRef{HouseholdID: m[1], Kind: k, Month: m[3]}, true
+		return CaseRef{HouseholdID: m[1], Kind: monthKinds[m[2][0]], Month: m[3]}, true
 	}
 	if i := strings.Index(id, "-v-"); i > 0 && len(id) > i+3 {
 		return CaseRef{HouseholdID: id[:i], Kind: CaseKindVerification, ApplicationID: id[i+3:]}, true
@@ -84,14 +90,11 @@ func CaseOf(householdID, id string) (CaseRef, bool) {
 	switch {
 	case strings.HasPrefix(rest, "v-") && len(rest) > 2:
 		ref.Kind, ref.ApplicationID = CaseKindVerification, rest[2:]
-	case len(rest) == 9 && (rest[0] == 'r' || rest[0] == 's') && rest[1] == '-':
+	case len(rest) == 9 && monthKinds[rest[0]] != "" && rest[1] == '-':
 		if _, err := time.Parse(MonthLayout, rest[2:]); err != nil {
 			return CaseRef{}, false
 		}
-		ref.Kind, ref.Month = CaseKindReview, rest[2:]
-		if rest[0] == 's' {
-			ref.Kind = CaseKindSpotCheck
-		}
+		ref.Kind, ref.Month = monthKinds[rest[0]], rest[2:]
 	default:
 		hid, ep, ok := SplitCaseID(id)
 		if !ok || hid != householdID {
@@ -112,13 +115,13 @@ const (
 )
 
 // OutcomesOf lists the visit outcomes of a case kind: a verification case ends with a false
-// declaration confirmed or explained; a review or spot check with the aid continued, adjusted
-// or terminated; an alert case with Outcomes.
+// declaration confirmed or explained; a review, spot check or eligibility review with the aid
+// continued, adjusted or terminated; an alert case with Outcomes.
 func OutcomesOf(kind string) []string {
 	switch kind {
 	case CaseKindVerification:
 		return []string{OutcomeFalseDeclarationConfirmed, OutcomeExplained}
-	case CaseKindReview, CaseKindSpotCheck:
+	case CaseKindReview, CaseKindSpotCheck, CaseKindEligibility:
 		return []string{OutcomeContinued, OutcomeAdjusted, OutcomeTerminated}
 	}
 	return Outcomes

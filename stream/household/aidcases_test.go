@@ -69,6 +69,7 @@ func TestCaseIDs(t *testing.T) {
 		{"HH-1-v-APP-9", "HH-1", KindVerification},
 		{"HH-1-r-2026-11", "HH-1", KindReview},
 		{"HH-1-s-2026-01", "HH-1", KindSpotCheck},
+		{"HH-1-e-2026-03", "HH-1", KindEligibility},
 	} {
 		ref, ok := feed.ParseCaseID(tc.id)
 		if !ok || ref.HouseholdID != tc.hid || ref.Kind != tc.kind {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"safetynet/scorer"
+	"safetynet/scorer/declare"
 )
 
 // Alert statuses.
@@ -39,8 +40,10 @@ type Alert struct {
 	AssessedAt    time.Time               `json:"assessed_at"`
 	// SnoozeBroken says why an alert went out while a no-need visit's snooze held: "trigger"
 	// or "score_rise"; empty otherwise.
-	SnoozeBroken string    `json:"snooze_broken,omitempty"`
-	EmittedAt    time.Time `json:"emitted_at"`
+	SnoozeBroken string `json:"snooze_broken,omitempty"`
+	// Eligibility has the reasons of an eligibility_review alert (StatusEligibilityReview).
+	Eligibility []declare.EligibilityReason `json:"eligibility,omitempty"`
+	EmittedAt   time.Time                   `json:"emitted_at"`
 }
 
 // Cause kinds.
@@ -49,6 +52,7 @@ const (
 	CauseTimer       = "timer"        // time alone changed the score
 	CauseModelChange = "model_change" // re-scored under a new model (FromModel → ToModel)
 	CauseBackfill    = "backfill"     // the end of a backfill announces the level history reached
+	CauseAidCheck    = "aid_check"    // the check of a household receiving aid found it may have recovered
 )
 
 // Cause is what made the household be re-assessed: an event (with where it came from), a timer,

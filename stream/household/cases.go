@@ -18,6 +18,7 @@ const (
 	KindAlert        = feed.CaseKindAlert
 	KindReview       = feed.CaseKindReview
 	KindSpotCheck    = feed.CaseKindSpotCheck
+	KindEligibility  = feed.CaseKindEligibility
 	KindVerification = feed.CaseKindVerification
 )
 
@@ -363,6 +364,9 @@ type CaseSummary struct {
 	// ApplicationID (verification) and Month (review, spot_check): what the case is about.
 	ApplicationID string `json:"application_id,omitempty"`
 	Month         string `json:"month,omitempty"`
+	// NotReceivingAid: the household is at a level with no aid and no application pending or
+	// approved (Household.NotReceivingAid), as of its last write.
+	NotReceivingAid bool `json:"not_receiving_aid,omitempty"`
 }
 
 // CaseSummary returns the summary of one of the household's cases.
@@ -370,7 +374,7 @@ func (h *Household) CaseSummary(c *Case) CaseSummary {
 	return CaseSummary{CaseID: c.ID, HouseholdID: h.ID, Area: h.AreaCode(), Kind: c.Kind, Episode: c.Episode, Level: c.Level,
 		Status: c.Status, Triggers: c.Triggers, OpenedAt: c.OpenedAt, DueBy: c.DueBy, Assignee: c.Assignee,
 		VisitedAt: c.VisitedAt, Outcome: c.Outcome, ClosedAt: c.ClosedAt, ClosedAs: c.ClosedAs,
-		ApplicationID: c.ApplicationID, Month: c.Month}
+		ApplicationID: c.ApplicationID, Month: c.Month, NotReceivingAid: h.NotReceivingAid()}
 }
 
 // Overdue reports whether the summarised case waits for a visit past its due time at now.

@@ -43,6 +43,7 @@ func (b *batch) aidCases(h *household.Household) {
 		}
 		a.ReviewDue = aid.ReviewDue(a.Program, h.Scorer(), from)
 	}
+	b.eligibility(h)
 	if !b.quiet {
 		due := b.now.Add(aid.CaseWithin)
 		h.OpenReview(b.now, due)

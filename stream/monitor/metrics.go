@@ -110,10 +110,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.CaseActions = newCaseActions(reg)
 	// Every series of a bounded label set exists from the start, at 0.
 	for status, levels := range map[string][]string{ // the levels an alert of the status can carry
-		household.StatusRaised:      {"watch", "warning", "urgent"},
-		household.StatusEscalated:   {"watch", "warning", "urgent"},
-		household.StatusDeescalated: {household.LevelLabelNone, "watch", "warning"},
-		household.StatusResolved:    {household.LevelLabelNone},
+		household.StatusRaised:            {"watch", "warning", "urgent"},
+		household.StatusEscalated:         {"watch", "warning", "urgent"},
+		household.StatusDeescalated:       {household.LevelLabelNone, "watch", "warning"},
+		household.StatusResolved:          {household.LevelLabelNone},
+		household.StatusEligibilityReview: {household.LevelLabelNone, "watch", "warning", "urgent"},
 	} {
 		for _, l := range levels {
 			m.Alerts.WithLabelValues(status, l)

@@ -20,8 +20,9 @@ import (
 // registry; every later wave holds at most one event per household, so that the order in which
 // intake interleaves feed partitions cannot change any household's sequence of events.
 type world struct {
-	households []string
-	waves      [][]worldEvent
+	households   []string
+	waves        [][]worldEvent
+	applications int // households with an application (its submission is the household's last event)
 }
 
 type worldEvent struct {
@@ -43,6 +44,7 @@ func newWorld(seed uint64, n int) *world {
 		hid := fmt.Sprintf("W%04d", h)
 		w.households = append(w.households, hid)
 		members := 1 + rng.IntN(4)
+		var persons []string
 		for m := range members {
 			born := 1940 + rng.IntN(75)
 			rel := "head"
@@ -52,14 +54,15 @@ func newWorld(seed uint64, n int) *world {
 			month := 1 + rng.IntN(12)
 			day := 1 + rng.IntN(28)
 			person := withCheck(fmt.Sprintf("42010%d%04d%02d%02d%03d", h%10, born, month, day, (h*7+m)%1000))
+			persons = append(persons, person)
 			birth, joinedAt := date(born, time.Month(month), day), date(2010, 1, 1)
 			if birth.After(joinedAt) { // intake refuses a birth date after occurred_at
 				joinedAt = birth
 			}
 			registry = append(registry, worldEvent{hid, feed.Registry, joined(person, hid, birth, []string{"F", "M"}[rng.IntN(2)], rel, joinedAt)})
-			for range rng.IntN(6) {
+			for range rng.IntN(7) {
 				var e worldEvent
-				switch rng.IntN(5) {
+				switch rng.IntN(9) {
 				case 0:
 					e = worldEvent{hid, feed.Employment, ev("employed", person, at(), rec{"monthly_wage": float64(500 + rng.IntN(60)*100)})}
 				case 1:
@@ -76,9 +79,36 @@ func newWorld(seed uint64, n int) *world {
 					oop := float64(rng.IntN(300) * 100)
 					e = worldEvent{hid, feed.Hospital, ev("discharged", person, in.Add(time.Duration(1+rng.IntN(20))*24*time.Hour),
 						rec{"admission_id": adm, "icd10": icd, "total_cost": 2 * oop, "insured_cost": oop, "out_of_pocket": oop})}
+				case 5:
+					e = worldEvent{hid, feed.Assets, ev(feed.VehicleRegistered, person, at(), rec{"asset_id": fmt.Sprintf("V-%s-%d", hid, rng.IntN(1000)), "value": float64(20000 + rng.IntN(100)*1000)})}
+				case 6:
+					e = worldEvent{hid, feed.Assets, ev(feed.DepositsReported, person, at(), rec{"balance": float64(rng.IntN(80) * 1000)})}
+				case 7:
+					e = worldEvent{hid, feed.Assets, ev(feed.ProvidentFundPaid, person, at(), rec{"monthly_contribution": float64(300 + rng.IntN(20)*50)})}
+				case 8:
+					e = worldEvent{hid, feed.Assets, ev([]string{feed.BusinessRegistered, feed.PropertyRegistered}[rng.IntN(2)], person, at(),
+						rec{"asset_id": fmt.Sprintf("B-%s-%d", hid, rng.IntN(1000))})}
 				}
 				perHousehold[hid] = append(perHousehold[hid], e)
 			}
+		}
+		// Half the households apply, within the recheck window of the clock (facts arriving
+		// after the check, dated before it, re-run it), most declaring what the records say,
+		// some not.
+		if rng.IntN(2) == 0 {
+			var declared []rec
+			for _, person := range persons {
+				declared = append(declared, rec{"person_id": person, "monthly_income": float64([]int{0, 0, 1500, 3000}[rng.IntN(4)])})
+			}
+			if len(declared) > 1 && rng.IntN(4) == 0 {
+				declared = declared[:len(declared)-1] // a member left out
+			}
+			app := fmt.Sprintf("APP-%s", hid)
+			e := ev(feed.AppSubmitted, persons[0], date(2025, 10, 15).Add(time.Duration(rng.IntN(60*24))*time.Hour), rec{"household_id": hid, "application_id": app,
+				"program": "dibao", "commitment_signed": true, "declared": rec{"members": declared, "vehicles": rng.IntN(2), "properties": 0,
+					"financial_assets": float64(rng.IntN(5) * 10000), "business_owner": rng.IntN(3) == 0}})
+			perHousehold[hid] = append(perHousehold[hid], worldEvent{hid, feed.Applications, e})
+			w.applications++
 		}
 	}
 	w.waves = append(w.waves, registry)
@@ -186,7 +216,10 @@ func testPseudonymizer(t *testing.T) *feed.Pseudonymizer {
 // wave, once all at once with the waves reversed (newer facts first, the registry last, so that
 // most events are parked until their person is known). The facts and scores must be identical,
 // and so must the levels wherever the score is outside a hysteresis band (inside one, the level
-// rightly depends on where the score came from).
+// rightly depends on where the score came from). The waves carry assets (vehicles, property,
+// businesses, deposits, provident fund) and applications too: the applications kept and the
+// newest check of each, stored and published on the verifications topic, must be identical,
+// with every assets and applications event sent a second time to the second pipeline.
 func TestArrivalOrderDoesNotMatter(t *testing.T) {
 	w := newWorld(7, 60)
 	now := date(2025, 12, 31)
@@ -210,6 +243,14 @@ func TestArrivalOrderDoesNotMatter(t *testing.T) {
 		reversed = append(reversed, w.waves[i]...)
 	}
 	w.send(t, b, reversed)
+	// And every assets and applications event again: a resend changes nothing.
+	var resent []worldEvent
+	for _, e := range reversed {
+		if e.feed == feed.Assets || e.feed == feed.Applications {
+			resent = append(resent, e)
+		}
+	}
+	w.send(t, b, resent)
 	gotB := waitFacts(t, b, want)
 
 	model := scorer.Default()
@@ -230,6 +271,7 @@ func TestArrivalOrderDoesNotMatter(t *testing.T) {
 	if compared < len(w.households)/2 {
 		t.Errorf("only %d of %d households outside the hysteresis bands: the test compares too few levels", compared, len(w.households))
 	}
+	compareChecks(t, w, a, b)
 }
 
 // inBand reports a score in a level's hysteresis band, where the level depends on the past.

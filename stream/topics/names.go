@@ -39,6 +39,16 @@ func Default() Topics {
 	return t
 }
 
+// All lists every topic name, in the order of the struct: what an embedded broker creates.
+func (t Topics) All() []string {
+	v := reflect.ValueOf(t)
+	out := make([]string, 0, v.NumField())
+	for i := range v.NumField() {
+		out = append(out, v.Field(i).String())
+	}
+	return out
+}
+
 // Feed returns the topic of a feed ("" for an unknown feed name).
 func (t Topics) Feed(name string) string {
 	switch name {
