@@ -46,5 +46,5 @@ func topicsFromEnv(environ []string) (topics.Topics, error) {
 
 // allTopics lists every topic safetynet reads or writes.
 func allTopics(t topics.Topics) []string {
-	return append(t.FeedTopics(), t.HouseholdEvents, t.DLQ, t.Alerts, t.Changelog, t.Audit)
+	return append(t.FeedTopics(), t.HouseholdEvents, t.DLQ, t.Alerts, t.Changelog, t.Audit, t.Parked)
 }
