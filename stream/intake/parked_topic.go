@@ -262,8 +262,8 @@ func (i *Intake) applyParkedBatch(ctx context.Context, p int, batch []kafka.Mess
 	i.parkedN.Add(int64(len(added)))
 	i.forgetParked(removed)
 	i.metrics.Parked.Set(float64(i.parkedN.Load()))
-	if len(added) == 0 {
-		return nil
+	if len(added) == 0 || !i.parkedCaughtUp.Load() {
+		return nil // while catching up, a later tombstone may follow: releaseKnownParked at start takes over
 	}
 	gone := map[string]bool{}
 	for _, e := range removed {

@@ -172,7 +172,9 @@ func (i *Intake) applyRegistryBatch(ctx context.Context, p int, batch []kafka.Me
 		i.persons.set(pk, row.HouseholdID)
 	}
 	i.metrics.PersonsKnown.Set(float64(i.personsKnown.Add(delta)))
-	if i.parkedN.Load() == 0 {
+	if i.parkedN.Load() == 0 || !i.parkedCaughtUp.Load() {
+		// Until the parked table has read the parked topic it may hold events released since
+		// (their tombstones not read yet): the release at start (releaseKnownParked) takes over.
 		return nil
 	}
 	var release []state.ParkedEntry
