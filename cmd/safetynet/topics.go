@@ -98,6 +98,6 @@ func topicNames(t topics.Topics) map[string]string {
 		"registry": t.Registry, "hospital": t.Hospital, "pension": t.Pension,
 		"employment": t.Employment, "disability": t.Disability,
 		"household-events": t.HouseholdEvents, "dlq": t.DLQ, "alerts": t.Alerts, "changelog": t.Changelog,
-		"audit": t.Audit,
+		"audit": t.Audit, "parked": t.Parked,
 	}
 }

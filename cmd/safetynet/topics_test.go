@@ -19,7 +19,7 @@ func TestTopicsCommand(t *testing.T) {
 	if err := dispatch(t.Context(), append([]string{"topics", "create"}, flags...), &out, &out); err != nil {
 		t.Fatalf("topics create: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "created safetynet.changelog") || !strings.Contains(out.String(), "all 14 topics as planned") {
+	if !strings.Contains(out.String(), "created safetynet.changelog") || !strings.Contains(out.String(), "all 15 topics as planned") {
 		t.Errorf("topics create output:\n%s", out.String())
 	}
 	out.Reset()

@@ -118,8 +118,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	lag := kafkaio.NewLagGauge(reg)
 
 	intakeMetrics := intake.NewMetrics(reg)
+	var directory *monitor.Directory // the monitor group's members share the parked events' release
 	intake, err := intake.New(intake.Config{
-		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
+		Membership: func() (string, []string) { return directory.Self(), directory.Members() },
+		Kafka:      kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
 		MaxEventBytes: cfg.MaxEventBytes, MaxFutureSkew: cfg.MaxFutureSkew,
 		UnknownPersonWait: cfg.UnknownPersonWait, DedupeWindow: cfg.DedupeWindow, Now: now,
 		RedactDeadLetters: cfg.DLQRedact, ParkMaxEvents: cfg.ParkMaxEvents, ParkMaxBytes: cfg.ParkMaxBytes,
@@ -128,7 +130,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return err
 	}
 	advertised := cfg.advertisedURL(cfg.HTTPAddr)
-	directory := monitor.NewDirectory(kafkaCfg, cfg.GroupID+"-monitor", cfg.Topics.HouseholdEvents, advertised, logger)
+	directory = monitor.NewDirectory(kafkaCfg, cfg.GroupID+"-monitor", cfg.Topics.HouseholdEvents, advertised, logger)
 	var router monitor.Router
 	alertTable := monitor.AlertTable{Kafka: kafkaCfg, Topic: cfg.Topics.Alerts, Store: store, Retention: cfg.AlertRetention, Now: now}
 	standby := monitor.Standby{Directory: directory, Replicas: cfg.StandbyReplicas, Logger: logger}

@@ -272,5 +272,5 @@ func householdID(i int) string { return fmt.Sprintf("hh-%08d", i) }
 
 // allTopics lists every topic safetynet reads or writes.
 func allTopics(t topics.Topics) []string {
-	return append(t.FeedTopics(), t.HouseholdEvents, t.DLQ, t.Alerts, t.Changelog, t.Audit)
+	return append(t.FeedTopics(), t.HouseholdEvents, t.DLQ, t.Alerts, t.Changelog, t.Audit, t.Parked)
 }

@@ -50,6 +50,11 @@ type Config struct {
 	// key and masked form (feed.Pseudonymizer.Redact) instead of keeping the agency's record
 	// byte for byte (SAFETYNET_DLQ_REDACT).
 	RedactDeadLetters bool
+	// Membership, when set, names this instance and the members (sorted) among which the release
+	// and expiry of parked events are shared (the monitor group's advertised URLs); a nil or
+	// empty member list means unknown for now (a rebalance): nothing is released or expired by
+	// ownership until it is known. Unset: this instance releases and expires every parked event.
+	Membership func() (self string, members []string)
 	// BatchSize is the most feed records handled in one batch (default 500).
 	BatchSize int
 	// Now is the clock (default time.Now); tests inject their own.

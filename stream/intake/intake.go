@@ -45,6 +45,10 @@ type Intake struct {
 
 	caughtUp          atomic.Bool
 	caughtUpCh        chan struct{}
+	parkedCaughtUp    atomic.Bool   // the parked table has read the parked topic to its end at start
+	parkedCaughtUpCh  chan struct{} // closed with parkedCaughtUp
+	readyCh           chan struct{} // closed once both the person and the parked table caught up
+	ownerUnknown      atomic.Bool   // a parked event was left unowned while the membership was unknown
 	pendingPartitions atomic.Int64
 	personsKnown      atomic.Int64
 	parkedN           atomic.Int64
@@ -73,8 +77,8 @@ func New(cfg Config, store *state.Store, pseud *feed.Pseudonymizer, m *Metrics, 
 		cfg: cfg, store: store, pseud: pseud, metrics: m,
 		log:        logger.With("component", "intake"),
 		w:          cfg.Kafka.Writer("", kafkaio.HouseholdBalancer()),
-		caughtUpCh: make(chan struct{}),
-		persons:    newPersonIndex(),
+		caughtUpCh: make(chan struct{}), parkedCaughtUpCh: make(chan struct{}), readyCh: make(chan struct{}),
+		persons: newPersonIndex(),
 	}
 	persons, err := store.CountPersons()
 	if err != nil {
@@ -98,9 +102,9 @@ func New(cfg Config, store *state.Store, pseud *feed.Pseudonymizer, m *Metrics, 
 	return i, nil
 }
 
-// CaughtUp reports whether the person table has read every registry partition up to the end
-// offsets it had when Run started (readiness).
-func (i *Intake) CaughtUp() bool { return i.caughtUp.Load() }
+// CaughtUp reports whether the person table has read every registry partition, and the parked
+// table every parked partition, up to the end offsets they had when Run started (readiness).
+func (i *Intake) CaughtUp() bool { return i.caughtUp.Load() && i.parkedCaughtUp.Load() }
 
 // Run runs the registry reader, the intake consumer group and the park sweeper until ctx ends
 // (then it returns nil) or one of them fails on something other than the broker (the store).
@@ -113,6 +117,19 @@ func (i *Intake) Run(ctx context.Context) error {
 	}()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return i.runRegistry(gctx) })
+	g.Go(func() error { return i.runParked(gctx) })
+	g.Go(func() error {
+		for _, ch := range []chan struct{}{i.caughtUpCh, i.parkedCaughtUpCh} {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-ch:
+			}
+		}
+		close(i.readyCh)
+		return nil
+	})
+	g.Go(func() error { return i.runMembership(gctx) })
 	g.Go(func() error { return i.runGroup(gctx) })
 	g.Go(func() error { return i.runSweeper(gctx) })
 	g.Go(func() error {
@@ -135,13 +152,14 @@ func (i *Intake) Run(ctx context.Context) error {
 }
 
 // runGroup consumes the feed topics in the intake consumer group, once the person table has
-// caught up (so that a cold start does not park everything).
+// caught up (so that a cold start does not park everything) and the parked table has read the
+// parked topic (so that the park bounds count every parked event).
 func (i *Intake) runGroup(ctx context.Context) error {
 	log := i.log.With("stage", "group", "group", i.cfg.GroupID)
 	select {
 	case <-ctx.Done():
 		return nil
-	case <-i.caughtUpCh:
+	case <-i.readyCh:
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: i.cfg.Kafka.Brokers, GroupID: i.cfg.GroupID, GroupTopics: i.cfg.Topics.FeedTopics(),
@@ -210,7 +228,7 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 		it.ev.IngestedAt = now
 	}
 
-	if err := i.resolve(items, now); err != nil {
+	if err := i.resolve(ctx, items, now); err != nil {
 		return err
 	}
 
@@ -265,8 +283,9 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 }
 
 // resolve marks resends as duplicates, finds the household of each valid event, and parks the
-// events of persons the table does not know (marking them seen in the same batch).
-func (i *Intake) resolve(items []item, now time.Time) error {
+// events of persons the table does not know: on the parked topic first (acknowledged), then in
+// the local parked table, marking them seen in the same batch.
+func (i *Intake) resolve(ctx context.Context, items []item, now time.Time) error {
 	i.parkMu.Lock()
 	defer i.parkMu.Unlock()
 	type id struct{ feed, event string }
@@ -315,6 +334,20 @@ func (i *Intake) resolve(items []item, now time.Time) error {
 			it.out = outPark
 			park = append(park, it)
 		}
+		// An event another instance parked (read from the parked topic) is a repeat here.
+		kept := park[:0]
+		for _, it := range park {
+			_, found, err := tx.ParkedGet(state.ParkedKey(it.ev.PersonKey, it.feed, it.ev.EventID))
+			if err != nil {
+				return err
+			}
+			if found {
+				it.out = outDuplicate
+				continue
+			}
+			kept = append(kept, it)
+		}
+		park = kept
 		return nil
 	})
 	if err != nil {
@@ -323,9 +356,13 @@ func (i *Intake) resolve(items []item, now time.Time) error {
 	if len(park) == 0 {
 		return nil
 	}
-	wb := i.store.NewBatch()
-	defer wb.Cancel()
-	parked, parkedBytes := 0, int64(0)
+	type parking struct {
+		it *item
+		p  state.Parked
+	}
+	var toPark []parking
+	var records []kafka.Message
+	counted, countedBytes := 0, int64(0)
 	for _, it := range park {
 		ev, err := json.Marshal(it.ev)
 		if err != nil {
@@ -336,9 +373,27 @@ func (i *Intake) resolve(items []item, now time.Time) error {
 			return fmt.Errorf("encode parked record: %w", err)
 		}
 		p := state.Parked{ParkedAt: now, Feed: it.feed, EventID: it.ev.EventID, Event: ev, Sealed: i.pseud.Seal(orig)}
-		if i.parkFull(it, p, parked, parkedBytes) {
+		if i.parkFull(it, p, counted, countedBytes) {
 			continue
 		}
+		m, err := i.parkedMessage(it.ev.PersonKey, p)
+		if err != nil {
+			return err
+		}
+		counted, countedBytes = counted+1, countedBytes+parkedSize(it, p)
+		toPark = append(toPark, parking{it, p})
+		records = append(records, m)
+	}
+	// On the brokers before anywhere else: a crash after this write parks the event again on
+	// the next read (same key), a crash before it leaves the feed offset uncommitted.
+	if err := i.write(ctx, records); err != nil {
+		return err
+	}
+	wb := i.store.NewBatch()
+	defer wb.Cancel()
+	parked, parkedBytes := 0, int64(0)
+	for _, tp := range toPark {
+		it, p := tp.it, tp.p
 		n, err := wb.PutParked(it.ev.PersonKey, p)
 		if err != nil {
 			return err

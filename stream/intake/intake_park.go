@@ -26,8 +26,7 @@ const (
 // SAFETYNET_PARK_MAX_BYTES; then the item becomes a park_full dead letter. The caller holds
 // parkMu.
 func (i *Intake) parkFull(it *item, p state.Parked, parked int, parkedBytes int64) bool {
-	size := int64(base64.StdEncoding.EncodedLen(len(p.Event)) + base64.StdEncoding.EncodedLen(len(p.Sealed)) +
-		len(it.ev.PersonKey) + 2*len(p.Feed) + 2*len(p.EventID) + 96) // key and JSON value, as stored
+	size := parkedSize(it, p)
 	n, b := i.parkedN.Load()+int64(parked)+1, i.parkedBytes.Load()+parkedBytes+size
 	if n <= int64(i.cfg.ParkMaxEvents) && b <= i.cfg.ParkMaxBytes {
 		return false
@@ -40,13 +39,19 @@ func (i *Intake) parkFull(it *item, p state.Parked, parked int, parkedBytes int6
 	return true
 }
 
+// parkedSize estimates the bytes p takes in the store (key and JSON value).
+func parkedSize(it *item, p state.Parked) int64 {
+	return int64(base64.StdEncoding.EncodedLen(len(p.Event)) + base64.StdEncoding.EncodedLen(len(p.Sealed)) +
+		len(it.ev.PersonKey) + 2*len(p.Feed) + 2*len(p.EventID) + 96)
+}
+
 // runSweeper dead-letters, every SweepInterval, the parked events whose person the registry has
 // not named within UnknownPersonWait.
 func (i *Intake) runSweeper(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return nil
-	case <-i.caughtUpCh:
+	case <-i.readyCh:
 	}
 	if err := i.releaseKnownParked(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -71,31 +76,34 @@ func (i *Intake) runSweeper(ctx context.Context) error {
 	}
 }
 
-// sweep handles every parked event older than the wait: released if its person is known by now,
-// dead-lettered as unknown_person otherwise.
+// sweep handles every parked event older than the wait that this instance owns: released if its
+// person is known by now, dead-lettered as unknown_person otherwise. The events other instances
+// own are left to them (their tombstones take them off this instance's table).
 func (i *Intake) sweep(ctx context.Context) error {
+	var cursor []byte
 	for i.parkedN.Load() > 0 {
-		n, err := i.sweepStep(ctx)
+		n, next, err := i.sweepStep(ctx, cursor)
 		if err != nil || n < sweepLimit {
 			return err
 		}
+		cursor = next
 	}
 	return nil
 }
 
-func (i *Intake) sweepStep(ctx context.Context) (int, error) {
+func (i *Intake) sweepStep(ctx context.Context, cursor []byte) (int, []byte, error) {
 	i.parkMu.Lock()
 	defer i.parkMu.Unlock()
 	now := i.cfg.Now()
-	known, expired, households, err := i.parkedByPerson(now.Add(-i.cfg.UnknownPersonWait), sweepLimit)
+	n, next, known, expired, households, err := i.parkedByPerson(now.Add(-i.cfg.UnknownPersonWait), cursor, sweepLimit)
 	if err != nil {
-		return 0, fmt.Errorf("find expired parked events: %w", err)
+		return 0, nil, fmt.Errorf("find expired parked events: %w", err)
 	}
 	if err := i.release(ctx, known, func(pk string) string { return households[pk] }); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if len(expired) == 0 {
-		return len(known), nil
+		return n, next, nil
 	}
 	msgs := make([]kafka.Message, 0, len(expired))
 	keys := make([][]byte, 0, len(expired))
@@ -104,10 +112,13 @@ func (i *Intake) sweepStep(ctx context.Context) (int, error) {
 		keys = append(keys, e.Key)
 	}
 	if err := i.write(ctx, msgs); err != nil {
-		return 0, err
+		return 0, nil, err
+	}
+	if err := i.write(ctx, i.tombstones(expired)); err != nil {
+		return 0, nil, err
 	}
 	if err := i.store.Update(func(tx *state.Tx) error { return tx.DeleteParked(keys...) }); err != nil {
-		return 0, fmt.Errorf("forget dead-lettered parked events: %w", err)
+		return 0, nil, fmt.Errorf("forget dead-lettered parked events: %w", err)
 	}
 	i.forgetParked(expired)
 	i.metrics.Parked.Set(float64(i.parkedN.Load()))
@@ -115,7 +126,7 @@ func (i *Intake) sweepStep(ctx context.Context) (int, error) {
 		i.metrics.DeadLetters.WithLabelValues(e.Feed, feed.ReasonUnknownPerson).Inc()
 	}
 	i.log.Info("dead-lettered events whose person the registry never named", "count", len(expired), "wait", i.cfg.UnknownPersonWait)
-	return len(known) + len(expired), nil
+	return n, next, nil
 }
 
 // unknownPerson is the dead letter of an expired parked event: the original record, opened from
@@ -183,6 +194,7 @@ func (i *Intake) releaseKnownParked(ctx context.Context) error {
 			break
 		}
 		after = page[len(page)-1].Key
+		known = i.owned(known)
 		if err := i.release(ctx, known, func(pk string) string { return households[pk] }); err != nil {
 			return err
 		}
@@ -204,16 +216,18 @@ func (i *Intake) forgetParked(es []state.ParkedEntry) {
 	i.parkedN.Add(-int64(len(es)))
 }
 
-// parkedByPerson lists up to limit (0: all) events parked before t, split into those whose person
-// the table now names (with the person's household) and the others.
-func (i *Intake) parkedByPerson(t time.Time, limit int) (known, unknown []state.ParkedEntry, households map[string]string, err error) {
+// parkedByPerson reads up to limit events parked before t, after the cursor, and returns how many
+// it read, the cursor past them, and those of them this instance owns, split into those whose
+// person the table now names (with the person's household) and the others.
+func (i *Intake) parkedByPerson(t time.Time, cursor []byte, limit int) (n int, next []byte, known, unknown []state.ParkedEntry, households map[string]string, err error) {
 	households = map[string]string{}
 	err = i.store.View(func(tx *state.Tx) error {
-		es, err := tx.ParkedBefore(t, limit)
+		es, c, err := tx.ParkedDue(t, cursor, limit)
 		if err != nil {
 			return err
 		}
-		for _, e := range es {
+		n, next = len(es), c
+		for _, e := range i.owned(es) {
 			p, ok, err := tx.GetPerson(e.PersonKey)
 			if err != nil {
 				return err
@@ -227,5 +241,5 @@ func (i *Intake) parkedByPerson(t time.Time, limit int) (known, unknown []state.
 		}
 		return nil
 	})
-	return known, unknown, households, err
+	return n, next, known, unknown, households, err
 }

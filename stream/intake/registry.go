@@ -172,7 +172,9 @@ func (i *Intake) applyRegistryBatch(ctx context.Context, p int, batch []kafka.Me
 		i.persons.set(pk, row.HouseholdID)
 	}
 	i.metrics.PersonsKnown.Set(float64(i.personsKnown.Add(delta)))
-	if i.parkedN.Load() == 0 {
+	if i.parkedN.Load() == 0 || !i.parkedCaughtUp.Load() {
+		// Until the parked table has read the parked topic it may hold events released since
+		// (their tombstones not read yet): the release at start (releaseKnownParked) takes over.
 		return nil
 	}
 	var release []state.ParkedEntry
@@ -192,7 +194,7 @@ func (i *Intake) applyRegistryBatch(ctx context.Context, p int, batch []kafka.Me
 	if err != nil {
 		return fmt.Errorf("find parked events: %w", err)
 	}
-	return i.release(ctx, release, func(pk string) string { return rows[pk].HouseholdID })
+	return i.release(ctx, i.owned(release), func(pk string) string { return rows[pk].HouseholdID })
 }
 
 // release forwards parked events to their household, then forgets them, releaseChunk events
@@ -220,6 +222,10 @@ func (i *Intake) releaseChunk(ctx context.Context, entries []state.ParkedEntry, 
 		keys = append(keys, e.Key)
 	}
 	if err := i.write(ctx, msgs); err != nil {
+		return err
+	}
+	// Released: then the tombstones, so that no instance releases them again.
+	if err := i.write(ctx, i.tombstones(entries)); err != nil {
 		return err
 	}
 	if err := i.store.Update(func(tx *state.Tx) error { return tx.DeleteParked(keys...) }); err != nil {

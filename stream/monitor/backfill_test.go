@@ -81,7 +81,7 @@ func testBackfill(t *testing.T, endByEvent bool) {
 	tp := topics.Default()
 	bf := tp
 	bf.Alerts, bf.Changelog, bf.DLQ = "backfill.alerts", "backfill.changelog", "backfill.dlq"
-	_, addr := kafkatest.Broker(t, testPartitions, append(tp.FeedTopics(), tp.HouseholdEvents, tp.DLQ, tp.Alerts, tp.Verifications, tp.Changelog, bf.Alerts, bf.Changelog, bf.DLQ)...)
+	_, addr := kafkatest.Broker(t, testPartitions, append(tp.FeedTopics(), tp.HouseholdEvents, tp.DLQ, tp.Alerts, tp.Verifications, tp.Changelog, tp.Parked, bf.Alerts, bf.Changelog, bf.DLQ)...)
 	until := date(2026, 1, 1)
 	c := &clock{now: until.Add(24 * time.Hour)}
 

@@ -27,6 +27,7 @@ type Topics struct {
 	Verifications   string `env:"VERIFICATIONS" envDefault:"safetynet.verifications" desc:"declaration check results and confirmed false declarations, keyed by household"`
 	Changelog       string `env:"CHANGELOG" envDefault:"safetynet.changelog" desc:"state changelog (compacted; as many partitions as household-events)"`
 	Audit           string `env:"AUDIT" envDefault:"safetynet.audit" desc:"audit trail: every read of household data by API callers"`
+	Parked          string `env:"PARKED" envDefault:"safetynet.parked" desc:"events parked for persons the registry does not know yet (compacted; sealed originals)"`
 }
 
 // Default returns the default topic names (the envDefault tags of Topics).

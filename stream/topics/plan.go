@@ -75,6 +75,7 @@ var specs = []spec{
 	{"alerts", "safetynet.alerts", Any, RetainAlerts, "alerts to case-management systems"},
 	{"verifications", "safetynet.verifications", Any, RetainAlerts, "declaration check results"},
 	{"audit", "safetynet.audit", Any, RetainAudit, "audit trail: who saw which household, who recorded what"},
+	{"parked", "safetynet.parked", Any, Compacted, "events parked for persons the registry does not know yet, with their sealed originals; a tombstone when released or dead-lettered"},
 }
 
 // Roles lists the roles of the plan in its order.

@@ -80,7 +80,7 @@ func childEnv(env ...string) []string {
 
 // allTopics lists every topic safetynet reads or writes.
 func allTopics(t topics.Topics) []string {
-	return append(t.FeedTopics(), t.HouseholdEvents, t.DLQ, t.Alerts, t.Changelog)
+	return append(t.FeedTopics(), t.HouseholdEvents, t.DLQ, t.Alerts, t.Changelog, t.Parked)
 }
 
 func freeAddr(t *testing.T) string {

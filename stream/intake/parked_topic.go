@@ -1,0 +1,345 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"safetynet/state"
+	"safetynet/stream/kafkaio"
+)
+
+// Durable parking. An event parked for a person the registry does not know yet is written to the
+// compacted parked topic (SAFETYNET_TOPIC_PARKED) before its feed offset is committed, and every
+// instance reads that topic into its own parked table, as it reads the registry into its person
+// table. The event therefore lives on the brokers, not on the disk of the instance that parked
+// it: whichever instance is left when its person's registry record arrives releases it, and a
+// fresh instance on an empty directory reads every parked event back.
+//
+// Record: key = person key, NUL, feed, NUL, event id (the store's parked key without its
+// prefix); value = the state.Parked record as JSON (the canonical pseudonymised event and the
+// original record sealed with the pseudonymisation key; no ID number in the clear); a tombstone
+// (no value) once the event is released or dead-lettered.
+//
+// Who releases: every instance has every parked event, so every instance could. One does: the
+// owner of the person key among the members of the monitor group (Config.Membership, rendezvous
+// hashing over the members' advertised URLs), so each release and each unknown_person dead
+// letter is normally made once. While views of the membership differ (a rebalance), two
+// instances may release the same event, which is harmless (the monitor applies an event once:
+// facts are a set keyed by feed and event id), or none for a moment: every instance releases the
+// known persons' parked events it owns whenever its view of the membership changes, and the
+// sweeper expires only the events it owns. The tombstone stops the others.
+
+// parkedReaderBatch bounds the records the parked reader applies in one transaction (a parked
+// record is up to a few KiB; Badger refuses too large a transaction).
+const parkedReaderBatch = 200
+
+// membershipPoll is how often the membership is read for a change.
+const membershipPoll = time.Second
+
+// parkedRecordKey is the parked topic's key of an event.
+func parkedRecordKey(personKey, feedName, eventID string) []byte {
+	k := make([]byte, 0, len(personKey)+len(feedName)+len(eventID)+2)
+	k = append(k, personKey...)
+	k = append(k, 0)
+	k = append(k, feedName...)
+	k = append(k, 0)
+	return append(k, eventID...)
+}
+
+// parseParkedRecordKey splits a parked topic key.
+func parseParkedRecordKey(k []byte) (personKey, feedName, eventID string, ok bool) {
+	parts := bytes.SplitN(k, []byte{0}, 3)
+	if len(parts) != 3 || len(parts[0]) == 0 || len(parts[1]) == 0 || len(parts[2]) == 0 {
+		return "", "", "", false
+	}
+	return string(parts[0]), string(parts[1]), string(parts[2]), true
+}
+
+// parkedMessage is the parked topic record of p.
+func (i *Intake) parkedMessage(personKey string, p state.Parked) (kafka.Message, error) {
+	v, err := json.Marshal(p)
+	if err != nil {
+		return kafka.Message{}, fmt.Errorf("encode parked record: %w", err)
+	}
+	return kafka.Message{Topic: i.cfg.Topics.Parked, Key: parkedRecordKey(personKey, p.Feed, p.EventID), Value: v}, nil
+}
+
+// tombstones are the parked topic's tombstones of the entries.
+func (i *Intake) tombstones(es []state.ParkedEntry) []kafka.Message {
+	out := make([]kafka.Message, len(es))
+	for n, e := range es {
+		out[n] = kafka.Message{Topic: i.cfg.Topics.Parked, Key: parkedRecordKey(e.PersonKey, e.Feed, e.EventID)}
+	}
+	return out
+}
+
+// owns reports whether this instance releases and expires the events parked for personKey: the
+// member with the highest hash of (member, person key) among the current members (rendezvous
+// hashing: a membership change moves only the persons of the members that came or went). Without
+// Config.Membership every event is this instance's; while the membership is unknown (a
+// rebalance) none is.
+func (i *Intake) owns(personKey string) bool {
+	if i.cfg.Membership == nil {
+		return true
+	}
+	self, members := i.cfg.Membership()
+	if len(members) == 0 || self == "" {
+		i.ownerUnknown.Store(true) // runMembership makes up for it once the membership is known
+		return false
+	}
+	return ownerOf(personKey, members) == self
+}
+
+func ownerOf(personKey string, members []string) string {
+	var best string
+	var bestH uint64
+	for _, m := range members {
+		h := fnv.New64a()
+		h.Write([]byte(m))
+		h.Write([]byte{0})
+		h.Write([]byte(personKey))
+		if s := h.Sum64(); best == "" || s > bestH || (s == bestH && m < best) {
+			best, bestH = m, s
+		}
+	}
+	return best
+}
+
+// owned keeps the entries this instance releases and expires.
+func (i *Intake) owned(es []state.ParkedEntry) []state.ParkedEntry {
+	if i.cfg.Membership == nil {
+		return es
+	}
+	return slices.DeleteFunc(es, func(e state.ParkedEntry) bool { return !i.owns(e.PersonKey) })
+}
+
+// runParked reads every partition of the parked topic into the parked table until ctx ends.
+func (i *Intake) runParked(ctx context.Context) error {
+	topic := i.cfg.Topics.Parked
+	log := i.log.With("stage", "parked", "topic", topic)
+	var ends map[int]int64
+	err := kafkaio.Retry(ctx, log, "look up the parked topic's partitions and end offsets", func() error {
+		var err error
+		ends, err = kafkaio.TopicOffsets(ctx, i.cfg.Kafka.Client(), topic, kafka.LastOffset)
+		return err
+	})
+	if err != nil {
+		return nil // ctx ended
+	}
+	var mu sync.Mutex
+	pending := len(ends)
+	caughtUp := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if pending--; pending == 0 {
+			i.markParkedCaughtUp(log)
+		}
+	}
+	if pending == 0 {
+		i.markParkedCaughtUp(log)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	for p, end := range ends {
+		g.Go(func() error { return i.readParkedPartition(ctx, log.With("partition", p), p, end, caughtUp) })
+	}
+	return g.Wait()
+}
+
+func (i *Intake) markParkedCaughtUp(log *slog.Logger) {
+	if i.parkedCaughtUp.CompareAndSwap(false, true) {
+		close(i.parkedCaughtUpCh)
+		log.Info("parked table caught up with the parked topic", "parked", i.parkedN.Load())
+	}
+}
+
+func (i *Intake) readParkedPartition(ctx context.Context, log *slog.Logger, p int, end int64, caughtUp func()) error {
+	topic := i.cfg.Topics.Parked
+	next, ok, err := i.store.Offset(topic, p)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		next = kafka.FirstOffset
+	}
+	caught := end == 0 || (ok && next >= end)
+	if caught {
+		caughtUp()
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: i.cfg.Kafka.Brokers, Topic: topic, Partition: p, Dialer: i.cfg.Kafka.Dialer(),
+		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
+		ErrorLogger: kafkaio.Logger(log),
+	})
+	defer r.Close()
+	if err := r.SetOffset(next); err != nil {
+		return fmt.Errorf("parked %s/%d: start at offset %d: %w", topic, p, next, err)
+	}
+	return kafkaio.Consume(ctx, r, batchWindow, parkedReaderBatch, log, "the parked partition", func(ctx context.Context, batch []kafka.Message) error {
+		if err := i.applyParkedBatch(ctx, p, batch); err != nil {
+			return err
+		}
+		if !caught && batch[len(batch)-1].Offset+1 >= end {
+			caught = true
+			caughtUp()
+		}
+		return nil
+	})
+}
+
+// applyParkedBatch folds a batch of one parked partition into the parked table, with the
+// partition's next offset in the same transaction: a record parks its event (and marks it seen,
+// so this instance drops a resend of it too), a tombstone forgets it. Then it releases the new
+// events whose person the table already names (the registry named the person before the event
+// reached this instance) and that this instance owns.
+func (i *Intake) applyParkedBatch(ctx context.Context, p int, batch []kafka.Message) error {
+	i.parkMu.Lock()
+	defer i.parkMu.Unlock()
+	var added, removed []state.ParkedEntry
+	bad := 0
+	err := i.store.Update(func(tx *state.Tx) error {
+		added, removed, bad = added[:0], removed[:0], 0
+		for _, m := range batch {
+			pk, feedName, eventID, ok := parseParkedRecordKey(m.Key)
+			if !ok {
+				bad++
+				continue
+			}
+			key := state.ParkedKey(pk, feedName, eventID)
+			cur, found, err := tx.ParkedGet(key)
+			if err != nil {
+				return err
+			}
+			if len(m.Value) == 0 {
+				if found {
+					if err := tx.DeleteParked(key); err != nil {
+						return err
+					}
+					removed = append(removed, cur)
+				}
+				continue
+			}
+			if found {
+				continue // parked here by this instance's intake, or a repeat
+			}
+			var rec state.Parked
+			if err := json.Unmarshal(m.Value, &rec); err != nil || rec.Feed != feedName || rec.EventID != eventID {
+				bad++
+				continue
+			}
+			n, err := tx.PutParked(pk, rec)
+			if err != nil {
+				return err
+			}
+			if err := tx.MarkSeen(rec.Feed, rec.EventID, i.cfg.DedupeWindow); err != nil {
+				return err
+			}
+			added = append(added, state.ParkedEntry{Key: key, PersonKey: pk, Size: n, Parked: rec})
+		}
+		return tx.SetOffset(i.cfg.Topics.Parked, p, batch[len(batch)-1].Offset+1)
+	})
+	if err != nil {
+		return fmt.Errorf("parked partition %d: write parked table: %w", p, err)
+	}
+	if bad > 0 {
+		i.log.Warn("skipped parked topic records that are not parked events (written by something else than safetynet?)", "partition", p, "count", bad)
+	}
+	var size int64
+	for _, e := range added {
+		size += int64(e.Size)
+	}
+	i.parkedBytes.Add(size)
+	i.parkedN.Add(int64(len(added)))
+	i.forgetParked(removed)
+	i.metrics.Parked.Set(float64(i.parkedN.Load()))
+	if len(added) == 0 || !i.parkedCaughtUp.Load() {
+		return nil // while catching up, a later tombstone may follow: releaseKnownParked at start takes over
+	}
+	gone := map[string]bool{}
+	for _, e := range removed {
+		gone[string(e.Key)] = true
+	}
+	added = slices.DeleteFunc(added, func(e state.ParkedEntry) bool { return gone[string(e.Key)] })
+	known, households, err := i.knownOf(i.owned(added))
+	if err != nil {
+		return err
+	}
+	return i.release(ctx, known, func(pk string) string { return households[pk] })
+}
+
+// knownOf keeps the entries whose person the table names, with the persons' households. The
+// caller holds parkMu.
+func (i *Intake) knownOf(es []state.ParkedEntry) ([]state.ParkedEntry, map[string]string, error) {
+	households := map[string]string{}
+	var known []state.ParkedEntry
+	err := i.store.View(func(tx *state.Tx) error {
+		for _, e := range es {
+			if hh, ok := i.persons.lookup(e.PersonKey); ok {
+				if hh != "" {
+					households[e.PersonKey] = hh
+					known = append(known, e)
+				}
+				continue
+			}
+			row, ok, err := tx.GetPerson(e.PersonKey)
+			if err != nil {
+				return err
+			}
+			if ok && row.Known() {
+				households[e.PersonKey] = row.HouseholdID
+				known = append(known, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("find the persons of parked events: %w", err)
+	}
+	return known, households, nil
+}
+
+// runMembership releases, whenever this instance's view of the membership changes, the parked
+// events of named persons it owns in the new view: an owner that went away may have left them,
+// and two views that differed for a moment may both have left one to the other.
+func (i *Intake) runMembership(ctx context.Context) error {
+	if i.cfg.Membership == nil {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-i.readyCh:
+	}
+	last := ""
+	t := time.NewTicker(membershipPoll)
+	defer t.Stop()
+	for {
+		_, members := i.cfg.Membership()
+		view := strings.Join(members, "\n")
+		changed := view != last
+		last = view
+		if len(members) > 0 && (changed || i.ownerUnknown.Swap(false)) {
+			if err := i.releaseKnownParked(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
