@@ -27,6 +27,7 @@ import (
 	"safetynet/stream/intake"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/monitor"
+	"safetynet/stream/monitor/cluster"
 	"safetynet/stream/ui"
 )
 
@@ -128,10 +129,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return err
 	}
 	advertised := cfg.advertisedURL(cfg.HTTPAddr)
-	directory := monitor.NewDirectory(kafkaCfg, cfg.GroupID+"-monitor", cfg.Topics.HouseholdEvents, advertised, logger)
-	var router monitor.Router
-	alertTable := monitor.AlertTable{Kafka: kafkaCfg, Topic: cfg.Topics.Alerts, Store: store, Retention: cfg.AlertRetention, Now: now}
-	standby := monitor.Standby{Directory: directory, Replicas: cfg.StandbyReplicas, Logger: logger}
+	directory := cluster.NewDirectory(kafkaCfg, cfg.GroupID+"-monitor", cfg.Topics.HouseholdEvents, advertised, logger)
+	var router cluster.Router
+	alertTable := cluster.AlertTable{Kafka: kafkaCfg, Topic: cfg.Topics.Alerts, Store: store, Retention: cfg.AlertRetention, Now: now}
+	standby := cluster.Standby{Directory: directory, Replicas: cfg.StandbyReplicas, Logger: logger}
 	monitor := monitor.New(monitor.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor", AlertRetention: cfg.AlertRetention,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.OnAlert,

@@ -1,4 +1,4 @@
-package monitor
+package cluster
 
 import (
 	"context"
@@ -11,57 +11,6 @@ import (
 
 	"safetynet/stream/kafkaio"
 )
-
-// Which instance answers for which household. The monitor group's membership is the one source:
-// every member joins with its advertised URL as the member UserData (urlBalancer), and any
-// instance reads every member's URL and assigned partitions back with DescribeGroups
-// (Directory). A household is served by the instance whose worker owns its partition and has
-// caught up (Monitor.Serving); every other instance forwards to that one, or answers 503 while
-// the group is rebalancing or the owner is still catching up. Nothing here decides ownership:
-// Kafka's group protocol does.
-
-// urlBalancer is kafka-go's range assignment with the member's advertised URL as its UserData.
-// The protocol name stays "range", so members of older versions (without a URL) still join.
-type urlBalancer struct {
-	kafka.RangeGroupBalancer
-	url string
-}
-
-func (b urlBalancer) UserData() ([]byte, error) { return []byte(b.url), nil }
-
-// Serving reports whether this instance answers for partition p: its worker owns it in the
-// current generation, is running, has caught up and can write. A partition whose worker exited
-// (revoked, rebalancing) is not served from that moment.
-func (mo *Monitor) Serving(p int) bool {
-	mo.mu.Lock()
-	defer mo.mu.Unlock()
-	s := mo.partitions[p]
-	return s != nil && s.running && s.caughtUp && s.failing == ""
-}
-
-// Owned lists the partitions this instance serves now (Serving), sorted.
-func (mo *Monitor) Owned() []int {
-	mo.mu.Lock()
-	defer mo.mu.Unlock()
-	var out []int
-	for p, s := range mo.partitions {
-		if s.running && s.caughtUp && s.failing == "" {
-			out = append(out, p)
-		}
-	}
-	sort.Ints(out)
-	return out
-}
-
-// workerStarted and workerStopped bracket a partition worker's life: only a running worker's
-// partition is served.
-func (mo *Monitor) workerStarted(p int) {
-	mo.setStatus(p, func(s *partitionStatus) { s.running = true })
-}
-
-func (mo *Monitor) workerStopped(p int) {
-	mo.setStatus(p, func(s *partitionStatus) { s.running, s.caughtUp = false, false })
-}
 
 // Directory is every instance's view of the monitor group: which member (by advertised URL)
 // owns which household-events partition. It polls DescribeGroups every second, and at once
@@ -189,79 +138,4 @@ func PartitionOf(householdID string, n int) int {
 		parts[i] = i
 	}
 	return kafkaio.HouseholdBalancer().Balance(kafka.Message{Key: []byte(householdID)}, parts...)
-}
-
-// Router answers for the API where a household is served.
-type Router struct {
-	Monitor   *Monitor
-	Directory *Directory
-}
-
-// Route says where household id is served: local when this instance serves its partition now;
-// otherwise the owner's URL, or "" when the partition has no ready owner (rebalancing,
-// restoring, or this instance owns it but is still catching up).
-func (r Router) Route(id string) (local bool, owner string) {
-	n := r.Directory.Partitions()
-	if n == 0 {
-		return false, ""
-	}
-	p := PartitionOf(id, n)
-	if r.Monitor.Serving(p) {
-		return true, ""
-	}
-	o := r.Directory.Owner(p)
-	if o == r.Directory.Self() {
-		return false, ""
-	}
-	return false, o
-}
-
-// Serves reports whether this instance serves the partition of household id now.
-func (r Router) Serves(id string) bool {
-	n := r.Directory.Partitions()
-	return n > 0 && r.Monitor.Serving(PartitionOf(id, n))
-}
-
-// Complete reports whether every partition has an owner in a stable group, and the owners' URLs.
-func (r Router) Complete() ([]string, bool) {
-	n := r.Directory.Partitions()
-	if n == 0 {
-		return nil, false
-	}
-	seen := map[string]bool{}
-	var urls []string
-	for p := range n {
-		o := r.Directory.Owner(p)
-		if o == "" {
-			return nil, false
-		}
-		if !seen[o] {
-			seen[o] = true
-			urls = append(urls, o)
-		}
-	}
-	sort.Strings(urls)
-	return urls, true
-}
-
-// Owners is Complete with the number of partitions (api.Router).
-func (r Router) Owners() ([]string, int, bool) {
-	urls, ok := r.Complete()
-	return urls, r.Directory.Partitions(), ok
-}
-
-// Self is this instance's advertised URL.
-func (r Router) Self() string { return r.Directory.Self() }
-
-// Served lists the partitions this instance serves now (Monitor.Owned).
-func (r Router) Served() []int { return r.Monitor.Owned() }
-
-// PartitionOf is the household-events partition of household id (-1 while the number of
-// partitions is unknown).
-func (r Router) PartitionOf(id string) int {
-	n := r.Directory.Partitions()
-	if n == 0 {
-		return -1
-	}
-	return PartitionOf(id, n)
 }

@@ -1,18 +1,15 @@
-package monitor
+package cluster
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
-	"safetynet/state"
-	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
 )
 
@@ -25,59 +22,17 @@ import (
 // A standby follows the partition's changelog into its own store exactly as a catch-up would
 // (households, case index, timers, counts, the household-events offset from the next_offset
 // headers, and the changelog position), so that when the partition is assigned to it the
-// worker's catch-up (catchup.go) starts from where the standby stopped. A standby copy is never
-// served: only a running, caught-up worker's partition is (ownership.go).
+// worker's catch-up (the monitor's catchup.go) starts from where the standby stopped. A standby
+// copy is never served: only a running, caught-up worker's partition is (Monitor.Serving).
 
-// standbyGate keeps a partition's standby writes and its worker apart: a worker claims the
-// partition before it reads the partition's state (and waits for a standby write under way to
-// end), and a standby writes only while no worker claims it.
-type standbyGate struct {
-	mu      sync.Mutex
-	workers map[int]int
-	locks   map[int]*sync.Mutex
-}
-
-func (g *standbyGate) lock(p int) *sync.Mutex {
-	if g.locks == nil {
-		g.locks, g.workers = map[int]*sync.Mutex{}, map[int]int{}
-	}
-	l := g.locks[p]
-	if l == nil {
-		l = &sync.Mutex{}
-		g.locks[p] = l
-	}
-	return l
-}
-
-// claim marks partition p as its worker's; it returns once no standby write of p is under way.
-func (g *standbyGate) claim(p int) {
-	g.mu.Lock()
-	l := g.lock(p)
-	g.workers[p]++
-	g.mu.Unlock()
-	l.Lock()
-	l.Unlock() //nolint:staticcheck // waits for the standby write that held it
-}
-
-// release ends the worker's claim of p.
-func (g *standbyGate) release(p int) {
-	g.mu.Lock()
-	g.workers[p]--
-	g.mu.Unlock()
-}
-
-// apply runs fn unless a worker claims p; it reports whether fn ran.
-func (g *standbyGate) apply(p int, fn func() error) (bool, error) {
-	g.mu.Lock()
-	l := g.lock(p)
-	if g.workers[p] > 0 {
-		g.mu.Unlock()
-		return false, nil
-	}
-	l.Lock()
-	g.mu.Unlock()
-	defer l.Unlock()
-	return true, fn()
+// Replica is what a standby needs of the local monitor (monitor.Monitor implements it): where
+// partition p's changelog is and how far the local store has read it, a way to write a run of
+// its records into the store (not while the monitor's own worker claims p: then it reports
+// false), and the standby gauges.
+type Replica interface {
+	ChangelogFrom(p int) (k kafkaio.Kafka, topic string, pos int64, found bool, err error)
+	ApplyStandby(p int, msgs []kafka.Message) (applied bool, err error)
+	SetStandbyStats(partitions int, lag int64)
 }
 
 // StandbyPartitions lists the partitions self stands by for: those whose owner is followed by
@@ -112,7 +67,7 @@ func StandbyPartitions(owners map[int]string, members []string, self string, rep
 
 // Standby follows the changelog of the partitions this instance stands by for.
 type Standby struct {
-	Monitor   *Monitor
+	Monitor   Replica
 	Directory *Directory
 	Replicas  int
 	Logger    *slog.Logger
@@ -122,7 +77,6 @@ type Standby struct {
 // group is stable: during a rebalance the copies keep following, since one of them is about to
 // be needed.
 func (s Standby) Run(ctx context.Context) {
-	mo := s.Monitor
 	logger := s.Logger.With("stage", "standby")
 	following := map[int]context.CancelFunc{}
 	var wg sync.WaitGroup
@@ -131,7 +85,7 @@ func (s Standby) Run(ctx context.Context) {
 			cancel()
 		}
 		wg.Wait()
-		mo.metrics.StandbyPartitions.Set(0)
+		s.Monitor.SetStandbyStats(0, 0)
 	}()
 	lags := &sync.Map{}
 	t := time.NewTicker(time.Second)
@@ -160,7 +114,7 @@ func (s Standby) Run(ctx context.Context) {
 				logger.Info("standby for the partition: following its changelog", "partition", p)
 				wg.Go(func() {
 					for pctx.Err() == nil {
-						if err := s.follow(pctx, p, lags); err != nil && pctx.Err() == nil {
+						if err := s.Follow(pctx, p, lags); err != nil && pctx.Err() == nil {
 							logger.Warn("standby: following the changelog failed; retrying", "partition", p, "err", err)
 							kafkaio.Sleep(pctx, time.Second)
 						}
@@ -170,8 +124,7 @@ func (s Standby) Run(ctx context.Context) {
 		}
 		var lag int64
 		lags.Range(func(_, v any) bool { lag += v.(int64); return true })
-		mo.metrics.StandbyPartitions.Set(float64(len(following)))
-		mo.metrics.StandbyLag.Set(float64(lag))
+		s.Monitor.SetStandbyStats(len(following), lag)
 		select {
 		case <-ctx.Done():
 			return
@@ -180,10 +133,10 @@ func (s Standby) Run(ctx context.Context) {
 	}
 }
 
-// follow reads partition p's changelog from the local position into the store until ctx ends.
-func (s Standby) follow(ctx context.Context, p int, lags *sync.Map) error {
-	mo := s.Monitor
-	pos, found, err := mo.store.Offset(mo.cfg.Topics.Changelog, p)
+// Follow reads partition p's changelog from the local position into the store until ctx ends;
+// lags holds its lag in records, by partition.
+func (s Standby) Follow(ctx context.Context, p int, lags *sync.Map) error {
+	k, topic, pos, found, err := s.Monitor.ChangelogFrom(p)
 	if err != nil {
 		return err
 	}
@@ -191,7 +144,7 @@ func (s Standby) follow(ctx context.Context, p int, lags *sync.Map) error {
 		pos = kafka.FirstOffset
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: mo.cfg.Kafka.Brokers, Dialer: mo.cfg.Kafka.Dialer(), Topic: mo.cfg.Topics.Changelog, Partition: p,
+		Brokers: k.Brokers, Dialer: k.Dialer(), Topic: topic, Partition: p,
 		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 200 * time.Millisecond, QueueCapacity: 10000,
 	})
 	defer r.Close()
@@ -201,7 +154,7 @@ func (s Standby) follow(ctx context.Context, p int, lags *sync.Map) error {
 	for {
 		msgs, err := kafkaio.FetchBatch(ctx, r, time.Second, 20*time.Millisecond, 1000)
 		if len(msgs) > 0 {
-			ran, aerr := mo.gate.apply(p, func() error { return mo.applyChangelog(p, msgs) })
+			ran, aerr := s.Monitor.ApplyStandby(p, msgs)
 			if aerr != nil {
 				return aerr
 			}
@@ -218,73 +171,4 @@ func (s Standby) follow(ctx context.Context, p int, lags *sync.Map) error {
 			return err
 		}
 	}
-}
-
-// applyChangelog writes a run of changelog records of partition p into the store: the newest
-// state of every household in it, timers and counts moved to match, the household-events offset
-// from the next_offset headers, and the changelog position after the last record.
-func (mo *Monitor) applyChangelog(p int, msgs []kafka.Message) error {
-	newest := map[string][]byte{}
-	var order []string
-	next := int64(-1)
-	for _, m := range msgs {
-		if len(m.Value) > 0 {
-			if _, ok := newest[string(m.Key)]; !ok {
-				order = append(order, string(m.Key))
-			}
-			newest[string(m.Key)] = m.Value
-		}
-		for _, hd := range m.Headers {
-			if hd.Key == "next_offset" {
-				if o, err := strconv.ParseInt(string(hd.Value), 10, 64); err == nil && o > next {
-					next = o
-				}
-			}
-		}
-	}
-	stats, err := mo.store.Stats(p)
-	if err != nil {
-		return err
-	}
-	stats = stats.Clone()
-	return mo.store.Update(func(tx *state.Tx) error {
-		for _, id := range order {
-			h, err := household.Decode(newest[id])
-			if err != nil {
-				mo.logger.Warn("standby: skipping undecodable changelog record", "partition", p, "err", err)
-				continue
-			}
-			var wasNext time.Time
-			wasLevel, had := "", false
-			if old, err := tx.Household(h.ID); err == nil && old != nil {
-				if oh, err := household.Decode(old); err == nil {
-					wasNext, wasLevel, had = oh.NextCheck, oh.Level, true
-				}
-			}
-			if err := tx.PutHousehold(h.ID, newest[id]); err != nil {
-				return err
-			}
-			if err := indexCases(tx, h); err != nil {
-				return err
-			}
-			d, err := tx.MoveTimer(p, h.ID, wasNext, h.NextCheck)
-			if err != nil {
-				return err
-			}
-			stats.Timers += d
-			if had {
-				stats.Levels[household.LevelLabel(wasLevel)]--
-			}
-			stats.Levels[household.LevelLabel(h.Level)]++
-		}
-		if err := tx.SetStats(p, stats); err != nil {
-			return err
-		}
-		if next >= 0 {
-			if err := tx.SetOffset(mo.cfg.Topics.HouseholdEvents, p, next); err != nil {
-				return err
-			}
-		}
-		return tx.SetOffset(mo.cfg.Topics.Changelog, p, msgs[len(msgs)-1].Offset+1)
-	})
 }
