@@ -27,6 +27,7 @@ import (
 	"safetynet/stream/intake"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/monitor"
+	"safetynet/stream/monitor/cluster"
 	"safetynet/stream/ui"
 )
 
@@ -118,7 +119,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	lag := kafkaio.NewLagGauge(reg)
 
 	intakeMetrics := intake.NewMetrics(reg)
-	var directory *monitor.Directory // the monitor group's members share the parked events' release
+	var directory *cluster.Directory // the monitor group's members share the parked events' release
 	intake, err := intake.New(intake.Config{
 		Membership: func() (string, []string) { return directory.Self(), directory.Members() },
 		Kafka:      kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
@@ -130,10 +131,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return err
 	}
 	advertised := cfg.advertisedURL(cfg.HTTPAddr)
-	directory = monitor.NewDirectory(kafkaCfg, cfg.GroupID+"-monitor", cfg.Topics.HouseholdEvents, advertised, logger)
-	var router monitor.Router
-	alertTable := monitor.AlertTable{Kafka: kafkaCfg, Topic: cfg.Topics.Alerts, Store: store, Retention: cfg.AlertRetention, Now: now}
-	standby := monitor.Standby{Directory: directory, Replicas: cfg.StandbyReplicas, Logger: logger}
+	directory = cluster.NewDirectory(kafkaCfg, cfg.GroupID+"-monitor", cfg.Topics.HouseholdEvents, advertised, logger)
+	var router cluster.Router
+	alertTable := cluster.AlertTable{Kafka: kafkaCfg, Topic: cfg.Topics.Alerts, Store: store, Retention: cfg.AlertRetention, Now: now}
+	standby := cluster.Standby{Directory: directory, Replicas: cfg.StandbyReplicas, Logger: logger}
 	monitor := monitor.New(monitor.Config{
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor", AlertRetention: cfg.AlertRetention,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.OnAlert,

@@ -11,7 +11,7 @@ import (
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
-	"safetynet/stream/monitor"
+	"safetynet/stream/monitor/episode"
 )
 
 // Replay over time: the household-events topic, as far back as the brokers retain it, read
@@ -169,7 +169,7 @@ func RunReplay(ctx context.Context, o ReplayOptions) (*Replay, error) {
 			if due.IsZero() || due.After(t) {
 				return
 			}
-			count(s, monitor.Assess(s.model, h, due, household.Cause{Kind: household.CauseTimer}, due), due)
+			count(s, episode.Assess(s.model, h, due, household.Cause{Kind: household.CauseTimer}, due), due)
 			if !h.NextCheck.After(due) {
 				return
 			}
@@ -275,7 +275,7 @@ func RunReplay(ctx context.Context, o ReplayOptions) (*Replay, error) {
 // ok is false when the monitor would not apply it (it would dead-letter it).
 func replayEvent(m *scorer.Model, h *household.Household, e *feed.HouseholdEvent, at time.Time, maxMembers int) (ok bool, al *household.Alert) {
 	if e.Feed == feed.Casework {
-		if _, err := h.ApplyCase(e, monitor.CaseContext(m, h, e, at)); err != nil {
+		if _, err := h.ApplyCase(e, episode.CaseContext(m, h, e, at)); err != nil {
 			return false, nil
 		}
 		return true, nil
@@ -292,7 +292,7 @@ func replayEvent(m *scorer.Model, h *household.Household, e *feed.HouseholdEvent
 	}
 	cause := household.Cause{Kind: household.CauseEvent, EventID: e.EventID, Feed: e.Feed, Topic: e.Source.Topic,
 		Partition: e.Source.Partition, Offset: e.Source.Offset, Produced: e.ProducedAt}
-	return true, monitor.Assess(m, h, at, cause, e.OccurredAt)
+	return true, episode.Assess(m, h, at, cause, e.OccurredAt)
 }
 
 // recordTime is when the monitor would have seen the event: the record's timestamp, else when

@@ -24,7 +24,7 @@ import (
 	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/kafkatest"
-	"safetynet/stream/monitor"
+	"safetynet/stream/monitor/episode"
 )
 
 const replayTopic = "safetynet.household-events"
@@ -122,7 +122,7 @@ func directWeeks(events []replayRecord, m *scorer.Model, from, until time.Time) 
 	fire := func(h *household.Household, to time.Time) {
 		for !h.NextCheck.IsZero() && !h.NextCheck.After(to) {
 			due := h.NextCheck
-			count(monitor.Assess(m, h, due, household.Cause{Kind: "timer"}, due), due)
+			count(episode.Assess(m, h, due, household.Cause{Kind: "timer"}, due), due)
 			if !h.NextCheck.After(due) {
 				break
 			}
@@ -137,7 +137,7 @@ func directWeeks(events []replayRecord, m *scorer.Model, from, until time.Time) 
 		}
 		fire(h, re.at)
 		if changed, err := h.Apply(&e); err == nil && changed {
-			count(monitor.Assess(m, h, re.at, household.Cause{Kind: "event"}, e.OccurredAt), re.at)
+			count(episode.Assess(m, h, re.at, household.Cause{Kind: "event"}, e.OccurredAt), re.at)
 		}
 	}
 	for _, h := range hs {

@@ -240,7 +240,7 @@ func ageAt(birth, now time.Time) int {
 }
 
 // alerts lists the alerts of the alert topic (every instance indexes all of them:
-// monitor.AlertTable) in the caller's area, newest first:
+// cluster.AlertTable) in the caller's area, newest first:
 // ?status=&level=&limit=&cursor=.
 func (a *API) alerts(r *http.Request, c Caller) reply {
 	q := r.URL.Query()

@@ -23,7 +23,7 @@ import (
 // (SAFETYNET_INTERNAL_TOKEN), which no caller token can be. While a partition has no ready
 // owner the answer is 503 with Retry-After: never a copy that may be stale.
 
-// Router says where a household is served (monitor.Router).
+// Router says where a household is served (cluster.Router in stream/monitor/cluster).
 type Router interface {
 	// Route: local when this instance serves the household's partition now; otherwise the
 	// owner's URL, or "" when no ready owner is known.

@@ -1,8 +1,6 @@
 package monitor
 
 import (
-	"time"
-
 	"safetynet/scorer"
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
@@ -69,17 +67,4 @@ func (b *batch) falseDeclaration(h *household.Household, e *feed.HouseholdEvent)
 			b.verifications = append(b.verifications, h.FalseDeclarationVerification(f, b.model.Version, b.now))
 		}
 	}
-}
-
-// nextReview is when aid a visit grants or continues is next due for review.
-func nextReview(m *scorer.Model, h *household.Household, e *feed.HouseholdEvent) time.Time {
-	program := e.Case.Program
-	if e.Case.Outcome != feed.OutcomeAidGranted {
-		a := h.ReceivingAid()
-		if a == nil {
-			return time.Time{}
-		}
-		program = a.Program
-	}
-	return m.Aid().ReviewDue(program, h.Scorer(), e.Case.VisitedAt.UTC())
 }

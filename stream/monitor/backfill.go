@@ -8,6 +8,7 @@ import (
 
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
+	"safetynet/stream/monitor/episode"
 )
 
 // Backfill: loading years of history into a new deployment without alerting on the past.
@@ -110,7 +111,7 @@ func (w *worker) nextAnnounce() (*announceStep, error) {
 		if err != nil || h.Partition != w.partition {
 			return true
 		}
-		if needsAnnouncing(h) {
+		if episode.NeedsAnnouncing(h) {
 			step.ids = append(step.ids, id)
 		}
 		return len(step.ids) < w.mo.cfg.BatchSize
@@ -120,11 +121,6 @@ func (w *worker) nextAnnounce() (*announceStep, error) {
 	}
 	step.cursor, step.end = last, end
 	return step, nil
-}
-
-// needsAnnouncing: a household at a level that subscribers have not been told of.
-func needsAnnouncing(h *household.Household) bool {
-	return h.Level != "" && h.Open && len(h.Alerts) == 0
 }
 
 // announceDone moves the announcement on after its batch was committed; the last one ends the

@@ -1,10 +1,8 @@
 package monitor
 
 import (
-	"time"
-
-	"safetynet/scorer"
 	"safetynet/stream/household"
+	"safetynet/stream/monitor/episode"
 )
 
 // extras is the work a batch does beside its events and timers: a step of the re-scoring after
@@ -45,8 +43,8 @@ func (b *batch) extras(x extras) error {
 			if err != nil {
 				return err
 			}
-			if needsAnnouncing(h) {
-				b.alerts = append(b.alerts, announcement(b.model, h, b.now))
+			if episode.NeedsAnnouncing(h) {
+				b.alerts = append(b.alerts, episode.Announcement(b.model, h, b.now))
 			}
 		}
 		if s.end {
@@ -73,14 +71,4 @@ func (b *batch) withhold(al *household.Alert) bool {
 	}
 	b.w.mo.metrics.AlertsWithheld.WithLabelValues(reason).Inc()
 	return true
-}
-
-// announcement is the `raised` alert with cause backfill of a household the loaded history left
-// at a level: the level it holds, the score and reasons of an assessment now.
-func announcement(m *scorer.Model, h *household.Household, now time.Time) *household.Alert {
-	a := scorer.Assess(m, h.Scorer(), now)
-	h.Seq++
-	al := newAlert(m, h, a, household.StatusRaised, h.Level, scorer.LevelNone, household.Cause{Kind: household.CauseBackfill}, now)
-	noteCase(m, h, al, "")
-	return al
 }

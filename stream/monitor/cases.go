@@ -3,7 +3,6 @@ package monitor
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +11,7 @@ import (
 	"safetynet/scorer"
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
+	"safetynet/stream/monitor/episode"
 )
 
 // Casework in the monitor: casework events apply to the household like its other events (in
@@ -21,7 +21,7 @@ import (
 // applyCase applies a casework event to its household. An action that does not fit the case
 // (unknown, closed) is dead-lettered with the field named; the note is never logged.
 func (b *batch) applyCase(h *household.Household, e *feed.HouseholdEvent, msg kafka.Message) {
-	changed, err := h.ApplyCase(e, CaseContext(b.model, h, e, b.now))
+	changed, err := h.ApplyCase(e, episode.CaseContext(b.model, h, e, b.now))
 	if err != nil {
 		b.w.logger.Info("casework event refused and sent to the dead-letter topic", "type", e.Type, "offset", msg.Offset, "err", err)
 		b.dead = append(b.dead, feed.DeadLetter{
@@ -36,87 +36,6 @@ func (b *batch) applyCase(h *household.Household, e *feed.HouseholdEvent, msg ka
 		b.falseDeclaration(h, e)
 		b.aidCases(h)
 	}
-}
-
-func triggerCodes(ts []scorer.Trigger) []string {
-	var out []string
-	for _, t := range ts {
-		out = append(out, t.Code)
-	}
-	return out
-}
-
-// snoozeHolds decides a raised or escalated alert against the household's snooze: it holds the
-// alert back when the snooze is running and the level is at or below the visited level, unless
-// a trigger fires that did not at the visit, or the score rose by the model's break points; then
-// the snooze ends and broken says why.
-func snoozeHolds(m *scorer.Model, h *household.Household, level string, a scorer.Assessment) (hold bool, broken string) {
-	if h.Casework == nil || h.Casework.Snooze == nil {
-		return false, ""
-	}
-	s := h.Casework.Snooze
-	if !a.At.Before(s.Until) || scorer.LevelRank(level) > scorer.LevelRank(s.Level) {
-		h.Casework.Snooze = nil
-		return false, ""
-	}
-	for _, t := range a.Triggers {
-		if !slices.Contains(s.Triggers, t.Code) {
-			h.Casework.Snooze = nil
-			return false, household.SnoozeBrokenTrigger
-		}
-	}
-	if a.Total >= s.Score+m.Casework().SnoozeBreakPoints {
-		h.Casework.Snooze = nil
-		return false, household.SnoozeBrokenScoreRise
-	}
-	return true, ""
-}
-
-// holdForSnooze is transition's hook: it returns the status to publish ("" when the snooze
-// holds the alert back, undoing the new episode of a held raise) and why a snooze was broken.
-// A held household re-checks when the snooze ends.
-func holdForSnooze(m *scorer.Model, h *household.Household, status, level string, a scorer.Assessment) (string, string) {
-	if status != household.StatusRaised && status != household.StatusEscalated {
-		return status, ""
-	}
-	hold, broken := snoozeHolds(m, h, level, a)
-	if !hold {
-		return status, broken
-	}
-	if status == household.StatusRaised {
-		h.Episode--
-		h.Open = false
-	}
-	return "", ""
-}
-
-// snoozeTimer brings the household's next check forward to the end of a running snooze, so a
-// household still at its level raises when the snooze ends.
-func snoozeTimer(h *household.Household) {
-	if h.Casework == nil || h.Casework.Snooze == nil || h.Level == scorer.LevelNone {
-		return
-	}
-	if u := h.Casework.Snooze.Until; h.NextCheck.IsZero() || u.Before(h.NextCheck) {
-		h.NextCheck = u
-	}
-}
-
-// noteCase puts an alert on its case (opening, escalating or closing it) and marks the alert
-// of a broken snooze.
-func noteCase(m *scorer.Model, h *household.Household, al *household.Alert, broken string) {
-	if broken != "" {
-		al.SnoozeBroken = broken
-		al.Summary += " (snooze after a no-need visit broken: " + map[string]string{
-			household.SnoozeBrokenTrigger:   "a trigger fired",
-			household.SnoozeBrokenScoreRise: "the score rose",
-		}[broken] + ")"
-	}
-	h.NoteAlert(household.CaseAlertInfo{
-		Alert:    household.CaseAlert{AlertID: al.AlertID, Status: al.Status, Level: al.Level, Score: al.Score, At: al.AssessedAt},
-		Episode:  al.Episode,
-		Triggers: triggerCodes(al.Triggers),
-		DueBy:    m.VisitDue(al.Level, al.AssessedAt),
-	})
 }
 
 // caseIndexer is where the case index is written: the batch's transaction, or a restore's batch.
@@ -153,4 +72,9 @@ func newCaseActions(reg prometheus.Registerer) *prometheus.CounterVec {
 		c.WithLabelValues(t)
 	}
 	return c
+}
+
+// decide is batch.go's assessment step: episode.Decide.
+func decide(m *scorer.Model, h *household.Household, now time.Time, cause household.Cause, eventTime time.Time, openCases bool, observe func(float64)) *household.Alert {
+	return episode.Decide(m, h, now, cause, eventTime, openCases, observe)
 }

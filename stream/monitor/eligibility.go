@@ -6,6 +6,7 @@ import (
 	"safetynet/scorer"
 	"safetynet/scorer/declare"
 	"safetynet/stream/household"
+	"safetynet/stream/monitor/episode"
 )
 
 // eligibility is the other way of eligibility (docs/verifications.md#eligibility-reviews): after
@@ -32,7 +33,7 @@ func (b *batch) eligibility(h *household.Household) {
 		return
 	}
 	a := scorer.Assess(b.model, h.Scorer(), b.now)
-	al := newAlert(b.model, h, a, household.StatusEligibilityReview, h.Level, h.Level, household.Cause{Kind: household.CauseAidCheck}, b.now)
+	al := episode.NewAlert(b.model, h, a, household.StatusEligibilityReview, h.Level, h.Level, household.Cause{Kind: household.CauseAidCheck}, b.now)
 	al.AlertID = household.AlertID(h.ID, 0, 0, household.StatusEligibilityReview, c.ID)
 	al.Eligibility = reasons
 	zh, en := make([]string, len(reasons)), make([]string, len(reasons))

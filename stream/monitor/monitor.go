@@ -17,6 +17,7 @@ import (
 
 	"safetynet/scorer"
 	"safetynet/state"
+	"safetynet/stream/monitor/cluster"
 )
 
 // MonitorConfig configures the monitor stage.
@@ -63,7 +64,7 @@ type Config struct {
 	// nil keeps them uncounted.
 	DeadLetters *prometheus.CounterVec
 	// AdvertisedURL is where other instances reach this one's HTTP API; it is this member's
-	// UserData in the monitor group (ownership.go).
+	// UserData in the monitor group (serving.go, cluster/directory.go).
 	AdvertisedURL string
 	// SpotCheckSeed is the key of the monthly spot check draw; "" takes the model's
 	// aid.spot_check_seed (aidcases.go).
@@ -71,7 +72,7 @@ type Config struct {
 }
 
 // DefaultAlertRetention is three years.
-const DefaultAlertRetention = 3 * 365 * 24 * time.Hour
+const DefaultAlertRetention = cluster.DefaultAlertRetention
 
 // Monitor keeps household state for the partitions of the household-events topic this instance
 // owns, re-scores households on every event and when their timer is due, and publishes alerts.
@@ -103,7 +104,7 @@ type Monitor struct {
 // partitionStatus is what readiness needs to know of a partition worker.
 type partitionStatus struct {
 	caughtUp bool
-	running  bool   // the worker runs (ownership.go: only a running worker's partition is served)
+	running  bool   // the worker runs (serving.go: only a running worker's partition is served)
 	failing  string // why the worker cannot make progress, "" when it can
 }
 

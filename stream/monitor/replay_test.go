@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
+	"safetynet/stream/monitor/episode"
 )
 
 // TestAssessReplaysTheBatch: folding the household-events topic through household.Apply and
@@ -26,7 +28,7 @@ func TestAssessReplaysTheBatch(t *testing.T) {
 	}
 	waitApplied(t, addr, p.store, p.topics.HouseholdEvents)
 	key := func(a household.Alert) string {
-		return a.AlertID + " " + a.Status + " " + a.Level + " " + fmtScore(a.Score)
+		return a.AlertID + " " + a.Status + " " + a.Level + " " + strconv.FormatFloat(a.Score, 'f', 1, 64)
 	}
 	var want []string
 	for _, a := range allAlerts(t, addr) {
@@ -64,7 +66,7 @@ func TestAssessReplaysTheBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			if changed {
-				if al := Assess(p.monitor.Model(), h, now, household.Cause{Kind: "event"}, e.OccurredAt); al != nil {
+				if al := episode.Assess(p.monitor.Model(), h, now, household.Cause{Kind: "event"}, e.OccurredAt); al != nil {
 					got = append(got, key(*al))
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"safetynet/scorer"
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
+	"safetynet/stream/monitor/cluster"
 )
 
 // TestResendAfterLostDedupeMemory: intake drops a resent feed record by remembering the event
@@ -54,7 +55,7 @@ func TestResendAfterLostDedupeMemory(t *testing.T) {
 	produce(t, addr, q.topics.Employment, lost)
 	waitDuplicates(2)
 	// …and the monitor applies it at most once: the household is unchanged, and no alert follows.
-	part := PartitionOf("H-RESEND", testPartitions)
+	part := cluster.PartitionOf("H-RESEND", testPartitions)
 	end := endOffsets(t, addr, q.topics.HouseholdEvents)[part]
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -14,6 +14,7 @@ import (
 	"safetynet/state"
 	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
+	"safetynet/stream/monitor/cluster"
 )
 
 func TestStandbyPartitions(t *testing.T) {
@@ -33,7 +34,7 @@ func TestStandbyPartitions(t *testing.T) {
 		{"not a member", "http://d", 1, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := StandbyPartitions(owners, members, tc.self, tc.replicas)
+			got := cluster.StandbyPartitions(owners, members, tc.self, tc.replicas)
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
@@ -43,7 +44,7 @@ func TestStandbyPartitions(t *testing.T) {
 	for r := 1; r <= 2; r++ {
 		count := map[int]int{}
 		for _, m := range members {
-			for _, p := range StandbyPartitions(owners, members, m, r) {
+			for _, p := range cluster.StandbyPartitions(owners, members, m, r) {
 				count[p]++
 			}
 		}
@@ -75,14 +76,14 @@ func TestStandbyFollowsChangelog(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	cfg := Config{Kafka: kafkaio.Kafka{Brokers: []string{addr}}, Topics: a.topics, GroupID: "test-monitor"}
 	mo := New(cfg, store, nil, NewMetrics(reg), logger)
-	sb := Standby{Monitor: mo, Replicas: 1, Logger: logger}
+	sb := cluster.Standby{Monitor: mo, Replicas: 1, Logger: logger}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	lags := &sync.Map{}
 	for p := range testPartitions {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				if err := sb.follow(ctx, p, lags); err != nil && ctx.Err() == nil {
+				if err := sb.Follow(ctx, p, lags); err != nil && ctx.Err() == nil {
 					t.Errorf("standby partition %d: %v", p, err)
 					return
 				}

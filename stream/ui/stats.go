@@ -9,6 +9,7 @@ import (
 
 	"safetynet/stream/api"
 	"safetynet/stream/household"
+	"safetynet/stream/ui/i18n"
 )
 
 // statsBody is the statistics page's data.
@@ -98,3 +99,6 @@ func (u *UI) fmtTime(t time.Time, layout string) string {
 }
 
 func sprintf(lang, key string, args ...any) string { return fmt.Sprintf(msg(lang, key), args...) }
+
+// msg returns the text of key in lang (i18n.Msg).
+func msg(lang, key string) string { return i18n.Msg(lang, key) }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"safetynet/stream/api"
+	"safetynet/stream/ui/i18n"
 )
 
 //go:embed templates/*.html static/*
@@ -93,7 +94,7 @@ func New(cfg Config) (*UI, error) {
 	}
 	u := &UI{cfg: cfg, api: cfg.API, sessions: &sessions{key: cfg.SessionKey, idle: cfg.SessionIdle},
 		logger: cfg.Logger.With("stage", "ui"), pages: map[string]map[string]*template.Template{}, mux: http.NewServeMux()}
-	for _, lang := range Languages {
+	for _, lang := range i18n.Languages {
 		u.pages[lang] = map[string]*template.Template{}
 		for _, p := range pageFiles {
 			t, err := template.New("layout.html").Funcs(u.funcs(lang)).ParseFS(assets, "templates/layout.html", "templates/"+p)
@@ -321,7 +322,7 @@ func (u *UI) toSignIn(w http.ResponseWriter, r *http.Request, why string) {
 // Chinese.
 func langOf(w http.ResponseWriter, r *http.Request) string {
 	if l := r.URL.Query().Get("lang"); l != "" {
-		for _, known := range Languages {
+		for _, known := range i18n.Languages {
 			if l == known {
 				setCookie(w, r, langCookie, l, time.Now().AddDate(1, 0, 0))
 				return l
@@ -329,13 +330,13 @@ func langOf(w http.ResponseWriter, r *http.Request) string {
 		}
 	}
 	if c, err := r.Cookie(langCookie); err == nil {
-		for _, known := range Languages {
+		for _, known := range i18n.Languages {
 			if c.Value == known {
 				return known
 			}
 		}
 	}
-	return Languages[0]
+	return i18n.Languages[0]
 }
 
 func otherLang(r *http.Request, lang string) string {

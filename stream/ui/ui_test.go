@@ -3,6 +3,7 @@ package ui
 import (
 	"io/fs"
 	"regexp"
+	"safetynet/stream/ui/i18n"
 	"slices"
 	"strings"
 	"testing"
@@ -11,10 +12,10 @@ import (
 
 // Both languages have the same keys, and every key a template names exists.
 func TestMessages(t *testing.T) {
-	for _, lang := range Languages {
-		for _, other := range Languages {
-			for k := range messages[lang] {
-				if _, ok := messages[other][k]; !ok {
+	for _, lang := range i18n.Languages {
+		for _, other := range i18n.Languages {
+			for k := range i18n.Messages[lang] {
+				if _, ok := i18n.Messages[other][k]; !ok {
 					t.Errorf("%q has %q, %q does not", lang, k, other)
 				}
 			}
@@ -31,7 +32,7 @@ func TestMessages(t *testing.T) {
 		}
 		s := string(b)
 		for _, m := range regexp.MustCompile(`[({]\s*(?:t|tf)\s+"([^"]+)"`).FindAllStringSubmatch(s, -1) {
-			if _, ok := messages["zh"][m[1]]; !ok {
+			if _, ok := i18n.Messages["zh"][m[1]]; !ok {
 				t.Errorf("%s uses %q, which no language has", path, m[1])
 			}
 		}
@@ -54,7 +55,7 @@ func TestMessages(t *testing.T) {
 
 func keys() []string {
 	var out []string
-	for k := range messages["zh"] {
+	for k := range i18n.Messages["zh"] {
 		out = append(out, k)
 	}
 	return out

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"safetynet/stream/feed"
-	"safetynet/stream/monitor"
+	"safetynet/stream/monitor/cluster"
 	"safetynet/stream/topics"
 )
 
@@ -538,7 +538,7 @@ func uiActions(t *testing.T, live []*svcProc, refCases []string, frozen time.Tim
 		if json.Unmarshal([]byte(c), &cs) != nil || cs.Status == "closed" {
 			continue
 		}
-		p := monitor.PartitionOf(cs.HouseholdID, killPartitions)
+		p := cluster.PartitionOf(cs.HouseholdID, killPartitions)
 		byPart[p] = append(byPart[p], open{cs.CaseID, cs.HouseholdID, cs.Kind})
 	}
 	type posted struct {

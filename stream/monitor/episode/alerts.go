@@ -1,4 +1,4 @@
-package monitor
+package episode
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	"safetynet/scorer"
 )
 
-// transition moves the household's episode to the new assessment and returns the alert it
+// Transition moves the household's episode to the new assessment and returns the alert it
 // calls for, or nil. It is the only place alert statuses are decided:
 //   - no open episode and a level reached: raised (a new episode);
 //   - a higher level within the episode: escalated;
@@ -19,7 +19,7 @@ import (
 //
 // a may come from scorer.Score (no reasons): the level needs only the total and the triggers.
 // explain gives the assessment with its reasons, and is called only when an alert goes out.
-func transition(m *scorer.Model, h *household.Household, a scorer.Assessment, explain func() scorer.Assessment, cause household.Cause, eventTime time.Time) (al *household.Alert, snoozeBroken string) {
+func Transition(m *scorer.Model, h *household.Household, a scorer.Assessment, explain func() scorer.Assessment, cause household.Cause, eventTime time.Time) (al *household.Alert, snoozeBroken string) {
 	prev := h.Level
 	level := m.Classify(a, prev)
 	h.Level = level
@@ -64,12 +64,12 @@ func transition(m *scorer.Model, h *household.Household, a scorer.Assessment, ex
 		return nil, ""
 	}
 	h.Seq++
-	return newAlert(m, h, explain(), status, level, prev, cause, eventTime), snoozeBroken
+	return NewAlert(m, h, explain(), status, level, prev, cause, eventTime), snoozeBroken
 }
 
-// newAlert is the alert of a household's transition to level (from prev) with status, numbered
+// NewAlert is the alert of a household's transition to level (from prev) with status, numbered
 // by the household's episode and sequence as they stand.
-func newAlert(m *scorer.Model, h *household.Household, a scorer.Assessment, status, level, prev string, cause household.Cause, eventTime time.Time) *household.Alert {
+func NewAlert(m *scorer.Model, h *household.Household, a scorer.Assessment, status, level, prev string, cause household.Cause, eventTime time.Time) *household.Alert {
 	thresholdLevel := level
 	if level == scorer.LevelNone {
 		thresholdLevel = prev
@@ -95,13 +95,13 @@ func newAlert(m *scorer.Model, h *household.Household, a scorer.Assessment, stat
 		EventTime:     eventTime,
 		AssessedAt:    a.At,
 	}
-	al.Summary = summarize(al, 3)
+	al.Summary = Summarize(al, 3)
 	return al
 }
 
-// summarize is the one line a caseworker reads: what changed, the score against its line (or
+// Summarize is the one line a caseworker reads: what changed, the score against its line (or
 // the trigger that set the level), and the top reasons.
-func summarize(a *household.Alert, top int) string {
+func Summarize(a *household.Alert, top int) string {
 	var b strings.Builder
 	switch a.Status {
 	case household.StatusResolved:

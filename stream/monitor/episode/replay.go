@@ -1,4 +1,4 @@
-package monitor
+package episode
 
 import (
 	"time"
@@ -16,22 +16,22 @@ import (
 // (transition, then the alert noted on the household's case); it returns the alert that would go
 // out, or nil.
 func Assess(m *scorer.Model, h *household.Household, now time.Time, cause household.Cause, eventTime time.Time) *household.Alert {
-	return decide(m, h, now, cause, eventTime, true, nil)
+	return Decide(m, h, now, cause, eventTime, true, nil)
 }
 
-// decide is the one assessment step of the monitor and of replays: score without reasons,
+// Decide is the one assessment step of the monitor and of replays: score without reasons,
 // move the episode (transition, which explains only an assessment that makes an alert), and
 // note the alert on the household's case unless openCases is false (a backfill opens no case
 // for the past). observe, when set, receives the score.
-func decide(m *scorer.Model, h *household.Household, now time.Time, cause household.Cause, eventTime time.Time, openCases bool, observe func(float64)) *household.Alert {
+func Decide(m *scorer.Model, h *household.Household, now time.Time, cause household.Cause, eventTime time.Time, openCases bool, observe func(float64)) *household.Alert {
 	sh := h.Scorer()
 	a := scorer.Score(m, sh, now)
 	if observe != nil {
 		observe(a.Total)
 	}
-	al, snoozeBroken := transition(m, h, a, func() scorer.Assessment { return scorer.Assess(m, sh, now) }, cause, eventTime)
+	al, snoozeBroken := Transition(m, h, a, func() scorer.Assessment { return scorer.Assess(m, sh, now) }, cause, eventTime)
 	if al != nil && openCases {
-		noteCase(m, h, al, snoozeBroken)
+		NoteCase(m, h, al, snoozeBroken)
 	}
 	return al
 }
@@ -41,7 +41,7 @@ func decide(m *scorer.Model, h *household.Household, now time.Time, cause househ
 func CaseContext(m *scorer.Model, h *household.Household, e *feed.HouseholdEvent, now time.Time) household.CaseContext {
 	cx := household.CaseContext{Snooze: m.Casework().Snooze, FalseDeclarationExpiry: m.Declarations().FalseDeclarationExpiry}
 	if e.Type == feed.CaseVisit && e.Case != nil && e.Case.VisitedAt != nil {
-		cx.NextReview = nextReview(m, h, e)
+		cx.NextReview = NextReview(m, h, e)
 	}
 	if e.Type == feed.CaseVisit && e.Case != nil && e.Case.Outcome == feed.OutcomeNotNeeded {
 		cx.Triggers = triggerCodes(scorer.Score(m, h.Scorer(), now).Triggers)

@@ -1,12 +1,14 @@
-package ui
-
-// The UI's words, one map per language; templates hold none (they call t "key"). A test keeps
-// the two maps' keys equal and checks that every key a template uses exists.
+// Package i18n holds the caseworker UI's words, one map per language; templates hold none
+// (they call t "key"). The UI's tests keep the two maps' keys equal and check that every key a
+// template uses exists. It deliberately formats nothing (dates, numbers and charts are the UI's)
+// and holds no personal data: only the fixed texts of the pages.
+package i18n
 
 // Languages the UI speaks; the first is the default.
 var Languages = []string{"zh", "en"}
 
-var messages = map[string]map[string]string{
+// Messages maps a language to its texts by key.
+var Messages = map[string]map[string]string{
 	"zh": {
 		"app.title":       "社会救助主动发现",
 		"app.lang_switch": "English",
@@ -437,10 +439,10 @@ var messages = map[string]map[string]string{
 	},
 }
 
-// msg returns the text of key in lang (the key itself when it has none: a test keeps that from
+// Msg returns the text of key in lang (the key itself when it has none: a test keeps that from
 // happening).
-func msg(lang, key string) string {
-	if s, ok := messages[lang][key]; ok {
+func Msg(lang, key string) string {
+	if s, ok := Messages[lang][key]; ok {
 		return s
 	}
 	return key

@@ -1,4 +1,4 @@
-package monitor
+package cluster
 
 import (
 	"context"
@@ -10,6 +10,9 @@ import (
 	"safetynet/state"
 	"safetynet/stream/kafkaio"
 )
+
+// DefaultAlertRetention is how long an alert stays in the alert index: three years.
+const DefaultAlertRetention = 3 * 365 * 24 * time.Hour
 
 // AlertTable makes /v1/alerts the same on every instance: each instance indexes every alert of
 // the alert topic (all partitions, whoever published it) into its own alert index, and keeps
