@@ -149,7 +149,12 @@ func (f *hotPathFixture) run(tb testing.TB) (alerts, encoded int) {
 // (46.2 after the allocation work of issue 16, from 92.9 before it). Allocation counts
 // do not depend on the machine's load: a change that makes the monitor allocate more per event
 // fails here, and should either be undone or raise this with the reason in docs/performance.md.
-const maxHotPathAllocsPerEvent = 47
+// Under -race (make test) the same code allocates 53.1–54.1 per event (the race detector makes
+// sync.Pool drop items at random): raceHotPathAllocsPerEvent.
+const (
+	maxHotPathAllocsPerEvent  = 47
+	raceHotPathAllocsPerEvent = 56
+)
 
 func TestHotPathAllocationsPerEvent(t *testing.T) {
 	f := hotPath()
@@ -158,10 +163,14 @@ func TestHotPathAllocationsPerEvent(t *testing.T) {
 		t.Fatal("the fixture's batch encoded no household")
 	}
 	t.Logf("batch of %d events over %d stored households: %d alerts, %d bytes of households encoded", len(f.batch), len(f.stored), alerts, encoded)
+	bound := maxHotPathAllocsPerEvent
+	if raceEnabled {
+		bound = raceHotPathAllocsPerEvent
+	}
 	perEvent := testing.AllocsPerRun(5, func() { f.run(t) }) / float64(len(f.batch))
-	t.Logf("%.1f allocations per event (bound %d)", perEvent, maxHotPathAllocsPerEvent)
-	if perEvent > maxHotPathAllocsPerEvent {
-		t.Errorf("the monitor's hot path allocates %.1f times per event, more than the %d it did when this bound was set", perEvent, maxHotPathAllocsPerEvent)
+	t.Logf("%.1f allocations per event (bound %d, race detector %v)", perEvent, bound, raceEnabled)
+	if perEvent > float64(bound) {
+		t.Errorf("the monitor's hot path allocates %.1f times per event, more than the %d it did when this bound was set", perEvent, bound)
 	}
 }
 
