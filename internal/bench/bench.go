@@ -532,9 +532,20 @@ type drainResult struct {
 	// window: unlike the times, it does not move with the machine's load.
 	mallocs float64
 	// early and late are the service's CPU time per feed record over the first and the last
-	// fifth of the intake's progress (the last one runs to the end, the monitor's tail with it):
-	// whether the cost per event grows as the households accumulate history.
+	// fifth of the run's progress (feed records the intake took plus household events the
+	// monitor took): whether the cost per event grows as the households accumulate history.
 	early, late time.Duration
+}
+
+// committedSum adds up committed offsets (none committed counts 0).
+func committedSum(c map[string]map[int]int64) int64 {
+	var n int64
+	for _, ps := range c {
+		for _, o := range ps {
+			n += max(o, 0)
+		}
+	}
+	return n
 }
 
 // drain waits until the service has taken every feed record (intake group) and every household
@@ -551,6 +562,8 @@ func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics topic
 	firstMallocs := -1.0
 	var fifthCPU, lateCPU time.Duration
 	var fifthDone, lateFrom int64 = -1, -1
+	var heParts map[string]map[int]int64
+	var monitorStart int64 = -1
 	lastLog := time.Now()
 	for {
 		select {
@@ -576,12 +589,24 @@ func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics topic
 				firstMallocs, _ = serviceMetric(ctx, svc.http, "go_memstats_mallocs_total")
 			}
 		}
-		if done := baseline - behind; !first.IsZero() && baseline > 0 {
-			if fifthDone < 0 && done >= baseline/5 {
-				fifthDone, fifthCPU = done, proc.CPU
+		if res != nil && !first.IsZero() && baseline > 0 {
+			// progress: feed records the intake took plus household events the monitor took,
+			// of about twice the feed records (both stages' work; the monitor lags the intake)
+			if heParts == nil {
+				heParts, _ = EndOffsets(ctx, client, []string{topics.HouseholdEvents})
 			}
-			if lateFrom < 0 && done >= baseline-baseline/5 {
-				lateFrom, lateCPU = done, proc.CPU
+			if mc, err := Committed(ctx, client, group+"-monitor", heParts); err == nil {
+				m := committedSum(mc)
+				if monitorStart < 0 {
+					monitorStart = m
+				}
+				done, total := baseline-behind+m-monitorStart, 2*baseline
+				if fifthDone < 0 && done >= total/5 {
+					fifthDone, fifthCPU = done, proc.CPU
+				}
+				if lateFrom < 0 && done >= total-total/5 {
+					lateFrom, lateCPU = done, proc.CPU
+				}
 			}
 		}
 		var heBehind int64
@@ -603,9 +628,12 @@ func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics topic
 					if m, err := serviceMetric(ctx, svc.http, "go_memstats_mallocs_total"); err == nil && firstMallocs >= 0 {
 						res.mallocs = m - firstMallocs
 					}
-					if fifthDone > 0 && lateFrom >= 0 && baseline > lateFrom {
-						res.early = (fifthCPU - firstCPU) / time.Duration(fifthDone)
-						res.late = (proc.CPU - lateCPU) / time.Duration(baseline-lateFrom)
+					if m, err := Committed(ctx, client, group+"-monitor", heParts); err == nil && fifthDone > 0 && lateFrom >= 0 {
+						// the stages' work per feed record: the progress of both over the window
+						if end := baseline + committedSum(m) - monitorStart; end > lateFrom {
+							res.early = (fifthCPU - firstCPU) * 2 / time.Duration(fifthDone)
+							res.late = (proc.CPU - lateCPU) * 2 / time.Duration(end-lateFrom)
+						}
 					}
 				}
 				return nil

@@ -125,10 +125,10 @@ func (r *benchReport) markdown(b *benchRun) string {
    time over the same window (from /proc). Alerts go out with the batch that raised them.
    Allocations are the service's go_memstats_mallocs_total over the same window (from its
    /metrics): unlike the times they do not move with other work on the machine. The last fifth
-   over the first fifth compares the CPU per feed record while the intake takes the first fifth
-   of the records with the CPU from the intake's four-fifths mark to the end (the monitor's
-   tail included), when the households hold more history. The verdict gives each figure's
-   ratio to its target.
+   over the first fifth compares the CPU per unit of progress (feed records the intake took plus
+   household events the monitor took, polled with the offsets) over the first fifth of the run
+   with that over the last fifth, when the households hold more history. The verdict gives each
+   figure's ratio to its target.
 4. **Latency**: a producer offers the load in sends every 5 ms, each record stamped with its send
    time; a reader of the alert topic matches every event-caused alert to its feed record by the
    alert's cause (feed, event id) and takes the time from the stamp to the alert being readable
