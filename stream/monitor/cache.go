@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"hash/maphash"
 	"math"
 	"runtime/debug"
 )
@@ -21,6 +22,11 @@ import (
 type householdCache struct {
 	m     map[string][]byte
 	bytes int
+	// once holds a hash of each household put once and not yet cached: a household enters
+	// the cache when it is put the second time (a doorkeeper). Loading a registry, or any
+	// stream that touches each household once, then fills neither the cache nor the heap.
+	// It is cleared when it holds as many hashes as the cache could hold households.
+	once map[uint64]struct{}
 	// share is the number of partitions the budget is split between (0 counts as 1); max, when
 	// set, is the bound in bytes (tests), else it is computed at the first put.
 	share int
@@ -62,11 +68,26 @@ func (c *householdCache) get(id string) ([]byte, bool) {
 
 func cacheCost(id string, v []byte) int { return len(id) + len(v) + cacheEntryOverhead }
 
+var cacheSeed = maphash.MakeSeed()
+
 func (c *householdCache) put(id string, v []byte) {
 	if c.m == nil {
 		c.m = make(map[string][]byte)
+		c.once = make(map[uint64]struct{})
 	}
-	if old, ok := c.m[id]; ok {
+	old, ok := c.m[id]
+	if !ok {
+		h := maphash.String(cacheSeed, id)
+		if _, again := c.once[h]; !again {
+			if len(c.once) >= c.bound()/(cacheEntryOverhead+256) {
+				clear(c.once)
+			}
+			c.once[h] = struct{}{}
+			return
+		}
+		delete(c.once, h)
+	}
+	if ok {
 		c.bytes -= cacheCost(id, old)
 	} else if c.bytes+cacheCost(id, v) > c.bound() {
 		n := max(len(c.m)/10, 1)

@@ -19,6 +19,7 @@ func TestHouseholdCacheBounds(t *testing.T) {
 			hc := householdCache{max: 8 << 20}
 			v := make([]byte, c.valueSize)
 			for i := range 200_000 {
+				hc.put(fmt.Sprintf("hh-%d", i), v) // the first put only passes the doorkeeper
 				hc.put(fmt.Sprintf("hh-%d", i), v)
 				if hc.bytes > hc.max {
 					t.Fatalf("after %d puts: %d entries, %d bytes; bound %d", i+1, len(hc.m), hc.bytes, hc.max)
@@ -43,6 +44,25 @@ func TestHouseholdCacheBounds(t *testing.T) {
 				t.Errorf("after a replacement bytes = %d; want %d", hc.bytes, want)
 			}
 		})
+	}
+}
+
+// A household put once is not cached; put again, it is, with the value of the second put.
+func TestHouseholdCacheDoorkeeper(t *testing.T) {
+	hc := householdCache{max: 1 << 20}
+	hc.put("hh-1", []byte("one"))
+	if _, ok := hc.get("hh-1"); ok {
+		t.Fatal("cached at its first put")
+	}
+	hc.put("hh-1", []byte("two"))
+	if v, ok := hc.get("hh-1"); !ok || string(v) != "two" {
+		t.Fatalf("after the second put: %q, %v; want two, true", v, ok)
+	}
+	for i := range 100_000 { // households seen once each: the doorkeeper stays bounded
+		hc.put(fmt.Sprintf("once-%d", i), []byte("x"))
+	}
+	if len(hc.m) != 1 || len(hc.once) > hc.max/(cacheEntryOverhead+256) {
+		t.Errorf("after 100,000 single puts: %d cached, %d remembered", len(hc.m), len(hc.once))
 	}
 }
 
