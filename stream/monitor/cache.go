@@ -14,8 +14,8 @@ import (
 // iteration order.
 //
 // The bound is the partition's share of a budget derived from the Go heap's soft limit
-// (GOMEMLIMIT; `safetynet run` sets 640 MiB unless it is given): a quarter of the limit, shared
-// by the partitions the instance owns. A fixed 16 MiB per partition held the benchmark's
+// (GOMEMLIMIT; `safetynet run` sets 640 MiB unless it is given): an eighth of the limit, shared
+// by the partitions the instance owns (20 MiB per partition at 640 MiB and 4 partitions). A fixed 16 MiB per partition held the benchmark's
 // working set at 200,000 events but not at 1,000,000 (32,500 households per partition grown to
 // ~850 bytes each), and the households missing the cache were read back from Badger and
 // decoded again (docs/performance.md).
@@ -38,9 +38,11 @@ const (
 	// slot (string and slice headers, control byte) and its share of the map's spare room.
 	cacheEntryOverhead = 64
 	// cacheBudgetFraction of the soft memory limit goes to the household caches.
-	cacheBudgetFraction = 4
+	// A quarter (160 MiB at the default limit) made the peak RSS loading 1,000,000 households
+	// 1,328 MiB against 1,090 MiB with the fixed 16 MiB per partition (docs/performance.md).
+	cacheBudgetFraction = 8
 	// cacheBudgetNoLimit is the budget when no soft limit is set (tests, tools).
-	cacheBudgetNoLimit = 160 << 20
+	cacheBudgetNoLimit = 80 << 20
 	// minCachedBytes is the least a partition's cache may hold, whatever the limit.
 	minCachedBytes = 4 << 20
 )

@@ -72,12 +72,12 @@ func TestHouseholdCacheBudgetFromLimit(t *testing.T) {
 	t.Cleanup(func() { debug.SetMemoryLimit(old) })
 
 	debug.SetMemoryLimit(640 << 20)
-	if got := (&householdCache{share: 4}).bound(); got != 40<<20 {
-		t.Errorf("640 MiB limit, 4 partitions: bound %d; want 40 MiB", got)
+	if got := (&householdCache{share: 4}).bound(); got != 20<<20 {
+		t.Errorf("640 MiB limit, 4 partitions: bound %d; want 20 MiB", got)
 	}
 	debug.SetMemoryLimit(2 << 30)
-	if got := (&householdCache{share: 4}).bound(); got != 128<<20 {
-		t.Errorf("2 GiB limit, 4 partitions: bound %d; want 128 MiB", got)
+	if got := (&householdCache{share: 4}).bound(); got != 64<<20 {
+		t.Errorf("2 GiB limit, 4 partitions: bound %d; want 64 MiB", got)
 	}
 	if got := (&householdCache{share: 1000}).bound(); got != minCachedBytes {
 		t.Errorf("2 GiB limit, 1000 partitions: bound %d; want the floor %d", got, minCachedBytes)
