@@ -121,6 +121,9 @@ type benchReport struct {
 	e2eDur      time.Duration
 	e2eCPU      time.Duration
 	e2eAlerts   int64
+	e2eMallocs  float64
+	e2eEarly    time.Duration // CPU per feed record, first fifth of the run
+	e2eLate     time.Duration // and last fifth
 	e2ePeakRSS  int64
 	produceRate float64
 
@@ -229,10 +232,13 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	}
 	rep.e2eAlerts = alertsAfter - alertsBefore
 	rep.e2eEvents, rep.e2eDur, rep.e2eCPU = o.events, e2e.dur, e2e.cpu
+	rep.e2eMallocs, rep.e2eEarly, rep.e2eLate = e2e.mallocs, e2e.early, e2e.late
 	if p, err := ReadProc(svc.cmd.Process.Pid); err == nil {
 		rep.e2ePeakRSS = p.PeakRSS
 	}
-	b.logf("end to end: %d events in %s (%.0f/s), %.1f CPU s, %d alerts", o.events, e2e.dur.Round(time.Millisecond), float64(o.events)/e2e.dur.Seconds(), e2e.cpu.Seconds(), rep.e2eAlerts)
+	b.logf("end to end: %d events in %s (%.0f/s), %.1f CPU s, %d alerts, %.0f allocations per event; CPU µs per feed record, first fifth %.1f, last fifth %.1f",
+		o.events, e2e.dur.Round(time.Millisecond), float64(o.events)/e2e.dur.Seconds(), e2e.cpu.Seconds(), rep.e2eAlerts,
+		e2e.mallocs/float64(o.events), float64(e2e.early)/1e3, float64(e2e.late)/1e3)
 
 	// Latency at fixed offered loads.
 	for _, rate := range o.rates {
@@ -535,6 +541,24 @@ func topicRecords(ctx context.Context, client *kafka.Client, topic string) (int6
 type drainResult struct {
 	dur time.Duration
 	cpu time.Duration
+	// mallocs is the service's heap allocations (go_memstats_mallocs_total) over the same
+	// window: unlike the times, it does not move with the machine's load.
+	mallocs float64
+	// early and late are the service's CPU time per feed record over the first and the last
+	// fifth of the run's progress (feed records the intake took plus household events the
+	// monitor took): whether the cost per event grows as the households accumulate history.
+	early, late time.Duration
+}
+
+// committedSum adds up committed offsets (none committed counts 0).
+func committedSum(c map[string]map[int]int64) int64 {
+	var n int64
+	for _, ps := range c {
+		for _, o := range ps {
+			n += max(o, 0)
+		}
+	}
+	return n
 }
 
 // drain waits until the service has taken every feed record (intake group) and every household
@@ -548,6 +572,11 @@ func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics topic
 	var first time.Time
 	var firstCPU time.Duration
 	var baseline int64 = -1
+	firstMallocs := -1.0
+	var fifthCPU, lateCPU time.Duration
+	var fifthDone, lateFrom int64 = -1, -1
+	var heParts map[string]map[int]int64
+	var monitorStart int64 = -1
 	lastLog := time.Now()
 	for {
 		select {
@@ -569,6 +598,29 @@ func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics topic
 		}
 		if first.IsZero() && behind < baseline {
 			first, firstCPU = now, proc.CPU
+			if res != nil {
+				firstMallocs, _ = serviceMetric(ctx, svc.http, "go_memstats_mallocs_total")
+			}
+		}
+		if res != nil && !first.IsZero() && baseline > 0 {
+			// progress: feed records the intake took plus household events the monitor took,
+			// of about twice the feed records (both stages' work; the monitor lags the intake)
+			if heParts == nil {
+				heParts, _ = EndOffsets(ctx, client, []string{topics.HouseholdEvents})
+			}
+			if mc, err := Committed(ctx, client, group+"-monitor", heParts); err == nil {
+				m := committedSum(mc)
+				if monitorStart < 0 {
+					monitorStart = m
+				}
+				done, total := baseline-behind+m-monitorStart, 2*baseline
+				if fifthDone < 0 && done >= total/5 {
+					fifthDone, fifthCPU = done, proc.CPU
+				}
+				if lateFrom < 0 && done >= total-total/5 {
+					lateFrom, lateCPU = done, proc.CPU
+				}
+			}
 		}
 		var heBehind int64
 		if behind == 0 {
@@ -586,6 +638,16 @@ func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics topic
 						first, firstCPU = now, proc.CPU
 					}
 					res.dur, res.cpu = now.Sub(first), proc.CPU-firstCPU
+					if m, err := serviceMetric(ctx, svc.http, "go_memstats_mallocs_total"); err == nil && firstMallocs >= 0 {
+						res.mallocs = m - firstMallocs
+					}
+					if m, err := Committed(ctx, client, group+"-monitor", heParts); err == nil && fifthDone > 0 && lateFrom >= 0 {
+						// the stages' work per feed record: the progress of both over the window
+						if end := baseline + committedSum(m) - monitorStart; end > lateFrom {
+							res.early = (fifthCPU - firstCPU) * 2 / time.Duration(fifthDone)
+							res.late = (proc.CPU - lateCPU) * 2 / time.Duration(end-lateFrom)
+						}
+					}
 				}
 				return nil
 			}

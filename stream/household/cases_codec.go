@@ -1,13 +1,18 @@
 package household
 
 import (
-	"encoding/json"
 	"fmt"
+
+	json "github.com/goccy/go-json"
 )
 
 // The casework part of the stored household (version 3): a length-prefixed JSON document, empty
 // for a household that never had a case. Few households have cases and their timelines are
-// short, so the compact binary form is not worth its code here.
+// short, so the compact binary form is not worth its code here. The documents are written and
+// read with github.com/goccy/go-json (the library of the household event): every batch decodes
+// and encodes the casework of the households it touches, and encoding/json spent about 5% of
+// the service's CPU on it. Its output is what encoding/json reads, and it reads what
+// encoding/json wrote.
 
 func appendCasework(b []byte, cw *Casework) ([]byte, error) {
 	if cw == nil {

@@ -215,8 +215,9 @@ func insertFact(list *[]Fact, f Fact, keep int) bool {
 // Scorer folds the household's facts into the model's view. Persons whose newest registry
 // fact says they left, and persons the registry never named, are not members.
 func (h *Household) Scorer() scorer.Household {
-	out := scorer.Household{ID: h.ID}
-	keys := make([]string, 0, len(h.Persons))
+	out := scorer.Household{ID: h.ID, Members: make([]scorer.Member, 0, len(h.Persons))}
+	var small [8]string // most households: the keys' slice stays on the stack
+	keys := small[:0]
 	for k := range h.Persons {
 		keys = append(keys, k)
 	}

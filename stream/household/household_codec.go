@@ -73,7 +73,8 @@ func encodeAs(h *Household, version byte) ([]byte, error) {
 		b = appendFloat(b, a.Score)
 		b = appendTime(b, a.EmittedAt)
 	}
-	keys := make([]string, 0, len(h.Persons))
+	var small [8]string // most households: the keys' slice stays on the stack
+	keys := small[:0]
 	for k := range h.Persons {
 		keys = append(keys, k)
 	}
@@ -221,7 +222,10 @@ func Decode(b []byte) (*Household, error) {
 	if len(b) == 0 || b[0] < householdBinaryV1 || b[0] > householdBinaryLatest {
 		return nil, errors.New("decode household state: unknown encoding")
 	}
-	d := decoder{b: b[1:]}
+	// Every string of the household is a substring of one copy of the value, and the optional
+	// fields of the facts point into a few slabs: a household decodes in a few dozen
+	// allocations, not one per string and per number (household_codec_bench_test.go).
+	d := decoder{b: b[1:], all: string(b[1:])}
 	h := &Household{}
 	h.ID = d.string()
 	h.Partition = int(d.varint())
@@ -245,13 +249,15 @@ func Decode(b []byte) (*Household, error) {
 	}
 	n := d.count()
 	h.Persons = make(map[string]*Person, n)
-	for range n {
+	persons := make([]Person, n)
+	for i := range n {
 		k := d.string()
-		p := &Person{Masked: d.string()}
+		p := &persons[i]
+		p.Masked = d.string()
 		lists := [...]*[]Fact{&p.Registry, &p.Employment, &p.Pension, &p.Disability, &p.Hospital, &p.Assets, &p.Funds}
 		for _, list := range lists[:listsOf(b[0])] {
 			if m := d.count(); m > 0 {
-				*list = make([]Fact, m)
+				*list = d.facts(m)
 				for i := range *list {
 					d.fact(&(*list)[i])
 				}
@@ -278,9 +284,29 @@ func Decode(b []byte) (*Household, error) {
 }
 
 // decoder reads the binary form; the first error sticks and later reads return zero values.
+// all is b as a string (when set, strings are read as substrings of it); the slabs hold the
+// optional fields of the facts the decoder has read.
 type decoder struct {
 	b   []byte
+	all string
 	err error
+
+	floats []float64
+	bools  []bool
+	ints   []int
+	times  []time.Time
+
+	factSlab []Fact
+}
+
+// slab returns a pointer to a new element of *s, which grows in chunks that are never
+// reallocated: earlier pointers stay valid.
+func slab[T any](s *[]T, v T) *T {
+	if len(*s) == cap(*s) {
+		*s = make([]T, 0, 16)
+	}
+	*s = append(*s, v)
+	return &(*s)[len(*s)-1]
 }
 
 var errShort = errors.New("truncated")
@@ -325,10 +351,16 @@ func (d *decoder) count() int {
 
 func (d *decoder) string() string {
 	n := d.count()
-	if d.err != nil {
+	if d.err != nil || n == 0 {
 		return ""
 	}
-	s := string(d.b[:n])
+	var s string
+	if d.all != "" {
+		at := len(d.all) - len(d.b)
+		s = d.all[at : at+n]
+	} else {
+		s = string(d.b[:n])
+	}
 	d.b = d.b[n:]
 	return s
 }
@@ -372,6 +404,18 @@ func (d *decoder) time() time.Time {
 	return time.Unix(int64(s)+zeroUnix, int64(ns)).UTC()
 }
 
+// facts returns a list of m facts carved from a slab shared by the household's lists. Its
+// capacity is its length, so a fact inserted later moves the list out of the slab rather than
+// over the next list.
+func (d *decoder) facts(m int) []Fact {
+	if len(d.factSlab)+m > cap(d.factSlab) {
+		d.factSlab = make([]Fact, 0, max(m, 8))
+	}
+	at := len(d.factSlab)
+	d.factSlab = d.factSlab[:at+m]
+	return d.factSlab[at : at+m : at+m]
+}
+
 func (d *decoder) fact(f *Fact) {
 	f.At = d.time()
 	f.ID = d.string()
@@ -383,26 +427,22 @@ func (d *decoder) fact(f *Fact) {
 	f.Kind = d.string()
 	bits := d.uvarint()
 	if bits&hasBirthDate != 0 {
-		t := feed.BirthMonth(d.time()) // state written before the month-only rule kept the day
-		f.BirthDate = &t
+		// state written before the month-only rule kept the day
+		f.BirthDate = slab(&d.times, feed.BirthMonth(d.time()))
 	}
 	if bits&hasCriticalIllness != 0 {
-		v := d.bool()
-		f.CriticalIllness = &v
+		f.CriticalIllness = slab(&d.bools, d.bool())
 	}
 	for i, p := range [...]**float64{&f.TotalCost, &f.InsuredCost, &f.OutOfPocket, &f.MonthlyAmount, &f.MonthlyWage} {
 		if bits&(hasTotalCost<<i) != 0 {
-			v := d.float()
-			*p = &v
+			*p = slab(&d.floats, d.float())
 		}
 	}
 	if bits&hasRegistered != 0 {
-		v := d.bool()
-		f.Registered = &v
+		f.Registered = slab(&d.bools, d.bool())
 	}
 	if bits&hasGrade != 0 {
-		v := int(d.varint())
-		f.Grade = &v
+		f.Grade = slab(&d.ints, int(d.varint()))
 	}
 	if bits&hasAreaCode != 0 {
 		f.AreaCode = d.string()
@@ -412,8 +452,7 @@ func (d *decoder) fact(f *Fact) {
 	}
 	for i, p := range [...]**float64{&f.Value, &f.Balance, &f.Contribution} {
 		if bits&(hasValue<<i) != 0 {
-			v := d.float()
-			*p = &v
+			*p = slab(&d.floats, d.float())
 		}
 	}
 }

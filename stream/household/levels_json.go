@@ -1,12 +1,18 @@
 package household
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	gojson "github.com/goccy/go-json"
+)
 
 // In every output — the alert topic, the API, the case timelines, statistics and metrics — a
 // household with no level is spelt LevelLabelNone ("none"). Inside, Household.Level and the Level
 // fields of these records keep "" for it (the alert ids are derived from it): the JSON methods
 // below translate at the edge, in both directions, so a record read back from the alert topic or
-// the state store has "" again.
+// the state store has "" again. CaseAlert and AlertRef, which every stored household with
+// casework holds, are written and read with github.com/goccy/go-json (the same bytes as
+// encoding/json: TestLevelsJSONSameBytes); the published Alert with encoding/json.
 
 func levelOut(level string) string {
 	if level == "" {
@@ -47,14 +53,14 @@ func (r AlertRef) MarshalJSON() ([]byte, error) {
 	type plain AlertRef
 	p := plain(r)
 	p.Level = levelOut(r.Level)
-	return json.Marshal(p)
+	return gojson.Marshal(p)
 }
 
 // UnmarshalJSON reads "none" (or "") as no level.
 func (r *AlertRef) UnmarshalJSON(b []byte) error {
 	type plain AlertRef
 	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
+	if err := gojson.Unmarshal(b, &p); err != nil {
 		return err
 	}
 	*r = AlertRef(p)
@@ -67,14 +73,14 @@ func (c CaseAlert) MarshalJSON() ([]byte, error) {
 	type plain CaseAlert
 	p := plain(c)
 	p.Level = levelOut(c.Level)
-	return json.Marshal(p)
+	return gojson.Marshal(p)
 }
 
 // UnmarshalJSON reads "none" (or "") as no level.
 func (c *CaseAlert) UnmarshalJSON(b []byte) error {
 	type plain CaseAlert
 	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
+	if err := gojson.Unmarshal(b, &p); err != nil {
 		return err
 	}
 	*c = CaseAlert(p)

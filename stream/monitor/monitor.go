@@ -244,7 +244,7 @@ func (mo *Monitor) Run(ctx context.Context) error {
 		for _, a := range assigned {
 			p := a.ID
 			gen.Start(func(ctx context.Context) {
-				w := &worker{mo: mo, partition: p, gen: gen, logger: mo.logger.With("partition", p)}
+				w := &worker{mo: mo, partition: p, gen: gen, logger: mo.logger.With("partition", p), cache: householdCache{share: len(assigned)}}
 				w.run(ctx)
 			})
 		}
