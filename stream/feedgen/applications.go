@@ -10,12 +10,12 @@ import (
 // a household applies, declaring its members, their incomes and its assets; the agency decides
 // some weeks later.
 //
-// Who applies is the simulation's business, not the risk model's: once a month a household
+// Who applies is the simulation's business, not the risk model's: once a quarter a household
 // that the simulation itself puts in need — a per-capita income below its own poverty line
 // (¥1,100 a month in the cities, ¥800 in the countryside), a working-age member looking for
 // work for over 100 days while the per-capita income is below twice the line, or a critical
 // admission in the last 180 days while it is below three times the line — applies with
-// probability 12%; any other household with probability 0.05% (and is mostly rejected). A
+// probability 30%; any other household with probability 0.15% (and is mostly rejected). A
 // household does not apply again while an application is pending, for a year after an
 // approval, or for six months after a rejection or withdrawal.
 //
@@ -128,7 +128,7 @@ func (g *Generator) income(p *person) float64 {
 	return x
 }
 
-// considerApplying is the monthly look at whether household h applies for aid.
+// considerApplying is the quarterly look at whether household h applies for aid.
 func (g *Generator) considerApplying(h int32, t int64) {
 	if g.cfg.NoApplications {
 		return
@@ -142,9 +142,9 @@ func (g *Generator) considerApplying(h int32, t int64) {
 		return
 	}
 	needy, prog, pc := g.need(h, t)
-	p := 0.0005
+	p := 0.0015
 	if needy {
-		p = 0.12
+		p = 0.3
 	}
 	if g.rng.Float64() >= p {
 		return
@@ -161,7 +161,7 @@ func (g *Generator) considerApplying(h int32, t int64) {
 	default:
 		a.benefit = roundTo(1.5*line, 10)
 	}
-	g.push(t+g.days(0, 10), h, kindApply)
+	g.push(t+g.days(0, 60), h, kindApply)
 }
 
 // living counts the members alive and present.
@@ -230,22 +230,27 @@ func (g *Generator) submit(h int32, rec *wire.Record, t int64) bool {
 	d.BusinessOwner = held[assetBusiness] > 0
 	d.FinancialAssets = roundTo(deposits, 100)
 
+	var can []string
+	if len(earners) > 0 {
+		can = append(can, MisstatedWage)
+	}
+	if held[assetVehicle] > 0 {
+		can = append(can, MisstatedVehicle)
+	}
+	if held[assetBusiness] > 0 {
+		can = append(can, MisstatedBusiness)
+	}
+	if deposits >= 15000 {
+		can = append(can, MisstatedDeposits)
+	}
+	g.apps++
 	misstated := ""
-	if r.Float64() < g.cfg.MisstatementRate {
-		var can []string
-		if len(earners) > 0 {
-			can = append(can, MisstatedWage)
-		}
-		if held[assetVehicle] > 0 {
-			can = append(can, MisstatedVehicle)
-		}
-		if held[assetBusiness] > 0 {
-			can = append(can, MisstatedBusiness)
-		}
-		if deposits >= 15000 {
-			can = append(can, MisstatedDeposits)
-		}
-		if len(can) > 0 {
+	if len(can) > 0 {
+		g.canHide++
+		// Only a household with something to hide can hide it: those that can do so more
+		// often, so that the share over all applications is the configured one.
+		p := g.cfg.MisstatementRate * float64(g.apps+1) / float64(g.canHide+1)
+		if r.Float64() < p {
 			misstated = can[r.IntN(len(can))]
 		}
 		switch misstated {

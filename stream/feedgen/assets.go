@@ -10,9 +10,9 @@ import (
 // Asset facts (the assets feed): what the vehicle, real-estate and business registries, the banks
 // and the housing provident fund report about the population's people.
 //
-//   - Deposits: the banks report the balance of most households' heads (and of some spouses) in
-//     the first two weeks of the history and then about once a year; the balance drifts between
-//     reports.
+//   - Deposits: the banks report the balance of most households' heads (and of some spouses)
+//     about once a year, the first time within the first year of the history; the balance drifts
+//     between reports.
 //   - Provident fund: some of the formally employed pay in (more in the cities); each quarter
 //     the fund reports the monthly contribution, 24% of the wage (employee and employer shares
 //     together). Payments stop with the job and start again with the next formal one.
@@ -66,9 +66,9 @@ func (g *Generator) assignAssets(h int32) {
 			share := 0.0
 			switch p.rel {
 			case relHead:
-				share = 0.85
+				share = 0.8
 			case relSpouse:
-				share = 0.4
+				share = 0.3
 			}
 			if r.Float64() < share {
 				base := 6000 * tf * tf
@@ -76,7 +76,7 @@ func (g *Generator) assignAssets(h int32) {
 					base *= 1.6 // savings of a working life
 				}
 				p.deposits = roundTo(base*math.Exp(1.1*r.NormFloat64()), 0.01)
-				g.push(g.ws+int64(r.IntN(14*secondsPerDay)), m, kindDeposits)
+				g.push(g.ws+int64(r.IntN(365*secondsPerDay)), m, kindDeposits)
 			}
 			if p.work == workFormal && p.employed {
 				share := 0.3
@@ -114,8 +114,8 @@ func (g *Generator) assignAssets(h int32) {
 			}
 		}
 	}
-	// Households are looked at once a month from the third week of the history.
-	g.push(g.ws+14*secondsPerDay+int64(r.IntN(30*secondsPerDay)), h, kindMonth)
+	// Households are looked at once a quarter from the third week of the history.
+	g.push(g.ws+14*secondsPerDay+int64(r.IntN(91*secondsPerDay)), h, kindMonth)
 }
 
 // assetOwner is the member new registrations go to: the head, else a spouse or parent, alive
@@ -199,56 +199,60 @@ func (g *Generator) assetRecord(a int32, rec *wire.Record, t int64, on bool) {
 	rec.Value = x.value
 }
 
-// assetChange is a household's monthly chance of a registration or the end of one: at most one
-// a month, reported as the month's entry's event.
+// assetChange is a household's quarterly chance of a registration or the end of one: at most
+// one a quarter, reported as the quarter's entry's event.
 func (g *Generator) assetChange(h int32, rec *wire.Record, t int64) bool {
 	if g.cfg.NoAssets {
 		return false
 	}
 	r := g.rng
 	hh := &g.households[h]
-	var held [3][]int32
+	var held [3]int
 	for _, a := range hh.assets {
 		if x := &g.assets[a]; x.on && g.persons[x.owner].alive {
-			held[x.kind] = append(held[x.kind], a)
+			held[x.kind]++
 		}
 	}
 	tier := [3]float64{1, 0.6, 0.2}[hh.tier]
 	u := r.Float64()
-	end := func(kind uint8) bool {
-		a := held[kind][r.IntN(len(held[kind]))]
-		g.assets[a].on = false
-		g.assetRecord(a, rec, t, false)
-		return true
-	}
-	add := func(kind uint8) bool {
-		owner := g.assetOwner(h)
-		if owner < 0 {
-			return false
-		}
-		a := g.newAsset(h, owner, kind, false)
-		g.assetRecord(a, rec, t, true)
-		return true
-	}
-	for _, c := range []struct {
-		p     float64
-		kind  uint8
-		isEnd bool
-	}{
-		{0.0025 * tier, assetVehicle, false},
-		{0.008 * float64(len(held[assetVehicle])), assetVehicle, true},
-		{0.001 * tier, assetProperty, false},
-		{0.002 * float64(len(held[assetProperty])), assetProperty, true},
-		{0.0015 * float64(g.casual(h)+g.workers(h)), assetBusiness, false},
-		{0.012 * float64(len(held[assetBusiness])), assetBusiness, true},
-	} {
-		if u < c.p {
-			if c.isEnd {
-				return end(c.kind)
+	// Quarterly chances: new registrations, and the end of each held one.
+	for kind := assetVehicle; kind <= assetBusiness; kind++ {
+		var add, end float64
+		switch kind {
+		case assetVehicle:
+			add, end = 0.0075*tier, 0.024
+		case assetProperty:
+			add, end = 0.003*tier, 0.006
+		default:
+			if held[kind] == 0 && u < 0.05 { // only then count the workers: it costs
+				add = 0.0045 * float64(g.casual(h)+g.workers(h))
 			}
-			return add(c.kind)
+			end = 0.036
 		}
-		u -= c.p
+		if u < add {
+			owner := g.assetOwner(h)
+			if owner < 0 {
+				return false
+			}
+			g.assetRecord(g.newAsset(h, owner, kind, false), rec, t, true)
+			return true
+		}
+		u -= add
+		if e := end * float64(held[kind]); u < e {
+			k := r.IntN(held[kind])
+			for _, a := range hh.assets {
+				if x := &g.assets[a]; x.on && g.persons[x.owner].alive && x.kind == kind {
+					if k == 0 {
+						x.on = false
+						g.assetRecord(a, rec, t, false)
+						return true
+					}
+					k--
+				}
+			}
+		} else {
+			u -= e
+		}
 	}
 	return false
 }
@@ -348,7 +352,7 @@ func (g *Generator) fireOther(e entry, rec *wire.Record) bool {
 		if g.living(h) == 0 {
 			return false // nobody left to apply or to register anything
 		}
-		g.push(e.t+g.days(28, 32), h, kindMonth)
+		g.push(e.t+g.days(88, 94), h, kindMonth)
 		g.considerApplying(h, e.t)
 		return g.assetChange(h, rec, e.t)
 	case kindApply:

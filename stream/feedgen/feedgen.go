@@ -124,6 +124,8 @@ type Generator struct {
 	assets    []asset // every registered vehicle, property and business, ever
 	assetSeq  uint32
 	appSeq    uint64
+	apps      int // applications submitted, and those with something to hide
+	canHide   int
 	misstated string // of the application the last simulated event submitted
 
 	ring    [ringSize]ringItem // recent valid events, for resends and for corrupting
