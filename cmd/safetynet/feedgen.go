@@ -37,6 +37,9 @@ func feedgenCmd(cl *cli.Call) error {
 	startFlag := fs.String("start", "", "the simulated now, RFC 3339 or YYYY-MM-DD: events begin 18 months before it (default today)")
 	untilStart := fs.Bool("until-start", false, "stop when the simulated clock reaches -start (later events would be refused as from the future when -start is today)")
 	skipRegistry := fs.Bool("skip-registry", false, "do not send the registry (it was sent by an earlier run)")
+	noAssets := fs.Bool("no-assets", false, "leave out the assets feed (deposits, provident fund, vehicle, property and business registrations)")
+	noApplications := fs.Bool("no-applications", false, "leave out the applications feed (aid applications with their declarations and decisions)")
+	misstatements := fs.Float64("misstatements", feedgen.DefaultMisstatementRate, "share of applications whose declaration hides a wage, a vehicle, a business or deposits (0 for none)")
 	if err := cl.Parse(fs, 0, 0); err != nil {
 		return err
 	}
@@ -54,6 +57,9 @@ func feedgenCmd(cl *cli.Call) error {
 		if v < 0 || v > 0.5 {
 			return cl.BadFlag("-%s %v: want a fraction from 0 to 0.5", name, v)
 		}
+	}
+	if *misstatements < 0 || *misstatements > 1 {
+		return cl.BadFlag("-misstatements %v: want a share from 0 to 1", *misstatements)
 	}
 	if *rate < 0 || *limit < 0 {
 		return cl.BadFlag("-rate and -limit must not be negative")
@@ -79,6 +85,9 @@ func feedgenCmd(cl *cli.Call) error {
 		MalformedRate:     feedgenRate(*malformed),
 		DuplicateRate:     feedgenRate(*duplicates),
 		UnknownPersonRate: feedgenRate(*unknown),
+		NoAssets:          *noAssets,
+		NoApplications:    *noApplications,
+		MisstatementRate:  feedgenRate(*misstatements),
 	})
 	nh, np := g.Population()
 	fmt.Fprintf(stdout, "feedgen: %d households, %d people, seed %d; events from %s; to %s\n",

@@ -168,7 +168,7 @@ func Produce(ctx context.Context, addr string, topics topics.Topics, cfg feedgen
 			sent = n
 			if !registryDone && n >= people {
 				registryDone = true
-				fmt.Fprintf(stdout, "feeds: registry of %d people sent; now 18 months of hospital, pension, employment and disability changes\n", people)
+				fmt.Fprintf(stdout, "feeds: registry of %d people sent; now 18 months of hospital, pension, employment, disability and asset changes and aid applications\n", people)
 			}
 		},
 	})

@@ -1,6 +1,8 @@
 // Package feedgen generates a synthetic population of households and the raw JSON change events
 // the partner agencies would publish about it: the civil-affairs registry, hospital admissions
-// and discharges, pensions, employment and disability certificates, in the formats of docs/feeds.md
+// and discharges, pensions, employment and disability certificates, asset facts (deposits,
+// provident fund payments, vehicle, property and business registrations) and aid applications
+// with their declarations and decisions, in the formats of docs/feeds.md
 // (the feed contract of docs/design.md). It feeds the demo, the benchmarks and the kill tests;
 // stream/feedgen/produce sends its events to any Kafka cluster, and stream/feedgen/wire writes
 // each event as an agency would (and the ways agencies get it wrong).
@@ -11,7 +13,8 @@
 //
 // It knows nothing of the risk model: people's lives are simulated (jobs lost and found,
 // admissions, pensions, disabilities, births, deaths) and households end at risk as a
-// consequence, not by construction. It imports nothing of the project but its own wire format
+// consequence, not by construction; households apply for aid by the simulation's own measure of
+// need (applications.go), not the model's. It imports nothing of the project but its own wire format
 // (and, through it, stream/feed's feed names).
 package feedgen
 
@@ -42,6 +45,15 @@ type Config struct {
 	// UnknownPersonRate is the fraction of events about people the registry never names.
 	// 0 means the default 0.0005; negative means none.
 	UnknownPersonRate float64
+	// NoAssets leaves out the assets feed: deposit balances, provident fund payments, vehicle,
+	// property and business registrations (assets.go). Nobody then holds any.
+	NoAssets bool
+	// NoApplications leaves out the applications feed: aid applications with their
+	// declarations and decisions (applications.go).
+	NoApplications bool
+	// MisstatementRate is the share of applications that hide something the household has (a
+	// wage, a vehicle, a business, deposits). 0 means the default 0.2; negative means none.
+	MisstatementRate float64
 }
 
 // Defaults.
@@ -50,6 +62,7 @@ const (
 	DefaultMalformedRate     = 0.002
 	DefaultDuplicateRate     = 0.001
 	DefaultUnknownPersonRate = 0.0005
+	DefaultMisstatementRate  = 0.2
 	// History is how far before Start the change events begin.
 	History = 548 * 24 * time.Hour
 )
@@ -86,6 +99,9 @@ type Event struct {
 	// UnknownPerson is a valid event about a person never in the registry (Reason
 	// "unknown_person").
 	UnknownPerson bool
+	// Misstated, on a submitted application, names what its declaration hides (Misstated*
+	// constants); empty for a true declaration and for every other event.
+	Misstated string
 }
 
 // Generator produces the events. Create it with New.
@@ -104,6 +120,13 @@ type Generator struct {
 
 	queue     eventHeap
 	admission uint64
+
+	assets    []asset // every registered vehicle, property and business, ever
+	assetSeq  uint32
+	appSeq    uint64
+	apps      int // applications submitted, and those with something to hide
+	canHide   int
+	misstated string // of the application the last simulated event submitted
 
 	ring    [ringSize]ringItem // recent valid events, for resends and for corrupting
 	ringLen int
@@ -131,6 +154,7 @@ func New(cfg Config) *Generator {
 	cfg.MalformedRate = rateOrDefault(cfg.MalformedRate, DefaultMalformedRate)
 	cfg.DuplicateRate = rateOrDefault(cfg.DuplicateRate, DefaultDuplicateRate)
 	cfg.UnknownPersonRate = rateOrDefault(cfg.UnknownPersonRate, DefaultUnknownPersonRate)
+	cfg.MisstatementRate = rateOrDefault(cfg.MisstatementRate, DefaultMisstatementRate)
 	g := &Generator{
 		cfg:   cfg,
 		rng:   rand.New(rand.NewPCG(cfg.Seed, 0x5afe7e1e_5afe7e1e)),
@@ -224,8 +248,10 @@ func (g *Generator) Next() Event {
 			return g.unknownPerson()
 		}
 	}
+	g.misstated = ""
 	g.simulate(&g.rec)
 	ev := g.encode(&g.rec, nil)
+	ev.Misstated = g.misstated
 	it := &g.ring[g.ringPos]
 	it.rec, it.ev = g.rec, ev
 	g.ringPos = (g.ringPos + 1) % ringSize
@@ -253,11 +279,13 @@ func hex6(x uint64) string {
 
 // feed indexes (package wire's), in the order of feed.Feeds.
 const (
-	feedRegistry   = wire.Registry
-	feedHospital   = wire.Hospital
-	feedPension    = wire.Pension
-	feedEmployment = wire.Employment
-	feedDisability = wire.Disability
+	feedRegistry     = wire.Registry
+	feedHospital     = wire.Hospital
+	feedPension      = wire.Pension
+	feedEmployment   = wire.Employment
+	feedDisability   = wire.Disability
+	feedApplications = wire.Applications
+	feedAssets       = wire.Assets
 )
 
 const secondsPerDay = 86400

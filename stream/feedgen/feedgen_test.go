@@ -262,7 +262,8 @@ func TestEventsValid(t *testing.T) {
 func TestDefaultRates(t *testing.T) {
 	g := New(Config{Seed: 3, Households: 1000, Start: testStart})
 	c := g.Config()
-	if c.MalformedRate != DefaultMalformedRate || c.DuplicateRate != DefaultDuplicateRate || c.UnknownPersonRate != DefaultUnknownPersonRate {
+	if c.MalformedRate != DefaultMalformedRate || c.DuplicateRate != DefaultDuplicateRate || c.UnknownPersonRate != DefaultUnknownPersonRate ||
+		c.MisstatementRate != DefaultMisstatementRate || c.NoAssets || c.NoApplications {
 		t.Errorf("defaults: got %+v", c)
 	}
 	clean := New(Config{Seed: 3, Households: 1000, Start: testStart, MalformedRate: -1, DuplicateRate: -1, UnknownPersonRate: -1})

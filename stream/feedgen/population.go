@@ -51,6 +51,9 @@ type household struct {
 	rural   bool
 	tier    uint8
 	members []int32
+
+	assets []int32 // indexes into Generator.assets: what its persons have registered, ever
+	app    *applying
 }
 
 type person struct {
@@ -79,6 +82,12 @@ type person struct {
 	admAt          int64
 	// For looking at the population from tests: when these last happened.
 	diedAt, lastCritical, gradeSince int64
+
+	seekingSince int64   // when the person last became unemployed and looking for work
+	deposits     float64 // balance of the person's deposits the banks last reported
+	reported     bool    // the banks have reported the person's deposits
+	fund         bool    // pays into the housing provident fund while in formal work
+	fundDue      bool    // a provident fund payment is queued
 }
 
 func (p *person) ageYears(t int64) float64 {
@@ -152,6 +161,9 @@ func (g *Generator) buildPopulation(n int) {
 	g.initialPersons = len(g.persons)
 	for i := range g.persons {
 		g.assignCircumstances(int32(i))
+	}
+	for h := range g.households {
+		g.assignAssets(int32(h))
 	}
 }
 
@@ -232,6 +244,7 @@ func (g *Generator) assignCircumstances(i int32) {
 		case u < idle+seeking:
 			p.work = workSeeking
 			p.registered = r.Float64() < 0.6
+			p.seekingSince = g.ws - g.days(0, 300)
 			p.wage = roundTo(4500*f, 10)
 		case u < idle+seeking+casual:
 			p.work = workCasual

@@ -23,6 +23,14 @@ const (
 	kindDischarge
 	kindPensionStop
 	kindPensionResume
+	kindDeposits  // the banks report a person's deposits (assets.go)
+	kindProvident // a provident fund payment (assets.go)
+	kindEstate    // a dead person's registrations end, one per entry (assets.go)
+	// Entries below are not about a person: p is an asset or a household index.
+	kindBaselineAsset // p: asset
+	kindMonth         // p: household; its monthly look at assets and need of aid
+	kindApply         // p: household (applications.go)
+	kindDecide        // p: household
 )
 
 type entry struct {
@@ -191,11 +199,16 @@ func (g *Generator) simulate(rec *wire.Record) {
 
 // fire applies one heap entry and reports whether it produced an event.
 func (g *Generator) fire(e entry, rec *wire.Record) bool {
+	if e.kind >= kindBaselineAsset {
+		return g.fireOther(e, rec)
+	}
 	i := e.p
 	p := &g.persons[i]
 	*rec = wire.Record{PID: p.id, At: e.t, Crit: -1}
 	r := g.rng
 	switch e.kind {
+	case kindEstate:
+		return g.estate(i, rec)
 	case kindDischarge: // even after death or a move: the hospital still bills the stay
 		p.inHosp = false
 		g.discharge(p, rec)
@@ -256,6 +269,10 @@ func (g *Generator) fire(e entry, rec *wire.Record) bool {
 		rec.Set(feedPension, "started")
 		rec.Amount = p.pension
 		return true
+	case kindDeposits:
+		return g.depositsReport(i, rec)
+	case kindProvident:
+		return g.providentPayment(i, rec)
 	case kindPensionResume:
 		if !p.pensionOn || !p.pensionSusp {
 			return false
@@ -293,6 +310,7 @@ func (g *Generator) hazard(i int32, cause int, rec *wire.Record) bool {
 	switch cause {
 	case hzDeath:
 		p.alive, p.diedAt = false, t
+		g.scheduleEstate(i, t)
 		rec.Set(feedRegistry, "died")
 		rec.HH = g.households[p.hh].id
 		if p.pensionOn {
@@ -335,6 +353,7 @@ func (g *Generator) hazard(i int32, cause int, rec *wire.Record) bool {
 				p.wage = roundTo(p.wage*(1.02+0.08*r.Float64()), 10)
 			} else {
 				p.work, p.employed, p.registered = workSeeking, false, r.Float64() < 0.6
+				p.seekingSince = t
 			}
 		case workSeeking:
 			f := 0.8 + 0.3*r.Float64()
@@ -345,6 +364,9 @@ func (g *Generator) hazard(i int32, cause int, rec *wire.Record) bool {
 			}
 			p.employed, p.registered = true, false
 			p.wage = roundTo(p.wage*f, 10)
+			if p.work == workFormal {
+				g.startFund(i, t)
+			}
 		case workCasual:
 			p.employed = !p.employed
 			if p.employed {

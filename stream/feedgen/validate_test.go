@@ -46,11 +46,14 @@ func gb11643Valid(id string, now time.Time) bool {
 }
 
 var feedTypes = map[string][]string{
-	"registry":   {"member_joined", "member_left", "died"},
-	"hospital":   {"admitted", "discharged"},
-	"pension":    {"started", "changed", "suspended", "stopped"},
-	"employment": {"employed", "unemployed"},
-	"disability": {"registered", "changed", "revoked"},
+	"registry":     {"member_joined", "member_left", "died"},
+	"hospital":     {"admitted", "discharged"},
+	"pension":      {"started", "changed", "suspended", "stopped"},
+	"employment":   {"employed", "unemployed"},
+	"disability":   {"registered", "changed", "revoked"},
+	"applications": {"submitted", "withdrawn", "decided"},
+	"assets": {"vehicle_registered", "vehicle_deregistered", "property_registered", "property_transferred",
+		"business_registered", "business_deregistered", "deposits_reported", "provident_fund_paid"},
 }
 
 type validation struct {
@@ -152,7 +155,7 @@ func validateEvent(feed string, value []byte, now time.Time) error {
 	if !known {
 		return bad("unknown_type", "%s", typ)
 	}
-	if _, _, err := str("household_id", feed == "registry"); err != nil {
+	if _, _, err := str("household_id", feed == "registry" || feed == "applications"); err != nil {
 		return err
 	}
 	switch feed {
@@ -223,9 +226,155 @@ func validateEvent(feed string, value []byte, now time.Time) error {
 		if _, _, err := str("kind", false); err != nil {
 			return err
 		}
+	case "applications":
+		if err := validateApplication(m, typ, now); err != nil {
+			return err
+		}
+	case "assets":
+		switch typ {
+		case "deposits_reported":
+			if err := amount("balance", true); err != nil {
+				return err
+			}
+		case "provident_fund_paid":
+			if err := amount("monthly_contribution", true); err != nil {
+				return err
+			}
+		default:
+			id, _, err := str("asset_id", true)
+			if err != nil {
+				return err
+			}
+			if id == "" {
+				return bad("bad_value", "asset_id empty")
+			}
+			if err := amount("value", false); err != nil {
+				return err
+			}
+		}
 	}
 	if !bytes.HasPrefix(value, []byte("{")) {
 		return bad("malformed_json", "not an object")
+	}
+	return nil
+}
+
+// validateApplication checks the fields of an applications record (docs/feeds.md: "An
+// application's declared object ...").
+func validateApplication(m map[string]json.RawMessage, typ string, now time.Time) error {
+	get := func(obj map[string]json.RawMessage, path, k string, required bool, dst any) (bool, error) {
+		raw, ok := obj[k]
+		if !ok || string(raw) == "null" {
+			if required {
+				return false, bad("missing_field", "%s%s", path, k)
+			}
+			return false, nil
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return false, bad("bad_type", "%s%s: %s", path, k, raw)
+		}
+		return true, nil
+	}
+	var appID string
+	if _, err := get(m, "", "application_id", true, &appID); err != nil {
+		return err
+	}
+	if appID == "" {
+		return bad("bad_value", "application_id empty")
+	}
+	var program string
+	ok, err := get(m, "", "program", typ != "withdrawn", &program)
+	if err != nil {
+		return err
+	}
+	switch program {
+	case "dibao", "tekun", "temporary", "medical":
+	default:
+		if ok {
+			return bad("bad_value", "program %q", program)
+		}
+	}
+	switch typ {
+	case "submitted":
+		var signed bool
+		if _, err := get(m, "", "commitment_signed", true, &signed); err != nil {
+			return err
+		}
+		var decl map[string]json.RawMessage
+		if _, err := get(m, "", "declared", true, &decl); err != nil {
+			return err
+		}
+		var members []map[string]json.RawMessage
+		if _, err := get(decl, "declared.", "members", true, &members); err != nil {
+			return err
+		}
+		if len(members) == 0 || len(members) > 30 {
+			return bad("bad_value", "declared.members: %d", len(members))
+		}
+		ids := map[string]bool{}
+		for i, mm := range members {
+			p := fmt.Sprintf("declared.members[%d].", i)
+			var pid string
+			if _, err := get(mm, p, "person_id", true, &pid); err != nil {
+				return err
+			}
+			if !gb11643Valid(pid, now) {
+				return bad("bad_person_id", "%sperson_id", p)
+			}
+			if ids[pid] {
+				return bad("bad_value", "%sperson_id twice", p)
+			}
+			ids[pid] = true
+			var inc float64
+			if _, err := get(mm, p, "monthly_income", true, &inc); err != nil {
+				return err
+			}
+			if inc < 0 {
+				return bad("bad_value", "%smonthly_income", p)
+			}
+		}
+		for _, k := range []string{"vehicles", "properties"} {
+			var n float64
+			if _, err := get(decl, "declared.", k, true, &n); err != nil {
+				return err
+			}
+			if n < 0 || n > 1000 || n != float64(int(n)) {
+				return bad("bad_value", "declared.%s %v", k, n)
+			}
+		}
+		var fa float64
+		if _, err := get(decl, "declared.", "financial_assets", true, &fa); err != nil {
+			return err
+		}
+		if fa < 0 {
+			return bad("bad_value", "declared.financial_assets")
+		}
+		var bo bool
+		if _, err := get(decl, "declared.", "business_owner", true, &bo); err != nil {
+			return err
+		}
+	case "decided":
+		var decision string
+		if _, err := get(m, "", "decision", true, &decision); err != nil {
+			return err
+		}
+		if decision != "approved" && decision != "rejected" {
+			return bad("bad_value", "decision %q", decision)
+		}
+		var benefit float64
+		ok, err := get(m, "", "monthly_benefit", decision == "approved", &benefit)
+		if err != nil {
+			return err
+		}
+		if ok && benefit < 0 {
+			return bad("bad_value", "monthly_benefit")
+		}
+	}
+	if _, ok := m["declared"]; ok && typ != "submitted" {
+		return bad("bad_value", "declared on %s", typ)
+	}
+	if _, ok := m["decision"]; ok && typ != "decided" {
+		return bad("bad_value", "decision on %s", typ)
 	}
 	return nil
 }

@@ -79,9 +79,7 @@ func childEnv(env ...string) []string {
 }
 
 // allTopics lists every topic safetynet reads or writes.
-func allTopics(t topics.Topics) []string {
-	return append(t.FeedTopics(), t.HouseholdEvents, t.DLQ, t.Alerts, t.Changelog, t.Parked)
-}
+func allTopics(t topics.Topics) []string { return t.All() }
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -368,6 +366,9 @@ func makePlan(cfg planConfig) *plan {
 				}
 				hh = h.HouseholdID
 			}
+			if ev.Feed == feed.Applications { // an application names its household
+				hh, known = h.HouseholdID, true
+			}
 			if !known || hh == "" {
 				// A person who left every household: the event would stay parked; leave it
 				// out so that parking depends on nothing but the registry.
@@ -551,6 +552,31 @@ func alertsByID(t *testing.T, broker string, topics topics.Topics) map[string][]
 		out[id] = append(out[id], string(b))
 	}
 	return out
+}
+
+// verificationsByID reads the verifications topic: every verification_id with its copies,
+// emitted_at removed; and the count of each result.
+func verificationsByID(t *testing.T, broker string, topics topics.Topics) (map[string][]string, map[string]int) {
+	t.Helper()
+	out, results := map[string][]string{}, map[string]int{}
+	for _, m := range readTopic(t, broker, topics.Verifications) {
+		var v map[string]any
+		if err := json.Unmarshal(m.Value, &v); err != nil {
+			t.Fatalf("verification at %d does not decode: %v", m.Offset, err)
+		}
+		id, _ := v["verification_id"].(string)
+		if id == "" {
+			t.Fatalf("verification at %d has no verification_id", m.Offset)
+		}
+		delete(v, "emitted_at")
+		b, _ := json.Marshal(v)
+		if len(out[id]) == 0 {
+			r, _ := v["result"].(string)
+			results[r]++
+		}
+		out[id] = append(out[id], string(b))
+	}
+	return out, results
 }
 
 // deadLetters reads the DLQ: source topic/partition/offset and reason → copies.

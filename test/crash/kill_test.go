@@ -55,6 +55,7 @@ func TestKill(t *testing.T) {
 	refDump := finish(t, ref, refBroker, topics)
 	t.Logf("reference run took %s", time.Since(began).Round(time.Second))
 	refAlerts := alertsByID(t, refBroker, topics)
+	refVer, refResults := verificationsByID(t, refBroker, topics)
 	refDLQ := deadLetters(t, refBroker, topics)
 	refHE := len(readTopic(t, refBroker, topics.HouseholdEvents))
 	refCL := len(readTopic(t, refBroker, topics.Changelog))
@@ -62,6 +63,10 @@ func TestKill(t *testing.T) {
 		bytes.Count(refDump, []byte("\n")), len(refAlerts), len(refDLQ), refHE, refCL)
 	if len(refAlerts) == 0 {
 		t.Fatal("the reference run raised no alert: the feed proves nothing about alerts")
+	}
+	t.Logf("reference: %d verifications %v", len(refVer), refResults)
+	if refResults["consistent"] == 0 || refResults["discrepancies"] == 0 {
+		t.Fatalf("the reference run published verifications %v: the feed proves nothing about declaration checks", refResults)
 	}
 	if n := len(refDLQ); n < pl.malformed {
 		t.Fatalf("reference run dead-lettered %d records, the feed holds %d malformed ones", n, pl.malformed)
@@ -78,6 +83,10 @@ func TestKill(t *testing.T) {
 	if again := alertsByID(t, refBroker, topics); len(again) != len(refAlerts) || copies(again) != copies(refAlerts) {
 		t.Errorf("resending %d records changed the alerts: %d ids (%d records), before %d (%d)",
 			len(resend), len(again), copies(again), len(refAlerts), copies(refAlerts))
+	}
+	if again, _ := verificationsByID(t, refBroker, topics); len(again) != len(refVer) || copies(again) != copies(refVer) {
+		t.Errorf("resending %d records changed the verifications: %d ids (%d records), before %d (%d)",
+			len(resend), len(again), copies(again), len(refVer), copies(refVer))
 	}
 	prod.close()
 
@@ -123,6 +132,29 @@ func TestKill(t *testing.T) {
 			t.Errorf("alert %s of the reference run was never published: %s", id, refAlerts[id][0])
 		}
 	}
+	// The same verifications, duplicates identical but for emitted_at (they ride the same
+	// write-ahead step as the alerts).
+	vers, _ := verificationsByID(t, killBroker, topics)
+	vdups := 0
+	for _, id := range sortedKeys(vers) {
+		cs := vers[id]
+		vdups += len(cs) - 1
+		for _, c := range cs[1:] {
+			if c != cs[0] {
+				t.Errorf("verification %s published twice with different content:\n%s\n%s", id, cs[0], c)
+			}
+		}
+		if r, ok := refVer[id]; !ok {
+			t.Errorf("verification %s is not in the reference run: %s", id, cs[0])
+		} else if r[0] != cs[0] {
+			t.Errorf("verification %s differs from the reference:\n%s\n%s", id, r[0], cs[0])
+		}
+	}
+	for _, id := range sortedKeys(refVer) {
+		if _, ok := vers[id]; !ok {
+			t.Errorf("verification %s of the reference run was never published: %s", id, refVer[id][0])
+		}
+	}
 	// 4. Every dead letter of the reference, by source topic/partition/offset and reason.
 	dlq := deadLetters(t, killBroker, topics)
 	dlqDups := 0
@@ -139,6 +171,7 @@ func TestKill(t *testing.T) {
 	}
 	he := len(readTopic(t, killBroker, topics.HouseholdEvents))
 	cl := len(readTopic(t, killBroker, topics.Changelog))
+	t.Logf("killed run: %d verification ids, %d duplicate verification records", len(vers), vdups)
 	t.Logf("killed run: %d SIGKILLs and %d SIGTERMs (slowest exit %s), %d starts; %d alert ids, %d duplicate alert records (identical but for emitted_at); "+
 		"%d dead letters, %d duplicates; household events %d (reference %d: %d forwarded again after a kill in intake); "+
 		"changelog records %d (reference %d; batches are cut differently, so the counts differ); took %s in all",

@@ -50,6 +50,17 @@ func Mutate(r *rand.Rand, rec *Record, m *Mutation) string {
 				m.Drop = "monthly_wage"
 			case rec.Feed == Disability && rec.Type != "revoked":
 				m.Drop = "grade"
+			case rec.Feed == Applications:
+				m.Drop = [...]string{"household_id", "application_id"}[r.IntN(2)]
+				if rec.Type == "submitted" && r.IntN(2) == 0 {
+					m.Drop = [...]string{"declared", "commitment_signed", "declared.financial_assets", "declared.members[0].monthly_income"}[r.IntN(4)]
+				}
+			case rec.Feed == Assets && rec.Type == "deposits_reported":
+				m.Drop = "balance"
+			case rec.Feed == Assets && rec.Type == "provident_fund_paid":
+				m.Drop = "monthly_contribution"
+			case rec.Feed == Assets:
+				m.Drop = "asset_id"
 			default:
 				continue
 			}
@@ -70,6 +81,16 @@ func Mutate(r *rand.Rand, rec *Record, m *Mutation) string {
 				m.Replace, m.Raw = "total_cost", `"`+strconv.FormatFloat(rec.Total, 'f', 2, 64)+`"`
 			case rec.Feed == Registry:
 				m.Replace, m.Raw = "household_id", rec.HH[1:]
+			case rec.Feed == Applications && rec.Type == "submitted":
+				if r.IntN(2) == 0 {
+					m.Replace, m.Raw = "declared.vehicles", `"`+strconv.Itoa(rec.Declared.Vehicles)+`"`
+				} else {
+					m.Replace, m.Raw = "commitment_signed", `"是"`
+				}
+			case rec.Feed == Assets && rec.Type == "deposits_reported":
+				m.Replace, m.Raw = "balance", `"`+strconv.FormatFloat(rec.Balance, 'f', 2, 64)+`"`
+			case rec.Feed == Assets && rec.Type == "provident_fund_paid":
+				m.Replace, m.Raw = "monthly_contribution", `"`+strconv.FormatFloat(rec.Contribution, 'f', 2, 64)+`"`
 			default:
 				continue
 			}
@@ -88,11 +109,33 @@ func Mutate(r *rand.Rand, rec *Record, m *Mutation) string {
 				m.Replace, m.Raw = "monthly_amount", "-"+strconv.FormatFloat(rec.Amount, 'f', -1, 64)
 			case rec.Feed == Employment && rec.Type == "employed":
 				m.Replace, m.Raw = "monthly_wage", "-"+strconv.FormatFloat(rec.Amount, 'f', -1, 64)
+			case rec.Feed == Applications && rec.Type == "submitted":
+				switch r.IntN(3) {
+				case 0:
+					m.Replace, m.Raw = "program", `"housing"`
+				case 1:
+					m.Replace, m.Raw = "declared.properties", "-1"
+				default:
+					m.Replace, m.Raw = "declared.members", "[]"
+				}
+			case rec.Feed == Applications && rec.Type == "decided":
+				m.Replace, m.Raw = "decision", `"pending"`
+			case rec.Feed == Assets && rec.Type == "deposits_reported":
+				m.Replace, m.Raw = "balance", "-"+strconv.FormatFloat(rec.Balance+1, 'f', -1, 64)
 			default:
 				continue
 			}
 			return ReasonBadValue
 		case 4: // a resident ID that cannot be
+			if rec.Feed == Applications && rec.Type == "submitted" && r.IntN(2) == 0 {
+				// a declared member's number mistyped: the record's key stays valid
+				k := r.IntN(len(rec.Declared.Members))
+				id := rec.Declared.Members[k].PID
+				id[17] = IDCheckChars[(indexCheck(id[17])+1+r.IntN(10))%11]
+				m.Replace = "declared.members[" + strconv.Itoa(k) + "].person_id"
+				m.Raw = `"` + string(id[:]) + `"`
+				return ReasonBadPersonID
+			}
 			id := rec.PID
 			switch r.IntN(3) {
 			case 0: // one digit mistyped: the check digit no longer matches
@@ -129,6 +172,8 @@ func Mutate(r *rand.Rand, rec *Record, m *Mutation) string {
 				{"resumed", "increased", "admitted"},
 				{"retired", "self_employed", "changed"},
 				{"renewed", "upgraded", "died"},
+				{"approved", "cancelled", "resubmitted"},
+				{"vehicle_sold", "balance_reported", "property_bought"},
 			}[rec.Feed]
 			m.Replace, m.Raw = "type", `"`+bad[r.IntN(len(bad))]+`"`
 			return ReasonUnknownType

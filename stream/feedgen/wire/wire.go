@@ -39,6 +39,35 @@ type Record struct {
 	Registered bool
 	Grade      int8
 	Kind       uint8
+
+	// Assets feed.
+	AssetID      string  // registrations and their ends
+	Value        float64 // of the asset; 0: not written
+	Balance      float64 // deposits_reported
+	Contribution float64 // provident_fund_paid: monthly contribution
+
+	// Applications feed (HH names the household).
+	AppID    string
+	Program  string
+	Decision string  // decided: approved, rejected
+	Benefit  float64 // decided approved: monthly_benefit
+	Declared *Declared
+}
+
+// Declared is what a submitted application declares. Records share it (resends, corrupted
+// copies): do not modify it once encoded.
+type Declared struct {
+	Members         []DeclaredMember
+	Vehicles        int
+	Properties      int
+	FinancialAssets float64
+	BusinessOwner   bool
+}
+
+// DeclaredMember is one declared member.
+type DeclaredMember struct {
+	PID           [18]byte
+	MonthlyIncome float64
 }
 
 // Set sets the feed and the type.
@@ -60,19 +89,42 @@ type encoder struct {
 }
 
 // key writes the field name and reports whether the caller should write the value.
-func (e *encoder) key(k string) bool {
+func (e *encoder) key(k string) bool { return e.keyAt(k, k) }
+
+// keyAt is key for a field inside a nested object: path names it for the mutation
+// (declared.members[1].person_id), name is what is written.
+func (e *encoder) keyAt(path, name string) bool {
 	if e.mut != nil {
-		if e.mut.Drop == k {
+		if e.mut.Drop == path {
 			return false
 		}
-		if e.mut.Replace == k {
-			e.name(k)
+		if e.mut.Replace == path {
+			e.name(name)
 			e.b = append(e.b, e.mut.Raw...)
 			return false
 		}
 	}
-	e.name(k)
+	e.name(name)
 	return true
+}
+
+// open starts a nested object or array value; close ends it.
+func (e *encoder) open(c byte) {
+	e.b = append(e.b, c)
+	e.first = true
+}
+
+func (e *encoder) close(c byte) {
+	e.b = append(e.b, c)
+	e.first = false
+}
+
+// elem starts an element of an array.
+func (e *encoder) elem() {
+	if !e.first {
+		e.b = append(e.b, ',')
+	}
+	e.first = false
 }
 
 func (e *encoder) name(k string) {
@@ -101,6 +153,10 @@ type Encoder struct {
 
 // NewEncoder returns an encoder whose event ids carry tag.
 func NewEncoder(tag string) *Encoder { return &Encoder{tag: tag, scratch: make([]byte, 0, 512)} }
+
+// Tag is the per-seed part of the event ids; identifiers the agencies give (admissions,
+// applications, assets) carry it too.
+func (g *Encoder) Tag() string { return g.tag }
 
 // Skip numbers the next n events of feed as if they had been encoded (the registry numbers its
 // initial population itself).
@@ -156,7 +212,7 @@ func (g *Encoder) Encode(rec *Record, mut *Mutation) (feed string, key, value []
 		e.b = append(e.b, rec.PID[:]...)
 		e.b = append(e.b, '"')
 	}
-	if rec.Feed == Registry && e.key("household_id") {
+	if (rec.Feed == Registry || rec.Feed == Applications) && e.key("household_id") {
 		e.str(rec.HH)
 	}
 	if e.key("occurred_at") {
@@ -228,6 +284,26 @@ func (g *Encoder) Encode(rec *Record, mut *Mutation) (feed string, key, value []
 		if e.key("kind") {
 			e.str(DisabilityKinds[rec.Kind])
 		}
+	case Applications:
+		g.encodeApplication(&e, rec)
+	case Assets:
+		switch rec.Type {
+		case "deposits_reported":
+			if e.key("balance") {
+				e.b = AppendAmount(e.b, rec.Balance)
+			}
+		case "provident_fund_paid":
+			if e.key("monthly_contribution") {
+				e.b = AppendAmount(e.b, rec.Contribution)
+			}
+		default:
+			if e.key("asset_id") {
+				e.str(rec.AssetID)
+			}
+			if rec.Value > 0 && e.key("value") {
+				e.b = AppendAmount(e.b, rec.Value)
+			}
+		}
 	}
 	e.b = append(e.b, '}')
 	g.scratch = e.b[:0]
@@ -242,6 +318,65 @@ func (g *Encoder) Encode(rec *Record, mut *Mutation) (feed string, key, value []
 	return FeedNames[rec.Feed], buf[:len(key):len(key)], buf[len(key):]
 }
 
+// encodeApplication writes the fields of an applications record.
+func (g *Encoder) encodeApplication(e *encoder, rec *Record) {
+	if e.key("application_id") {
+		e.str(rec.AppID)
+	}
+	if rec.Program != "" && e.key("program") {
+		e.str(rec.Program)
+	}
+	switch rec.Type {
+	case "submitted":
+		if e.key("commitment_signed") {
+			e.b = append(e.b, "true"...)
+		}
+		d := rec.Declared
+		if d == nil || !e.key("declared") {
+			return
+		}
+		e.open('{')
+		if e.keyAt("declared.members", "members") {
+			e.open('[')
+			for i, m := range d.Members {
+				e.elem()
+				p := "declared.members[" + strconv.Itoa(i) + "]."
+				e.open('{')
+				if e.keyAt(p+"person_id", "person_id") {
+					e.b = append(e.b, '"')
+					e.b = append(e.b, m.PID[:]...)
+					e.b = append(e.b, '"')
+				}
+				if e.keyAt(p+"monthly_income", "monthly_income") {
+					e.b = AppendAmount(e.b, m.MonthlyIncome)
+				}
+				e.close('}')
+			}
+			e.close(']')
+		}
+		if e.keyAt("declared.vehicles", "vehicles") {
+			e.b = strconv.AppendInt(e.b, int64(d.Vehicles), 10)
+		}
+		if e.keyAt("declared.properties", "properties") {
+			e.b = strconv.AppendInt(e.b, int64(d.Properties), 10)
+		}
+		if e.keyAt("declared.financial_assets", "financial_assets") {
+			e.b = AppendAmount(e.b, d.FinancialAssets)
+		}
+		if e.keyAt("declared.business_owner", "business_owner") {
+			e.b = strconv.AppendBool(e.b, d.BusinessOwner)
+		}
+		e.close('}')
+	case "decided":
+		if e.key("decision") {
+			e.str(rec.Decision)
+		}
+		if rec.Decision == "approved" && e.key("monthly_benefit") {
+			e.b = AppendAmount(e.b, rec.Benefit)
+		}
+	}
+}
+
 // Feed indexes, in the order of feed.Feeds.
 const (
 	Registry uint8 = iota
@@ -249,16 +384,18 @@ const (
 	Pension
 	Employment
 	Disability
+	Applications
+	Assets
 	NumFeeds
 )
 
 // FeedNames are the feeds' names (feed.Feeds), by index.
 var FeedNames = [NumFeeds]string{
-	feed.Registry, feed.Hospital, feed.Pension, feed.Employment, feed.Disability,
+	feed.Registry, feed.Hospital, feed.Pension, feed.Employment, feed.Disability, feed.Applications, feed.Assets,
 }
 
 // eventPrefix starts each feed's event ids, as each agency numbers its own records.
-var eventPrefix = [NumFeeds]string{"reg", "hosp", "pen", "emp", "dis"}
+var eventPrefix = [NumFeeds]string{"reg", "hosp", "pen", "emp", "dis", "app", "ast"}
 
 // Relations are the registry's relations to the head of household, by Record.Rel.
 var Relations = [...]string{"head", "spouse", "child", "parent", "other"}
