@@ -48,7 +48,7 @@ func topicsCmd(c *cli.Call) error {
 		return err
 	}
 	opts := topics.Options{
-		Names:      topicNames(cfg.Topics),
+		Names:      cfg.Topics.ByRole(),
 		Partitions: *partitions, ReplicationFactor: *replication, MinInSyncReplicas: *minInsync,
 		FeedRetention: *feedRetention, AlertRetention: *alertRetention, AuditRetention: *auditRetention,
 	}
@@ -90,14 +90,4 @@ func topicsCmd(c *cli.Call) error {
 	}
 	fmt.Fprintf(c.Stdout, "all %d topics as planned on %s\n", len(plan), strings.Join(kc.Brokers, ","))
 	return nil
-}
-
-// topicNames maps the configured topic names to the plan's roles.
-func topicNames(t topics.Topics) map[string]string {
-	return map[string]string{
-		"registry": t.Registry, "hospital": t.Hospital, "pension": t.Pension,
-		"employment": t.Employment, "disability": t.Disability,
-		"household-events": t.HouseholdEvents, "dlq": t.DLQ, "alerts": t.Alerts, "changelog": t.Changelog,
-		"audit": t.Audit, "parked": t.Parked,
-	}
 }

@@ -271,6 +271,4 @@ func BadgerRMW(dir string, households, valueBytes, ops, batch int) (float64, err
 func householdID(i int) string { return fmt.Sprintf("hh-%08d", i) }
 
 // allTopics lists every topic safetynet reads or writes.
-func allTopics(t topics.Topics) []string {
-	return append(t.FeedTopics(), t.HouseholdEvents, t.DLQ, t.Alerts, t.Changelog, t.Audit, t.Parked)
-}
+func allTopics(t topics.Topics) []string { return t.All() }

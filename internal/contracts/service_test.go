@@ -38,7 +38,7 @@ type service struct {
 func startService(t *testing.T) *service {
 	t.Helper()
 	topics := topics.Default()
-	_, addr := kafkatest.Broker(t, 3, append(topics.FeedTopics(), topics.HouseholdEvents, topics.DLQ, topics.Alerts, topics.Verifications, topics.Changelog, topics.Audit, topics.Parked)...)
+	_, addr := kafkatest.Broker(t, 3, topics.All()...)
 	store, err := state.Open(state.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

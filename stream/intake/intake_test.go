@@ -90,7 +90,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	topics := topics.Default()
-	all := append(topics.FeedTopics(), topics.HouseholdEvents, topics.DLQ, topics.Alerts, topics.Changelog, topics.Parked)
+	all := topics.All()
 	_, addr := kafkatest.Broker(t, 3, all...)
 	h := &harness{t: t, addr: addr, topics: topics, dir: t.TempDir(), logs: &syncBuffer{}}
 	h.clock.Store(time.Now().UnixNano())

@@ -54,7 +54,7 @@ const testPartitions = 3
 
 func newBroker(t *testing.T) string {
 	topics := topics.Default()
-	_, addr := kafkatest.Broker(t, testPartitions, append(topics.FeedTopics(), topics.HouseholdEvents, topics.DLQ, topics.Alerts, topics.Verifications, topics.Changelog, topics.Audit, topics.Parked)...)
+	_, addr := kafkatest.Broker(t, testPartitions, topics.All()...)
 	return addr
 }
 

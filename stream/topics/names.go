@@ -6,6 +6,7 @@ package topics
 import (
 	"fmt"
 	"reflect"
+	"strings"
 
 	"safetynet/stream/feed"
 )
@@ -46,6 +47,18 @@ func (t Topics) All() []string {
 	out := make([]string, 0, v.NumField())
 	for i := range v.NumField() {
 		out = append(out, v.Field(i).String())
+	}
+	return out
+}
+
+// ByRole maps each topic's role in the plan ("registry", "household-events", …: its variable's
+// name in lower case with dashes) to its configured name.
+func (t Topics) ByRole() map[string]string {
+	v := reflect.ValueOf(t)
+	out := make(map[string]string, v.NumField())
+	for i := range v.NumField() {
+		role := strings.ReplaceAll(strings.ToLower(v.Type().Field(i).Tag.Get("env")), "_", "-")
+		out[role] = v.Field(i).String()
 	}
 	return out
 }
