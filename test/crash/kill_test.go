@@ -15,7 +15,7 @@ import (
 	"safetynet/stream/topics"
 )
 
-// The kill test proves guarantees 1, 2 and 4 of DESIGN.md with the real binary: a feed is run
+// The kill test proves guarantees 1, 2 and 4 of docs/design.md with the real binary: a feed is run
 // once without interruption and once while `safetynet run` is SIGKILLed (and now and then
 // SIGTERMed) at random instants and restarted; the household state, the alert ids and the dead
 // letters must come out the same. `make test-kill` runs the full size (-kill.full); `make test`
