@@ -328,8 +328,8 @@ func (b *batch) publish(ctx context.Context) error {
 func (b *batch) commit() error {
 	mo := b.w.mo
 	var err error
-	if mo.failCommit != nil {
-		err = mo.failCommit()
+	if fail := mo.failCommit.Load(); fail != nil {
+		err = (*fail)()
 	}
 	if err == nil {
 		err = b.tx.Commit()

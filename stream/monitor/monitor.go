@@ -88,9 +88,10 @@ type Monitor struct {
 	changelog     *kafka.Writer
 	dlq           *kafka.Writer
 
-	// failCommit, set only by tests, makes a committed batch report a store failure (as a full
-	// disk would), so that the retry path can be tested with a real store.
-	failCommit func() error
+	// failCommit, set only by tests (while the workers run, hence atomic), makes a committed
+	// batch report a store failure (as a full disk would), so that the retry path can be tested
+	// with a real store.
+	failCommit atomic.Pointer[func() error]
 
 	rescoreBudget *budget // households per second re-scored after a model change
 

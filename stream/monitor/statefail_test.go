@@ -29,13 +29,14 @@ func TestStateWritesFailing(t *testing.T) {
 	var failing atomic.Bool
 	failing.Store(true)
 	var attempts atomic.Int64
-	p.monitor.failCommit = func() error {
+	fail := func() error {
 		if failing.Load() {
 			attempts.Add(1)
 			return fmt.Errorf("write vlog: %w", syscall.ENOSPC)
 		}
 		return nil
 	}
+	p.monitor.failCommit.Store(&fail)
 	produce(t, addr, p.topics.Pension, ev("started", old, t0.AddDate(-1, 0, 0), rec{"monthly_amount": 500}))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
