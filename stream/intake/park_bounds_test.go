@@ -95,10 +95,18 @@ func TestReleaseInChunks(t *testing.T) {
 	h.produce(feed.Registry, ev("r", "member_joined", person, "household_id", "H-MANY"))
 	h.waitFor("the release of all", func() bool { return value(h.metrics.Released) == n })
 	// The 1,200 released events and the registry event itself, which the intake group forwards
-	// on its own schedule: wait for it, then check that nothing more arrived.
-	h.waitRecords(h.topics.HouseholdEvents, n+1)
-	if got := len(h.records(h.topics.HouseholdEvents)); got != n+1 {
-		t.Errorf("household events: %d, want %d", got, n+1)
+	// on its own schedule. A release may repeat while the parked topic's reader catches up with
+	// its own tombstones (docs/scaling.md: harmless, the monitor applies an event once): count
+	// distinct events.
+	msgs := h.waitRecords(h.topics.HouseholdEvents, n+1)
+	distinct := map[string]bool{}
+	for _, evs := range householdEvents(t, msgs) {
+		for _, e := range evs {
+			distinct[e.Feed+"/"+e.EventID] = true
+		}
+	}
+	if len(distinct) != n+1 {
+		t.Errorf("household events: %d distinct, want %d", len(distinct), n+1)
 	}
 	if got := value(h.metrics.Parked); got != 0 {
 		t.Errorf("parked after release: %v", got)
