@@ -112,49 +112,11 @@ func TestKill(t *testing.T) {
 	}
 	// 2. The same alert ids; 3. duplicates identical but for emitted_at.
 	alerts := alertsByID(t, killBroker, topics)
-	dups := 0
-	for _, id := range sortedKeys(alerts) {
-		cs := alerts[id]
-		dups += len(cs) - 1
-		for _, c := range cs[1:] {
-			if c != cs[0] {
-				t.Errorf("alert %s published twice with different content:\n%s\n%s", id, cs[0], c)
-			}
-		}
-		if r, ok := refAlerts[id]; !ok {
-			t.Errorf("alert %s is not in the reference run: %s", id, cs[0])
-		} else if r[0] != cs[0] {
-			t.Errorf("alert %s differs from the reference:\n%s\n%s", id, r[0], cs[0])
-		}
-	}
-	for _, id := range sortedKeys(refAlerts) {
-		if _, ok := alerts[id]; !ok {
-			t.Errorf("alert %s of the reference run was never published: %s", id, refAlerts[id][0])
-		}
-	}
+	dups := compareByID(t, "alert", alerts, refAlerts)
 	// The same verifications, duplicates identical but for emitted_at (they ride the same
 	// write-ahead step as the alerts).
 	vers, _ := verificationsByID(t, killBroker, topics)
-	vdups := 0
-	for _, id := range sortedKeys(vers) {
-		cs := vers[id]
-		vdups += len(cs) - 1
-		for _, c := range cs[1:] {
-			if c != cs[0] {
-				t.Errorf("verification %s published twice with different content:\n%s\n%s", id, cs[0], c)
-			}
-		}
-		if r, ok := refVer[id]; !ok {
-			t.Errorf("verification %s is not in the reference run: %s", id, cs[0])
-		} else if r[0] != cs[0] {
-			t.Errorf("verification %s differs from the reference:\n%s\n%s", id, r[0], cs[0])
-		}
-	}
-	for _, id := range sortedKeys(refVer) {
-		if _, ok := vers[id]; !ok {
-			t.Errorf("verification %s of the reference run was never published: %s", id, refVer[id][0])
-		}
-	}
+	vdups := compareByID(t, "verification", vers, refVer)
 	// 4. Every dead letter of the reference, by source topic/partition/offset and reason.
 	dlq := deadLetters(t, killBroker, topics)
 	dlqDups := 0
@@ -177,6 +139,33 @@ func TestKill(t *testing.T) {
 		"changelog records %d (reference %d; batches are cut differently, so the counts differ); took %s in all",
 		k.kills.Load(), k.terms.Load(), time.Duration(k.slowestTerm.Load()), svc.starts, len(alerts), dups,
 		len(dlq), dlqDups, he, refHE, he-refHE, cl, refCL, time.Since(began).Round(time.Second))
+}
+
+// compareByID checks records by id (as alertsByID and verificationsByID give them, emitted_at
+// removed) against the reference run: every copy of an id identical, equal to the reference's,
+// and every reference id published. It returns the number of duplicate records.
+func compareByID(t *testing.T, kind string, got, ref map[string][]string) (dups int) {
+	t.Helper()
+	for _, id := range sortedKeys(got) {
+		cs := got[id]
+		dups += len(cs) - 1
+		for _, c := range cs[1:] {
+			if c != cs[0] {
+				t.Errorf("%s %s published twice with different content:\n%s\n%s", kind, id, cs[0], c)
+			}
+		}
+		if r, ok := ref[id]; !ok {
+			t.Errorf("%s %s is not in the reference run: %s", kind, id, cs[0])
+		} else if r[0] != cs[0] {
+			t.Errorf("%s %s differs from the reference:\n%s\n%s", kind, id, r[0], cs[0])
+		}
+	}
+	for _, id := range sortedKeys(ref) {
+		if _, ok := got[id]; !ok {
+			t.Errorf("%s %s of the reference run was never published: %s", kind, id, ref[id][0])
+		}
+	}
+	return dups
 }
 
 func copies(m map[string][]string) int {
