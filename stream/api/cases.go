@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -276,10 +275,17 @@ func (a *API) waitApplied(ctx context.Context, hid, caseID, eventID string) (*ho
 	}
 }
 
+// newEventID is a random event id in letters only (a nibble per letter, a–p): hex digits could
+// form a run of 15 or 18 digits, which intake refuses in identifiers as a resident ID number.
 func newEventID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
-	return "api-" + hex.EncodeToString(b[:])
+	out := make([]byte, 0, 4+2*len(b))
+	out = append(out, "api-"...)
+	for _, c := range b {
+		out = append(out, 'a'+c>>4, 'a'+c&0x0f)
+	}
+	return string(out)
 }
 
 // CaseItem is one case of the list.
