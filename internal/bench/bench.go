@@ -131,9 +131,12 @@ type benchReport struct {
 
 	smallHouseholds  int
 	smallBytesPerHH  float64
+	smallCompacted   float64 // bytes per household once compacted (state.Store.Compact)
+	smallValueBytes  float64 // mean stored household value
 	bigHouseholds    int
 	bigPeakRSS       int64
 	bigBytesPerHH    float64
+	bigCompacted     float64
 	bigLoadDur       time.Duration
 	bigLoadRecords   int64
 	coldStart        time.Duration
@@ -258,8 +261,13 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 		return nil, err
 	}
 	size, _ := DirBytes(dirA)
-	rep.smallHouseholds, rep.smallBytesPerHH = n, float64(size)/float64(max(n, 1))
-	b.logf("state: %d households, %.0f bytes each on average, directory %.1f MiB", n, avg, float64(size)/(1<<20))
+	rep.smallHouseholds, rep.smallBytesPerHH, rep.smallValueBytes = n, float64(size)/float64(max(n, 1)), avg
+	compacted, err := compactedBytes(dirA)
+	if err != nil {
+		return nil, err
+	}
+	rep.smallCompacted = float64(compacted) / float64(max(n, 1))
+	b.logf("state: %d households, %.0f bytes each on average, directory %.1f MiB, %.1f MiB once compacted", n, avg, float64(size)/(1<<20), float64(compacted)/(1<<20))
 
 	// Limit 2: Badger's batched read-modify-write rate, for values of the size just measured.
 	rep.rmwValueBytes = max(int(avg), 64)
@@ -327,7 +335,12 @@ func (b *benchRun) big(ctx context.Context, rep *benchReport) error {
 	}
 	size, _ := DirBytes(dir)
 	rep.bigHouseholds, rep.bigBytesPerHH = n, float64(size)/float64(max(n, 1))
-	b.logf("big state: %d households in %s, peak RSS %.0f MiB, %.0f bytes per household", n, dr.dur.Round(time.Millisecond), float64(rep.bigPeakRSS)/(1<<20), rep.bigBytesPerHH)
+	compacted, err := compactedBytes(dir)
+	if err != nil {
+		return err
+	}
+	rep.bigCompacted = float64(compacted) / float64(max(n, 1))
+	b.logf("big state: %d households in %s, peak RSS %.0f MiB, %.0f bytes per household, %.0f once compacted", n, dr.dur.Round(time.Millisecond), float64(rep.bigPeakRSS)/(1<<20), rep.bigBytesPerHH, rep.bigCompacted)
 
 	// Cold start: process start to /readyz 200.
 	t0 := time.Now()
@@ -396,6 +409,23 @@ func householdStats(dir string) (int, float64, error) {
 		return nil
 	})
 	return n, float64(total) / float64(max(n, 1)), err
+}
+
+// compactedBytes compacts a stopped service's state directory (state.Store.Compact: what
+// compactions and value-log collection reach in time) and returns its allocated bytes then.
+func compactedBytes(dir string) (int64, error) {
+	store, err := state.Open(state.Options{Dir: dir})
+	if err != nil {
+		return 0, err
+	}
+	err = store.Compact()
+	if cerr := store.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return DirBytes(dir)
 }
 
 // produceAll writes events to their feed topics in chunks, setting each record's time to when
