@@ -51,16 +51,18 @@ const MaxBatchBytes = 1_000_000
 // records in one partition) goes out as a few requests in a row instead of one.
 const WriterBatchSize = 128
 
-// Writer returns a writer to topic that waits for all in-sync replicas, flushes within a few
-// milliseconds, and places messages with balancer. (A kafka-go Writer literal would ask for no
-// acknowledgement, ignore keys and wait a second before sending.)
+// Writer returns a writer to topic that waits for all in-sync replicas, flushes within half a
+// millisecond (a monitor batch waits for its acknowledgements, so the linger is on the
+// event-to-alert path; a full batch goes at once), and places messages with balancer. (A
+// kafka-go Writer literal would ask for no acknowledgement, ignore keys and wait a second
+// before sending.)
 func (k Kafka) Writer(topic string, balancer kafka.Balancer) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:                   kafka.TCP(k.Brokers...),
 		Topic:                  topic,
 		Balancer:               balancer,
 		RequiredAcks:           kafka.RequireAll,
-		BatchTimeout:           2 * time.Millisecond,
+		BatchTimeout:           500 * time.Microsecond,
 		BatchSize:              WriterBatchSize,
 		BatchBytes:             MaxBatchBytes,
 		MaxAttempts:            3,
