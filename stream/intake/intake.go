@@ -42,6 +42,9 @@ type Intake struct {
 	parkMu sync.Mutex
 	// persons answers resolve's person→household look-ups from memory; guarded by parkMu.
 	persons *personIndex
+	// tombstoned counts, per parked key, the tombstones this instance wrote (released or
+	// dead-lettered the event) that its parked reader has not read back yet; guarded by parkMu.
+	tombstoned map[string]int
 
 	caughtUp          atomic.Bool
 	caughtUpCh        chan struct{}
@@ -78,7 +81,7 @@ func New(cfg Config, store *state.Store, pseud *feed.Pseudonymizer, m *Metrics, 
 		log:        logger.With("component", "intake"),
 		w:          cfg.Kafka.Writer("", kafkaio.HouseholdBalancer()),
 		caughtUpCh: make(chan struct{}), parkedCaughtUpCh: make(chan struct{}), readyCh: make(chan struct{}),
-		persons: newPersonIndex(),
+		persons: newPersonIndex(), tombstoned: map[string]int{},
 	}
 	persons, err := store.CountPersons()
 	if err != nil {

@@ -75,13 +75,24 @@ func (i *Intake) parkedMessage(personKey string, p state.Parked) (kafka.Message,
 	return kafka.Message{Topic: i.cfg.Topics.Parked, Key: parkedRecordKey(personKey, p.Feed, p.EventID), Value: v}, nil
 }
 
-// tombstones are the parked topic's tombstones of the entries.
-func (i *Intake) tombstones(es []state.ParkedEntry) []kafka.Message {
+// writeTombstones writes the parked topic's tombstones of the entries, which this instance has
+// released or dead-lettered, and remembers them until its own reader reads them back: until
+// then the reader may still meet the entries' records (this instance parked an event and
+// released it before its reader got to the record), and must not park those events again
+// (applyParkedBatch). The set holds only keys whose tombstone is in flight. The caller holds
+// parkMu, so the reader cannot read a tombstone before it is remembered.
+func (i *Intake) writeTombstones(ctx context.Context, es []state.ParkedEntry) error {
 	out := make([]kafka.Message, len(es))
 	for n, e := range es {
 		out[n] = kafka.Message{Topic: i.cfg.Topics.Parked, Key: parkedRecordKey(e.PersonKey, e.Feed, e.EventID)}
 	}
-	return out
+	if err := i.write(ctx, out); err != nil {
+		return err
+	}
+	for _, e := range es {
+		i.tombstoned[string(e.Key)]++
+	}
+	return nil
 }
 
 // owns reports whether this instance releases and expires the events parked for personKey: the
@@ -186,6 +197,11 @@ func (i *Intake) readParkedPartition(ctx context.Context, log *slog.Logger, p in
 		return fmt.Errorf("parked %s/%d: start at offset %d: %w", topic, p, next, err)
 	}
 	return kafkaio.Consume(ctx, r, batchWindow, parkedReaderBatch, log, "the parked partition", func(ctx context.Context, batch []kafka.Message) error {
+		if h := i.cfg.parkedReadHook; h != nil {
+			if err := h(ctx, p, batch); err != nil {
+				return err
+			}
+		}
 		if err := i.applyParkedBatch(ctx, p, batch); err != nil {
 			return err
 		}
@@ -199,16 +215,21 @@ func (i *Intake) readParkedPartition(ctx context.Context, log *slog.Logger, p in
 
 // applyParkedBatch folds a batch of one parked partition into the parked table, with the
 // partition's next offset in the same transaction: a record parks its event (and marks it seen,
-// so this instance drops a resend of it too), a tombstone forgets it. Then it releases the new
-// events whose person the table already names (the registry named the person before the event
-// reached this instance) and that this instance owns.
+// so this instance drops a resend of it too), a tombstone forgets it. A record of an event this
+// instance has released or dead-lettered, its tombstone not read back yet, is not parked again:
+// the record is older than the tombstone that follows it (same key, same partition), and parking
+// it would release or dead-letter the event a second time. Then it releases the new events whose
+// person the table already names (the registry named the person before the event reached this
+// instance) and that this instance owns.
 func (i *Intake) applyParkedBatch(ctx context.Context, p int, batch []kafka.Message) error {
 	i.parkMu.Lock()
 	defer i.parkMu.Unlock()
 	var added, removed []state.ParkedEntry
 	bad := 0
+	readBack := map[string]int{} // this instance's tombstones read in the batch, per key
 	err := i.store.Update(func(tx *state.Tx) error {
 		added, removed, bad = added[:0], removed[:0], 0
+		clear(readBack)
 		for _, m := range batch {
 			pk, feedName, eventID, ok := parseParkedRecordKey(m.Key)
 			if !ok {
@@ -216,11 +237,15 @@ func (i *Intake) applyParkedBatch(ctx context.Context, p int, batch []kafka.Mess
 				continue
 			}
 			key := state.ParkedKey(pk, feedName, eventID)
+			inFlight := i.tombstoned[string(key)] - readBack[string(key)]
 			cur, found, err := tx.ParkedGet(key)
 			if err != nil {
 				return err
 			}
 			if len(m.Value) == 0 {
+				if inFlight > 0 {
+					readBack[string(key)]++
+				}
 				if found {
 					if err := tx.DeleteParked(key); err != nil {
 						return err
@@ -231,6 +256,9 @@ func (i *Intake) applyParkedBatch(ctx context.Context, p int, batch []kafka.Mess
 			}
 			if found {
 				continue // parked here by this instance's intake, or a repeat
+			}
+			if inFlight > 0 {
+				continue // released or dead-lettered here before this reader got to its record
 			}
 			var rec state.Parked
 			if err := json.Unmarshal(m.Value, &rec); err != nil || rec.Feed != feedName || rec.EventID != eventID {
@@ -250,6 +278,11 @@ func (i *Intake) applyParkedBatch(ctx context.Context, p int, batch []kafka.Mess
 	})
 	if err != nil {
 		return fmt.Errorf("parked partition %d: write parked table: %w", p, err)
+	}
+	for k, n := range readBack {
+		if i.tombstoned[k] -= n; i.tombstoned[k] <= 0 {
+			delete(i.tombstoned, k)
+		}
 	}
 	if bad > 0 {
 		i.log.Warn("skipped parked topic records that are not parked events (written by something else than safetynet?)", "partition", p, "count", bad)

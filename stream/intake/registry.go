@@ -225,7 +225,7 @@ func (i *Intake) releaseChunk(ctx context.Context, entries []state.ParkedEntry, 
 		return err
 	}
 	// Released: then the tombstones, so that no instance releases them again.
-	if err := i.write(ctx, i.tombstones(entries)); err != nil {
+	if err := i.writeTombstones(ctx, entries); err != nil {
 		return err
 	}
 	if err := i.store.Update(func(tx *state.Tx) error { return tx.DeleteParked(keys...) }); err != nil {
