@@ -46,16 +46,15 @@ type Intake struct {
 	// dead-lettered the event) that its parked reader has not read back yet; guarded by parkMu.
 	tombstoned map[string]int
 
-	caughtUp          atomic.Bool
-	caughtUpCh        chan struct{}
-	parkedCaughtUp    atomic.Bool   // the parked table has read the parked topic to its end at start
-	parkedCaughtUpCh  chan struct{} // closed with parkedCaughtUp
-	readyCh           chan struct{} // closed once both the person and the parked table caught up
-	ownerUnknown      atomic.Bool   // a parked event was left unowned while the membership was unknown
-	pendingPartitions atomic.Int64
-	personsKnown      atomic.Int64
-	parkedN           atomic.Int64
-	parkedBytes       atomic.Int64 // store bytes of the parked events (keys and values)
+	caughtUp         atomic.Bool
+	caughtUpCh       chan struct{}
+	parkedCaughtUp   atomic.Bool   // the parked table has read the parked topic to its end at start
+	parkedCaughtUpCh chan struct{} // closed with parkedCaughtUp
+	readyCh          chan struct{} // closed once both the person and the parked table caught up
+	ownerUnknown     atomic.Bool   // a parked event was left unowned while the membership was unknown
+	personsKnown     atomic.Int64
+	parkedN          atomic.Int64
+	parkedBytes      atomic.Int64 // store bytes of the parked events (keys and values)
 }
 
 // NewIntake checks cfg (filling defaults) and returns an intake ready to Run. A nil m gets a

@@ -9,14 +9,11 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"golang.org/x/sync/errgroup"
 
 	"safetynet/state"
-	"safetynet/stream/kafkaio"
 )
 
 // Durable parking. An event parked for a person the registry does not know yet is written to the
@@ -137,34 +134,19 @@ func (i *Intake) owned(es []state.ParkedEntry) []state.ParkedEntry {
 
 // runParked reads every partition of the parked topic into the parked table until ctx ends.
 func (i *Intake) runParked(ctx context.Context) error {
-	topic := i.cfg.Topics.Parked
-	log := i.log.With("stage", "parked", "topic", topic)
-	var ends map[int]int64
-	err := kafkaio.Retry(ctx, log, "look up the parked topic's partitions and end offsets", func() error {
-		var err error
-		ends, err = kafkaio.TopicOffsets(ctx, i.cfg.Kafka.Client(), topic, kafka.LastOffset)
-		return err
-	})
-	if err != nil {
-		return nil // ctx ended
-	}
-	var mu sync.Mutex
-	pending := len(ends)
-	caughtUp := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if pending--; pending == 0 {
-			i.markParkedCaughtUp(log)
-		}
-	}
-	if pending == 0 {
-		i.markParkedCaughtUp(log)
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	for p, end := range ends {
-		g.Go(func() error { return i.readParkedPartition(ctx, log.With("partition", p), p, end, caughtUp) })
-	}
-	return g.Wait()
+	return tableView{
+		what: "parked", topic: i.cfg.Topics.Parked, batch: parkedReaderBatch,
+		apply: func(ctx context.Context, p int, batch []kafka.Message) error {
+			if h := i.cfg.parkedReadHook; h != nil {
+				if err := h(ctx, p, batch); err != nil {
+					return err
+				}
+			}
+			return i.applyParkedBatch(ctx, p, batch)
+		},
+		// logged as the parked table, not as the partition read last
+		caughtUp: func(*slog.Logger) { i.markParkedCaughtUp(i.log.With("stage", "parked", "topic", i.cfg.Topics.Parked)) },
+	}.run(ctx, i)
 }
 
 func (i *Intake) markParkedCaughtUp(log *slog.Logger) {
@@ -172,45 +154,6 @@ func (i *Intake) markParkedCaughtUp(log *slog.Logger) {
 		close(i.parkedCaughtUpCh)
 		log.Info("parked table caught up with the parked topic", "parked", i.parkedN.Load())
 	}
-}
-
-func (i *Intake) readParkedPartition(ctx context.Context, log *slog.Logger, p int, end int64, caughtUp func()) error {
-	topic := i.cfg.Topics.Parked
-	next, ok, err := i.store.Offset(topic, p)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		next = kafka.FirstOffset
-	}
-	caught := end == 0 || (ok && next >= end)
-	if caught {
-		caughtUp()
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: i.cfg.Kafka.Brokers, Topic: topic, Partition: p, Dialer: i.cfg.Kafka.Dialer(),
-		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
-		ErrorLogger: kafkaio.Logger(log),
-	})
-	defer r.Close()
-	if err := r.SetOffset(next); err != nil {
-		return fmt.Errorf("parked %s/%d: start at offset %d: %w", topic, p, next, err)
-	}
-	return kafkaio.Consume(ctx, r, batchWindow, parkedReaderBatch, log, "the parked partition", func(ctx context.Context, batch []kafka.Message) error {
-		if h := i.cfg.parkedReadHook; h != nil {
-			if err := h(ctx, p, batch); err != nil {
-				return err
-			}
-		}
-		if err := i.applyParkedBatch(ctx, p, batch); err != nil {
-			return err
-		}
-		if !caught && batch[len(batch)-1].Offset+1 >= end {
-			caught = true
-			caughtUp()
-		}
-		return nil
-	})
 }
 
 // applyParkedBatch folds a batch of one parked partition into the parked table, with the
