@@ -76,8 +76,10 @@ func (i *Intake) parkedMessage(personKey string, p state.Parked) (kafka.Message,
 // released or dead-lettered, and remembers them until its own reader reads them back: until
 // then the reader may still meet the entries' records (this instance parked an event and
 // released it before its reader got to the record), and must not park those events again
-// (applyParkedBatch). The set holds only keys whose tombstone is in flight. The caller holds
-// parkMu, so the reader cannot read a tombstone before it is remembered.
+// (applyParkedBatch). The set holds only keys whose tombstone is in flight: normally a few
+// batches' worth, at most the events released in one go while the reader waits for parkMu (a
+// release at start, bounded by SAFETYNET_PARK_MAX_EVENTS). The caller holds parkMu, so the
+// reader cannot read a tombstone before it is remembered.
 func (i *Intake) writeTombstones(ctx context.Context, es []state.ParkedEntry) error {
 	out := make([]kafka.Message, len(es))
 	for n, e := range es {
