@@ -1,12 +1,15 @@
 package intake
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"safetynet/stream/feed"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/topics"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 )
 
 // Intake defaults.
@@ -59,6 +62,11 @@ type Config struct {
 	BatchSize int
 	// Now is the clock (default time.Now); tests inject their own.
 	Now func() time.Time
+
+	// parkedReadHook, when set (tests only, SetParkedReadHook), is called by the parked topic's
+	// reader with each batch before it applies it: a test holds the reader back with it. An
+	// error ends the reader without applying the batch.
+	parkedReadHook func(ctx context.Context, partition int, batch []kafka.Message) error
 }
 
 func (c *Config) setDefaults() error {

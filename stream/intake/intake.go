@@ -42,17 +42,19 @@ type Intake struct {
 	parkMu sync.Mutex
 	// persons answers resolve's person→household look-ups from memory; guarded by parkMu.
 	persons *personIndex
+	// tombstoned counts, per parked key, the tombstones this instance wrote (released or
+	// dead-lettered the event) that its parked reader has not read back yet; guarded by parkMu.
+	tombstoned map[string]int
 
-	caughtUp          atomic.Bool
-	caughtUpCh        chan struct{}
-	parkedCaughtUp    atomic.Bool   // the parked table has read the parked topic to its end at start
-	parkedCaughtUpCh  chan struct{} // closed with parkedCaughtUp
-	readyCh           chan struct{} // closed once both the person and the parked table caught up
-	ownerUnknown      atomic.Bool   // a parked event was left unowned while the membership was unknown
-	pendingPartitions atomic.Int64
-	personsKnown      atomic.Int64
-	parkedN           atomic.Int64
-	parkedBytes       atomic.Int64 // store bytes of the parked events (keys and values)
+	caughtUp         atomic.Bool
+	caughtUpCh       chan struct{}
+	parkedCaughtUp   atomic.Bool   // the parked table has read the parked topic to its end at start
+	parkedCaughtUpCh chan struct{} // closed with parkedCaughtUp
+	readyCh          chan struct{} // closed once both the person and the parked table caught up
+	ownerUnknown     atomic.Bool   // a parked event was left unowned while the membership was unknown
+	personsKnown     atomic.Int64
+	parkedN          atomic.Int64
+	parkedBytes      atomic.Int64 // store bytes of the parked events (keys and values)
 }
 
 // NewIntake checks cfg (filling defaults) and returns an intake ready to Run. A nil m gets a
@@ -78,7 +80,7 @@ func New(cfg Config, store *state.Store, pseud *feed.Pseudonymizer, m *Metrics, 
 		log:        logger.With("component", "intake"),
 		w:          cfg.Kafka.Writer("", kafkaio.HouseholdBalancer()),
 		caughtUpCh: make(chan struct{}), parkedCaughtUpCh: make(chan struct{}), readyCh: make(chan struct{}),
-		persons: newPersonIndex(),
+		persons: newPersonIndex(), tombstoned: map[string]int{},
 	}
 	persons, err := store.CountPersons()
 	if err != nil {

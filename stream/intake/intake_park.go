@@ -114,7 +114,7 @@ func (i *Intake) sweepStep(ctx context.Context, cursor []byte) (int, []byte, err
 	if err := i.write(ctx, msgs); err != nil {
 		return 0, nil, err
 	}
-	if err := i.write(ctx, i.tombstones(expired)); err != nil {
+	if err := i.writeTombstones(ctx, expired); err != nil {
 		return 0, nil, err
 	}
 	if err := i.store.Update(func(tx *state.Tx) error { return tx.DeleteParked(keys...) }); err != nil {

@@ -2,11 +2,16 @@ package intake_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"safetynet/stream/feed"
 	"safetynet/stream/intake"
@@ -180,5 +185,189 @@ func TestParkedReleasedOnceAmongInstances(t *testing.T) {
 			}
 		}
 		t.Errorf("household events: %d, want %d (each registry event and each released event once)", n, 2*persons)
+	}
+}
+
+// parkedReadToEnd reports whether the intake's parked reader has applied every record the parked
+// topic holds now (its offsets in the store, committed with the rows).
+func (h *harness) parkedReadToEnd() bool {
+	h.t.Helper()
+	ends := map[int]int64{}
+	for _, m := range h.records(h.topics.Parked) {
+		ends[m.Partition] = max(ends[m.Partition], m.Offset+1)
+	}
+	for p, end := range ends {
+		next, ok, err := h.store.Offset(h.topics.Parked, p)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if !ok || next < end {
+			return false
+		}
+	}
+	return true
+}
+
+// holdParkedReader holds the intake's parked topic reader back (each batch waits before it is
+// applied) until the returned function is called, or the intake stops (the batch is then not
+// applied, as if the process had died). held counts the parked records in the batches held.
+func (h *harness) holdParkedReader() (held *atomic.Int64, release func()) {
+	gate := make(chan struct{})
+	held = new(atomic.Int64)
+	tweak := h.tweak
+	h.tweak = func(c *intake.Config) {
+		if tweak != nil {
+			tweak(c)
+		}
+		intake.SetParkedReadHook(c, func(ctx context.Context, _ int, batch []kafka.Message) error {
+			for _, m := range batch {
+				if len(m.Value) > 0 {
+					held.Add(1)
+				}
+			}
+			select {
+			case <-gate:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}
+	return held, sync.OnceFunc(func() { close(gate) })
+}
+
+// settleParked waits until the intake's parked reader has read the whole parked topic and
+// nothing it did since wrote more to it (a release or dead letter under way finishes first).
+func (h *harness) settleParked() {
+	h.t.Helper()
+	h.waitFor("the parked reader to read the parked topic to its end", func() bool {
+		return h.parkedReadToEnd() && intake.TombstonesInFlight(h.intake) == 0 && h.parkedReadToEnd()
+	})
+}
+
+// TestReleaseBeforeTheReaderReadsTheRecord: an instance parks events and releases them (the
+// registry names their person) or dead-letters them (the wait runs out) before its own parked
+// topic reader has read their records (the reader is held back). When the reader then reads the
+// records, it does not park those events again: each is released or dead-lettered once, one
+// tombstone each, and the parked count stays at 0.
+func TestReleaseBeforeTheReaderReadsTheRecord(t *testing.T) {
+	const n = 40
+	for _, tc := range []struct {
+		name   string
+		person int
+		// end releases or expires the parked events and returns when this instance has.
+		end                   func(h *harness, person string)
+		wantReleased, wantDLQ int
+	}{
+		{"released", 61, func(h *harness, person string) {
+			h.produce(feed.Registry, ev("r", "member_joined", person, "household_id", "H-EARLY"))
+			h.waitFor("the release", func() bool { return value(h.metrics.Released) >= n && value(h.metrics.Parked) == 0 })
+		}, n, 0},
+		{"expired", 62, func(h *harness, person string) {
+			h.advance(intake.DefaultUnknownPersonWait + time.Minute)
+			h.waitFor("the dead letters", func() bool {
+				return value(h.metrics.DeadLetters.WithLabelValues(feed.Hospital, feed.ReasonUnknownPerson)) >= n && value(h.metrics.Parked) == 0
+			})
+		}, 0, n},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			held, open := h.holdParkedReader()
+			h.start()
+			t.Cleanup(open)
+			person := validID(tc.person)
+			var events []map[string]any
+			for e := range n {
+				events = append(events, ev(fmt.Sprintf("h-%d", e), "admitted", person, "admission_id", fmt.Sprintf("a%d", e), "icd10", "I21.9"))
+			}
+			h.produce(feed.Hospital, events...)
+			h.waitFor("the events parked by the intake group", func() bool { return value(h.metrics.Parked) == n })
+			h.waitFor("the parked reader to hold records back", func() bool { return held.Load() > 0 })
+			tc.end(h, person)
+			heldBack := held.Load()
+			open()
+			h.settleParked()
+			t.Logf("%d of %d parked records held back from the reader until the events were %s", heldBack, n, tc.name)
+
+			released := value(h.metrics.Released)
+			deadLetters := value(h.metrics.DeadLetters.WithLabelValues(feed.Hospital, feed.ReasonUnknownPerson))
+			if released != float64(tc.wantReleased) || deadLetters != float64(tc.wantDLQ) {
+				t.Errorf("released %v, dead-lettered %v; want %d and %d (each event once)", released, deadLetters, tc.wantReleased, tc.wantDLQ)
+			}
+			got := householdEvents(t, h.records(h.topics.HouseholdEvents))
+			dlq := map[string]int{}
+			for _, m := range h.records(h.topics.DLQ) {
+				var rec struct {
+					EventID string `json:"event_id"`
+				}
+				if err := json.Unmarshal(m.Value, &rec); err != nil {
+					t.Fatalf("dead letter %q: %v", m.Value, err)
+				}
+				dlq[rec.EventID]++
+			}
+			once := 0
+			for e := range n {
+				id := fmt.Sprintf("h-%d", e)
+				if len(got[id])+dlq[id] == 1 {
+					once++
+				}
+			}
+			if once != n {
+				t.Errorf("%d of %d events released or dead-lettered once, want all (the others twice or more, or never)", once, n)
+			}
+			if records, tombstones := h.parkedTopic(); records != n || tombstones != n {
+				t.Errorf("parked topic: %d records, %d tombstones; want %d of each", records, tombstones, n)
+			}
+			if got := value(h.metrics.Parked); got != 0 {
+				t.Errorf("parked gauge %v, want 0", got)
+			}
+			if c, size, err := h.store.ParkedUsage(); err != nil || c != 0 || size != 0 {
+				t.Errorf("store holds %d parked events of %d bytes (%v), want none", c, size, err)
+			}
+		})
+	}
+}
+
+// TestReleasedThenDiedBeforeReadingTheTombstones: the instance releases parked events and dies
+// before its parked reader has read their records or tombstones (the set of tombstones in flight
+// is lost with it). At the next start the reader catches up from its stored offset, records and
+// tombstones alike, before anything is released: nothing is released again, nothing stays
+// parked, and the parked count is 0.
+func TestReleasedThenDiedBeforeReadingTheTombstones(t *testing.T) {
+	h := newHarness(t)
+	held, open := h.holdParkedReader()
+	h.start()
+	t.Cleanup(open)
+	person := validID(63)
+	const n = 40
+	var events []map[string]any
+	for e := range n {
+		events = append(events, ev(fmt.Sprintf("h-%d", e), "admitted", person, "admission_id", fmt.Sprintf("a%d", e), "icd10", "I21.9"))
+	}
+	h.produce(feed.Hospital, events...)
+	h.waitFor("the events parked by the intake group", func() bool { return value(h.metrics.Parked) == n })
+	h.waitFor("the parked reader to hold records back", func() bool { return held.Load() > 0 })
+	h.produce(feed.Registry, ev("r", "member_joined", person, "household_id", "H-DIED"))
+	h.waitFor("the release", func() bool { return value(h.metrics.Released) == n && value(h.metrics.Parked) == 0 })
+	h.waitRecords(h.topics.HouseholdEvents, n+1) // the registry event too: the group has committed it
+	if h.parkedReadToEnd() {
+		t.Fatal("the parked reader read the topic to its end while held back")
+	}
+
+	h.tweak = nil // the reader runs freely from now on
+	h.restart()   // the held batch is never applied, as if the process had died
+	h.settleParked()
+	if got := value(h.metrics.Released); got != 0 {
+		t.Errorf("released %v events after the restart, want 0 (all were released before)", got)
+	}
+	if got := value(h.metrics.Parked); got != 0 {
+		t.Errorf("parked gauge %v after the restart, want 0", got)
+	}
+	if c, size, err := h.store.ParkedUsage(); err != nil || c != 0 || size != 0 {
+		t.Errorf("store holds %d parked events of %d bytes (%v), want none", c, size, err)
+	}
+	time.Sleep(200 * time.Millisecond) // ten sweeps
+	if got := len(h.records(h.topics.HouseholdEvents)); got != n+1 {
+		t.Errorf("household events: %d, want %d (each released event and the registry event once)", got, n+1)
 	}
 }

@@ -9,14 +9,11 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"golang.org/x/sync/errgroup"
 
 	"safetynet/state"
-	"safetynet/stream/kafkaio"
 )
 
 // Durable parking. An event parked for a person the registry does not know yet is written to the
@@ -75,13 +72,26 @@ func (i *Intake) parkedMessage(personKey string, p state.Parked) (kafka.Message,
 	return kafka.Message{Topic: i.cfg.Topics.Parked, Key: parkedRecordKey(personKey, p.Feed, p.EventID), Value: v}, nil
 }
 
-// tombstones are the parked topic's tombstones of the entries.
-func (i *Intake) tombstones(es []state.ParkedEntry) []kafka.Message {
+// writeTombstones writes the parked topic's tombstones of the entries, which this instance has
+// released or dead-lettered, and remembers them until its own reader reads them back: until
+// then the reader may still meet the entries' records (this instance parked an event and
+// released it before its reader got to the record), and must not park those events again
+// (applyParkedBatch). The set holds only keys whose tombstone is in flight: normally a few
+// batches' worth, at most the events released in one go while the reader waits for parkMu (a
+// release at start, bounded by SAFETYNET_PARK_MAX_EVENTS). The caller holds parkMu, so the
+// reader cannot read a tombstone before it is remembered.
+func (i *Intake) writeTombstones(ctx context.Context, es []state.ParkedEntry) error {
 	out := make([]kafka.Message, len(es))
 	for n, e := range es {
 		out[n] = kafka.Message{Topic: i.cfg.Topics.Parked, Key: parkedRecordKey(e.PersonKey, e.Feed, e.EventID)}
 	}
-	return out
+	if err := i.write(ctx, out); err != nil {
+		return err
+	}
+	for _, e := range es {
+		i.tombstoned[string(e.Key)]++
+	}
+	return nil
 }
 
 // owns reports whether this instance releases and expires the events parked for personKey: the
@@ -126,34 +136,19 @@ func (i *Intake) owned(es []state.ParkedEntry) []state.ParkedEntry {
 
 // runParked reads every partition of the parked topic into the parked table until ctx ends.
 func (i *Intake) runParked(ctx context.Context) error {
-	topic := i.cfg.Topics.Parked
-	log := i.log.With("stage", "parked", "topic", topic)
-	var ends map[int]int64
-	err := kafkaio.Retry(ctx, log, "look up the parked topic's partitions and end offsets", func() error {
-		var err error
-		ends, err = kafkaio.TopicOffsets(ctx, i.cfg.Kafka.Client(), topic, kafka.LastOffset)
-		return err
-	})
-	if err != nil {
-		return nil // ctx ended
-	}
-	var mu sync.Mutex
-	pending := len(ends)
-	caughtUp := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if pending--; pending == 0 {
-			i.markParkedCaughtUp(log)
-		}
-	}
-	if pending == 0 {
-		i.markParkedCaughtUp(log)
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	for p, end := range ends {
-		g.Go(func() error { return i.readParkedPartition(ctx, log.With("partition", p), p, end, caughtUp) })
-	}
-	return g.Wait()
+	return tableView{
+		what: "parked", topic: i.cfg.Topics.Parked, batch: parkedReaderBatch,
+		apply: func(ctx context.Context, p int, batch []kafka.Message) error {
+			if h := i.cfg.parkedReadHook; h != nil {
+				if err := h(ctx, p, batch); err != nil {
+					return err
+				}
+			}
+			return i.applyParkedBatch(ctx, p, batch)
+		},
+		// logged as the parked table, not as the partition read last
+		caughtUp: func(*slog.Logger) { i.markParkedCaughtUp(i.log.With("stage", "parked", "topic", i.cfg.Topics.Parked)) },
+	}.run(ctx, i)
 }
 
 func (i *Intake) markParkedCaughtUp(log *slog.Logger) {
@@ -163,52 +158,23 @@ func (i *Intake) markParkedCaughtUp(log *slog.Logger) {
 	}
 }
 
-func (i *Intake) readParkedPartition(ctx context.Context, log *slog.Logger, p int, end int64, caughtUp func()) error {
-	topic := i.cfg.Topics.Parked
-	next, ok, err := i.store.Offset(topic, p)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		next = kafka.FirstOffset
-	}
-	caught := end == 0 || (ok && next >= end)
-	if caught {
-		caughtUp()
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: i.cfg.Kafka.Brokers, Topic: topic, Partition: p, Dialer: i.cfg.Kafka.Dialer(),
-		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
-		ErrorLogger: kafkaio.Logger(log),
-	})
-	defer r.Close()
-	if err := r.SetOffset(next); err != nil {
-		return fmt.Errorf("parked %s/%d: start at offset %d: %w", topic, p, next, err)
-	}
-	return kafkaio.Consume(ctx, r, batchWindow, parkedReaderBatch, log, "the parked partition", func(ctx context.Context, batch []kafka.Message) error {
-		if err := i.applyParkedBatch(ctx, p, batch); err != nil {
-			return err
-		}
-		if !caught && batch[len(batch)-1].Offset+1 >= end {
-			caught = true
-			caughtUp()
-		}
-		return nil
-	})
-}
-
 // applyParkedBatch folds a batch of one parked partition into the parked table, with the
 // partition's next offset in the same transaction: a record parks its event (and marks it seen,
-// so this instance drops a resend of it too), a tombstone forgets it. Then it releases the new
-// events whose person the table already names (the registry named the person before the event
-// reached this instance) and that this instance owns.
+// so this instance drops a resend of it too), a tombstone forgets it. A record of an event this
+// instance has released or dead-lettered, its tombstone not read back yet, is not parked again:
+// the record is older than the tombstone that follows it (same key, same partition), and parking
+// it would release or dead-letter the event a second time. Then it releases the new events whose
+// person the table already names (the registry named the person before the event reached this
+// instance) and that this instance owns.
 func (i *Intake) applyParkedBatch(ctx context.Context, p int, batch []kafka.Message) error {
 	i.parkMu.Lock()
 	defer i.parkMu.Unlock()
 	var added, removed []state.ParkedEntry
 	bad := 0
+	readBack := map[string]int{} // this instance's tombstones read in the batch, per key
 	err := i.store.Update(func(tx *state.Tx) error {
 		added, removed, bad = added[:0], removed[:0], 0
+		clear(readBack)
 		for _, m := range batch {
 			pk, feedName, eventID, ok := parseParkedRecordKey(m.Key)
 			if !ok {
@@ -216,11 +182,15 @@ func (i *Intake) applyParkedBatch(ctx context.Context, p int, batch []kafka.Mess
 				continue
 			}
 			key := state.ParkedKey(pk, feedName, eventID)
+			inFlight := i.tombstoned[string(key)] - readBack[string(key)]
 			cur, found, err := tx.ParkedGet(key)
 			if err != nil {
 				return err
 			}
 			if len(m.Value) == 0 {
+				if inFlight > 0 {
+					readBack[string(key)]++
+				}
 				if found {
 					if err := tx.DeleteParked(key); err != nil {
 						return err
@@ -231,6 +201,9 @@ func (i *Intake) applyParkedBatch(ctx context.Context, p int, batch []kafka.Mess
 			}
 			if found {
 				continue // parked here by this instance's intake, or a repeat
+			}
+			if inFlight > 0 {
+				continue // released or dead-lettered here before this reader got to its record
 			}
 			var rec state.Parked
 			if err := json.Unmarshal(m.Value, &rec); err != nil || rec.Feed != feedName || rec.EventID != eventID {
@@ -250,6 +223,11 @@ func (i *Intake) applyParkedBatch(ctx context.Context, p int, batch []kafka.Mess
 	})
 	if err != nil {
 		return fmt.Errorf("parked partition %d: write parked table: %w", p, err)
+	}
+	for k, n := range readBack {
+		if i.tombstoned[k] -= n; i.tombstoned[k] <= 0 {
+			delete(i.tombstoned, k)
+		}
 	}
 	if bad > 0 {
 		i.log.Warn("skipped parked topic records that are not parked events (written by something else than safetynet?)", "partition", p, "count", bad)

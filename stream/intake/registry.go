@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"safetynet/stream/feed"
-	"safetynet/stream/kafkaio"
 	"strconv"
-	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
-	"golang.org/x/sync/errgroup"
 
 	"safetynet/state"
 )
@@ -41,73 +39,16 @@ func applyRegistryFact(cur state.Person, found bool, ev feed.HouseholdEvent) (st
 	return next, true
 }
 
-// runRegistry reads every registry partition until ctx ends.
+// runRegistry reads every registry partition into the person table until ctx ends.
 func (i *Intake) runRegistry(ctx context.Context) error {
-	topic := i.cfg.Topics.Registry
-	log := i.log.With("stage", "registry", "topic", topic)
-	var ends map[int]int64
-	err := kafkaio.Retry(ctx, log, "look up the registry topic's partitions and end offsets", func() error {
-		var err error
-		ends, err = kafkaio.TopicOffsets(ctx, i.cfg.Kafka.Client(), topic, kafka.LastOffset)
-		return err
-	})
-	if err != nil {
-		return nil // ctx ended
-	}
-	i.pendingPartitions.Store(int64(len(ends)))
-	if len(ends) == 0 {
-		i.markCaughtUp(log)
-	}
-	log.Info("reading the registry into the person table", "partitions", len(ends))
-	g, ctx := errgroup.WithContext(ctx)
-	for p, end := range ends {
-		g.Go(func() error { return i.readRegistryPartition(ctx, log.With("partition", p), p, end) })
-	}
-	return g.Wait()
-}
-
-func (i *Intake) readRegistryPartition(ctx context.Context, log *slog.Logger, p int, end int64) error {
-	topic := i.cfg.Topics.Registry
-	next, ok, err := i.store.Offset(topic, p)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		next = kafka.FirstOffset
-	}
-	caught := end == 0 || (ok && next >= end)
-	if caught {
-		i.partitionCaughtUp(log)
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: i.cfg.Kafka.Brokers, Topic: topic, Partition: p, Dialer: i.cfg.Kafka.Dialer(),
-		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
-		ErrorLogger: kafkaio.Logger(log),
-	})
-	defer r.Close()
-	if err := r.SetOffset(next); err != nil {
-		return fmt.Errorf("registry %s/%d: start at offset %d: %w", topic, p, next, err)
-	}
-	lag := i.metrics.RegistryLag.WithLabelValues(strconv.Itoa(p))
-	lag.Set(float64(end - max(next, 0)))
-	return kafkaio.Consume(ctx, r, batchWindow, i.cfg.BatchSize, log, "the registry partition", func(ctx context.Context, batch []kafka.Message) error {
-		if err := i.applyRegistryBatch(ctx, p, batch); err != nil {
-			return err
-		}
-		lag.Set(float64(max(r.Lag(), 0)))
-		if !caught && batch[len(batch)-1].Offset+1 >= end {
-			caught = true
-			i.partitionCaughtUp(log)
-		}
-		return nil
-	})
-}
-
-func (i *Intake) partitionCaughtUp(log *slog.Logger) {
-	log.Info("registry partition caught up")
-	if i.pendingPartitions.Add(-1) == 0 {
-		i.markCaughtUp(log)
-	}
+	return tableView{
+		what: "registry", topic: i.cfg.Topics.Registry, batch: i.cfg.BatchSize,
+		apply:             i.applyRegistryBatch,
+		caughtUp:          i.markCaughtUp,
+		reading:           "reading the registry into the person table",
+		partitionCaughtUp: func(log *slog.Logger) { log.Info("registry partition caught up") },
+		lag:               func(p int) prometheus.Gauge { return i.metrics.RegistryLag.WithLabelValues(strconv.Itoa(p)) },
+	}.run(ctx, i)
 }
 
 func (i *Intake) markCaughtUp(log *slog.Logger) {
@@ -225,7 +166,7 @@ func (i *Intake) releaseChunk(ctx context.Context, entries []state.ParkedEntry, 
 		return err
 	}
 	// Released: then the tombstones, so that no instance releases them again.
-	if err := i.write(ctx, i.tombstones(entries)); err != nil {
+	if err := i.writeTombstones(ctx, entries); err != nil {
 		return err
 	}
 	if err := i.store.Update(func(tx *state.Tx) error { return tx.DeleteParked(keys...) }); err != nil {
