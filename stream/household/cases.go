@@ -377,6 +377,16 @@ func (h *Household) CaseSummary(c *Case) CaseSummary {
 		ApplicationID: c.ApplicationID, Month: c.Month, NotReceivingAid: h.NotReceivingAid()}
 }
 
+// Same reports whether two summaries say the same (times compared as instants).
+func (s *CaseSummary) Same(o *CaseSummary) bool {
+	return s.CaseID == o.CaseID && s.HouseholdID == o.HouseholdID && s.Area == o.Area && s.Kind == o.Kind &&
+		s.Episode == o.Episode && s.Level == o.Level && s.Status == o.Status && slices.Equal(s.Triggers, o.Triggers) &&
+		s.OpenedAt.Equal(o.OpenedAt) && s.DueBy.Equal(o.DueBy) && s.Assignee == o.Assignee &&
+		s.VisitedAt.Equal(o.VisitedAt) && s.Outcome == o.Outcome && s.ClosedAt.Equal(o.ClosedAt) &&
+		s.ClosedAs == o.ClosedAs && s.ApplicationID == o.ApplicationID && s.Month == o.Month &&
+		s.NotReceivingAid == o.NotReceivingAid
+}
+
 // Overdue reports whether the summarised case waits for a visit past its due time at now.
 func (s *CaseSummary) Overdue(now time.Time) bool {
 	return s.Status != CaseClosed && !s.DueBy.IsZero() && now.After(s.DueBy)

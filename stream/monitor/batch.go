@@ -38,7 +38,10 @@ type batch struct {
 	timerWas   map[string]time.Time // NextCheck when loaded, to move the timer index
 	levelWas   map[string]string
 	existed    map[string]bool // the store held the household before this batch
-	order      []string
+	// casesWas: the summaries of a loaded household's cases, so that only the cases whose
+	// summary changed are written to the case index again
+	casesWas map[string][]household.CaseSummary
+	order    []string
 
 	alerts    []*household.Alert
 	alertMsgs []kafka.Message
@@ -109,6 +112,16 @@ func (b *batch) load(id string) (*household.Household, error) {
 			return nil, err
 		}
 		b.existed[id] = true
+		if h.Casework != nil && len(h.Casework.Cases) > 0 {
+			was := make([]household.CaseSummary, len(h.Casework.Cases))
+			for i := range h.Casework.Cases {
+				was[i] = h.CaseSummary(&h.Casework.Cases[i])
+			}
+			if b.casesWas == nil {
+				b.casesWas = map[string][]household.CaseSummary{}
+			}
+			b.casesWas[id] = was
+		}
 	}
 	b.households[id] = h
 	b.timerWas[id] = h.NextCheck
@@ -230,7 +243,7 @@ func (b *batch) stage() error {
 			return err
 		}
 		b.encoded = append(b.encoded, v)
-		if err := indexCases(b.tx, h); err != nil {
+		if err := indexChangedCases(b.tx, h, b.casesWas[id]); err != nil {
 			return err
 		}
 		d, err := b.tx.MoveTimer(b.w.partition, id, b.timerWas[id], h.NextCheck)

@@ -61,6 +61,31 @@ func indexCases(ix caseIndexer, h *household.Household) error {
 	return nil
 }
 
+// indexChangedCases writes to the case index the summaries of the household's cases that are
+// new or differ from was (the summaries when the batch loaded it): most events change no case,
+// and rewriting every case of every household a batch touches was a JSON encoding and a store
+// write per case and event.
+func indexChangedCases(ix caseIndexer, h *household.Household, was []household.CaseSummary) error {
+	if h.Casework == nil {
+		return nil
+	}
+	for i := range h.Casework.Cases {
+		c := &h.Casework.Cases[i]
+		s := h.CaseSummary(c)
+		if i < len(was) && was[i].Same(&s) {
+			continue
+		}
+		v, err := json.Marshal(s)
+		if err != nil {
+			return fmt.Errorf("encode case summary: %w", err)
+		}
+		if err := ix.IndexCase(c.OpenedAt, c.ID, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // newCaseActions is safetynet_case_actions_total{type}: casework events applied (resends and
 // refused actions not counted), every type from the start.
 func newCaseActions(reg prometheus.Registerer) *prometheus.CounterVec {
