@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -219,10 +220,16 @@ func levelOrder(l string) int {
 
 // CaseCollector exposes the casework figures of the case index as metrics, computed at each
 // scrape: safetynet_cases{level,status}, safetynet_cases_overdue{level} and
-// safetynet_case_outcomes{level,outcome}. Every series exists from the start.
+// safetynet_case_outcomes{level,outcome}. Every series exists from the start. Counting walks
+// the whole case index (about 0.4 CPU s per 100,000 cases), so a count serves the scrapes of
+// the next caseCountTTL: Prometheus scrapes every 15–30 s, and one walk per scrape was 1.3% of
+// the service's CPU in the benchmark (docs/performance.md) and grows with the province's cases.
 type CaseCollector struct {
 	store    *state.Store
 	now      func() time.Time
+	mu       sync.Mutex
+	counted  time.Time // when last counted (the collector's clock)
+	last     caseCounts
 	cases    *prometheus.Desc
 	overdue  *prometheus.Desc
 	outcomes *prometheus.Desc
@@ -253,12 +260,23 @@ func (cc *CaseCollector) Describe(ch chan<- *prometheus.Desc) {
 	cc.errors.Describe(ch)
 }
 
-func (cc *CaseCollector) Collect(ch chan<- prometheus.Metric) {
-	levels := []string{"watch", "warning", "urgent"}
-	statuses := []string{household.CaseOpen, household.CaseAssigned, household.CaseClosed}
-	type key struct{ a, b string }
+// caseCountTTL is how long a count of the case index serves scrapes.
+const caseCountTTL = 30 * time.Second
+
+type caseKey struct{ a, b string }
+
+type caseCounts struct {
+	cases, outcomes map[caseKey]int
+	overdue         map[string]int
+}
+
+var caseLevels = []string{"watch", "warning", "urgent"}
+
+// count walks the case index.
+func (cc *CaseCollector) count(now time.Time) (caseCounts, error) {
+	levels := caseLevels
+	type key = caseKey
 	cases, overdue, outcomes := map[key]int{}, map[string]int{}, map[key]int{}
-	now := cc.now()
 	err := cc.store.Cases(nil, func(_, v []byte) bool {
 		var s household.CaseSummary
 		if json.Unmarshal(v, &s) != nil || !slices.Contains(levels, s.Level) {
@@ -273,10 +291,25 @@ func (cc *CaseCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		return true
 	})
-	if err != nil {
-		cc.errors.Inc()
+	return caseCounts{cases: cases, outcomes: outcomes, overdue: overdue}, err
+}
+
+func (cc *CaseCollector) Collect(ch chan<- prometheus.Metric) {
+	statuses := []string{household.CaseOpen, household.CaseAssigned, household.CaseClosed}
+	type key = caseKey
+	cc.mu.Lock()
+	now := cc.now()
+	if cc.last.cases == nil || now.Sub(cc.counted) >= caseCountTTL || now.Before(cc.counted) {
+		c, err := cc.count(now)
+		if err != nil {
+			cc.errors.Inc()
+		} else {
+			cc.last, cc.counted = c, now
+		}
 	}
-	for _, l := range levels {
+	cases, overdue, outcomes := cc.last.cases, cc.last.overdue, cc.last.outcomes
+	cc.mu.Unlock()
+	for _, l := range caseLevels {
 		for _, st := range statuses {
 			ch <- prometheus.MustNewConstMetric(cc.cases, prometheus.GaugeValue, float64(cases[key{l, st}]), l, st)
 		}
