@@ -362,7 +362,11 @@ func (b *batch) account(events int, start time.Time) {
 	b.countDeadLetters()
 	clear(w.sentVerifications)
 	for i, id := range b.order {
-		w.cache.put(id, slices.Clip(bytes.Clone(b.encoded[i]))) // not the encoder's spare capacity
+		v := b.encoded[i] // the batch's own buffer: nothing else holds it once the batch is done
+		if cap(v)-len(v) > len(v)/4 {
+			v = bytes.Clone(v) // not much of the encoder's spare capacity in the cache
+		}
+		w.cache.put(id, slices.Clip(v))
 	}
 	acked := time.Now()
 	w.addGauges(w.stats, -1)

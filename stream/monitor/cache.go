@@ -68,7 +68,7 @@ func (c *householdCache) get(id string) ([]byte, bool) {
 	return v, ok
 }
 
-func cacheCost(id string, v []byte) int { return len(id) + len(v) + cacheEntryOverhead }
+func cacheCost(id string, v []byte) int { return len(id) + cap(v) + cacheEntryOverhead }
 
 var cacheSeed = maphash.MakeSeed()
 

@@ -39,7 +39,7 @@ func TestHouseholdCacheBounds(t *testing.T) {
 			if got, ok := hc.get(last); !ok || len(got) != c.valueSize {
 				t.Errorf("the last put is not cached")
 			}
-			hc.put(last, v[:1]) // replacing a value re-counts it
+			hc.put(last, v[:1:1]) // replacing a value re-counts it (the cache counts capacity)
 			if want -= c.valueSize - 1; hc.bytes != want {
 				t.Errorf("after a replacement bytes = %d; want %d", hc.bytes, want)
 			}
