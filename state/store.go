@@ -251,7 +251,8 @@ func (s *Store) RunGC(ctx context.Context, interval time.Duration, onRun func())
 // Compact compacts the whole tree into one level and then rewrites every value-log file whose
 // values are mostly stale, until none is left to rewrite: what the service's periodic value-log
 // collection and Badger's compactions reach in time, at once. For a store no one else writes
-// (`safetynet state compact`, the benchmark's size measure).
+// (the benchmark's size measure). Flatten does nothing when every table is in one level, so
+// versions superseded inside that level stay until Badger compacts it.
 func (s *Store) Compact() error {
 	if s.readOnly {
 		return errors.New("compact state: the store is open read-only")
