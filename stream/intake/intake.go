@@ -42,6 +42,11 @@ type Intake struct {
 	parkMu sync.Mutex
 	// persons answers resolve's person→household look-ups from memory; guarded by parkMu.
 	persons *personIndex
+	// seen answers the resend check of new events from memory (seenfilter.go).
+	seen *seenFilter
+	// seenFromMemory and seenFromStore count the resend checks answered by the filter and by
+	// the store (tests and benchmarks read them).
+	seenFromMemory, seenFromStore atomic.Int64
 	// tombstoned counts, per parked key, the tombstones this instance wrote (released or
 	// dead-lettered the event) that its parked reader has not read back yet; guarded by parkMu.
 	tombstoned map[string]int
@@ -81,6 +86,7 @@ func New(cfg Config, store *state.Store, pseud *feed.Pseudonymizer, m *Metrics, 
 		w:          cfg.Kafka.Writer("", kafkaio.HouseholdBalancer()),
 		caughtUpCh: make(chan struct{}), parkedCaughtUpCh: make(chan struct{}), readyCh: make(chan struct{}),
 		persons: newPersonIndex(), tombstoned: map[string]int{},
+		seen: newSeenFilter(seenFilterBytes, cfg.DedupeWindow),
 	}
 	persons, err := store.CountPersons()
 	if err != nil {
@@ -143,6 +149,18 @@ func (i *Intake) Run(ctx context.Context) error {
 			i.log.Info("person index loaded", "took", time.Since(t0).Round(time.Millisecond))
 		case !errors.Is(err, errLoadStopped):
 			i.log.Warn("cannot load the person index; person look-ups go to the store", "err", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		// Until the filter is loaded, every resend check asks the store.
+		t0 := time.Now()
+		n, err := i.seen.load(i.store, gctx.Done())
+		switch {
+		case err == nil:
+			i.log.Info("resend filter loaded", "event_ids", n, "took", time.Since(t0).Round(time.Millisecond))
+		case !errors.Is(err, errLoadStopped):
+			i.log.Warn("cannot load the resend filter; resend checks go to the store", "err", err)
 		}
 		return nil
 	})
@@ -256,7 +274,7 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 	defer wb.Cancel()
 	for n := range items {
 		if it := &items[n]; it.out == outForward {
-			if err := wb.MarkSeen(it.feed, it.ev.EventID, i.cfg.DedupeWindow); err != nil {
+			if err := i.markSeen(wb, it.feed, it.ev.EventID); err != nil {
 				return err
 			}
 		}
@@ -293,6 +311,7 @@ func (i *Intake) resolve(ctx context.Context, items []item, now time.Time) error
 	type id struct{ feed, event string }
 	inBatch := map[id]bool{}
 	var park []*item
+	var fromMemory, fromStore int
 	err := i.store.View(func(tx *state.Tx) error {
 		for n := range items {
 			it := &items[n]
@@ -305,9 +324,14 @@ func (i *Intake) resolve(ctx context.Context, items []item, now time.Time) error
 				continue
 			}
 			inBatch[k] = true
-			seen, err := tx.Seen(it.feed, it.ev.EventID)
+			seen, asked, err := i.isSeen(tx, it.feed, it.ev.EventID)
 			if err != nil {
 				return err
+			}
+			if asked {
+				fromStore++
+			} else {
+				fromMemory++
 			}
 			if seen {
 				it.out = outDuplicate
@@ -355,6 +379,8 @@ func (i *Intake) resolve(ctx context.Context, items []item, now time.Time) error
 	if err != nil {
 		return fmt.Errorf("look up events and persons: %w", err)
 	}
+	i.seenFromMemory.Add(int64(fromMemory))
+	i.seenFromStore.Add(int64(fromStore))
 	if len(park) == 0 {
 		return nil
 	}
@@ -401,7 +427,7 @@ func (i *Intake) resolve(ctx context.Context, items []item, now time.Time) error
 			return err
 		}
 		parked, parkedBytes = parked+1, parkedBytes+int64(n)
-		if err := wb.MarkSeen(it.feed, it.ev.EventID, i.cfg.DedupeWindow); err != nil {
+		if err := i.markSeen(wb, it.feed, it.ev.EventID); err != nil {
 			return err
 		}
 	}
