@@ -302,24 +302,28 @@ func CheckResidentID(s string, now time.Time) (string, *DecodeError) {
 	if len(s) != 18 {
 		return "", refuse(ReasonBadPersonID, "person_id", "%d characters, want 18", utf8.RuneCountInString(s))
 	}
-	id := []byte(s)
-	if id[17] == 'x' {
-		id[17] = 'X'
+	last := s[17]
+	if last == 'x' {
+		last = 'X'
 	}
-	for i, c := range id {
-		if c >= '0' && c <= '9' || i == 17 && c == 'X' {
+	for i := range 18 {
+		c := s[i]
+		if c >= '0' && c <= '9' || i == 17 && last == 'X' {
 			continue
 		}
 		return "", refuse(ReasonBadPersonID, "person_id", "%s: character %d is not a digit", Mask(s), i+1)
 	}
-	if want := ResidentIDCheck(string(id[:17])); id[17] != want {
+	if want := ResidentIDCheck(s[:17]); last != want {
 		return "", refuse(ReasonBadPersonID, "person_id", "%s: check character does not match (ISO 7064 MOD 11-2)", Mask(s))
 	}
-	bd, err := time.Parse("20060102", string(id[6:14]))
+	bd, err := time.Parse("20060102", s[6:14])
 	if err != nil || bd.Year() < earliestYear || bd.After(now) {
 		return "", refuse(ReasonBadPersonID, "person_id", "%s: no plausible birth date in positions 7-14", Mask(s))
 	}
-	return string(id), nil
+	if last != s[17] {
+		return s[:17] + "X", nil
+	}
+	return s, nil
 }
 
 // ResidentIDCheck computes the GB 11643 check character of the first 17 digits of an ID number.
@@ -394,16 +398,31 @@ func (d *fields) str(name string, required bool) (string, bool) {
 	if !ok || v == nil {
 		return "", ok
 	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
-		d.err = refuse(ReasonBadType, name, "want a string, got %s", jsonKind(v))
-		return "", false
+	s, ok := plainString(v)
+	if !ok {
+		var u string
+		if err := json.Unmarshal(v, &u); err != nil {
+			d.err = refuse(ReasonBadType, name, "want a string, got %s", jsonKind(v))
+			return "", false
+		}
+		s = u
 	}
 	if required && s == "" {
 		d.err = refuse(ReasonMissingField, name, "required, got an empty string")
 		return "", false
 	}
 	return s, true
+}
+
+// plainString reads a JSON string without escapes: its bytes between the quotes are its value.
+// v is a member of a record that parsed and is valid UTF-8 (parseObject), so such a string holds
+// no control character and json.Unmarshal would give the same value; false leaves anything else
+// (escapes, other types) to json.Unmarshal.
+func plainString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' || bytes.IndexByte(v, '\\') >= 0 {
+		return "", false
+	}
+	return string(v[1 : len(v)-1]), true
 }
 
 func (d *fields) enum(name string, required bool, allowed ...string) (string, bool) {
