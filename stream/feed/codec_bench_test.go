@@ -108,3 +108,27 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkApply is the pseudonymisation of a decoded registry record (person key and masked
+// ID number).
+func BenchmarkApply(b *testing.B) {
+	p, err := feed.NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	var raws []feed.RawEvent
+	for _, v := range benchRecords().byFeed[feed.Employment] {
+		raw, derr := feed.Decode(feed.Employment, v, feed.DefaultMaxEventBytes, feed.DefaultMaxFutureSkew, now)
+		if derr != nil {
+			b.Fatal(derr)
+		}
+		raws = append(raws, raw)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_ = p.Apply(raws[i%len(raws)])
+		i++
+	}
+}
