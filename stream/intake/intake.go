@@ -47,6 +47,12 @@ type Intake struct {
 	// seenFromMemory and seenFromStore count the resend checks answered by the filter and by
 	// the store (tests and benchmarks read them).
 	seenFromMemory, seenFromStore atomic.Int64
+
+	// Owned by the group's loop (handleBatch), reused from batch to batch.
+	items       []item
+	msgs        []kafka.Message
+	keys        []byte
+	feedMetrics batchFeedMetrics
 	// tombstoned counts, per parked key, the tombstones this instance wrote (released or
 	// dead-lettered the event) that its parked reader has not read back yet; guarded by parkMu.
 	tombstoned map[string]int
@@ -217,6 +223,7 @@ const (
 type item struct {
 	msg  kafka.Message
 	feed string
+	fm   *feedCounts
 	ev   feed.HouseholdEvent
 	dl   *feed.DecodeError
 	out  outcome
@@ -226,7 +233,10 @@ type item struct {
 // every output is acknowledged (by the broker, or by the store for parked events).
 func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 	now := i.cfg.Now()
-	items := make([]item, len(batch))
+	// The slices of the last batch are reused: the group's loop handles one batch at a time.
+	items := i.batchItems(len(batch))
+	defer clear(items) // drop the references to this batch's records
+	fm := &i.feedMetrics
 	for n, m := range batch {
 		it := &items[n]
 		it.msg = m
@@ -235,8 +245,8 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 			name = m.Topic
 		}
 		it.feed = name
-		i.metrics.EventsIn.WithLabelValues(name).Inc()
-		i.metrics.LastEventTime.WithLabelValues(name).Set(float64(now.Unix()))
+		it.fm = fm.of(name, i.metrics)
+		it.fm.in++
 		ev, derr := i.decode(name, m.Value, now)
 		if derr != nil {
 			it.out, it.dl = outDeadLetter, derr
@@ -247,17 +257,20 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 		it.ev.ProducedAt = m.Time
 		it.ev.IngestedAt = now
 	}
+	fm.counted(now)
 
 	if err := i.resolve(ctx, items, now); err != nil {
 		return err
 	}
 
-	msgs := make([]kafka.Message, 0, len(items))
+	msgs := i.msgs[:0]
+	defer func() { i.msgs = msgs[:0:cap(msgs)]; clear(msgs[:cap(msgs)]) }()
+	keys := i.keys[:0]
 	for n := range items {
 		it := &items[n]
 		switch it.out {
 		case outForward:
-			m, err := householdMessage(i.cfg.Topics.HouseholdEvents, it.ev)
+			m, err := i.householdMessage(&it.ev, &keys)
 			if err != nil {
 				return err
 			}
@@ -266,6 +279,7 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 			msgs = append(msgs, i.deadLetter(it, now))
 		}
 	}
+	i.keys = keys[:0]
 	if err := i.write(ctx, msgs); err != nil {
 		return err
 	}
@@ -287,19 +301,80 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 		it := &items[n]
 		switch it.out {
 		case outForward:
-			i.metrics.Forwarded.WithLabelValues(it.feed).Inc()
+			it.fm.forwarded++
 			if !it.msg.Time.IsZero() {
-				i.metrics.IntakeLatency.WithLabelValues(it.feed).Observe(time.Since(it.msg.Time).Seconds())
+				it.fm.latency.Observe(time.Since(it.msg.Time).Seconds())
 			}
 		case outDeadLetter:
 			i.metrics.DeadLetters.WithLabelValues(it.feed, it.dl.Reason).Inc()
 			i.log.Info("dead-lettered a feed record", "feed", it.feed, "reason", it.dl.Reason, "detail", it.dl.Error(),
 				"partition", it.msg.Partition, "offset", it.msg.Offset)
 		case outDuplicate:
-			i.metrics.Duplicates.WithLabelValues(it.feed).Inc()
+			it.fm.duplicates++
 		}
 	}
+	fm.flush()
 	return nil
+}
+
+// batchItems returns n zeroed items, reusing the last batch's slice.
+func (i *Intake) batchItems(n int) []item {
+	if cap(i.items) < n {
+		i.items = make([]item, n)
+	}
+	return i.items[:n]
+}
+
+// batchFeedMetrics are a batch's counts per feed, added to the metrics once per batch instead
+// of once per record (a labelled series is a hashed look-up under a lock).
+type batchFeedMetrics struct {
+	feeds []*feedCounts
+}
+
+type feedCounts struct {
+	name                      string
+	in, forwarded, duplicates int
+	eventsIn, fwd, dup        prometheus.Counter
+	lastEvent                 prometheus.Gauge
+	latency                   prometheus.Observer
+}
+
+// of returns the counts of a feed, resolving its series the first time.
+func (b *batchFeedMetrics) of(name string, m *Metrics) *feedCounts {
+	for _, f := range b.feeds {
+		if f.name == name {
+			return f
+		}
+	}
+	f := &feedCounts{name: name, eventsIn: m.EventsIn.WithLabelValues(name), fwd: m.Forwarded.WithLabelValues(name),
+		dup: m.Duplicates.WithLabelValues(name), lastEvent: m.LastEventTime.WithLabelValues(name),
+		latency: m.IntakeLatency.WithLabelValues(name)}
+	b.feeds = append(b.feeds, f)
+	return f
+}
+
+// counted adds the records read (and the time of the last) per feed.
+func (b *batchFeedMetrics) counted(now time.Time) {
+	for _, f := range b.feeds {
+		if f.in > 0 {
+			f.eventsIn.Add(float64(f.in))
+			f.lastEvent.Set(float64(now.Unix()))
+			f.in = 0
+		}
+	}
+}
+
+// flush adds the records forwarded and dropped as resends per feed.
+func (b *batchFeedMetrics) flush() {
+	for _, f := range b.feeds {
+		if f.forwarded > 0 {
+			f.fwd.Add(float64(f.forwarded))
+		}
+		if f.duplicates > 0 {
+			f.dup.Add(float64(f.duplicates))
+		}
+		f.forwarded, f.duplicates = 0, 0
+	}
 }
 
 // resolve marks resends as duplicates, finds the household of each valid event, and parks the
@@ -457,13 +532,35 @@ func (i *Intake) dlqMessage(d feed.DeadLetter, now time.Time) kafka.Message {
 	return d.Message(i.cfg.Topics.DLQ, now)
 }
 
-// householdMessage is a canonical event as a record of the household-events topic.
-func householdMessage(topic string, ev feed.HouseholdEvent) (kafka.Message, error) {
-	b, err := feed.AppendHouseholdEvent(nil, &ev)
+// householdMessage is a canonical event as a record of the household-events topic. Its key is
+// carved from *keys when keys is not nil: one buffer for a batch's keys, reused for the next
+// batch only once the writer has returned (it keeps no reference to a record after
+// WriteMessages returns).
+func (i *Intake) householdMessage(ev *feed.HouseholdEvent, keys *[]byte) (kafka.Message, error) {
+	b, err := feed.AppendHouseholdEvent(nil, ev)
 	if err != nil {
 		return kafka.Message{}, fmt.Errorf("encode household event: %w", err)
 	}
-	return kafka.Message{Topic: topic, Key: []byte(ev.HouseholdID), Value: b}, nil
+	var key []byte
+	if keys != nil {
+		key = carve(keys, ev.HouseholdID)
+	} else {
+		key = []byte(ev.HouseholdID)
+	}
+	return kafka.Message{Topic: i.cfg.Topics.HouseholdEvents, Key: key, Value: b}, nil
+}
+
+// carve appends s to *buf and returns its bytes there, capacity clipped. A full buffer is left
+// to the slices already carved from it and replaced by a new one.
+func carve(buf *[]byte, s string) []byte {
+	b := *buf
+	if cap(b)-len(b) < len(s) {
+		b = make([]byte, 0, max(4096, 2*cap(b), len(s)))
+	}
+	start := len(b)
+	b = append(b, s...)
+	*buf = b
+	return b[start:len(b):len(b)]
 }
 
 // write sends msgs and waits until the broker acknowledges all of them, retrying failures with
