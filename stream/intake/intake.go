@@ -53,6 +53,7 @@ type Intake struct {
 	msgs        []kafka.Message
 	keys        []byte
 	feedMetrics batchFeedMetrics
+	inBatch     map[eventKey]struct{} // resolve's event ids of the batch, cleared after each
 	// tombstoned counts, per parked key, the tombstones this instance wrote (released or
 	// dead-lettered the event) that its parked reader has not read back yet; guarded by parkMu.
 	tombstoned map[string]int
@@ -210,6 +211,9 @@ func (i *Intake) runGroup(ctx context.Context) error {
 	})
 }
 
+// eventKey identifies an event: its feed and event id.
+type eventKey struct{ feed, event string }
+
 // outcome of one feed record.
 type outcome int
 
@@ -224,9 +228,13 @@ type item struct {
 	msg  kafka.Message
 	feed string
 	fm   *feedCounts
-	ev   feed.HouseholdEvent
-	dl   *feed.DecodeError
-	out  outcome
+	// seenHash is the resend filter's hash of (feed, event id); maybeSeen is false when the
+	// filter rules out that the event was seen (seenFilter.screen).
+	seenHash  uint64
+	maybeSeen bool
+	ev        feed.HouseholdEvent
+	dl        *feed.DecodeError
+	out       outcome
 }
 
 // handleBatch decodes, dedupes, resolves and routes a batch of feed records, and returns once
@@ -284,11 +292,12 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 		return err
 	}
 
+	i.seen.addForwarded(items) // before the store has the marks
 	wb := i.store.NewBatch()
 	defer wb.Cancel()
 	for n := range items {
 		if it := &items[n]; it.out == outForward {
-			if err := i.markSeen(wb, it.feed, it.ev.EventID); err != nil {
+			if err := wb.MarkSeen(it.feed, it.ev.EventID, i.cfg.DedupeWindow); err != nil {
 				return err
 			}
 		}
@@ -383,8 +392,13 @@ func (b *batchFeedMetrics) flush() {
 func (i *Intake) resolve(ctx context.Context, items []item, now time.Time) error {
 	i.parkMu.Lock()
 	defer i.parkMu.Unlock()
-	type id struct{ feed, event string }
-	inBatch := map[id]bool{}
+	inBatch := i.inBatch
+	if inBatch == nil {
+		inBatch = map[eventKey]struct{}{}
+		i.inBatch = inBatch
+	}
+	defer clear(inBatch)
+	i.seen.screen(items) // sets maybeSeen: false is exact
 	var park []*item
 	var fromMemory, fromStore int
 	err := i.store.View(func(tx *state.Tx) error {
@@ -393,24 +407,24 @@ func (i *Intake) resolve(ctx context.Context, items []item, now time.Time) error
 			if it.out == outDeadLetter {
 				continue
 			}
-			k := id{it.feed, it.ev.EventID}
-			if inBatch[k] {
+			k := eventKey{it.feed, it.ev.EventID}
+			if _, dup := inBatch[k]; dup {
 				it.out = outDuplicate
 				continue
 			}
-			inBatch[k] = true
-			seen, asked, err := i.isSeen(tx, it.feed, it.ev.EventID)
-			if err != nil {
-				return err
-			}
-			if asked {
-				fromStore++
-			} else {
+			inBatch[k] = struct{}{}
+			if !it.maybeSeen {
 				fromMemory++
-			}
-			if seen {
-				it.out = outDuplicate
-				continue
+			} else {
+				fromStore++
+				seen, err := tx.Seen(it.feed, it.ev.EventID)
+				if err != nil {
+					return err
+				}
+				if seen {
+					it.out = outDuplicate
+					continue
+				}
 			}
 			if it.ev.HouseholdID != "" {
 				continue

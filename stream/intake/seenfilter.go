@@ -92,9 +92,14 @@ func (f *seenFilter) add(feed, eventID string) {
 
 // addHash puts h in the current generation, whose marks then live at least until until.
 func (f *seenFilter) addHash(h uint64, until time.Time) {
+	now := f.now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	now := f.now()
+	f.addLocked(h, until, now)
+}
+
+// addLocked is addHash with the lock held and the clock read.
+func (f *seenFilter) addLocked(h uint64, until, now time.Time) {
 	if f.cur.n > 0 && !now.Before(f.prev.until) && !now.Before(f.cur.first.Add(f.window)) {
 		f.prev.reset()
 		f.cur, f.prev = f.prev, f.cur
@@ -153,14 +158,45 @@ func (i *Intake) markSeenTx(tx *state.Tx, feed, eventID string) error {
 	return tx.MarkSeen(feed, eventID, i.cfg.DedupeWindow)
 }
 
-// isSeen is the resend check: the filter's exact "no", or the store's answer; asked says
-// which.
+// isSeen is the resend check of one event: the filter's exact "no", or the store's answer;
+// asked says which. (resolve checks a batch with screen.)
 func (i *Intake) isSeen(tx *state.Tx, feed, eventID string) (seen, asked bool, err error) {
 	if !i.seen.mayHave(feed, eventID) {
 		return false, false, nil
 	}
 	seen, err = tx.Seen(feed, eventID)
 	return seen, true, err
+}
+
+// screen sets the seenHash of every item not dead-lettered, and its maybeSeen: false when the
+// event is certainly not in the seen table. One hold of the lock for the batch.
+func (f *seenFilter) screen(items []item) {
+	for n := range items {
+		if it := &items[n]; it.out != outDeadLetter {
+			it.seenHash = f.hash(it.feed, it.ev.EventID)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for n := range items {
+		if it := &items[n]; it.out != outDeadLetter {
+			it.maybeSeen = !f.loaded || f.cur.has(it.seenHash) || f.prev.has(it.seenHash)
+		}
+	}
+}
+
+// addForwarded adds the forwarded items (their seenHash, set by screen) as add would, with one
+// reading of the clock and one hold of the lock for the batch.
+func (f *seenFilter) addForwarded(items []item) {
+	now := f.now()
+	until := now.Add(f.window + seenSlack)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for n := range items {
+		if it := &items[n]; it.out == outForward {
+			f.addLocked(it.seenHash, until, now)
+		}
+	}
 }
 
 // wallNow is the wall clock without its monotonic reading: the filter compares times as Badger
