@@ -18,11 +18,15 @@ func SeenKey(feed, eventID string) []byte {
 	return append(k, eventID...)
 }
 
+// seenValue is the value of every seen mark (Badger copies values into its memtable and never
+// writes into them, so one slice serves every mark).
+var seenValue = []byte{1}
+
 // MarkSeen remembers (feed, eventID) for ttl, on the batch. Badger drops the key once
 // the TTL has passed.
 func (b *Batch) MarkSeen(feed, eventID string, ttl time.Duration) error {
 	wb := b.wb
-	e := badger.NewEntry(SeenKey(feed, eventID), []byte{1}).WithTTL(ttl)
+	e := badger.NewEntry(SeenKey(feed, eventID), seenValue).WithTTL(ttl)
 	if err := wb.SetEntry(e); err != nil {
 		return fmt.Errorf("mark event seen: %w", err)
 	}
