@@ -132,3 +132,14 @@ func BenchmarkApply(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkCheckResidentID is the validation of one ID number (check character, birth date).
+func BenchmarkCheckResidentID(b *testing.B) {
+	now := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, derr := feed.CheckResidentID("11010519491231002X", now); derr != nil {
+			b.Fatal(derr)
+		}
+	}
+}

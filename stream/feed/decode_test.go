@@ -26,6 +26,9 @@ func TestResidentIDCheck(t *testing.T) {
 			t.Errorf("check of %s: got %c, want %c", Mask(id), got, id[17])
 		}
 	}
+	if want := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}; idWeights != want { // GB 11643's table
+		t.Errorf("weights: got %v, want %v", idWeights, want)
+	}
 	if _, err := CheckResidentID("11010519491231002X", testNow); err != nil {
 		t.Errorf("CheckResidentID: %v", err)
 	}
