@@ -260,13 +260,15 @@ func decodeFeedFields(feed string, d *fields, ev *HouseholdEvent, id string) *De
 			return d.err
 		}
 		discharged := ev.Type == "discharged"
-		for _, f := range []struct {
-			name string
-			dst  **float64
-		}{{"total_cost", &ev.TotalCost}, {"insured_cost", &ev.InsuredCost}, {"out_of_pocket", &ev.OutOfPocket}} {
-			if *f.dst, ok = d.amount(f.name, discharged); !ok {
-				return d.err
-			}
+		// Field by field: a table of pointers into ev would move every decoded event to the heap.
+		if ev.TotalCost, ok = d.amount("total_cost", discharged); !ok {
+			return d.err
+		}
+		if ev.InsuredCost, ok = d.amount("insured_cost", discharged); !ok {
+			return d.err
+		}
+		if ev.OutOfPocket, ok = d.amount("out_of_pocket", discharged); !ok {
+			return d.err
 		}
 	case Pension:
 		if ev.MonthlyAmount, ok = d.amount("monthly_amount", ev.Type == "started" || ev.Type == "changed"); !ok {

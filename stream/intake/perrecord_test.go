@@ -86,9 +86,9 @@ func TestIntakeAllocationsPerRecord(t *testing.T) {
 		r.run(r.recs[n%len(r.recs)], now, &keys)
 		n++
 	})
-	limit := 30 // 58 before the allocation round of issue 16
+	limit := 29 // 58 before the allocation round of issue 16
 	if raceEnabled {
-		limit = 38 // the race detector makes sync.Pool drop items at random (35 measured)
+		limit = 37 // the race detector makes sync.Pool drop items at random (34-35 measured)
 	}
 	t.Logf("%.1f allocations per feed record", allocs)
 	if allocs > float64(limit) {
