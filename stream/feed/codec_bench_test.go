@@ -78,6 +78,20 @@ func BenchmarkHouseholdEvent(b *testing.B) {
 			i++
 		}
 	})
+	b.Run("encode-batch", func(b *testing.B) { // intake's way: one EventEncoder, reset every 500 events
+		b.ReportAllocs()
+		enc := feed.NewEventEncoder()
+		i := 0
+		for b.Loop() {
+			if i%500 == 0 {
+				enc.Reset()
+			}
+			if _, err := enc.Encode(&evs[i%len(evs)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 	b.Run("decode", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0

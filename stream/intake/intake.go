@@ -52,6 +52,7 @@ type Intake struct {
 	items       []item
 	msgs        []kafka.Message
 	keys        []byte
+	enc         *feed.EventEncoder // the household events' values
 	feedMetrics batchFeedMetrics
 	inBatch     map[eventKey]struct{} // resolve's event ids of the batch, cleared after each
 	// tombstoned counts, per parked key, the tombstones this instance wrote (released or
@@ -274,11 +275,15 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 	msgs := i.msgs[:0]
 	defer func() { i.msgs = msgs[:0:cap(msgs)]; clear(msgs[:cap(msgs)]) }()
 	keys := i.keys[:0]
+	if i.enc == nil {
+		i.enc = feed.NewEventEncoder()
+	}
+	i.enc.Reset() // the last batch's records are acknowledged
 	for n := range items {
 		it := &items[n]
 		switch it.out {
 		case outForward:
-			m, err := i.householdMessage(&it.ev, &keys)
+			m, err := i.householdMessage(&it.ev, &keys, i.enc)
 			if err != nil {
 				return err
 			}
@@ -546,12 +551,18 @@ func (i *Intake) dlqMessage(d feed.DeadLetter, now time.Time) kafka.Message {
 	return d.Message(i.cfg.Topics.DLQ, now)
 }
 
-// householdMessage is a canonical event as a record of the household-events topic. Its key is
-// carved from *keys when keys is not nil: one buffer for a batch's keys, reused for the next
-// batch only once the writer has returned (it keeps no reference to a record after
-// WriteMessages returns).
-func (i *Intake) householdMessage(ev *feed.HouseholdEvent, keys *[]byte) (kafka.Message, error) {
-	b, err := feed.AppendHouseholdEvent(nil, ev)
+// householdMessage is a canonical event as a record of the household-events topic, made by
+// encoding into buffers that the caller reuses: the key carved from *keys, the value from enc.
+// Both must stay unchanged until the writer has returned (it keeps no reference to a record
+// after WriteMessages returns). With nil buffers the key and value are allocated.
+func (i *Intake) householdMessage(ev *feed.HouseholdEvent, keys *[]byte, enc *feed.EventEncoder) (kafka.Message, error) {
+	var b []byte
+	var err error
+	if enc != nil {
+		b, err = enc.Encode(ev)
+	} else {
+		b, err = feed.AppendHouseholdEvent(nil, ev)
+	}
 	if err != nil {
 		return kafka.Message{}, fmt.Errorf("encode household event: %w", err)
 	}
