@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -142,8 +143,9 @@ func Decode(feed string, raw []byte, maxBytes int, maxFutureSkew time.Duration, 
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return r, refuse(ReasonMalformedJSON, "", "record is not a JSON object")
 	}
-	obj, e := parseObject(trimmed)
-	if e != nil {
+	obj := objectPool.Get().(map[string]json.RawMessage)
+	defer func() { clear(obj); objectPool.Put(obj) }()
+	if e := parseObjectInto(trimmed, obj); e != nil {
 		return r, e
 	}
 	d := fields{obj: obj}
@@ -592,6 +594,21 @@ func parseObject(trimmed []byte) (map[string]json.RawMessage, *DecodeError) {
 	}
 	return obj, nil
 }
+
+// parseObjectInto is parseObject into an empty map of the caller's (Decode reuses its maps).
+func parseObjectInto(trimmed []byte, obj map[string]json.RawMessage) *DecodeError {
+	if e := checkRecord(trimmed); e != nil {
+		return e
+	}
+	if err := json.Unmarshal(trimmed, &obj); err != nil {
+		return refuse(ReasonMalformedJSON, "", "%s", jsonErrText(err))
+	}
+	return nil
+}
+
+// objectPool holds the maps Decode splits records into, cleared (the values are copies the
+// library made, which the decoded event never points into: strings and numbers are copied out).
+var objectPool = sync.Pool{New: func() any { return make(map[string]json.RawMessage, 16) }}
 
 func splitObject(b []byte) (map[string]json.RawMessage, error) {
 	var obj map[string]json.RawMessage
