@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +28,7 @@ const PersonKeyHexLen = 32
 type Pseudonymizer struct {
 	key  []byte
 	aead cipher.AEAD // seals original records held in the state store
-	macs sync.Pool   // of HMAC-SHA256 under key, reset (Key makes one per event)
+	macs sync.Pool   // of *keyer: HMAC-SHA256 under key, reset (Key makes one per event)
 }
 
 const keyAdvice = "set SAFETYNET_PSEUDONYM_KEY to 32 random bytes in hex, e.g. from `openssl rand -hex 32`"
@@ -84,18 +83,26 @@ func NewPseudonymizer(key []byte) (*Pseudonymizer, error) {
 
 // Key returns the person key of a (valid, normalised) resident ID number.
 func (p *Pseudonymizer) Key(id string) string {
-	mac, _ := p.macs.Get().(hash.Hash)
-	if mac == nil {
-		mac = hmac.New(sha256.New, p.key)
+	k, _ := p.macs.Get().(*keyer)
+	if k == nil {
+		k = &keyer{mac: hmac.New(sha256.New, p.key)}
 	}
-	mac.Write(personLabel)
-	io.WriteString(mac, id)
-	var sum [sha256.Size]byte
+	// The input and the sum go through buffers of the pooled keyer: a slice passed to the hash's
+	// methods would escape to the heap on every call.
+	k.buf = append(append(k.buf[:0], personLabel...), id...)
+	k.mac.Write(k.buf)
+	k.buf = k.mac.Sum(k.buf[:0])
 	var out [PersonKeyHexLen]byte
-	hex.Encode(out[:], mac.Sum(sum[:0])[:PersonKeyHexLen/2])
-	mac.Reset()
-	p.macs.Put(mac)
+	hex.Encode(out[:], k.buf[:PersonKeyHexLen/2])
+	k.mac.Reset()
+	p.macs.Put(k)
 	return string(out[:])
+}
+
+// keyer is a reusable HMAC under the pseudonymisation key, with a scratch buffer.
+type keyer struct {
+	mac hash.Hash
+	buf []byte
 }
 
 var personLabel = []byte("person:")
