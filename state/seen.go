@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -17,11 +18,15 @@ func SeenKey(feed, eventID string) []byte {
 	return append(k, eventID...)
 }
 
+// seenValue is the value of every seen mark (Badger copies values into its memtable and never
+// writes into them, so one slice serves every mark).
+var seenValue = []byte{1}
+
 // MarkSeen remembers (feed, eventID) for ttl, on the batch. Badger drops the key once
 // the TTL has passed.
 func (b *Batch) MarkSeen(feed, eventID string, ttl time.Duration) error {
 	wb := b.wb
-	e := badger.NewEntry(SeenKey(feed, eventID), []byte{1}).WithTTL(ttl)
+	e := badger.NewEntry(SeenKey(feed, eventID), seenValue).WithTTL(ttl)
 	if err := wb.SetEntry(e); err != nil {
 		return fmt.Errorf("mark event seen: %w", err)
 	}
@@ -39,4 +44,31 @@ func (t *Tx) Seen(feed, eventID string) (bool, error) {
 		return false, fmt.Errorf("read seen event: %w", err)
 	}
 	return true, nil
+}
+
+// EachSeen calls fn with every event marked seen and not yet expired, and the Unix second its
+// mark expires (0 for none), from one snapshot of the table. The slices are valid only during
+// the call.
+func (s *Store) EachSeen(fn func(feed, eventID []byte, expiresAt uint64) error) error {
+	prefix := []byte{kindSeen, '/'}
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			k := item.Key()[len(prefix):]
+			sep := bytes.IndexByte(k, 0)
+			if sep < 0 {
+				continue // not written by MarkSeen
+			}
+			if err := fn(k[:sep], k[sep+1:], item.ExpiresAt()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read seen table: %w", err)
+	}
+	return nil
 }

@@ -19,7 +19,7 @@ var benchRecords = sync.OnceValue(func() (r struct {
 	start := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 	now := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 	g := feedgen.New(feedgen.Config{Seed: 7, Households: 2000, Start: start})
-	p, err := feed.NewPseudonymizer([]byte("bench-key-0123456789abcdef"))
+	p, err := feed.NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
 	if err != nil {
 		panic(err)
 	}
@@ -78,6 +78,20 @@ func BenchmarkHouseholdEvent(b *testing.B) {
 			i++
 		}
 	})
+	b.Run("encode-batch", func(b *testing.B) { // intake's way: one EventEncoder, reset every 500 events
+		b.ReportAllocs()
+		enc := feed.NewEventEncoder()
+		i := 0
+		for b.Loop() {
+			if i%500 == 0 {
+				enc.Reset()
+			}
+			if _, err := enc.Encode(&evs[i%len(evs)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 	b.Run("decode", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
@@ -106,5 +120,40 @@ func BenchmarkDecode(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+// BenchmarkApply is the pseudonymisation of a decoded registry record (person key and masked
+// ID number).
+func BenchmarkApply(b *testing.B) {
+	p, err := feed.NewPseudonymizer([]byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	var raws []feed.RawEvent
+	for _, v := range benchRecords().byFeed[feed.Employment] {
+		raw, derr := feed.Decode(feed.Employment, v, feed.DefaultMaxEventBytes, feed.DefaultMaxFutureSkew, now)
+		if derr != nil {
+			b.Fatal(derr)
+		}
+		raws = append(raws, raw)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_ = p.Apply(raws[i%len(raws)])
+		i++
+	}
+}
+
+// BenchmarkCheckResidentID is the validation of one ID number (check character, birth date).
+func BenchmarkCheckResidentID(b *testing.B) {
+	now := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, derr := feed.CheckResidentID("11010519491231002X", now); derr != nil {
+			b.Fatal(derr)
+		}
 	}
 }

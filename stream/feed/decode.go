@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -142,8 +143,9 @@ func Decode(feed string, raw []byte, maxBytes int, maxFutureSkew time.Duration, 
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return r, refuse(ReasonMalformedJSON, "", "record is not a JSON object")
 	}
-	obj, e := parseObject(trimmed)
-	if e != nil {
+	obj := objectPool.Get().(map[string]json.RawMessage)
+	defer func() { clear(obj); objectPool.Put(obj) }()
+	if e := parseObjectInto(trimmed, obj); e != nil {
 		return r, e
 	}
 	d := fields{obj: obj}
@@ -260,13 +262,15 @@ func decodeFeedFields(feed string, d *fields, ev *HouseholdEvent, id string) *De
 			return d.err
 		}
 		discharged := ev.Type == "discharged"
-		for _, f := range []struct {
-			name string
-			dst  **float64
-		}{{"total_cost", &ev.TotalCost}, {"insured_cost", &ev.InsuredCost}, {"out_of_pocket", &ev.OutOfPocket}} {
-			if *f.dst, ok = d.amount(f.name, discharged); !ok {
-				return d.err
-			}
+		// Field by field: a table of pointers into ev would move every decoded event to the heap.
+		if ev.TotalCost, ok = d.amount("total_cost", discharged); !ok {
+			return d.err
+		}
+		if ev.InsuredCost, ok = d.amount("insured_cost", discharged); !ok {
+			return d.err
+		}
+		if ev.OutOfPocket, ok = d.amount("out_of_pocket", discharged); !ok {
+			return d.err
 		}
 	case Pension:
 		if ev.MonthlyAmount, ok = d.amount("monthly_amount", ev.Type == "started" || ev.Type == "changed"); !ok {
@@ -302,38 +306,50 @@ func CheckResidentID(s string, now time.Time) (string, *DecodeError) {
 	if len(s) != 18 {
 		return "", refuse(ReasonBadPersonID, "person_id", "%d characters, want 18", utf8.RuneCountInString(s))
 	}
-	id := []byte(s)
-	if id[17] == 'x' {
-		id[17] = 'X'
+	last := s[17]
+	if last == 'x' {
+		last = 'X'
 	}
-	for i, c := range id {
-		if c >= '0' && c <= '9' || i == 17 && c == 'X' {
+	for i := range 18 {
+		c := s[i]
+		if c >= '0' && c <= '9' || i == 17 && last == 'X' {
 			continue
 		}
 		return "", refuse(ReasonBadPersonID, "person_id", "%s: character %d is not a digit", Mask(s), i+1)
 	}
-	if want := ResidentIDCheck(string(id[:17])); id[17] != want {
+	if want := ResidentIDCheck(s[:17]); last != want {
 		return "", refuse(ReasonBadPersonID, "person_id", "%s: check character does not match (ISO 7064 MOD 11-2)", Mask(s))
 	}
-	bd, err := time.Parse("20060102", string(id[6:14]))
+	bd, err := time.Parse("20060102", s[6:14])
 	if err != nil || bd.Year() < earliestYear || bd.After(now) {
 		return "", refuse(ReasonBadPersonID, "person_id", "%s: no plausible birth date in positions 7-14", Mask(s))
 	}
-	return string(id), nil
+	if last != s[17] {
+		return s[:17] + "X", nil
+	}
+	return s, nil
 }
 
 // ResidentIDCheck computes the GB 11643 check character of the first 17 digits of an ID number.
 func ResidentIDCheck(first17 string) byte {
 	sum := 0
 	for i := 0; i < 17; i++ {
-		w := 1
-		for j := 0; j < 17-i; j++ {
-			w = w * 2 % 11
-		}
-		sum += int(first17[i]-'0') * w
+		sum += int(first17[i]-'0') * idWeights[i]
 	}
 	return "10X98765432"[sum%11]
 }
+
+// idWeights are the ISO 7064 MOD 11-2 weights of the 17 digits: 2^(17-i) mod 11 (7, 9, 10, 5,
+// …), computed once rather than for every digit of every ID number.
+var idWeights = func() (w [17]int) {
+	for i := range w {
+		w[i] = 1
+		for range 17 - i {
+			w[i] = w[i] * 2 % 11
+		}
+	}
+	return w
+}()
 
 func checkOccurredAt(s string, skew time.Duration, now time.Time) (time.Time, *DecodeError) {
 	t, err := time.Parse(time.RFC3339Nano, s)
@@ -394,16 +410,31 @@ func (d *fields) str(name string, required bool) (string, bool) {
 	if !ok || v == nil {
 		return "", ok
 	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
-		d.err = refuse(ReasonBadType, name, "want a string, got %s", jsonKind(v))
-		return "", false
+	s, ok := plainString(v)
+	if !ok {
+		var u string
+		if err := json.Unmarshal(v, &u); err != nil {
+			d.err = refuse(ReasonBadType, name, "want a string, got %s", jsonKind(v))
+			return "", false
+		}
+		s = u
 	}
 	if required && s == "" {
 		d.err = refuse(ReasonMissingField, name, "required, got an empty string")
 		return "", false
 	}
 	return s, true
+}
+
+// plainString reads a JSON string without escapes: its bytes between the quotes are its value.
+// v is a member of a record that parsed and is valid UTF-8 (parseObject), so such a string holds
+// no control character and json.Unmarshal would give the same value; false leaves anything else
+// (escapes, other types) to json.Unmarshal.
+func plainString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' || bytes.IndexByte(v, '\\') >= 0 {
+		return "", false
+	}
+	return string(v[1 : len(v)-1]), true
 }
 
 func (d *fields) enum(name string, required bool, allowed ...string) (string, bool) {
@@ -563,6 +594,21 @@ func parseObject(trimmed []byte) (map[string]json.RawMessage, *DecodeError) {
 	}
 	return obj, nil
 }
+
+// parseObjectInto is parseObject into an empty map of the caller's (Decode reuses its maps).
+func parseObjectInto(trimmed []byte, obj map[string]json.RawMessage) *DecodeError {
+	if e := checkRecord(trimmed); e != nil {
+		return e
+	}
+	if err := json.Unmarshal(trimmed, &obj); err != nil {
+		return refuse(ReasonMalformedJSON, "", "%s", jsonErrText(err))
+	}
+	return nil
+}
+
+// objectPool holds the maps Decode splits records into, cleared (the values are copies the
+// library made, which the decoded event never points into: strings and numbers are copied out).
+var objectPool = sync.Pool{New: func() any { return make(map[string]json.RawMessage, 16) }}
 
 func splitObject(b []byte) (map[string]json.RawMessage, error) {
 	var obj map[string]json.RawMessage

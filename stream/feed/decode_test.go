@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var testNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -24,6 +25,9 @@ func TestResidentIDCheck(t *testing.T) {
 		if got := ResidentIDCheck(id[:17]); got != id[17] {
 			t.Errorf("check of %s: got %c, want %c", Mask(id), got, id[17])
 		}
+	}
+	if want := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}; idWeights != want { // GB 11643's table
+		t.Errorf("weights: got %v, want %v", idWeights, want)
 	}
 	if _, err := CheckResidentID("11010519491231002X", testNow); err != nil {
 		t.Errorf("CheckResidentID: %v", err)
@@ -311,6 +315,27 @@ func FuzzDecode(f *testing.F) {
 			if strings.Contains(string(out), r.personID) {
 				t.Fatalf("canonical event carries the raw ID number")
 			}
+		}
+	})
+}
+
+// FuzzPlainString: where plainString reads a member of a valid UTF-8 JSON value, it reads what
+// json.Unmarshal reads.
+func FuzzPlainString(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"a\"b"`, `"汉字"`, `""`, `"\u00e9"`, `"a` + "\t" + `b"`, `12`, `"x"y"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		got, ok := plainString(v)
+		if !ok || !utf8.Valid(v) {
+			return
+		}
+		var want string
+		if err := json.Unmarshal(v, &want); err != nil {
+			return // not a JSON value: parseObject refuses the record before fields are read
+		}
+		if got != want {
+			t.Fatalf("plainString(%q) = %q; json.Unmarshal %q", v, got, want)
 		}
 	})
 }

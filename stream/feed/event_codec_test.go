@@ -85,6 +85,9 @@ func TestHouseholdEventCodecRandom(t *testing.T) {
 		}
 		return time.Unix(r.Int64N(4e9), r.Int64N(1e9)).In(time.FixedZone("", (r.IntN(48)-24)*1800))
 	}
+	enc := NewEventEncoder() // one encoder for every event: its slices must survive the buffer's growth
+	type encoded struct{ got, want []byte }
+	var byEncoder []encoded
 	for n := range 2000 {
 		ev := HouseholdEvent{V: r.IntN(3), EventID: str(), Feed: str(), Type: str(), HouseholdID: str(), PersonKey: str(),
 			PersonMasked: str(), OccurredAt: tm(), Source: Source{str(), r.IntN(64), r.Int64()}, ProducedAt: tm(), IngestedAt: tm(),
@@ -101,6 +104,20 @@ func TestHouseholdEventCodecRandom(t *testing.T) {
 		got, err := AppendHouseholdEvent(nil, &ev)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("event %d: %v\n got %s\nwant %s", n, err, got, want)
+		}
+		e, err := enc.Encode(&ev)
+		if err != nil {
+			t.Fatalf("event %d: EventEncoder: %v", n, err)
+		}
+		byEncoder = append(byEncoder, encoded{e, want})
+		if n%500 == 499 {
+			for k, x := range byEncoder {
+				if !bytes.Equal(x.got, x.want) {
+					t.Fatalf("EventEncoder, event %d of the batch:\n got %s\nwant %s", k, x.got, x.want)
+				}
+			}
+			byEncoder = byEncoder[:0]
+			enc.Reset()
 		}
 		var back, jback HouseholdEvent
 		berr := DecodeHouseholdEvent(want, &back)

@@ -10,7 +10,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -26,6 +28,7 @@ const PersonKeyHexLen = 32
 type Pseudonymizer struct {
 	key  []byte
 	aead cipher.AEAD // seals original records held in the state store
+	macs sync.Pool   // of *keyer: HMAC-SHA256 under key, reset (Key makes one per event)
 }
 
 const keyAdvice = "set SAFETYNET_PSEUDONYM_KEY to 32 random bytes in hex, e.g. from `openssl rand -hex 32`"
@@ -80,11 +83,29 @@ func NewPseudonymizer(key []byte) (*Pseudonymizer, error) {
 
 // Key returns the person key of a (valid, normalised) resident ID number.
 func (p *Pseudonymizer) Key(id string) string {
-	mac := hmac.New(sha256.New, p.key)
-	mac.Write([]byte("person:"))
-	mac.Write([]byte(id))
-	return hex.EncodeToString(mac.Sum(nil))[:PersonKeyHexLen]
+	k, _ := p.macs.Get().(*keyer)
+	if k == nil {
+		k = &keyer{mac: hmac.New(sha256.New, p.key)}
+	}
+	// The input and the sum go through buffers of the pooled keyer: a slice passed to the hash's
+	// methods would escape to the heap on every call.
+	k.buf = append(append(k.buf[:0], personLabel...), id...)
+	k.mac.Write(k.buf)
+	k.buf = k.mac.Sum(k.buf[:0])
+	var out [PersonKeyHexLen]byte
+	hex.Encode(out[:], k.buf[:PersonKeyHexLen/2])
+	k.mac.Reset()
+	p.macs.Put(k)
+	return string(out[:])
 }
+
+// keyer is a reusable HMAC under the pseudonymisation key, with a scratch buffer.
+type keyer struct {
+	mac hash.Hash
+	buf []byte
+}
+
+var personLabel = []byte("person:")
 
 // Apply completes a decoded event with its person key and masked ID: the canonical event, which
 // carries no resident ID number.
@@ -127,6 +148,15 @@ func BirthMonth(t time.Time) time.Time {
 func Mask(id string) string {
 	if len(id) < 12 {
 		return strings.Repeat("*", len(id))
+	}
+	if len(id) == 18 { // a resident ID number: built on the stack, one allocation
+		var b [18]byte
+		copy(b[:6], id)
+		for i := 6; i < 17; i++ {
+			b[i] = '*'
+		}
+		b[17] = id[17]
+		return string(b[:])
 	}
 	return id[:6] + strings.Repeat("*", len(id)-7) + id[len(id)-1:]
 }

@@ -2,9 +2,13 @@ package feed
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -74,5 +78,37 @@ func TestCheckKeyFingerprint(t *testing.T) {
 	err := CheckKeyFingerprint(s, b)
 	if !errors.Is(err, ErrKeyChanged) || !strings.Contains(err.Error(), "SAFETYNET_PSEUDONYM_KEY") {
 		t.Errorf("changed key: got %v, want ErrKeyChanged saying what to do", err)
+	}
+}
+
+// TestPersonKeyUnchanged: Key (pooled HMACs, hex on the stack) gives the person keys existing
+// state was built with: the first 32 hex digits of HMAC-SHA256(key, "person:" + ID), from
+// several goroutines at once.
+func TestPersonKeyUnchanged(t *testing.T) {
+	secret := []byte("5f1c9a7e3b2d8046e9a1c37f5b0d2e8a4c6f9b1d3e5a7c0f2b4d6e8a1c3f5b7d")
+	p, err := NewPseudonymizer(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(id string) string {
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte("person:" + id))
+		return hex.EncodeToString(mac.Sum(nil))[:32]
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for n := range 200 {
+				id := testID(g*1000 + n)
+				if got := p.Key(id); got != want(id) {
+					t.Errorf("Key(%s): got %s, want %s", Mask(id), got, want(id))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got, want := Mask("11010519491231002X"), "110105***********X"; got != want {
+		t.Errorf("Mask: got %q, want %q", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"bytes"
 	"encoding/json"
 	"unicode/utf8"
 )
@@ -24,7 +25,9 @@ func checkRecord(b []byte) *DecodeError {
 // duplicateKey reports the first member name of the top-level object b that appears twice. b is
 // valid JSON (the caller checked); names are compared as decoded.
 func duplicateKey(b []byte) (string, bool) {
-	var seen [16]string
+	// Names are kept as slices of b (an escaped name decoded into its own copy), so that a
+	// record without a duplicate costs no allocation.
+	var seen [16][]byte
 	keys := seen[:0]
 	depth := 0
 	for i := 0; i < len(b); i++ {
@@ -45,15 +48,17 @@ func duplicateKey(b []byte) (string, bool) {
 			if depth != 1 || !isKey(b, i+1) {
 				continue
 			}
-			name := string(b[start+1 : i])
+			name := b[start+1 : i]
 			if escaped {
-				if json.Unmarshal(b[start:i+1], &name) != nil {
+				var decoded string
+				if json.Unmarshal(b[start:i+1], &decoded) != nil {
 					continue
 				}
+				name = []byte(decoded)
 			}
 			for _, k := range keys {
-				if k == name {
-					return name, true
+				if bytes.Equal(k, name) {
+					return string(name), true
 				}
 			}
 			keys = append(keys, name)

@@ -23,3 +23,12 @@ func TombstonesInFlight(i *Intake) int {
 	}
 	return n
 }
+
+// ResendFilterLoaded reports whether the resend filter holds the seen table, and how many
+// resend checks it answered and how many went to the store.
+func ResendFilterLoaded(i *Intake) (loaded bool, fromMemory, fromStore int64) {
+	i.seen.mu.Lock()
+	loaded = i.seen.loaded
+	i.seen.mu.Unlock()
+	return loaded, i.seenFromMemory.Load(), i.seenFromStore.Load()
+}

@@ -42,6 +42,19 @@ type Intake struct {
 	parkMu sync.Mutex
 	// persons answers resolve's person→household look-ups from memory; guarded by parkMu.
 	persons *personIndex
+	// seen answers the resend check of new events from memory (seenfilter.go).
+	seen *seenFilter
+	// seenFromMemory and seenFromStore count the resend checks answered by the filter and by
+	// the store (tests and benchmarks read them).
+	seenFromMemory, seenFromStore atomic.Int64
+
+	// Owned by the group's loop (handleBatch), reused from batch to batch.
+	items       []item
+	msgs        []kafka.Message
+	keys        []byte
+	enc         *feed.EventEncoder // the household events' values
+	feedMetrics batchFeedMetrics
+	inBatch     map[eventKey]struct{} // resolve's event ids of the batch, cleared after each
 	// tombstoned counts, per parked key, the tombstones this instance wrote (released or
 	// dead-lettered the event) that its parked reader has not read back yet; guarded by parkMu.
 	tombstoned map[string]int
@@ -81,6 +94,7 @@ func New(cfg Config, store *state.Store, pseud *feed.Pseudonymizer, m *Metrics, 
 		w:          cfg.Kafka.Writer("", kafkaio.HouseholdBalancer()),
 		caughtUpCh: make(chan struct{}), parkedCaughtUpCh: make(chan struct{}), readyCh: make(chan struct{}),
 		persons: newPersonIndex(), tombstoned: map[string]int{},
+		seen: newSeenFilter(seenFilterBytes, cfg.DedupeWindow),
 	}
 	persons, err := store.CountPersons()
 	if err != nil {
@@ -146,6 +160,18 @@ func (i *Intake) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	g.Go(func() error {
+		// Until the filter is loaded, every resend check asks the store.
+		t0 := time.Now()
+		n, err := i.seen.load(i.store, gctx.Done())
+		switch {
+		case err == nil:
+			i.log.Info("resend filter loaded", "event_ids", n, "took", time.Since(t0).Round(time.Millisecond))
+		case !errors.Is(err, errLoadStopped):
+			i.log.Warn("cannot load the resend filter; resend checks go to the store", "err", err)
+		}
+		return nil
+	})
 	err := g.Wait()
 	if ctx.Err() != nil {
 		return nil
@@ -186,6 +212,9 @@ func (i *Intake) runGroup(ctx context.Context) error {
 	})
 }
 
+// eventKey identifies an event: its feed and event id.
+type eventKey struct{ feed, event string }
+
 // outcome of one feed record.
 type outcome int
 
@@ -199,16 +228,24 @@ const (
 type item struct {
 	msg  kafka.Message
 	feed string
-	ev   feed.HouseholdEvent
-	dl   *feed.DecodeError
-	out  outcome
+	fm   *feedCounts
+	// seenHash is the resend filter's hash of (feed, event id); maybeSeen is false when the
+	// filter rules out that the event was seen (seenFilter.screen).
+	seenHash  uint64
+	maybeSeen bool
+	ev        feed.HouseholdEvent
+	dl        *feed.DecodeError
+	out       outcome
 }
 
 // handleBatch decodes, dedupes, resolves and routes a batch of feed records, and returns once
 // every output is acknowledged (by the broker, or by the store for parked events).
 func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 	now := i.cfg.Now()
-	items := make([]item, len(batch))
+	// The slices of the last batch are reused: the group's loop handles one batch at a time.
+	items := i.batchItems(len(batch))
+	defer clear(items) // drop the references to this batch's records
+	fm := &i.feedMetrics
 	for n, m := range batch {
 		it := &items[n]
 		it.msg = m
@@ -217,8 +254,8 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 			name = m.Topic
 		}
 		it.feed = name
-		i.metrics.EventsIn.WithLabelValues(name).Inc()
-		i.metrics.LastEventTime.WithLabelValues(name).Set(float64(now.Unix()))
+		it.fm = fm.of(name, i.metrics)
+		it.fm.in++
 		ev, derr := i.decode(name, m.Value, now)
 		if derr != nil {
 			it.out, it.dl = outDeadLetter, derr
@@ -229,17 +266,24 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 		it.ev.ProducedAt = m.Time
 		it.ev.IngestedAt = now
 	}
+	fm.counted(now)
 
 	if err := i.resolve(ctx, items, now); err != nil {
 		return err
 	}
 
-	msgs := make([]kafka.Message, 0, len(items))
+	msgs := i.msgs[:0]
+	defer func() { i.msgs = msgs[:0:cap(msgs)]; clear(msgs[:cap(msgs)]) }()
+	keys := i.keys[:0]
+	if i.enc == nil {
+		i.enc = feed.NewEventEncoder()
+	}
+	i.enc.Reset() // the last batch's records are acknowledged
 	for n := range items {
 		it := &items[n]
 		switch it.out {
 		case outForward:
-			m, err := householdMessage(i.cfg.Topics.HouseholdEvents, it.ev)
+			m, err := i.householdMessage(&it.ev, &keys, i.enc)
 			if err != nil {
 				return err
 			}
@@ -248,10 +292,12 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 			msgs = append(msgs, i.deadLetter(it, now))
 		}
 	}
+	i.keys = keys[:0]
 	if err := i.write(ctx, msgs); err != nil {
 		return err
 	}
 
+	i.seen.addForwarded(items) // before the store has the marks
 	wb := i.store.NewBatch()
 	defer wb.Cancel()
 	for n := range items {
@@ -269,19 +315,80 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 		it := &items[n]
 		switch it.out {
 		case outForward:
-			i.metrics.Forwarded.WithLabelValues(it.feed).Inc()
+			it.fm.forwarded++
 			if !it.msg.Time.IsZero() {
-				i.metrics.IntakeLatency.WithLabelValues(it.feed).Observe(time.Since(it.msg.Time).Seconds())
+				it.fm.latency.Observe(time.Since(it.msg.Time).Seconds())
 			}
 		case outDeadLetter:
 			i.metrics.DeadLetters.WithLabelValues(it.feed, it.dl.Reason).Inc()
 			i.log.Info("dead-lettered a feed record", "feed", it.feed, "reason", it.dl.Reason, "detail", it.dl.Error(),
 				"partition", it.msg.Partition, "offset", it.msg.Offset)
 		case outDuplicate:
-			i.metrics.Duplicates.WithLabelValues(it.feed).Inc()
+			it.fm.duplicates++
 		}
 	}
+	fm.flush()
 	return nil
+}
+
+// batchItems returns n zeroed items, reusing the last batch's slice.
+func (i *Intake) batchItems(n int) []item {
+	if cap(i.items) < n {
+		i.items = make([]item, n)
+	}
+	return i.items[:n]
+}
+
+// batchFeedMetrics are a batch's counts per feed, added to the metrics once per batch instead
+// of once per record (a labelled series is a hashed look-up under a lock).
+type batchFeedMetrics struct {
+	feeds []*feedCounts
+}
+
+type feedCounts struct {
+	name                      string
+	in, forwarded, duplicates int
+	eventsIn, fwd, dup        prometheus.Counter
+	lastEvent                 prometheus.Gauge
+	latency                   prometheus.Observer
+}
+
+// of returns the counts of a feed, resolving its series the first time.
+func (b *batchFeedMetrics) of(name string, m *Metrics) *feedCounts {
+	for _, f := range b.feeds {
+		if f.name == name {
+			return f
+		}
+	}
+	f := &feedCounts{name: name, eventsIn: m.EventsIn.WithLabelValues(name), fwd: m.Forwarded.WithLabelValues(name),
+		dup: m.Duplicates.WithLabelValues(name), lastEvent: m.LastEventTime.WithLabelValues(name),
+		latency: m.IntakeLatency.WithLabelValues(name)}
+	b.feeds = append(b.feeds, f)
+	return f
+}
+
+// counted adds the records read (and the time of the last) per feed.
+func (b *batchFeedMetrics) counted(now time.Time) {
+	for _, f := range b.feeds {
+		if f.in > 0 {
+			f.eventsIn.Add(float64(f.in))
+			f.lastEvent.Set(float64(now.Unix()))
+			f.in = 0
+		}
+	}
+}
+
+// flush adds the records forwarded and dropped as resends per feed.
+func (b *batchFeedMetrics) flush() {
+	for _, f := range b.feeds {
+		if f.forwarded > 0 {
+			f.fwd.Add(float64(f.forwarded))
+		}
+		if f.duplicates > 0 {
+			f.dup.Add(float64(f.duplicates))
+		}
+		f.forwarded, f.duplicates = 0, 0
+	}
 }
 
 // resolve marks resends as duplicates, finds the household of each valid event, and parks the
@@ -290,28 +397,39 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 func (i *Intake) resolve(ctx context.Context, items []item, now time.Time) error {
 	i.parkMu.Lock()
 	defer i.parkMu.Unlock()
-	type id struct{ feed, event string }
-	inBatch := map[id]bool{}
+	inBatch := i.inBatch
+	if inBatch == nil {
+		inBatch = map[eventKey]struct{}{}
+		i.inBatch = inBatch
+	}
+	defer clear(inBatch)
+	i.seen.screen(items) // sets maybeSeen: false is exact
 	var park []*item
+	var fromMemory, fromStore int
 	err := i.store.View(func(tx *state.Tx) error {
 		for n := range items {
 			it := &items[n]
 			if it.out == outDeadLetter {
 				continue
 			}
-			k := id{it.feed, it.ev.EventID}
-			if inBatch[k] {
+			k := eventKey{it.feed, it.ev.EventID}
+			if _, dup := inBatch[k]; dup {
 				it.out = outDuplicate
 				continue
 			}
-			inBatch[k] = true
-			seen, err := tx.Seen(it.feed, it.ev.EventID)
-			if err != nil {
-				return err
-			}
-			if seen {
-				it.out = outDuplicate
-				continue
+			inBatch[k] = struct{}{}
+			if !it.maybeSeen {
+				fromMemory++
+			} else {
+				fromStore++
+				seen, err := tx.Seen(it.feed, it.ev.EventID)
+				if err != nil {
+					return err
+				}
+				if seen {
+					it.out = outDuplicate
+					continue
+				}
 			}
 			if it.ev.HouseholdID != "" {
 				continue
@@ -355,6 +473,8 @@ func (i *Intake) resolve(ctx context.Context, items []item, now time.Time) error
 	if err != nil {
 		return fmt.Errorf("look up events and persons: %w", err)
 	}
+	i.seenFromMemory.Add(int64(fromMemory))
+	i.seenFromStore.Add(int64(fromStore))
 	if len(park) == 0 {
 		return nil
 	}
@@ -401,7 +521,7 @@ func (i *Intake) resolve(ctx context.Context, items []item, now time.Time) error
 			return err
 		}
 		parked, parkedBytes = parked+1, parkedBytes+int64(n)
-		if err := wb.MarkSeen(it.feed, it.ev.EventID, i.cfg.DedupeWindow); err != nil {
+		if err := i.markSeen(wb, it.feed, it.ev.EventID); err != nil {
 			return err
 		}
 	}
@@ -431,13 +551,41 @@ func (i *Intake) dlqMessage(d feed.DeadLetter, now time.Time) kafka.Message {
 	return d.Message(i.cfg.Topics.DLQ, now)
 }
 
-// householdMessage is a canonical event as a record of the household-events topic.
-func householdMessage(topic string, ev feed.HouseholdEvent) (kafka.Message, error) {
-	b, err := feed.AppendHouseholdEvent(nil, &ev)
+// householdMessage is a canonical event as a record of the household-events topic, made by
+// encoding into buffers that the caller reuses: the key carved from *keys, the value from enc.
+// Both must stay unchanged until the writer has returned (it keeps no reference to a record
+// after WriteMessages returns). With nil buffers the key and value are allocated.
+func (i *Intake) householdMessage(ev *feed.HouseholdEvent, keys *[]byte, enc *feed.EventEncoder) (kafka.Message, error) {
+	var b []byte
+	var err error
+	if enc != nil {
+		b, err = enc.Encode(ev)
+	} else {
+		b, err = feed.AppendHouseholdEvent(nil, ev)
+	}
 	if err != nil {
 		return kafka.Message{}, fmt.Errorf("encode household event: %w", err)
 	}
-	return kafka.Message{Topic: topic, Key: []byte(ev.HouseholdID), Value: b}, nil
+	var key []byte
+	if keys != nil {
+		key = carve(keys, ev.HouseholdID)
+	} else {
+		key = []byte(ev.HouseholdID)
+	}
+	return kafka.Message{Topic: i.cfg.Topics.HouseholdEvents, Key: key, Value: b}, nil
+}
+
+// carve appends s to *buf and returns its bytes there, capacity clipped. A full buffer is left
+// to the slices already carved from it and replaced by a new one.
+func carve(buf *[]byte, s string) []byte {
+	b := *buf
+	if cap(b)-len(b) < len(s) {
+		b = make([]byte, 0, max(4096, 2*cap(b), len(s)))
+	}
+	start := len(b)
+	b = append(b, s...)
+	*buf = b
+	return b[start:len(b):len(b)]
 }
 
 // write sends msgs and waits until the broker acknowledges all of them, retrying failures with

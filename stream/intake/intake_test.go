@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -374,6 +375,51 @@ func TestIntakeResendForwardedOnce(t *testing.T) {
 	}
 	if got := value(h.metrics.Duplicates.WithLabelValues("employment")); got != 2 {
 		t.Errorf("duplicates: got %v, want 2", got)
+	}
+}
+
+// TestIntakeResendDroppedAfterRestart: the resend memory answers new events from memory (the
+// resend filter) and still drops a resend after a restart, once the filter is rebuilt from the
+// seen table; a resend of a parked event (marked by the parked table's reader) is dropped too.
+func TestIntakeResendDroppedAfterRestart(t *testing.T) {
+	h := newHarness(t)
+	a, b := validID(12), validID(13)
+	h.produce(feed.Registry, ev("r1", "member_joined", a, "household_id", "H-1"))
+	h.start()
+	e1, e2 := ev("y1", "employed", a, "monthly_wage", 2000), ev("y2", "unemployed", a, "registered", true)
+	parked := ev("p1", "admitted", b, "admission_id", "a1", "icd10", "I21.9")
+	h.produce(feed.Employment, e1, e2)
+	h.produce(feed.Hospital, parked)
+	h.waitRecords(h.topics.HouseholdEvents, 3)
+	h.waitFor("the parked event", func() bool { return value(h.metrics.Parked) == 1 })
+	if _, fromMemory, _ := intake.ResendFilterLoaded(h.intake); fromMemory < 3 {
+		t.Errorf("resend checks answered from memory: %d, want the 3 new events", fromMemory)
+	}
+
+	h.restart()
+	h.waitFor("the resend filter to load", func() bool { loaded, _, _ := intake.ResendFilterLoaded(h.intake); return loaded })
+	h.produce(feed.Employment, e2, ev("y3", "employed", a, "monthly_wage", 2100), e1)
+	h.produce(feed.Hospital, parked)
+	h.waitRecords(h.topics.HouseholdEvents, 4)
+	h.waitFor("the resends to be read", func() bool {
+		return value(h.metrics.Duplicates.WithLabelValues("employment")) == 2 && value(h.metrics.Duplicates.WithLabelValues("hospital")) == 1
+	})
+	byID := map[string]int{}
+	for _, evs := range householdEvents(t, h.records(h.topics.HouseholdEvents)) {
+		for _, e := range evs {
+			byID[e.Feed+"/"+e.EventID]++
+		}
+	}
+	want := map[string]int{"registry/r1": 1, "employment/y1": 1, "employment/y2": 1, "employment/y3": 1}
+	if !maps.Equal(byID, want) {
+		t.Errorf("household events by id: got %v, want %v", byID, want)
+	}
+	if got := value(h.metrics.Parked); got != 1 {
+		t.Errorf("parked: got %v, want 1 (the resend parks nothing)", got)
+	}
+	_, fromMemory, fromStore := intake.ResendFilterLoaded(h.intake)
+	if fromMemory < 1 || fromStore < 3 {
+		t.Errorf("after the restart, checks from memory %d (want y3 at least), from the store %d (want the 3 resends)", fromMemory, fromStore)
 	}
 }
 

@@ -214,7 +214,7 @@ func (i *Intake) applyParkedBatch(ctx context.Context, p int, batch []kafka.Mess
 			if err != nil {
 				return err
 			}
-			if err := tx.MarkSeen(rec.Feed, rec.EventID, i.cfg.DedupeWindow); err != nil {
+			if err := i.markSeenTx(tx, rec.Feed, rec.EventID); err != nil {
 				return err
 			}
 			added = append(added, state.ParkedEntry{Key: key, PersonKey: pk, Size: n, Parked: rec})

@@ -191,5 +191,5 @@ func (i *Intake) releasedMessage(e state.ParkedEntry, household string) (kafka.M
 		return kafka.Message{}, errors.New("release a parked event: no household for its person")
 	}
 	ev.HouseholdID = household
-	return householdMessage(i.cfg.Topics.HouseholdEvents, ev)
+	return i.householdMessage(&ev, nil, nil)
 }
