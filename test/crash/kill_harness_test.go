@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -165,8 +166,11 @@ type svcProc struct {
 	bin, dir string
 	env      []string
 	http     string
-	p        *proc
-	starts   int
+	// mu guards p and starts, which a killer goroutine changes while the test reads them
+	// (current).
+	mu     sync.Mutex
+	p      *proc
+	starts int
 }
 
 func newService(t *testing.T, bin, dir, broker, frozen string, extra ...string) *svcProc {
@@ -187,8 +191,17 @@ func (s *svcProc) stateDir() string { return filepath.Join(s.dir, "state") }
 
 func (s *svcProc) start() {
 	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.starts++
 	s.p = startProc(s.t, s.bin, []string{"run"}, s.env, filepath.Join(s.dir, fmt.Sprintf("run-%03d.log", s.starts)))
+}
+
+// current returns the process of the latest start and the number of starts.
+func (s *svcProc) current() (*proc, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p, s.starts
 }
 
 // kill sends SIGKILL and waits for the process to be gone.

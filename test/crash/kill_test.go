@@ -181,13 +181,21 @@ func copies(m map[string][]string) int {
 // remain parked). after, when set, runs after each wave.
 func feedWaves(t *testing.T, s *svcProc, broker string, prod *producer, pl *plan, after func(wave int)) {
 	t.Helper()
+	var slowest time.Duration
+	slowWave, slowStarts := 0, 0
 	for k, wave := range pl.waves {
 		prod.send(t, wave)
+		began := time.Now()
 		waitGate(t, s, broker, prod.topics, pl.parked[k])
+		if d := time.Since(began); d > slowest {
+			_, starts := s.current()
+			slowest, slowWave, slowStarts = d, k, starts
+		}
 		if after != nil {
 			after(k)
 		}
 	}
+	t.Logf("intake handled each wave within %s (slowest: wave %d, service started %d times by then)", slowest.Round(100*time.Millisecond), slowWave, slowStarts)
 }
 
 // waitGate waits until intake has handled every feed record: the intake group committed the
@@ -213,14 +221,15 @@ func waitGate(t *testing.T, s *svcProc, broker string, topics topics.Topics, par
 					gauge = fmt.Sprintf("safetynet_parked_events %v", v)
 				}
 			}
+			p, starts := s.current()
 			state := "running"
-			if s.p.exited() {
-				state = fmt.Sprintf("exited: %v", s.p.err)
+			if p.exited() {
+				state = fmt.Sprintf("exited: %v", p.err)
 			}
 			t.Fatalf("timed out after %s waiting for intake to handle the wave: intake group caught up %v; %s, expected %d; "+
 				"%s; service started %d times, now %s\n%s\nlast lines of %s:\n%s",
 				wait, caughtUp, gauge, parked, metricsLine(m, "safetynet_released_events_total", "safetynet_registry_persons", "safetynet_registry_caught_up", "safetynet_ready"),
-				s.starts, state, groupReport(broker, "safetynet-intake", topics.FeedTopics()), s.p.log, logTail(s.p.log, 40))
+				starts, state, groupReport(broker, "safetynet-intake", topics.FeedTopics()), p.log, logTail(p.log, 40))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
