@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -165,8 +166,11 @@ type svcProc struct {
 	bin, dir string
 	env      []string
 	http     string
-	p        *proc
-	starts   int
+	// mu guards p and starts, which a killer goroutine changes while the test reads them
+	// (current).
+	mu     sync.Mutex
+	p      *proc
+	starts int
 }
 
 func newService(t *testing.T, bin, dir, broker, frozen string, extra ...string) *svcProc {
@@ -187,8 +191,17 @@ func (s *svcProc) stateDir() string { return filepath.Join(s.dir, "state") }
 
 func (s *svcProc) start() {
 	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.starts++
 	s.p = startProc(s.t, s.bin, []string{"run"}, s.env, filepath.Join(s.dir, fmt.Sprintf("run-%03d.log", s.starts)))
+}
+
+// current returns the process of the latest start and the number of starts.
+func (s *svcProc) current() (*proc, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p, s.starts
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
@@ -470,11 +483,35 @@ func endOffsets(ctx context.Context, broker string, topics []string) (map[string
 // groupCaughtUp reports whether the group has committed the end offset of every partition of
 // the topics (its outputs for every record are then acknowledged).
 func groupCaughtUp(broker, group string, topics []string) bool {
+	parts, err := groupProgress(broker, group, topics)
+	if err != nil {
+		return false
+	}
+	for _, p := range parts {
+		if p.behind() {
+			return false
+		}
+	}
+	return true
+}
+
+// partitionProgress is a group's committed offset on one partition against its end offset.
+type partitionProgress struct {
+	topic          string
+	partition      int
+	committed, end int64 // committed -1: none
+}
+
+func (p partitionProgress) behind() bool { return p.end > 0 && p.committed < p.end }
+
+// groupProgress returns the group's committed offset and the end offset of every partition of
+// the topics, in topic and partition order.
+func groupProgress(broker, group string, topics []string) ([]partitionProgress, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ends, err := endOffsets(ctx, broker, topics)
 	if err != nil {
-		return false
+		return nil, fmt.Errorf("end offsets: %w", err)
 	}
 	req := map[string][]int{}
 	for _, tp := range topics {
@@ -483,23 +520,90 @@ func groupCaughtUp(broker, group string, topics []string) bool {
 		}
 	}
 	resp, err := kafkaClient(broker).OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: req})
-	if err != nil || resp.Error != nil {
-		return false
+	if err == nil {
+		err = resp.Error
 	}
+	if err != nil {
+		return nil, fmt.Errorf("committed offsets of group %s: %w", group, err)
+	}
+	var out []partitionProgress
 	for _, tp := range topics {
-		for p, end := range ends[tp] {
-			var committed int64 = -1
+		for p := range killPartitions {
+			pp := partitionProgress{topic: tp, partition: p, committed: -1, end: ends[tp][p]}
 			for _, po := range resp.Topics[tp] {
 				if po.Partition == p && po.Error == nil {
-					committed = po.CommittedOffset
+					pp.committed = po.CommittedOffset
 				}
 			}
-			if end > 0 && committed < end {
-				return false
+			out = append(out, pp)
+		}
+	}
+	return out, nil
+}
+
+// groupReport says where the group stands: its state and members, and per partition of the
+// topics the committed offset against the end (partitions without records left out).
+func groupReport(broker, group string, topics []string) string {
+	var b strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fmt.Fprintf(&b, "group %s: ", group)
+	if d, err := kafkaClient(broker).DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}}); err != nil {
+		fmt.Fprintf(&b, "describe: %v", err)
+	} else {
+		for _, g := range d.Groups {
+			fmt.Fprintf(&b, "state %s, %d members", g.GroupState, len(g.Members))
+			for _, m := range g.Members {
+				n := 0
+				for _, a := range m.MemberAssignments.Topics {
+					n += len(a.Partitions)
+				}
+				fmt.Fprintf(&b, " [%s %s: %d partitions]", m.MemberID, m.ClientHost, n)
+			}
+			if g.Error != nil {
+				fmt.Fprintf(&b, " (error %v)", g.Error)
 			}
 		}
 	}
-	return true
+	parts, err := groupProgress(broker, group, topics)
+	if err != nil {
+		fmt.Fprintf(&b, "; %v", err)
+		return b.String()
+	}
+	behind := 0
+	for _, p := range parts {
+		if p.behind() {
+			behind++
+		}
+	}
+	fmt.Fprintf(&b, "; %d of %d partitions behind (committed/end):", behind, len(parts))
+	for _, p := range parts {
+		if p.end == 0 {
+			continue
+		}
+		mark := ""
+		if p.behind() {
+			mark = " BEHIND"
+		}
+		fmt.Fprintf(&b, "\n    %s/%d %d/%d%s", p.topic, p.partition, p.committed, p.end, mark)
+	}
+	return b.String()
+}
+
+// logTail returns the last n lines of a log file, each cut to 400 bytes.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	lines = lines[max(0, len(lines)-n):]
+	for k, l := range lines {
+		if len(l) > 400 {
+			lines[k] = l[:400] + "…"
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // readTopic returns every record of the topic, partition by partition.

@@ -181,27 +181,69 @@ func copies(m map[string][]string) int {
 // remain parked). after, when set, runs after each wave.
 func feedWaves(t *testing.T, s *svcProc, broker string, prod *producer, pl *plan, after func(wave int)) {
 	t.Helper()
+	var slowest time.Duration
+	slowWave, slowStarts := 0, 0
 	for k, wave := range pl.waves {
 		prod.send(t, wave)
+		began := time.Now()
 		waitGate(t, s, broker, prod.topics, pl.parked[k])
+		if d := time.Since(began); d > slowest {
+			_, starts := s.current()
+			slowest, slowWave, slowStarts = d, k, starts
+		}
 		if after != nil {
 			after(k)
 		}
 	}
+	t.Logf("intake handled each wave within %s (slowest: wave %d, service started %d times by then)", slowest.Round(100*time.Millisecond), slowWave, slowStarts)
 }
 
 // waitGate waits until intake has handled every feed record: the intake group committed the
-// end offsets, and exactly parked events wait for their person.
+// end offsets, and exactly parked events wait for their person. When it times out it says what
+// it saw: the intake group and its offsets, the parked gauge against the expected count, the
+// service's starts and the tail of its log.
 func waitGate(t *testing.T, s *svcProc, broker string, topics topics.Topics, parked int) {
 	t.Helper()
-	waitFor(t, 5*time.Minute, "intake to handle the wave", func() bool {
-		if !groupCaughtUp(broker, "safetynet-intake", topics.FeedTopics()) {
-			return false
-		}
+	const wait = 5 * time.Minute
+	deadline := time.Now().Add(wait)
+	for {
+		caughtUp := groupCaughtUp(broker, "safetynet-intake", topics.FeedTopics())
 		m := s.metrics()
 		v, ok := m["safetynet_parked_events"]
-		return ok && int(v) == parked
-	})
+		if caughtUp && ok && int(v) == parked {
+			return
+		}
+		if time.Now().After(deadline) {
+			gauge := "no answer from /metrics"
+			if m != nil {
+				gauge = "safetynet_parked_events absent"
+				if ok {
+					gauge = fmt.Sprintf("safetynet_parked_events %v", v)
+				}
+			}
+			p, starts := s.current()
+			state := "running"
+			if p.exited() {
+				state = fmt.Sprintf("exited: %v", p.err)
+			}
+			t.Fatalf("timed out after %s waiting for intake to handle the wave: intake group caught up %v; %s, expected %d; "+
+				"%s; service started %d times, now %s\n%s\nlast lines of %s:\n%s",
+				wait, caughtUp, gauge, parked, metricsLine(m, "safetynet_released_events_total", "safetynet_registry_persons", "safetynet_registry_caught_up", "safetynet_ready"),
+				starts, state, groupReport(broker, "safetynet-intake", topics.FeedTopics()), p.log, logTail(p.log, 40))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// metricsLine names the metrics' values (those present).
+func metricsLine(m map[string]float64, names ...string) string {
+	var parts []string
+	for _, n := range names {
+		if v, ok := m[n]; ok {
+			parts = append(parts, fmt.Sprintf("%s %v", n, v))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // finish waits until the monitor has persisted every household event (its group offsets, which
