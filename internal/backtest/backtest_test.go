@@ -14,6 +14,7 @@ import (
 
 	"safetynet/internal/backtest"
 	"safetynet/internal/backtest/report"
+	"safetynet/internal/testshot"
 	"safetynet/scorer"
 	"safetynet/state"
 	"safetynet/stream/feed"
@@ -228,7 +229,7 @@ func TestBacktestCountsEqualDirectAssessment(t *testing.T) {
 }
 
 // renderHTML opens the report in headless Chromium, checks what it shows, and writes the
-// screenshot to docs/ui/backtest.png.
+// screenshot to docs/ui/backtest.png (with SAFETYNET_UPDATE_SCREENSHOTS=1).
 func renderHTML(t *testing.T, path string, changed int) {
 	chrome := kafkatest.Tool(t, "chromium", "chromium")
 	b, err := os.ReadFile(path)
@@ -276,10 +277,5 @@ func renderHTML(t *testing.T, path string, changed int) {
 	if svgs < 8 {
 		t.Errorf("charts drew %d shapes", svgs)
 	}
-	if err := os.MkdirAll("../../docs/ui", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile("../../docs/ui/backtest.png", png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testshot.Save(t, "../../docs/ui", "backtest.png", png)
 }

@@ -18,6 +18,7 @@ import (
 
 	"safetynet/internal/backtest"
 	"safetynet/internal/backtest/report"
+	"safetynet/internal/testshot"
 	"safetynet/scorer"
 	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
@@ -280,7 +281,7 @@ func TestWeekOf(t *testing.T) {
 
 // checkReplayReport writes the replay into report.json and report.html: the JSON reads back the
 // same, the summary lists every week, and headless Chromium draws a line and a point per week
-// for each model and shows the totals. The screenshot goes to docs/ui/backtest-replay.png.
+// for each model and shows the totals. The screenshot goes to docs/ui/backtest-replay.png with SAFETYNET_UPDATE_SCREENSHOTS=1.
 func checkReplayReport(t *testing.T, r *backtest.Replay) {
 	out := t.TempDir()
 	rep := &backtest.Report{At: r.Until, BaselineVersion: "default-2025.1", ModelVersion: "looser-1", Replay: r,
@@ -354,9 +355,7 @@ func checkReplayReport(t *testing.T, r *backtest.Replay) {
 	if err != nil {
 		t.Fatalf("chromium screenshot: %v", err)
 	}
-	if err := os.WriteFile("../../docs/ui/backtest-replay.png", png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testshot.Save(t, "../../docs/ui", "backtest-replay.png", png)
 }
 
 // BenchmarkReplay replays a synthetic population's household events from a real broker through

@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/segmentio/kafka-go"
 
+	"safetynet/internal/testshot"
 	"safetynet/scorer"
 	"safetynet/stream/api"
 	"safetynet/stream/feed"
@@ -36,7 +36,8 @@ const (
 // The caseworker UI in a real headless Chromium against the running pipeline: sign in, filter
 // the inbox, open a household, record a visit (refused first, naming the field), see the case
 // closed and the snooze; the supervisor's statistics; English one click away; CSRF and session
-// expiry refused; every page view on the audit trail. Screenshots go to docs/ui/.
+// expiry refused; every page view on the audit trail. Screenshots go to docs/ui/ with SAFETYNET_UPDATE_SCREENSHOTS=1
+// (internal/testshot).
 func TestCaseworkerUI(t *testing.T) {
 	chrome := kafkatest.Tool(t, "chromium", "chromium")
 	addr := newBroker(t)
@@ -147,12 +148,7 @@ func TestCaseworkerUI(t *testing.T) {
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
-		if err := os.MkdirAll("../../docs/ui", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile("../../docs/ui/"+name, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testshot.Save(t, "../../docs/ui", name, png)
 	}
 	text := func(sel string) string {
 		t.Helper()
