@@ -65,6 +65,12 @@ const (
 	// deepest level (32 MiB tables) held 200 MB of the heap while 1,000,000 households were
 	// loaded (docs/performance.md).
 	baseTableSize = 2 << 20
+	// zstdLevel: the tables are compressed with ZSTD at its fastest level. Badger writes its
+	// tables through memory maps and keeps them mapped, so the tree's size is resident memory
+	// as well as disk: with ZSTD the tree of 1,000,000 registry-only households is 200 MB,
+	// against 294 MB with Snappy. Households with history are in the value log, which is not
+	// compressed, so the cost of ZSTD falls on small values (docs/performance.md).
+	zstdLevel = 1
 	// compactDiscardRatio: Compact rewrites a value-log file once this share of it is stale.
 	compactDiscardRatio = 0.3
 )
@@ -124,7 +130,8 @@ func Open(opts Options) (*Store, error) {
 		WithBaseTableSize(baseTableSize).
 		WithValueThreshold(valueThreshold).
 		WithValueLogFileSize(valueLogFileSize).
-		WithCompression(options.Snappy).
+		WithCompression(options.ZSTD).
+		WithZSTDCompressionLevel(zstdLevel).
 		WithReadOnly(opts.ReadOnly)
 	bo.TableSizeMultiplier = 1 // every level's tables baseTableSize (no With method)
 	if len(opts.EncryptionKey) > 0 {
