@@ -105,11 +105,13 @@ func versionCmd(c *cli.Call) error {
 
 // defaultMemoryLimit is the Go heap's soft limit for `safetynet run` when GOMEMLIMIT is not set.
 // Without it the heap may grow to twice what is live before a collection, and while loading a
-// large registry Badger's compactions briefly hold a few hundred MB of table buffers. With the
-// limit the peak resident memory loading 1,000,000 households is about 1 GiB (Badger's mapped
-// tables come on top of the heap), for a little more collection work (the collector's share of
-// the CPU 19% → 21%). It is soft: a service that needs more takes more.
-const defaultMemoryLimit = 640 << 20
+// large registry Badger's compactions briefly hold a few hundred MB of table buffers. The
+// resident anonymous memory stays near the limit, and Badger's mapped tables (about 300 MB for
+// 1,000,000 households) come on top of it: at 512 MiB the peak loading 1,000,000 households is
+// 777 MiB against 892 MiB at 640 MiB, for more collection work (the collector 21.9% of the
+// load's CPU; the throughput run's service CPU +3.7%, docs/performance.md). It is soft: a
+// service that needs more takes more.
+const defaultMemoryLimit = 512 << 20
 
 func setDefaultMemoryLimit() {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {

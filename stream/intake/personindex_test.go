@@ -1,7 +1,9 @@
 package intake
 
 import (
+	"fmt"
 	"safetynet/stream/feed"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -68,5 +70,64 @@ func TestPersonIndexLoadAndSet(t *testing.T) {
 	y := newPersonIndex()
 	if err := y.load(store, &mu, stop); err == nil || y.loaded.Load() {
 		t.Errorf("stopped load: err %v, loaded %v; want an error and not loaded", err, y.loaded.Load())
+	}
+}
+
+// TestPersonIndexMovesAndArena moves persons between households again and again and checks
+// every answer against a plain map, that ids too long for the arena are kept, and that the
+// records left behind by moves are reclaimed (the arena stays near what the live rows need).
+func TestPersonIndexMovesAndArena(t *testing.T) {
+	const persons, households, rounds = 5000, 1500, 40
+	key := func(i int) string { return fmt.Sprintf("%032x", i*7919+1) }
+	hh := func(i int) string { return fmt.Sprintf("HH-%06d", i) }
+	long := strings.Repeat("L", maxArenaID+1)
+	x := newPersonIndex()
+	want := map[string]string{}
+	for r := range rounds {
+		for i := range persons {
+			var h string
+			switch {
+			case (i+r)%11 == 0:
+				h = "" // left
+			case i%97 == 0:
+				h = long + hh(r)
+			default:
+				h = hh((i/3 + r*131) % households) // about three persons a household
+			}
+			x.set(key(i), h)
+			want[key(i)] = h
+		}
+		x.loaded.Store(true)
+		for k, h := range want {
+			if got, ok := x.lookup(k); got != h || !ok {
+				t.Fatalf("round %d: lookup(%s) = %q, %v; want %q, true", r, k, got, ok, h)
+			}
+		}
+	}
+	if got, ok := x.lookup(key(persons)); got != "" || !ok {
+		t.Errorf("unknown person: lookup = %q, %v; want \"\", true", got, ok)
+	}
+	if x.ids.bytes() == 0 || len(x.long) == 0 {
+		t.Fatalf("arena %d bytes, %d long ids: want both used", x.ids.bytes(), len(x.long))
+	}
+	// What the live rows need: one record a household. The arena may hold besides the records
+	// left behind since the last compaction: at most one for each of the changes that trigger one.
+	need, distinct := 0, map[string]bool{}
+	for _, h := range want {
+		if h != "" && len(h) <= maxArenaID && !distinct[h] {
+			distinct[h] = true
+			need += 1 + len(h)
+		}
+	}
+	if got, most := x.ids.bytes(), need+max(len(want)/2, minCompact)*(1+len(hh(0))); got > most {
+		t.Errorf("arena holds %d bytes after %d rounds of moves; want at most %d (live records %d)", got, rounds, most, need)
+	}
+	// Members of a household added together share one record.
+	y := newPersonIndex()
+	for i := range 3000 {
+		y.set(key(i), hh(i/3))
+	}
+	if got, most := y.ids.bytes(), 1000*(1+len(hh(0))); got > most {
+		t.Errorf("3,000 persons in 1,000 households take %d arena bytes; want at most %d (one record a household)", got, most)
 	}
 }

@@ -14,11 +14,12 @@ import (
 // iteration order.
 //
 // The bound is the partition's share of a budget derived from the Go heap's soft limit
-// (GOMEMLIMIT; `safetynet run` sets 640 MiB unless it is given): an eighth of the limit, shared
-// by the partitions the instance owns (20 MiB per partition at 640 MiB and 4 partitions). A fixed 16 MiB per partition held the benchmark's
-// working set at 200,000 events but not at 1,000,000 (32,500 households per partition grown to
-// ~850 bytes each), and the households missing the cache were read back from Badger and
-// decoded again (docs/performance.md).
+// (GOMEMLIMIT; `safetynet run` sets 512 MiB unless it is given): an eighth of the limit, shared
+// by the partitions the instance owns (16 MiB per partition at 512 MiB and 4 partitions; a
+// deployment takes GOMEMLIMIT from its container's limit, docs/operations.md). A fixed 16 MiB
+// per partition held the benchmark's working set at 200,000 events but not at 1,000,000 (32,500
+// households per partition grown to ~850 bytes each), and the households missing the cache
+// were read back from Badger and decoded again (docs/performance.md).
 type householdCache struct {
 	m     map[string][]byte
 	bytes int
@@ -38,7 +39,7 @@ const (
 	// slot (string and slice headers, control byte) and its share of the map's spare room.
 	cacheEntryOverhead = 64
 	// cacheBudgetFraction of the soft memory limit goes to the household caches.
-	// A quarter (160 MiB at the default limit) made the peak RSS loading 1,000,000 households
+	// A quarter (160 MiB at a 640 MiB limit) made the peak RSS loading 1,000,000 households
 	// 1,328 MiB against 1,090 MiB with the fixed 16 MiB per partition (docs/performance.md).
 	cacheBudgetFraction = 8
 	// cacheBudgetNoLimit is the budget when no soft limit is set (tests, tools).
