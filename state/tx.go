@@ -12,6 +12,11 @@ import (
 // Only this package touches Badger: the stages see the operations below, not keys.
 type Tx struct{ txn *badger.Txn }
 
+// ErrTxnTooBig is the error (wrapped) of a write that would make the transaction larger than
+// Badger takes in one commit (about 15% of the memtable size, 2.4 MB at the default 16 MiB):
+// the caller splits its work into smaller transactions.
+var ErrTxnTooBig = badger.ErrTxnTooBig
+
 // Begin starts a read-write transaction; Commit or Discard ends it.
 func (s *Store) Begin() *Tx { return &Tx{txn: s.db.NewTransaction(true)} }
 

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"safetynet/stream/kafkaio"
 	"strconv"
@@ -217,7 +218,7 @@ func (w *worker) startOffset(ctx context.Context) (int64, error) {
 func (w *worker) processWithRetry(ctx context.Context, msgs []kafka.Message, due []string, x extras) error {
 	b := kafkaio.NewBackoff()
 	for attempt := 1; ; attempt++ {
-		err := w.process(ctx, msgs, due, x)
+		err := w.processSplitting(ctx, msgs, due, x)
 		if err == nil {
 			if attempt > 1 {
 				w.logger.Info("batch succeeded after retries; partition resumed", "attempts", attempt)
@@ -234,6 +235,34 @@ func (w *worker) processWithRetry(ctx context.Context, msgs []kafka.Message, due
 			return errStopped
 		}
 	}
+}
+
+// processSplitting processes a batch; one whose state does not fit in one store transaction
+// (state.ErrTxnTooBig: a large SAFETYNET_BATCH_SIZE over households new to the store, whose
+// values sit in the tree) is processed as two halves, in order, each with its own outputs and
+// offset, and so on down. Nothing of a batch that failed this way was published or committed.
+func (w *worker) processSplitting(ctx context.Context, msgs []kafka.Message, due []string, x extras) error {
+	err := w.process(ctx, msgs, due, x)
+	if !errors.Is(err, state.ErrTxnTooBig) {
+		return err
+	}
+	switch {
+	case len(msgs) > 1:
+		h := len(msgs) / 2
+		w.logger.Info("batch too large for one store transaction; applying it in two halves", "events", len(msgs))
+		if err := w.processSplitting(ctx, msgs[:h], due, x); err != nil {
+			return err
+		}
+		return w.processSplitting(ctx, msgs[h:], nil, extras{})
+	case len(due) > 1:
+		h := len(due) / 2
+		w.logger.Info("timers too many for one store transaction; firing them in two halves", "timers", len(due))
+		if err := w.processSplitting(ctx, msgs, due[:h], x); err != nil {
+			return err
+		}
+		return w.processSplitting(ctx, nil, due[h:], extras{})
+	}
+	return err
 }
 
 // publish writes msgs and waits for the acknowledgement of all in-sync replicas.

@@ -1,0 +1,47 @@
+package monitor
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"safetynet/scorer"
+	"safetynet/state"
+)
+
+// TestBatchTooLargeForOneTransactionIsSplit: a batch whose state does not fit in one store
+// transaction (Badger takes about 15% of the memtable size in one commit) is applied in halves
+// instead of failing and being retried for ever, which stalled its partition. The store's
+// memtable is made small (1 MiB: about 150 KB per transaction) and the monitor's batch large, so
+// a registry of new households — their values in the tree, under the value-log threshold —
+// arrives as batches of about 1,300 households per partition, over the bound.
+func TestBatchTooLargeForOneTransactionIsSplit(t *testing.T) {
+	addr := newBroker(t)
+	c := &clock{now: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}
+	p := startPipelineWith(t, addr, state.Options{Dir: t.TempDir(), MemTableSize: 1 << 20}, c, scorer.Default(), func(cfg *Config) {
+		cfg.BatchSize = 2000
+		cfg.BatchWait = 2 * time.Second // the batch takes everything that arrives
+	})
+	p.waitReady()
+	const n = 4000
+	var recs []rec
+	for i := range n {
+		person := withCheck(fmt.Sprintf("42010619%02d0301%03d", 40+i/1000, i%1000))
+		recs = append(recs, joined(person, fmt.Sprintf("H-BIG-%04d", i), date(1940+i/1000, 3, 1), "F", "head", c.Now().AddDate(-1, 0, 0)))
+	}
+	produce(t, addr, p.topics.Registry, recs...)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		got := 0
+		if err := p.store.Households(func(string, []byte) error { got++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d households stored after 90 s: a batch too large for one transaction stalls its partition", got, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
