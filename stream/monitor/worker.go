@@ -194,6 +194,15 @@ func (w *worker) run(ctx context.Context) {
 		}
 	}
 	commitGroup()
+	// Stopped between batches (a batch cut short returned above): everything published is
+	// committed, so the changelog's end is this partition's position. Recording it here, not
+	// only when idle for changelogMarkEvery, spares the next start a catch-up through what this
+	// run wrote (a cold start on 1,000,000 households took 10 s to 100 s instead of 1 s when the
+	// service was stopped right after a busy spell: docs/performance.md).
+	fctx, cancel := finishContext(ctx)
+	defer cancel()
+	w.lastMark = time.Time{}
+	w.markChangelogIdle(fctx)
 }
 
 // groupCommitEvery is the longest a partition under load leaves its group offset behind.
