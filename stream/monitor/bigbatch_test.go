@@ -30,18 +30,24 @@ func TestBatchTooLargeForOneTransactionIsSplit(t *testing.T) {
 		recs = append(recs, joined(person, fmt.Sprintf("H-BIG-%04d", i), date(1940+i/1000, 3, 1), "F", "head", c.Now().AddDate(-1, 0, 0)))
 	}
 	produce(t, addr, p.topics.Registry, recs...)
-	deadline := time.Now().Add(90 * time.Second)
+	if got := waitHouseholdCount(t, p.store, n, 90*time.Second); got != n {
+		t.Fatalf("%d of %d households stored after 90 s: a batch too large for one transaction stalls its partition", got, n)
+	}
+}
+
+// waitHouseholdCount waits up to d for the store to hold n households and returns how many it
+// holds.
+func waitHouseholdCount(t *testing.T, store *state.Store, n int, d time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		got := 0
-		if err := p.store.Households(func(string, []byte) error { got++; return nil }); err != nil {
+		if err := store.Households(func(string, []byte) error { got++; return nil }); err != nil {
 			t.Fatal(err)
 		}
-		if got == n {
-			break
+		if got == n || time.Now().After(deadline) {
+			return got
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d households stored after 90 s: a batch too large for one transaction stalls its partition", got, n)
-		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -32,19 +32,8 @@ func TestStopRecordsChangelogPosition(t *testing.T) {
 		recs = append(recs, joined(person, fmt.Sprintf("H-MARK-%03d", i), date(1950+i/1000, 3, 1), "M", "head", c.Now().AddDate(-1, 0, 0)))
 	}
 	produce(t, addr, p.topics.Registry, recs...)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		got := 0
-		if err := p.store.Households(func(string, []byte) error { got++; return nil }); err != nil {
-			t.Fatal(err)
-		}
-		if got == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d households stored after 60 s", got, n)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if got := waitHouseholdCount(t, p.store, n, 60*time.Second); got != n {
+		t.Fatalf("%d of %d households stored after 60 s", got, n)
 	}
 	p.stop() // well within changelogMarkEvery of the start's mark
 
