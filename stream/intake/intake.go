@@ -391,6 +391,20 @@ func (b *batchFeedMetrics) flush() {
 	}
 }
 
+// householdOf is the household the person table names for personKey, "" when it names none:
+// from the index, else (while the index loads, or for a key it does not hold) from the table.
+// The caller holds parkMu, under which the index and the table agree.
+func (i *Intake) householdOf(tx *state.Tx, personKey string) (string, error) {
+	if hh, ok := i.persons.lookup(personKey); ok {
+		return hh, nil
+	}
+	p, ok, err := tx.GetPerson(personKey)
+	if err != nil || !ok || !p.Known() {
+		return "", err
+	}
+	return p.HouseholdID, nil
+}
+
 // resolve marks resends as duplicates, finds the household of each valid event, and parks the
 // events of persons the table does not know: on the parked topic first (acknowledged), then in
 // the local parked table, marking them seen in the same batch.
@@ -434,21 +448,12 @@ func (i *Intake) resolve(ctx context.Context, items []item, now time.Time) error
 			if it.ev.HouseholdID != "" {
 				continue
 			}
-			if hh, ok := i.persons.lookup(it.ev.PersonKey); ok {
-				if hh != "" {
-					it.ev.HouseholdID = hh
-					continue
-				}
-				it.out = outPark
-				park = append(park, it)
-				continue
-			}
-			p, ok, err := tx.GetPerson(it.ev.PersonKey)
+			hh, err := i.householdOf(tx, it.ev.PersonKey)
 			if err != nil {
 				return err
 			}
-			if ok && p.Known() {
-				it.ev.HouseholdID = p.HouseholdID
+			if hh != "" {
+				it.ev.HouseholdID = hh
 				continue
 			}
 			it.out = outPark

@@ -176,12 +176,12 @@ func (i *Intake) releaseKnownParked(ctx context.Context) error {
 				return err
 			}
 			for _, e := range page {
-				p, ok, err := tx.GetPerson(e.PersonKey)
+				hh, err := i.householdOf(tx, e.PersonKey)
 				if err != nil {
 					return err
 				}
-				if ok && p.Known() {
-					households[e.PersonKey] = p.HouseholdID
+				if hh != "" {
+					households[e.PersonKey] = hh
 					known = append(known, e)
 				}
 			}
@@ -228,12 +228,12 @@ func (i *Intake) parkedByPerson(t time.Time, cursor []byte, limit int) (n int, n
 		}
 		n, next = len(es), c
 		for _, e := range i.owned(es) {
-			p, ok, err := tx.GetPerson(e.PersonKey)
+			hh, err := i.householdOf(tx, e.PersonKey)
 			if err != nil {
 				return err
 			}
-			if ok && p.Known() {
-				households[e.PersonKey] = p.HouseholdID
+			if hh != "" {
+				households[e.PersonKey] = hh
 				known = append(known, e)
 			} else {
 				unknown = append(unknown, e)

@@ -262,19 +262,12 @@ func (i *Intake) knownOf(es []state.ParkedEntry) ([]state.ParkedEntry, map[strin
 	var known []state.ParkedEntry
 	err := i.store.View(func(tx *state.Tx) error {
 		for _, e := range es {
-			if hh, ok := i.persons.lookup(e.PersonKey); ok {
-				if hh != "" {
-					households[e.PersonKey] = hh
-					known = append(known, e)
-				}
-				continue
-			}
-			row, ok, err := tx.GetPerson(e.PersonKey)
+			hh, err := i.householdOf(tx, e.PersonKey)
 			if err != nil {
 				return err
 			}
-			if ok && row.Known() {
-				households[e.PersonKey] = row.HouseholdID
+			if hh != "" {
+				households[e.PersonKey] = hh
 				known = append(known, e)
 			}
 		}
