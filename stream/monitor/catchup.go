@@ -137,28 +137,9 @@ func (w *worker) catchUp(ctx context.Context, local int64) (int64, error) {
 			w.logger.Warn("skipping undecodable changelog record", "err", err)
 			continue
 		}
-		var wasNext time.Time
-		wasLevel, had := "", false
-		if old, err := tx.Household(h.ID); err == nil && old != nil {
-			if oh, err := household.Decode(old); err == nil {
-				wasNext, wasLevel, had = oh.NextCheck, oh.Level, true
-			}
-		}
-		if err := tx.PutHousehold(h.ID, v); err != nil {
+		if err := putChangelogState(tx, w.partition, h, v, &stats); err != nil {
 			return 0, err
 		}
-		if err := indexCases(tx, h); err != nil {
-			return 0, err
-		}
-		d, err := tx.MoveTimer(w.partition, h.ID, wasNext, h.NextCheck)
-		if err != nil {
-			return 0, err
-		}
-		stats.Timers += d
-		if had {
-			stats.Levels[household.LevelLabel(wasLevel)]--
-		}
-		stats.Levels[household.LevelLabel(h.Level)]++
 		changed++
 		if changed%2000 == 0 { // keep transactions well under Badger's size limit
 			if err := tx.Commit(); err != nil {
@@ -184,4 +165,34 @@ func (w *worker) catchUp(ctx context.Context, local int64) (int64, error) {
 	w.logger.Info("partition caught up from the changelog", "households_changed", changed, "records", end-pos,
 		"resume_offset", next, "was", local, "took", time.Since(start).Round(time.Millisecond))
 	return next, nil
+}
+
+// putChangelogState writes a household's state read from the changelog (h decoded from v) over
+// what the store holds, with its case index and its timer, and moves the partition's counts
+// (stats) from the stored level to the new one. Catching up and following as a standby both
+// write the newest states this way.
+func putChangelogState(tx *state.Tx, p int, h *household.Household, v []byte, stats *state.PartitionStats) error {
+	var wasNext time.Time
+	wasLevel, had := "", false
+	if old, err := tx.Household(h.ID); err == nil && old != nil {
+		if oh, err := household.Decode(old); err == nil {
+			wasNext, wasLevel, had = oh.NextCheck, oh.Level, true
+		}
+	}
+	if err := tx.PutHousehold(h.ID, v); err != nil {
+		return err
+	}
+	if err := indexCases(tx, h); err != nil {
+		return err
+	}
+	d, err := tx.MoveTimer(p, h.ID, wasNext, h.NextCheck)
+	if err != nil {
+		return err
+	}
+	stats.Timers += d
+	if had {
+		stats.Levels[household.LevelLabel(wasLevel)]--
+	}
+	stats.Levels[household.LevelLabel(h.Level)]++
+	return nil
 }

@@ -3,7 +3,6 @@ package monitor
 import (
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -122,28 +121,9 @@ func (mo *Monitor) applyChangelog(p int, msgs []kafka.Message) error {
 				mo.logger.Warn("standby: skipping undecodable changelog record", "partition", p, "err", err)
 				continue
 			}
-			var wasNext time.Time
-			wasLevel, had := "", false
-			if old, err := tx.Household(h.ID); err == nil && old != nil {
-				if oh, err := household.Decode(old); err == nil {
-					wasNext, wasLevel, had = oh.NextCheck, oh.Level, true
-				}
-			}
-			if err := tx.PutHousehold(h.ID, newest[id]); err != nil {
+			if err := putChangelogState(tx, p, h, newest[id], &stats); err != nil {
 				return err
 			}
-			if err := indexCases(tx, h); err != nil {
-				return err
-			}
-			d, err := tx.MoveTimer(p, h.ID, wasNext, h.NextCheck)
-			if err != nil {
-				return err
-			}
-			stats.Timers += d
-			if had {
-				stats.Levels[household.LevelLabel(wasLevel)]--
-			}
-			stats.Levels[household.LevelLabel(h.Level)]++
 		}
 		if err := tx.SetStats(p, stats); err != nil {
 			return err
