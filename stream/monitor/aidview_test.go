@@ -1,24 +1,16 @@
 package monitor
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
-	"safetynet/scorer"
 	"safetynet/stream/api"
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
-	"safetynet/stream/kafkaio"
-	"safetynet/stream/ui"
 )
 
 // The aid side of a household in the API and the UI, against the running pipeline: a household
@@ -32,32 +24,10 @@ func TestAidOnTheHouseholdPage(t *testing.T) {
 	t0 := date(2026, 1, 1)
 	c := &clock{now: t0.Add(24 * time.Hour)}
 	p := startPipeline(t, addr, t.TempDir(), c)
-	w := kafkaio.Kafka{Brokers: []string{addr}}.Writer(p.topics.Casework, kafkaio.HouseholdBalancer())
-	t.Cleanup(func() { w.Close() })
-	cfg := apiConfig(t, addr, apiTestToken, c.Now)
-	cw, err := api.NewCaller("wang.fang", uiCaseworkerToken, api.RoleCaseworker, "420106")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sup, err := api.NewCaller("li.supervisor", apiTestToken, api.RoleSupervisor, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Callers = []api.Caller{cw, sup}
-	cfg.Casework = func(ctx context.Context, key, value []byte) error {
-		return w.WriteMessages(ctx, kafka.Message{Key: key, Value: value})
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := api.New(cfg, p.store, scorer.Default(), nil, logger)
-	u, err := ui.New(ui.Config{API: a, Now: c.Now, SessionKey: []byte("ui-test-session-key-2f8c1e9a7b3d5f60"), Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/ui/", u)
-	mux.Handle("/", a)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	cfg := caseworkAPIConfig(t, p, c.Now,
+		testCaller(t, "wang.fang", uiCaseworkerToken, api.RoleCaseworker, "420106"),
+		testCaller(t, "li.supervisor", apiTestToken, api.RoleSupervisor, ""))
+	srv := uiServer(t, p, cfg, c.Now)
 	page := func(path string) string {
 		t.Helper()
 		resp := get(t, http.DefaultClient, srv.URL+path, http.Header{"Authorization": {"Bearer " + uiCaseworkerToken}})
@@ -140,7 +110,7 @@ func TestAidOnTheHouseholdPage(t *testing.T) {
 	c.Set(visited.Add(time.Hour))
 	rv, _ := json.Marshal(caseRec("cms-fd-view-1", feed.CaseVisit, "H-FD", vcase, visited, rec{"visited_at": visited.Format(time.RFC3339),
 		"outcome": feed.OutcomeFalseDeclarationConfirmed}))
-	if err := w.WriteMessages(t.Context(), kafka.Message{Key: []byte("H-FD"), Value: rv}); err != nil {
+	if err := cfg.Casework(t.Context(), []byte("H-FD"), rv); err != nil {
 		t.Fatal(err)
 	}
 	waitHousehold(t, p.store, "H-FD", func(h *household.Household) bool { return len(h.ActiveFalseDeclarations(c.Now())) == 1 })

@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -13,13 +12,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/segmentio/kafka-go"
 
 	"safetynet/scorer"
 	"safetynet/stream/api"
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
-	"safetynet/stream/kafkaio"
 )
 
 // The casework API against the running pipeline: actions answer once applied, invalid ones get
@@ -30,19 +27,9 @@ func TestCaseworkAPI(t *testing.T) {
 	t0 := date(2026, 1, 1)
 	c := &clock{now: t0.Add(24 * time.Hour)}
 	p := startPipeline(t, addr, t.TempDir(), c)
-	w := kafkaio.Kafka{Brokers: []string{addr}}.Writer(p.topics.Casework, kafkaio.HouseholdBalancer())
-	t.Cleanup(func() { w.Close() })
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(api.NewCaseCollector(p.store, c.Now))
-	cfg := apiConfig(t, addr, apiTestToken, c.Now)
-	sup, err := api.NewCaller("supervisor", apiTestToken, api.RoleSupervisor, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Callers = []api.Caller{sup}
-	cfg.Casework = func(ctx context.Context, key, value []byte) error {
-		return w.WriteMessages(ctx, kafka.Message{Key: key, Value: value})
-	}
+	cfg := caseworkAPIConfig(t, p, c.Now, testCaller(t, "supervisor", apiTestToken, api.RoleSupervisor, ""))
 	srv := httptest.NewServer(api.New(cfg, p.store, scorer.Default(), reg, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	t.Cleanup(srv.Close)
 	call := func(method, path, body string, out any) (int, string) {

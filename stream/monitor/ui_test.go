@@ -15,14 +15,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/segmentio/kafka-go"
 
 	"safetynet/internal/testshot"
 	"safetynet/scorer"
 	"safetynet/stream/api"
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
-	"safetynet/stream/kafkaio"
 	"safetynet/stream/kafkatest"
 	"safetynet/stream/ui"
 )
@@ -44,32 +42,10 @@ func TestCaseworkerUI(t *testing.T) {
 	t0 := date(2026, 1, 1)
 	c := &clock{now: t0.Add(24 * time.Hour)}
 	p := startPipeline(t, addr, t.TempDir(), c)
-	w := kafkaio.Kafka{Brokers: []string{addr}}.Writer(p.topics.Casework, kafkaio.HouseholdBalancer())
-	t.Cleanup(func() { w.Close() })
-	cfg := apiConfig(t, addr, apiTestToken, c.Now)
-	cw, err := api.NewCaller("wang.fang", uiCaseworkerToken, api.RoleCaseworker, "420106")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sup, err := api.NewCaller("li.supervisor", uiSupervisorToken, api.RoleSupervisor, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Callers = []api.Caller{cw, sup}
-	cfg.Casework = func(ctx context.Context, key, value []byte) error {
-		return w.WriteMessages(ctx, kafka.Message{Key: key, Value: value})
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := api.New(cfg, p.store, scorer.Default(), nil, logger)
-	u, err := ui.New(ui.Config{API: a, Now: c.Now, SessionKey: []byte("ui-test-session-key-2f8c1e9a7b3d5f60"), Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/ui/", u)
-	mux.Handle("/", a)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	cfg := caseworkAPIConfig(t, p, c.Now,
+		testCaller(t, "wang.fang", uiCaseworkerToken, api.RoleCaseworker, "420106"),
+		testCaller(t, "li.supervisor", uiSupervisorToken, api.RoleSupervisor, ""))
+	srv := uiServer(t, p, cfg, c.Now)
 
 	// A: a leukaemia admission (warning by trigger) in 420106; B: an unemployed head (watch) in
 	// 420106; C: the same as B in 420111, outside the caseworker's area.
@@ -321,6 +297,7 @@ func TestCaseworkerUI(t *testing.T) {
 	// No audit trail, no page.
 	broken := cfg
 	broken.Auditor = failingAuditor{}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ab := api.New(broken, p.store, scorer.Default(), nil, logger)
 	ub, _ := ui.New(ui.Config{API: ab, Logger: logger})
 	rr := httptest.NewRecorder()
