@@ -43,23 +43,8 @@ type caseIndexer interface {
 	IndexCase(opened time.Time, caseID string, v []byte) error
 }
 
-// indexCases writes the summaries of the household's cases to the case index.
-func indexCases(ix caseIndexer, h *household.Household) error {
-	if h.Casework == nil {
-		return nil
-	}
-	for i := range h.Casework.Cases {
-		c := &h.Casework.Cases[i]
-		v, err := json.Marshal(h.CaseSummary(c))
-		if err != nil {
-			return fmt.Errorf("encode case summary: %w", err)
-		}
-		if err := ix.IndexCase(c.OpenedAt, c.ID, v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// indexCases writes the summaries of all the household's cases to the case index.
+func indexCases(ix caseIndexer, h *household.Household) error { return indexChangedCases(ix, h, nil) }
 
 // indexChangedCases writes to the case index the summaries of the household's cases that are
 // new or differ from was (the summaries when the batch loaded it): most events change no case,
