@@ -8,6 +8,8 @@ import (
 	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
 	"safetynet/stream/topics"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,15 +163,45 @@ func (mo *Monitor) Ready() (bool, string) {
 	if !mo.joined {
 		return false, "monitor has not joined its consumer group yet"
 	}
+	// The detail names the partitions in order, so that it changes (and is logged again) only
+	// when what holds readiness back changes: naming the first one met in the map logged "not
+	// ready" several times a second while four partitions restored.
+	var failing, catching []int
 	for p, s := range mo.partitions {
-		if s.failing != "" {
-			return false, fmt.Sprintf("partition %d: %s", p, s.failing)
-		}
-		if !s.caughtUp {
-			return false, fmt.Sprintf("partition %d is catching up", p)
+		switch {
+		case s.failing != "":
+			failing = append(failing, p)
+		case !s.caughtUp:
+			catching = append(catching, p)
 		}
 	}
+	slices.Sort(failing)
+	slices.Sort(catching)
+	switch {
+	case len(failing) > 0:
+		why := fmt.Sprintf("partition %d: %s", failing[0], mo.partitions[failing[0]].failing)
+		if n := len(failing) - 1 + len(catching); n > 0 {
+			why += fmt.Sprintf(" (and %d more partitions not ready)", n)
+		}
+		return false, why
+	case len(catching) == 1:
+		return false, fmt.Sprintf("partition %d is catching up", catching[0])
+	case len(catching) > 1:
+		return false, fmt.Sprintf("partitions %s are catching up", joinInts(catching))
+	}
 	return true, ""
+}
+
+// joinInts is "0, 2, 3".
+func joinInts(ns []int) string {
+	b := make([]byte, 0, 4*len(ns))
+	for i, n := range ns {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendInt(b, int64(n), 10)
+	}
+	return string(b)
 }
 
 func (mo *Monitor) setStatus(p int, fn func(*partitionStatus)) {
