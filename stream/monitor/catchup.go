@@ -129,6 +129,7 @@ func (w *worker) catchUp(ctx context.Context, local int64) (int64, error) {
 	}
 	stats = stats.Clone()
 	changed := 0
+	versions := map[string]bool{}
 	tx := mo.store.Begin()
 	defer func() { tx.Discard() }()
 	for _, v := range newest {
@@ -137,6 +138,7 @@ func (w *worker) catchUp(ctx context.Context, local int64) (int64, error) {
 			w.logger.Warn("skipping undecodable changelog record", "err", err)
 			continue
 		}
+		versions[h.ModelVersion] = true
 		if err := putChangelogState(tx, w.partition, h, v, &stats); err != nil {
 			return 0, err
 		}
@@ -157,6 +159,9 @@ func (w *worker) catchUp(ctx context.Context, local int64) (int64, error) {
 		return 0, err
 	}
 	if err := tx.SetOffset(mo.cfg.Topics.Changelog, w.partition, end); err != nil {
+		return 0, err
+	}
+	if err := mo.forgetRescored(tx, w.partition, versions); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"safetynet/scorer"
+	"safetynet/state"
 	"safetynet/stream/household"
 )
 
@@ -42,6 +43,25 @@ func (mo *Monitor) SetModel(m *scorer.Model) {
 
 // Model is the model batches use now.
 func (mo *Monitor) Model() *scorer.Model { return mo.model.Load() }
+
+// forgetRescored clears the partition's mark inside tx when one of the households just written
+// from the changelog (catching up, or following as a standby) was scored under another model
+// version than the mark's: another instance scored them, perhaps under the other model of a
+// rollout, and the mark may say a walk is done only while every household was scored under its
+// version. The next start of the partition then walks again. versions are the written
+// households' ModelVersions.
+func (mo *Monitor) forgetRescored(tx *state.Tx, p int, versions map[string]bool) error {
+	mark, found, err := mo.store.Mark(p, markRescored)
+	if err != nil || !found || mark == "" {
+		return err
+	}
+	for v := range versions {
+		if v != mark {
+			return tx.SetMark(p, markRescored, "")
+		}
+	}
+	return nil
+}
 
 // rescoreWalk is one worker's walk over its partition's households under one model version.
 type rescoreWalk struct {

@@ -51,6 +51,7 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 	type summary struct {
 		next  time.Time
 		level string
+		model string // the model version it was scored under
 	}
 	households := map[string]summary{}
 	wb := mo.store.NewBatch()
@@ -69,7 +70,7 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 			if err != nil {
 				w.logger.Warn("skipping undecodable changelog record", "offset", m.Offset, "err", err)
 			} else {
-				households[h.ID] = summary{next: h.NextCheck, level: h.Level}
+				households[h.ID] = summary{next: h.NextCheck, level: h.Level, model: h.ModelVersion}
 				if err := wb.PutHousehold(h.ID, m.Value); err != nil {
 					return 0, fmt.Errorf("restore: %w", err)
 				}
@@ -98,7 +99,13 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 		}
 	}
 	stats := state.PartitionStats{Levels: map[string]int64{}}
+	// Households all scored under the model this instance runs need no re-scoring walk (a
+	// restore of 1,000,000 households otherwise walked them all again, re-scoring none, for
+	// over a minute of both cores beside the person table's load: docs/performance.md).
+	model := mo.Model().Version
+	rescored := true
 	for id, s := range households {
+		rescored = rescored && s.model == model
 		stats.Levels[household.LevelLabel(s.level)]++
 		if !s.next.IsZero() {
 			stats.Timers++
@@ -118,6 +125,11 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 		}
 		if err := tx.SetOffset(mo.cfg.Topics.Changelog, w.partition, end); err != nil {
 			return err
+		}
+		if rescored {
+			if err := tx.SetMark(w.partition, markRescored, model); err != nil {
+				return err
+			}
 		}
 		return tx.SetOffset(mo.cfg.Topics.HouseholdEvents, w.partition, max(next, 0))
 	}); err != nil {

@@ -115,15 +115,20 @@ func (mo *Monitor) applyChangelog(p int, msgs []kafka.Message) error {
 	}
 	stats = stats.Clone()
 	return mo.store.Update(func(tx *state.Tx) error {
+		versions := map[string]bool{}
 		for _, id := range order {
 			h, err := household.Decode(newest[id])
 			if err != nil {
 				mo.logger.Warn("standby: skipping undecodable changelog record", "partition", p, "err", err)
 				continue
 			}
+			versions[h.ModelVersion] = true
 			if err := putChangelogState(tx, p, h, newest[id], &stats); err != nil {
 				return err
 			}
+		}
+		if err := mo.forgetRescored(tx, p, versions); err != nil {
+			return err
 		}
 		if err := tx.SetStats(p, stats); err != nil {
 			return err
