@@ -469,8 +469,12 @@ func (b *benchRun) latency(ctx context.Context, brokers []string, topics topics.
 	rctx, stopReaders := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for p, end := range ends[topics.Alerts] {
+		// The readers are the stopwatch: with MinBytes 1 the broker answers as soon as an alert
+		// is there, whatever MaxWait is. A short MaxWait (it was 20 ms) leaves 5 ms of slack
+		// before kafka-go times the read out and reconnects (kafkaio.ReadBackoffMin): every
+		// moment the broker was busy for longer then read as 100 ms or more of alert latency.
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topics.Alerts, Partition: p,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 20 * time.Millisecond})
+			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 500 * time.Millisecond, ReadBackoffMin: kafkaio.ReadBackoffMin})
 		if err := r.SetOffset(end); err != nil {
 			stopReaders()
 			return lr, err

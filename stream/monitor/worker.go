@@ -82,7 +82,7 @@ func (w *worker) run(ctx context.Context) {
 		MinBytes:       1,
 		MaxBytes:       16 << 20,
 		MaxWait:        100 * time.Millisecond,
-		ReadBackoffMin: 50 * time.Millisecond,
+		ReadBackoffMin: kafkaio.ReadBackoffMin,
 		ReadBackoffMax: time.Second,
 		QueueCapacity:  max(1000, 2*mo.cfg.BatchSize),
 		ErrorLogger:    kafkaio.Logger(w.logger),
