@@ -208,7 +208,17 @@ func appendTime(b []byte, t time.Time) []byte {
 	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
 }
 
-func Decode(b []byte) (*Household, error) {
+// Decode reads a household's stored form.
+func Decode(b []byte) (*Household, error) { return decode(b, false) }
+
+// DecodeSummary reads a household's stored form without its persons, alerts and declarations
+// (Persons, Alerts and Declarations are left empty): its id, level, score, timer, model version
+// and casework, for a restore from the changelog, which needs no more for most households and
+// spent a third of its allocations and most of its collector's work decoding facts. Those parts
+// are still read through (a damaged value is refused as by Decode) but nothing of them is kept.
+func DecodeSummary(b []byte) (*Household, error) { return decode(b, true) }
+
+func decode(b []byte, summary bool) (*Household, error) {
 	if len(b) > 0 && b[0] == '{' {
 		var h Household
 		if err := json.Unmarshal(b, &h); err != nil {
@@ -225,7 +235,10 @@ func Decode(b []byte) (*Household, error) {
 	// Every string of the household is a substring of one copy of the value, and the optional
 	// fields of the facts point into a few slabs: a household decodes in a few dozen
 	// allocations, not one per string and per number (household_codec_bench_test.go).
-	d := decoder{b: b[1:], all: string(b[1:])}
+	d := decoder{b: b[1:]}
+	if !summary {
+		d.all = string(b[1:])
+	}
 	h := &Household{}
 	h.ID = d.string()
 	h.Partition = int(d.varint())
@@ -238,33 +251,43 @@ func Decode(b []byte) (*Household, error) {
 	h.NextCheck = d.time()
 	h.AssessedAt = d.time()
 	h.Updated = d.time()
+	d.discard = summary
 	if n := d.count(); n > 0 {
-		h.Alerts = make([]AlertRef, n)
-		for i := range h.Alerts {
-			a := &h.Alerts[i]
+		alerts := make([]AlertRef, 1)
+		if !summary {
+			alerts = make([]AlertRef, n)
+			h.Alerts = alerts
+		}
+		for i := range n {
+			a := &alerts[i%len(alerts)]
 			a.AlertID, a.Status, a.Level = d.string(), d.string(), d.string()
 			a.Score = d.float()
 			a.EmittedAt = d.time()
 		}
 	}
 	n := d.count()
-	h.Persons = make(map[string]*Person, n)
-	persons := make([]Person, n)
-	for i := range n {
-		k := d.string()
-		p := &persons[i]
-		p.Masked = d.string()
-		lists := [...]*[]Fact{&p.Registry, &p.Employment, &p.Pension, &p.Disability, &p.Hospital, &p.Assets, &p.Funds}
-		for _, list := range lists[:listsOf(b[0])] {
-			if m := d.count(); m > 0 {
-				*list = d.facts(m)
-				for i := range *list {
-					d.fact(&(*list)[i])
+	if summary {
+		d.skipPersons(n, b[0])
+	} else {
+		h.Persons = make(map[string]*Person, n)
+		persons := make([]Person, n)
+		for i := range n {
+			k := d.string()
+			p := &persons[i]
+			p.Masked = d.string()
+			lists := [...]*[]Fact{&p.Registry, &p.Employment, &p.Pension, &p.Disability, &p.Hospital, &p.Assets, &p.Funds}
+			for _, list := range lists[:listsOf(b[0])] {
+				if m := d.count(); m > 0 {
+					*list = d.facts(m)
+					for i := range *list {
+						d.fact(&(*list)[i])
+					}
 				}
 			}
+			h.Persons[k] = p
 		}
-		h.Persons[k] = p
 	}
+	d.discard = false
 	if b[0] >= householdBinaryV2 {
 		h.ModelVersion = d.string()
 	}
@@ -272,6 +295,7 @@ func Decode(b []byte) (*Household, error) {
 		h.Casework = d.casework()
 	}
 	if b[0] >= householdBinaryV4 {
+		d.discard = summary
 		h.Declarations = readJSON[Declarations](&d, "declarations")
 	}
 	if d.err != nil {
@@ -285,11 +309,13 @@ func Decode(b []byte) (*Household, error) {
 
 // decoder reads the binary form; the first error sticks and later reads return zero values.
 // all is b as a string (when set, strings are read as substrings of it); the slabs hold the
-// optional fields of the facts the decoder has read.
+// optional fields of the facts the decoder has read. While discard is set, strings are read
+// past and returned empty.
 type decoder struct {
-	b   []byte
-	all string
-	err error
+	b       []byte
+	all     string
+	err     error
+	discard bool
 
 	floats []float64
 	bools  []bool
@@ -354,6 +380,10 @@ func (d *decoder) string() string {
 	if d.err != nil || n == 0 {
 		return ""
 	}
+	if d.discard {
+		d.b = d.b[n:]
+		return ""
+	}
 	var s string
 	if d.all != "" {
 		at := len(d.all) - len(d.b)
@@ -402,6 +432,23 @@ func (d *decoder) time() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(int64(s)+zeroUnix, int64(ns)).UTC()
+}
+
+// skipPersons reads past n persons of a value in version's layout without keeping them (with
+// discard set): every fact is read into one scratch fact, its optional fields into the
+// decoder's slabs, which are emptied each time, so the bulk of a household allocates nothing.
+func (d *decoder) skipPersons(n int, version byte) {
+	var f Fact
+	for range n {
+		d.string() // key
+		d.string() // masked
+		for range listsOf(version) {
+			for range d.count() {
+				d.floats, d.bools, d.ints, d.times = d.floats[:0], d.bools[:0], d.ints[:0], d.times[:0]
+				d.fact(&f)
+			}
+		}
+	}
 }
 
 // facts returns a list of m facts carved from a slab shared by the household's lists. Its

@@ -3,6 +3,7 @@ package household
 import (
 	"bytes"
 	"encoding/json"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -119,4 +120,69 @@ func BenchmarkHouseholdCodec(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// DecodeSummary reads everything but the persons, alerts and declarations exactly as Decode
+// does, in every binary version and the JSON form, refuses the same damage, and allocates a
+// fraction of what Decode does (a restore decodes every changelog record with it).
+func TestHouseholdCodecSummary(t *testing.T) {
+	h := codecSample()
+	h.Casework = caseworkSample()
+	strip := func(h *Household) *Household {
+		c := *h
+		c.Persons, c.Alerts, c.Declarations = nil, nil, nil
+		return &c
+	}
+	for _, v := range []byte{householdBinaryV1, householdBinaryV2, householdBinaryV3, householdBinaryV4} {
+		b, err := encodeAs(h, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full, err := Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeSummary(b)
+		if err != nil {
+			t.Fatalf("version %d: %v", v, err)
+		}
+		want, _ := json.Marshal(strip(full))
+		if have, _ := json.Marshal(got); !bytes.Equal(have, want) {
+			t.Errorf("version %d summary:\n got %s\nwant %s", v, have, want)
+		}
+		if len(got.Persons)+len(got.Alerts) != 0 || got.Declarations != nil {
+			t.Errorf("version %d summary kept %d persons, %d alerts, declarations %v", v, len(got.Persons), len(got.Alerts), got.Declarations)
+		}
+		for _, n := range []int{1, 5, len(b) / 2, len(b) - 1} {
+			if _, err := DecodeSummary(b[:n]); err == nil {
+				t.Errorf("version %d: summary of %d of %d bytes without error", v, n, len(b))
+			}
+		}
+		if _, err := DecodeSummary(append(append([]byte{}, b...), 0)); err == nil {
+			t.Errorf("version %d: summary accepted a trailing byte", v)
+		}
+	}
+	j, _ := json.Marshal(h)
+	if got, err := DecodeSummary(j); err != nil || got.ID != h.ID || got.NextCheck != h.NextCheck {
+		t.Errorf("summary of the JSON form: %+v, %v", got, err)
+	}
+	h.Casework = nil
+	b, _ := Encode(h)
+	full, summary := allocatedBytes(func() { _, _ = Decode(b) }), allocatedBytes(func() { _, _ = DecodeSummary(b) })
+	t.Logf("bytes allocated per call: Decode %d, DecodeSummary %d", full, summary)
+	if summary*4 > full {
+		t.Errorf("DecodeSummary allocates %d bytes, Decode %d: want at most a quarter", summary, full)
+	}
+}
+
+// allocatedBytes is the heap bytes one call of f allocates, averaged over 1,000 calls.
+func allocatedBytes(f func()) uint64 {
+	f()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for range 1000 {
+		f()
+	}
+	runtime.ReadMemStats(&m1)
+	return (m1.TotalAlloc - m0.TotalAlloc) / 1000
 }
