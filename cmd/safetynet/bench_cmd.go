@@ -21,7 +21,7 @@ func benchCmd(c *cli.Call) error {
 	fs.IntVar(&o.Partitions, "partitions", 4, "partitions of every topic")
 	fs.StringVar(&o.Dir, "dir", "data/bench", "working directory (emptied at start)")
 	fs.StringVar(&o.Out, "out", "docs/benchmarks.md", "report file (empty: print only)")
-	fs.BoolVar(&o.Profile, "profile", false, "save CPU and allocation profiles of the service (throughput run, and loading the big state) in -dir, from its /debug/pprof")
+	fs.BoolVar(&o.Profile, "profile", false, "save CPU and allocation profiles of the service (the throughput run, loading the big state, and the restore) in -dir, from its /debug/pprof")
 	quick := fs.Bool("quick", false, "a tiny run (seconds): 20,000 events, 2,000 households, 5,000 in state, 2 s per load")
 	if err := c.Parse(fs, 0, 0); err != nil {
 		return err

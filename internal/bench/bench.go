@@ -40,8 +40,8 @@ type Options struct {
 	Dir             string        // working directory, emptied at start
 	Out             string        // report file ("" for none)
 	// Profile saves CPU profiles (in chunks, DIR/NAME.cpu.NNN.pprof; `go tool pprof` merges them)
-	// and an allocation profile of the service during the throughput run and the big-state load,
-	// read from the service's /debug/pprof (SAFETYNET_PPROF=true).
+	// and an allocation profile of the service during the throughput run, the big-state load and
+	// the restore, read from the service's /debug/pprof (SAFETYNET_PPROF=true).
 	Profile bool
 }
 

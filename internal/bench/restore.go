@@ -42,8 +42,9 @@ func (b *benchRun) restore(ctx context.Context, client *kafka.Client, brokers []
 	dir := filepath.Join(b.o.dir, "restored")
 	b.extraEnv = []string{"SAFETYNET_LOG_LEVEL=info"} // the restore's own timing is logged at info
 	t0 := time.Now()
+	b.profile = b.o.cpuProfile
 	svc, err := b.startService(ctx, "bench-big", brokers, dir, "service-restore")
-	b.extraEnv = nil
+	b.extraEnv, b.profile = nil, false
 	if err != nil {
 		return res, err
 	}
