@@ -253,13 +253,15 @@ func decode(b []byte, summary bool) (*Household, error) {
 	h.Updated = d.time()
 	d.discard = summary
 	if n := d.count(); n > 0 {
-		alerts := make([]AlertRef, 1)
+		var scratch AlertRef
 		if !summary {
-			alerts = make([]AlertRef, n)
-			h.Alerts = alerts
+			h.Alerts = make([]AlertRef, n)
 		}
 		for i := range n {
-			a := &alerts[i%len(alerts)]
+			a := &scratch
+			if !summary {
+				a = &h.Alerts[i]
+			}
 			a.AlertID, a.Status, a.Level = d.string(), d.string(), d.string()
 			a.Score = d.float()
 			a.EmittedAt = d.time()
