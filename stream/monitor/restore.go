@@ -48,10 +48,15 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("seek changelog: %w", err)
 	}
 
+	// Households all scored under the model this instance runs need no re-scoring walk (a
+	// restore of 1,000,000 households otherwise walked them all again, re-scoring none, for
+	// over a minute of both cores beside the person table's load: docs/performance.md). A model
+	// swapped in meanwhile differs from the mark, and its walk runs.
+	model := mo.Model().Version
 	type summary struct {
-		next  time.Time
-		level string
-		model string // the model version it was scored under
+		next    time.Time
+		level   string
+		current bool // scored under model
 	}
 	households := map[string]summary{}
 	wb := mo.store.NewBatch()
@@ -75,7 +80,7 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 			if err != nil {
 				w.logger.Warn("skipping undecodable changelog record", "offset", m.Offset, "err", err)
 			} else {
-				households[h.ID] = summary{next: h.NextCheck, level: h.Level, model: h.ModelVersion}
+				households[h.ID] = summary{next: h.NextCheck, level: h.Level, current: h.ModelVersion == model}
 				if err := wb.PutHousehold(h.ID, m.Value); err != nil {
 					return 0, fmt.Errorf("restore: %w", err)
 				}
@@ -104,13 +109,9 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 		}
 	}
 	stats := state.PartitionStats{Levels: map[string]int64{}}
-	// Households all scored under the model this instance runs need no re-scoring walk (a
-	// restore of 1,000,000 households otherwise walked them all again, re-scoring none, for
-	// over a minute of both cores beside the person table's load: docs/performance.md).
-	model := mo.Model().Version
 	rescored := true
 	for id, s := range households {
-		rescored = rescored && s.model == model
+		rescored = rescored && s.current
 		stats.Levels[household.LevelLabel(s.level)]++
 		if !s.next.IsZero() {
 			stats.Timers++
