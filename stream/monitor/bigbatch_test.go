@@ -24,15 +24,22 @@ func TestBatchTooLargeForOneTransactionIsSplit(t *testing.T) {
 	})
 	p.waitReady()
 	const n = 4000
-	var recs []rec
-	for i := range n {
-		person := withCheck(fmt.Sprintf("42010619%02d0301%03d", 40+i/1000, i%1000))
-		recs = append(recs, joined(person, fmt.Sprintf("H-BIG-%04d", i), date(1940+i/1000, 3, 1), "F", "head", c.Now().AddDate(-1, 0, 0)))
-	}
-	produce(t, addr, p.topics.Registry, recs...)
+	produce(t, addr, p.topics.Registry, newHeads(n, "H-BIG", 1940, "F", c.Now().AddDate(-1, 0, 0))...)
 	if got := waitHouseholdCount(t, p.store, n, 90*time.Second); got != n {
 		t.Fatalf("%d of %d households stored after 90 s: a batch too large for one transaction stalls its partition", got, n)
 	}
+}
+
+// newHeads is the registry records of n one-person households (ids prefix-0000 on), their heads
+// born from firstYear on (a thousand a year, so that the ID numbers differ), joined at at.
+func newHeads(n int, prefix string, firstYear int, sex string, at time.Time) []rec {
+	recs := make([]rec, 0, n)
+	for i := range n {
+		year := firstYear + i/1000
+		person := withCheck(fmt.Sprintf("420106%04d0301%03d", year, i%1000))
+		recs = append(recs, joined(person, fmt.Sprintf("%s-%04d", prefix, i), date(year, 3, 1), sex, "head", at))
+	}
+	return recs
 }
 
 // waitHouseholdCount waits up to d for the store to hold n households and returns how many it

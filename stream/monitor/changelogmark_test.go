@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -26,12 +25,7 @@ func TestStopRecordsChangelogPosition(t *testing.T) {
 	p.waitReady()
 	time.Sleep(200 * time.Millisecond) // past the first idle mark, made at start
 	const n = 300
-	var recs []rec
-	for i := range n {
-		person := withCheck(fmt.Sprintf("42010619%02d0301%03d", 50+i/1000, i%1000))
-		recs = append(recs, joined(person, fmt.Sprintf("H-MARK-%03d", i), date(1950+i/1000, 3, 1), "M", "head", c.Now().AddDate(-1, 0, 0)))
-	}
-	produce(t, addr, p.topics.Registry, recs...)
+	produce(t, addr, p.topics.Registry, newHeads(n, "H-MARK", 1950, "M", c.Now().AddDate(-1, 0, 0))...)
 	if got := waitHouseholdCount(t, p.store, n, 60*time.Second); got != n {
 		t.Fatalf("%d of %d households stored after 60 s", got, n)
 	}
