@@ -71,12 +71,7 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 		}
 		n++
 		if len(m.Value) > 0 {
-			// The summary (no persons' facts) is all a household without cases needs; the case
-			// index needs the whole household (the head's area, the aid it receives).
-			h, err := household.DecodeSummary(m.Value)
-			if err == nil && h.Casework != nil && len(h.Casework.Cases) > 0 {
-				h, err = household.Decode(m.Value)
-			}
+			h, err := changelogHousehold(m.Value)
 			if err != nil {
 				w.logger.Warn("skipping undecodable changelog record", "offset", m.Offset, "err", err)
 			} else {

@@ -7,7 +7,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"safetynet/state"
-	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
 )
 
@@ -117,7 +116,7 @@ func (mo *Monitor) applyChangelog(p int, msgs []kafka.Message) error {
 	return mo.store.Update(func(tx *state.Tx) error {
 		versions := map[string]bool{}
 		for _, id := range order {
-			h, err := household.Decode(newest[id])
+			h, err := changelogHousehold(newest[id])
 			if err != nil {
 				mo.logger.Warn("standby: skipping undecodable changelog record", "partition", p, "err", err)
 				continue
