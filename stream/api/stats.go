@@ -228,7 +228,7 @@ type CaseCollector struct {
 	store    *state.Store
 	now      func() time.Time
 	mu       sync.Mutex
-	counted  time.Time // when last counted (the collector's clock)
+	counted  time.Time // when last counted (the collector's clock); zero before the first count
 	last     caseCounts
 	cases    *prometheus.Desc
 	overdue  *prometheus.Desc
@@ -274,32 +274,29 @@ var caseLevels = []string{"watch", "warning", "urgent"}
 
 // count walks the case index.
 func (cc *CaseCollector) count(now time.Time) (caseCounts, error) {
-	levels := caseLevels
-	type key = caseKey
-	cases, overdue, outcomes := map[key]int{}, map[string]int{}, map[key]int{}
+	c := caseCounts{cases: map[caseKey]int{}, outcomes: map[caseKey]int{}, overdue: map[string]int{}}
 	err := cc.store.Cases(nil, func(_, v []byte) bool {
 		var s household.CaseSummary
-		if json.Unmarshal(v, &s) != nil || !slices.Contains(levels, s.Level) {
+		if json.Unmarshal(v, &s) != nil || !slices.Contains(caseLevels, s.Level) {
 			return true
 		}
-		cases[key{s.Level, s.Status}]++
+		c.cases[caseKey{s.Level, s.Status}]++
 		if s.Overdue(now) {
-			overdue[s.Level]++
+			c.overdue[s.Level]++
 		}
 		if s.Outcome != "" {
-			outcomes[key{s.Level, s.Outcome}]++
+			c.outcomes[caseKey{s.Level, s.Outcome}]++
 		}
 		return true
 	})
-	return caseCounts{cases: cases, outcomes: outcomes, overdue: overdue}, err
+	return c, err
 }
 
 func (cc *CaseCollector) Collect(ch chan<- prometheus.Metric) {
 	statuses := []string{household.CaseOpen, household.CaseAssigned, household.CaseClosed}
-	type key = caseKey
 	cc.mu.Lock()
 	now := cc.now()
-	if cc.last.cases == nil || now.Sub(cc.counted) >= caseCountTTL || now.Before(cc.counted) {
+	if cc.counted.IsZero() || now.Sub(cc.counted) >= caseCountTTL || now.Before(cc.counted) {
 		c, err := cc.count(now)
 		if err != nil {
 			cc.errors.Inc()
@@ -307,15 +304,15 @@ func (cc *CaseCollector) Collect(ch chan<- prometheus.Metric) {
 			cc.last, cc.counted = c, now
 		}
 	}
-	cases, overdue, outcomes := cc.last.cases, cc.last.overdue, cc.last.outcomes
+	last := cc.last // a count is never changed once made
 	cc.mu.Unlock()
 	for _, l := range caseLevels {
 		for _, st := range statuses {
-			ch <- prometheus.MustNewConstMetric(cc.cases, prometheus.GaugeValue, float64(cases[key{l, st}]), l, st)
+			ch <- prometheus.MustNewConstMetric(cc.cases, prometheus.GaugeValue, float64(last.cases[caseKey{l, st}]), l, st)
 		}
-		ch <- prometheus.MustNewConstMetric(cc.overdue, prometheus.GaugeValue, float64(overdue[l]), l)
+		ch <- prometheus.MustNewConstMetric(cc.overdue, prometheus.GaugeValue, float64(last.overdue[l]), l)
 		for _, o := range feed.Outcomes {
-			ch <- prometheus.MustNewConstMetric(cc.outcomes, prometheus.GaugeValue, float64(outcomes[key{l, o}]), l, o)
+			ch <- prometheus.MustNewConstMetric(cc.outcomes, prometheus.GaugeValue, float64(last.outcomes[caseKey{l, o}]), l, o)
 		}
 	}
 	cc.errors.Collect(ch)
