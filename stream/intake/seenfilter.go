@@ -80,8 +80,11 @@ func (f *seenFilter) mayHave(feed, eventID string) bool {
 	h := f.hash(feed, eventID)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return !f.loaded || f.cur.has(h) || f.prev.has(h)
+	return f.mayHaveLocked(h)
 }
+
+// mayHaveLocked is mayHave of a hash, with the lock held.
+func (f *seenFilter) mayHaveLocked(h uint64) bool { return !f.loaded || f.cur.has(h) || f.prev.has(h) }
 
 // add records that (feed, eventID) is about to be marked seen for the dedupe window. It must be
 // called before the mark is written (Batch.MarkSeen, Tx.MarkSeen), so that no look-up after the
@@ -158,16 +161,6 @@ func (i *Intake) markSeenTx(tx *state.Tx, feed, eventID string) error {
 	return tx.MarkSeen(feed, eventID, i.cfg.DedupeWindow)
 }
 
-// isSeen is the resend check of one event: the filter's exact "no", or the store's answer;
-// asked says which. (resolve checks a batch with screen.)
-func (i *Intake) isSeen(tx *state.Tx, feed, eventID string) (seen, asked bool, err error) {
-	if !i.seen.mayHave(feed, eventID) {
-		return false, false, nil
-	}
-	seen, err = tx.Seen(feed, eventID)
-	return seen, true, err
-}
-
 // screen sets the seenHash of every item not dead-lettered, and its maybeSeen: false when the
 // event is certainly not in the seen table. One hold of the lock for the batch.
 func (f *seenFilter) screen(items []item) {
@@ -180,7 +173,7 @@ func (f *seenFilter) screen(items []item) {
 	defer f.mu.Unlock()
 	for n := range items {
 		if it := &items[n]; it.out != outDeadLetter {
-			it.maybeSeen = !f.loaded || f.cur.has(it.seenHash) || f.prev.has(it.seenHash)
+			it.maybeSeen = f.mayHaveLocked(it.seenHash)
 		}
 	}
 }

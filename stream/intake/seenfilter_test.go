@@ -9,7 +9,20 @@ import (
 	"time"
 
 	"safetynet/state"
+	"safetynet/stream/feed"
 )
+
+// isSeen is resolve's resend check for one event: the filter's exact "no" (screen), or the
+// store's answer; asked says which.
+func (i *Intake) isSeen(tx *state.Tx, fd, eventID string) (seen, asked bool, err error) {
+	items := []item{{feed: fd, ev: feed.HouseholdEvent{EventID: eventID}}}
+	i.seen.screen(items)
+	if !items[0].maybeSeen {
+		return false, false, nil
+	}
+	seen, err = tx.Seen(fd, eventID)
+	return seen, true, err
+}
 
 // seenRig is an intake with just what the resend check needs: a store on a real directory and
 // the filter.
