@@ -580,17 +580,12 @@ func ScrubIDs(s string) string {
 	return idRun.ReplaceAllStringFunc(s, Mask)
 }
 
-// splitObject splits a JSON object into its members as json.Unmarshal into a
-// map[string]json.RawMessage would (a fuzz target compares the two).
 // parseObject splits a feed record (a JSON object) into its members, refusing what checkRecord
 // refuses (invalid UTF-8, a key given twice) and what does not parse.
 func parseObject(trimmed []byte) (map[string]json.RawMessage, *DecodeError) {
-	if e := checkRecord(trimmed); e != nil {
+	obj := map[string]json.RawMessage{}
+	if e := parseObjectInto(trimmed, obj); e != nil {
 		return nil, e
-	}
-	obj, err := splitObject(trimmed)
-	if err != nil {
-		return nil, refuse(ReasonMalformedJSON, "", "%s", jsonErrText(err))
 	}
 	return obj, nil
 }
@@ -610,6 +605,8 @@ func parseObjectInto(trimmed []byte, obj map[string]json.RawMessage) *DecodeErro
 // library made, which the decoded event never points into: strings and numbers are copied out).
 var objectPool = sync.Pool{New: func() any { return make(map[string]json.RawMessage, 16) }}
 
+// splitObject splits a JSON object into its members as json.Unmarshal into a
+// map[string]json.RawMessage would (a fuzz target compares the two).
 func splitObject(b []byte) (map[string]json.RawMessage, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(b, &obj); err != nil {
