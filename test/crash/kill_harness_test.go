@@ -205,17 +205,21 @@ func (s *svcProc) current() (*proc, int) {
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (s *svcProc) kill() { s.p.kill() }
+func (s *svcProc) kill() {
+	p, _ := s.current()
+	p.kill()
+}
 
 // term sends SIGTERM and returns how long the process took to exit, and its exit error.
 func (s *svcProc) term() (time.Duration, error) {
+	p, _ := s.current()
 	start := time.Now()
-	_ = s.p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.p.done:
-		return time.Since(start), s.p.err
+	case <-p.done:
+		return time.Since(start), p.err
 	case <-time.After(60 * time.Second):
-		s.p.kill()
+		p.kill()
 		return time.Since(start), fmt.Errorf("did not exit within 60 s of SIGTERM")
 	}
 }

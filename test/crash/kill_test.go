@@ -133,11 +133,12 @@ func TestKill(t *testing.T) {
 	}
 	he := len(readTopic(t, killBroker, topics.HouseholdEvents))
 	cl := len(readTopic(t, killBroker, topics.Changelog))
+	_, starts := svc.current()
 	t.Logf("killed run: %d verification ids, %d duplicate verification records", len(vers), vdups)
 	t.Logf("killed run: %d SIGKILLs and %d SIGTERMs (slowest exit %s), %d starts; %d alert ids, %d duplicate alert records (identical but for emitted_at); "+
 		"%d dead letters, %d duplicates; household events %d (reference %d: %d forwarded again after a kill in intake); "+
 		"changelog records %d (reference %d; batches are cut differently, so the counts differ); took %s in all",
-		k.kills.Load(), k.terms.Load(), time.Duration(k.slowestTerm.Load()), svc.starts, len(alerts), dups,
+		k.kills.Load(), k.terms.Load(), time.Duration(k.slowestTerm.Load()), starts, len(alerts), dups,
 		len(dlq), dlqDups, he, refHE, he-refHE, cl, refCL, time.Since(began).Round(time.Second))
 }
 
@@ -256,7 +257,8 @@ func finish(t *testing.T, s *svcProc, broker string, topics topics.Topics) []byt
 	})
 	d, err := s.term()
 	if err != nil {
-		t.Fatalf("after SIGTERM: %v (log %s)", err, s.p.log)
+		p, _ := s.current()
+		t.Fatalf("after SIGTERM: %v (log %s)", err, p.log)
 	}
 	if d > 10*time.Second {
 		t.Errorf("SIGTERM: the service took %s to exit, more than 10 s", d)
@@ -299,7 +301,8 @@ func startKiller(t *testing.T, s *svcProc, interrupts, termEvery int) *killer {
 			if n%termEvery == 0 {
 				d, err := s.term()
 				if err != nil || d > 10*time.Second {
-					t.Errorf("SIGTERM %d: exit after %s: %v (log %s)", n, d, err, s.p.log)
+					p, _ := s.current()
+					t.Errorf("SIGTERM %d: exit after %s: %v (log %s)", n, d, err, p.log)
 				}
 				k.terms.Add(1)
 				if int64(d) > k.slowestTerm.Load() {
