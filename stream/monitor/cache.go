@@ -4,6 +4,8 @@ import (
 	"hash/maphash"
 	"math"
 	"runtime/debug"
+	"runtime/metrics"
+	"sync/atomic"
 )
 
 // householdCache keeps the stored form of a partition's recently used households, so that a
@@ -20,6 +22,13 @@ import (
 // per partition held the benchmark's working set at 200,000 events but not at 1,000,000 (32,500
 // households per partition grown to ~850 bytes each), and the households missing the cache
 // were read back from Badger and decoded again (docs/performance.md).
+//
+// The budget gives way to the rest of the heap: the caches together hold at most what leaves
+// a quarter of the limit free once everything else the last collection found live is counted
+// (cacheBudget), and the bound is read again every boundEvery puts. While a large registry
+// loads, Badger's table builders hold a few hundred MB and each household is put once or
+// twice, so the caches only pushed the heap past the limit: with them held to their floor the
+// peak RSS loading 1,000,000 households fell from 823–828 to 718 MiB (docs/performance.md).
 type householdCache struct {
 	m     map[string][]byte
 	bytes int
@@ -29,9 +38,13 @@ type householdCache struct {
 	// It is cleared when it holds as many hashes as the cache could hold households.
 	once map[uint64]struct{}
 	// share is the number of partitions the budget is split between (0 counts as 1); max, when
-	// set, is the bound in bytes (tests), else it is computed at the first put.
+	// set, is the bound in bytes (tests), else limit is, read again every boundEvery puts.
 	share int
 	max   int
+	limit int
+	puts  int
+	// held counts the bytes of every cache of the process (cachedBytes; nil counts there too).
+	held *atomic.Int64
 }
 
 const (
@@ -46,22 +59,50 @@ const (
 	cacheBudgetNoLimit = 80 << 20
 	// minCachedBytes is the least a partition's cache may hold, whatever the limit.
 	minCachedBytes = 4 << 20
+	// cacheHeadroomFraction of the soft limit is kept free of the caches: the collector's room
+	// once the rest of the live heap and the caches are counted.
+	cacheHeadroomFraction = 4
+	// boundEvery puts, a cache reads its bound again (a read of the runtime's metrics).
+	boundEvery = 256
 )
 
-// cacheBudget is the bytes all the household caches of the process may hold together.
-func cacheBudget() int {
+// cachedBytes is what every household cache of the process holds, in bytes.
+var cachedBytes atomic.Int64
+
+// liveHeap is the heap the last collection found live, in bytes (a variable for tests).
+var liveHeap = func() int64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(s[0].Value.Uint64())
+}
+
+// cacheBudget is the bytes all the household caches of the process may hold together (cached
+// counts what they hold): an eighth of the soft limit, or less when the rest of the live heap
+// leaves less than that before only a quarter of the limit is free.
+func cacheBudget(cached *atomic.Int64) int {
 	limit := debug.SetMemoryLimit(-1) // reads the limit without changing it
 	if limit <= 0 || limit == math.MaxInt64 {
 		return cacheBudgetNoLimit
 	}
-	return int(limit / cacheBudgetFraction)
+	budget := limit / cacheBudgetFraction
+	others := liveHeap() - cached.Load()
+	if room := limit - limit/cacheHeadroomFraction - others; room < budget {
+		budget = max(room, 0)
+	}
+	return int(budget)
 }
 
 func (c *householdCache) bound() int {
-	if c.max == 0 {
-		c.max = max(cacheBudget()/max(c.share, 1), minCachedBytes)
+	if c.max > 0 {
+		return c.max
 	}
-	return c.max
+	if c.limit == 0 || c.puts%boundEvery == 0 {
+		c.limit = max(cacheBudget(c.counter())/max(c.share, 1), minCachedBytes)
+	}
+	return c.limit
 }
 
 func (c *householdCache) get(id string) ([]byte, bool) {
@@ -78,11 +119,15 @@ func (c *householdCache) put(id string, v []byte) {
 		c.m = make(map[string][]byte)
 		c.once = make(map[uint64]struct{})
 	}
-	old, ok := c.m[id]
-	if !ok {
+	c.puts++
+	bound := c.bound()
+	if old, ok := c.m[id]; ok {
+		delete(c.m, id)
+		c.add(-cacheCost(id, old))
+	} else {
 		h := maphash.String(cacheSeed, id)
 		if _, again := c.once[h]; !again {
-			if len(c.once) >= c.bound()/(cacheEntryOverhead+256) {
+			if len(c.once) >= bound/(cacheEntryOverhead+256) {
 				clear(c.once)
 			}
 			c.once[h] = struct{}{}
@@ -90,18 +135,40 @@ func (c *householdCache) put(id string, v []byte) {
 		}
 		delete(c.once, h)
 	}
-	if ok {
-		c.bytes -= cacheCost(id, old)
-	} else if c.bytes+cacheCost(id, v) > c.bound() {
+	cost := cacheCost(id, v)
+	if cost > bound {
+		return
+	}
+	// Past the bound (which may have shrunk since the last put), forget a tenth of the
+	// entries at a time until the value fits.
+	for c.bytes+cost > bound && len(c.m) > 0 {
 		n := max(len(c.m)/10, 1)
 		for k, old := range c.m {
 			delete(c.m, k)
-			c.bytes -= cacheCost(k, old)
+			c.add(-cacheCost(k, old))
 			if n--; n == 0 {
 				break
 			}
 		}
 	}
 	c.m[id] = v
-	c.bytes += cacheCost(id, v)
+	c.add(cost)
+}
+
+func (c *householdCache) add(n int) {
+	c.bytes += n
+	c.counter().Add(int64(n))
+}
+
+func (c *householdCache) counter() *atomic.Int64 {
+	if c.held == nil {
+		return &cachedBytes
+	}
+	return c.held
+}
+
+// release forgets every entry: the partition's worker has stopped.
+func (c *householdCache) release() {
+	c.counter().Add(-int64(c.bytes))
+	c.m, c.once, c.bytes = nil, nil, 0
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
+	"sync/atomic"
 	"testing"
 )
 
@@ -85,5 +86,69 @@ func TestHouseholdCacheBudgetFromLimit(t *testing.T) {
 	debug.SetMemoryLimit(math.MaxInt64)
 	if got := (&householdCache{}).bound(); got != cacheBudgetNoLimit {
 		t.Errorf("no limit: bound %d; want %d", got, cacheBudgetNoLimit)
+	}
+}
+
+// The caches give way to the rest of the heap: when what else is live leaves less than an
+// eighth of the limit before only a quarter is free, each cache shrinks to its floor within
+// boundEvery puts; when the heap has room again, it may grow back. The process-wide count
+// follows every put, eviction and release.
+func TestHouseholdCacheGivesWayToTheHeap(t *testing.T) {
+	oldLimit, oldLive := debug.SetMemoryLimit(-1), liveHeap
+	t.Cleanup(func() { debug.SetMemoryLimit(oldLimit); liveHeap = oldLive })
+	debug.SetMemoryLimit(512 << 20)
+	var held atomic.Int64
+	others := int64(100 << 20)
+	liveHeap = func() int64 { return others + held.Load() }
+
+	caches := []*householdCache{{share: 2, held: &held}, {share: 2, held: &held}}
+	v := make([]byte, 1000)
+	fill := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			for _, c := range caches {
+				c.put(fmt.Sprintf("hh-%d", i), v)
+				c.put(fmt.Sprintf("hh-%d", i), v)
+			}
+		}
+	}
+	sum := func() int64 {
+		n := 0
+		for _, c := range caches {
+			n += c.bytes
+		}
+		return int64(n)
+	}
+
+	fill(0, 40_000) // 100 MiB of other live data: an eighth of the limit, 32 MiB per cache
+	for _, c := range caches {
+		if c.bytes < 28<<20 || c.bytes > 32<<20 {
+			t.Fatalf("with room: the cache holds %d bytes; want nearly 32 MiB", c.bytes)
+		}
+	}
+	if held.Load() != sum() {
+		t.Fatalf("count %d; the caches hold %d", held.Load(), sum())
+	}
+
+	others = 380 << 20 // a registry load's table builders: 384 MiB less 380 leaves 4 MiB
+	fill(40_000, boundEvery)
+	for _, c := range caches {
+		if c.bytes > minCachedBytes {
+			t.Errorf("short of room: the cache holds %d bytes; want at most its floor %d", c.bytes, minCachedBytes)
+		}
+	}
+	if held.Load() != sum() {
+		t.Fatalf("count %d after shrinking; the caches hold %d", held.Load(), sum())
+	}
+
+	others = 100 << 20
+	fill(50_000, 20_000)
+	if c := caches[0]; c.bytes < 16<<20 {
+		t.Errorf("with room again: the cache holds %d bytes; want it to grow back", c.bytes)
+	}
+	for _, c := range caches {
+		c.release()
+	}
+	if held.Load() != 0 || caches[0].bytes != 0 || caches[0].m != nil {
+		t.Errorf("after release: count %d, bytes %d", held.Load(), caches[0].bytes)
 	}
 }

@@ -44,6 +44,7 @@ func (w *worker) run(ctx context.Context) {
 	mo := w.mo
 	topic := mo.cfg.Topics.HouseholdEvents
 	defer mo.workerStopped(w.partition)
+	defer w.cache.release()
 	mo.gate.claim(w.partition) // no standby copy is written under the worker (standby.go)
 	defer mo.gate.release(w.partition)
 	mo.metrics.RestoreRemaining.WithLabelValues(strconv.Itoa(w.partition)).Set(0)
