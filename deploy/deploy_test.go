@@ -208,7 +208,7 @@ func serviceMetricsIn(t *testing.T, file string, defs map[string]metricDef) {
 			}
 			return true
 		}
-		kind := strings.TrimSuffix(strings.TrimPrefix(sel.Sel.Name, "New"), "Vec")
+		kind := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(sel.Sel.Name, "New"), "Vec"), "Func") // NewGaugeFunc: a gauge
 		switch kind {
 		case "Counter", "Gauge", "Histogram", "Summary":
 		default:

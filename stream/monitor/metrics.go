@@ -32,6 +32,7 @@ type Metrics struct {
 	BackfillRemaining *prometheus.GaugeVec // partition; household events left while backfilling
 	AlertsWithheld    *prometheus.CounterVec
 	CaseActions       *prometheus.CounterVec // type (assign, visit, close); cases.go
+	CacheBytes        prometheus.GaugeFunc   // bytes the household caches of the process hold
 }
 
 // NewMetrics creates the monitor's metrics and registers them on reg.
@@ -99,8 +100,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		AlertsWithheld: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "safetynet_alerts_withheld_total", Help: "Level changes kept off the alert topic, by reason: backfill (history before the cutoff) or model_change (SAFETYNET_MODEL_CHANGE_ALERTS=suppress).",
 		}, []string{"reason"}),
+		CacheBytes: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "safetynet_household_cache_bytes", Help: "Bytes the monitor's caches of recently used households hold (at most an eighth of GOMEMLIMIT; less while the rest of the heap needs the room).",
+		}, func() float64 { return float64(cachedBytes.Load()) }),
 	}
-	reg.MustRegister(m.BatchSize, m.BatchDuration, m.EventToAlert, m.ProduceToAlert, m.Alerts,
+	reg.MustRegister(m.CacheBytes, m.BatchSize, m.BatchDuration, m.EventToAlert, m.ProduceToAlert, m.Alerts,
 		m.PublishErrors, m.HouseholdsByLevel, m.Scores, m.TimersPending, m.TimersFired,
 		m.Rebalances, m.PartitionsOwned, m.StateWriteErrors, m.RestoreRemaining, m.StandbyPartitions, m.StandbyLag,
 		m.RescoreRemaining, m.BackfillRemaining, m.AlertsWithheld)
