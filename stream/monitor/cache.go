@@ -27,8 +27,9 @@ import (
 // a quarter of the limit free once everything else the last collection found live is counted
 // (cacheBudget), and the bound is read again every boundEvery puts. While a large registry
 // loads, Badger's table builders hold a few hundred MB and each household is put once or
-// twice, so the caches only pushed the heap past the limit: with them held to their floor the
-// peak RSS loading 1,000,000 households fell from 823–828 to 718 MiB (docs/performance.md).
+// twice, so the caches only pushed the heap past the limit: since they give way, the peak RSS
+// loading 1,000,000 households was 733–763 MiB in five runs of six, against 823–828 MiB
+// (docs/performance.md, eighth round).
 type householdCache struct {
 	m     map[string][]byte
 	bytes int
