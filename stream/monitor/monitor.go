@@ -10,6 +10,7 @@ import (
 	"safetynet/stream/topics"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -187,21 +188,13 @@ func (mo *Monitor) Ready() (bool, string) {
 	case len(catching) == 1:
 		return false, fmt.Sprintf("partition %d is catching up", catching[0])
 	case len(catching) > 1:
-		return false, fmt.Sprintf("partitions %s are catching up", joinInts(catching))
+		ps := make([]string, len(catching))
+		for i, p := range catching {
+			ps[i] = strconv.Itoa(p)
+		}
+		return false, fmt.Sprintf("partitions %s are catching up", strings.Join(ps, ", "))
 	}
 	return true, ""
-}
-
-// joinInts is "0, 2, 3".
-func joinInts(ns []int) string {
-	b := make([]byte, 0, 4*len(ns))
-	for i, n := range ns {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = strconv.AppendInt(b, int64(n), 10)
-	}
-	return string(b)
 }
 
 func (mo *Monitor) setStatus(p int, fn func(*partitionStatus)) {
