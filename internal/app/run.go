@@ -136,7 +136,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	alertTable := cluster.AlertTable{Kafka: kafkaCfg, Topic: cfg.Topics.Alerts, Store: store, Retention: cfg.AlertRetention, Now: now}
 	standby := cluster.Standby{Directory: directory, Replicas: cfg.StandbyReplicas, Logger: logger}
 	monitor := monitor.New(monitor.Config{
-		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor", AlertRetention: cfg.AlertRetention,
+		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor",
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.OnAlert,
 		RescoreRate: cfg.RescoreRate, SuppressModelChangeAlerts: cfg.ModelChangeAlerts == "suppress",
 		BackfillUntil: backfillUntil, AdvertisedURL: advertised, SpotCheckSeed: cfg.SpotCheckSeed,

@@ -209,9 +209,10 @@ func (b *batch) assess(h *household.Household, cause household.Cause, eventTime 
 	b.aidCases(h)
 }
 
-// stage stamps and indexes the alerts, writes the households, moves their timers, and records
-// the partition's counts and offset, all in the batch's transaction; and builds the alert and
-// changelog records to publish.
+// stage stamps the alerts, writes the households, moves their timers, and records the
+// partition's counts and offset, all in the batch's transaction; and builds the alert and
+// changelog records to publish. It does not index the alerts: the index /v1/alerts lists is
+// cluster.AlertTable's, which every instance, this one too, builds from the alert topic.
 func (b *batch) stage() error {
 	emitted := b.w.mo.cfg.Now()
 	b.alertMsgs = make([]kafka.Message, 0, len(b.alerts))
@@ -222,9 +223,6 @@ func (b *batch) stage() error {
 			return fmt.Errorf("encode alert: %w", err)
 		}
 		b.households[a.HouseholdID].AddAlertRef(household.AlertRef{AlertID: a.AlertID, Status: a.Status, Level: a.Level, Score: a.Score, EmittedAt: emitted})
-		if err := b.tx.IndexAlertUntil(emitted, a.AlertID, v, emitted.Add(b.w.mo.cfg.AlertRetention)); err != nil {
-			return err
-		}
 		b.alertMsgs = append(b.alertMsgs, kafka.Message{Key: []byte(a.HouseholdID), Value: v, Time: emitted})
 	}
 	if err := b.stageVerifications(); err != nil {

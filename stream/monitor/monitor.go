@@ -20,7 +20,6 @@ import (
 
 	"safetynet/scorer"
 	"safetynet/state"
-	"safetynet/stream/monitor/cluster"
 )
 
 // MonitorConfig configures the monitor stage.
@@ -42,9 +41,6 @@ type Config struct {
 	// Lag is the consumer-lag gauge (kafkaio.NewLagGauge) the workers set for their partitions;
 	// nil keeps the lag unexported.
 	Lag *prometheus.GaugeVec
-	// AlertRetention is how long an alert stays in this instance's alert index (the API's
-	// /v1/alerts); default DefaultAlertRetention. The alert topic has its own retention.
-	AlertRetention time.Duration
 	// OnAlert, when set, is called with every alert after it is acknowledged (the demo prints them).
 	OnAlert func(household.Alert)
 
@@ -74,9 +70,6 @@ type Config struct {
 	// aid.spot_check_seed (aidcases.go).
 	SpotCheckSeed string
 }
-
-// DefaultAlertRetention is three years.
-const DefaultAlertRetention = cluster.DefaultAlertRetention
 
 // Monitor keeps household state for the partitions of the household-events topic this instance
 // owns, re-scores households on every event and when their timer is due, and publishes alerts.
@@ -123,9 +116,6 @@ func New(cfg Config, store *state.Store, model *scorer.Model, m *Metrics, logger
 	}
 	if cfg.GroupID == "" {
 		cfg.GroupID = "safetynet-monitor"
-	}
-	if cfg.AlertRetention <= 0 {
-		cfg.AlertRetention = DefaultAlertRetention
 	}
 	if cfg.TimerInterval <= 0 {
 		cfg.TimerInterval = time.Second

@@ -25,6 +25,7 @@ import (
 	"safetynet/scorer"
 	"safetynet/state"
 	"safetynet/stream/kafkatest"
+	"safetynet/stream/monitor/cluster"
 )
 
 // clock is an injectable clock for tests.
@@ -98,6 +99,11 @@ func startPipelineWith(t *testing.T, addr string, opts state.Options, c *clock, 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return in.Run(gctx) })
 	g.Go(func() error { return mon.Run(gctx) })
+	// The alert index /v1/alerts lists, as the service builds it (internal/app).
+	g.Go(func() error {
+		cluster.AlertTable{Kafka: cfg.Kafka, Topic: topics.Alerts, Store: store, Now: c.Now}.Run(gctx, logger)
+		return nil
+	})
 	go func() { p.done <- g.Wait() }()
 	t.Cleanup(p.stop)
 	return p
@@ -472,7 +478,11 @@ func TestAPIAlertList(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&out)
 		return resp.StatusCode, out.Alerts, out.NextCursor
 	}
-	_, all, _ := get("/v1/alerts?limit=100")
+	// The alert table indexes the alerts from the alert topic, moments after they are published.
+	var all []household.Alert
+	for deadline := time.Now().Add(10 * time.Second); len(all) < 4 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, all, _ = get("/v1/alerts?limit=100")
+	}
 	if len(all) < 4 {
 		t.Fatalf("%d alerts listed, want at least 4", len(all))
 	}
