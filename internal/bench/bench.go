@@ -254,8 +254,7 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 		svc.stop()
 		return nil, err
 	}
-	runtime.GC()
-	debug.FreeOSMemory()
+	debug.FreeOSMemory() // collects, then returns the trimmed records' memory to the OS
 
 	// Latency at fixed offered loads.
 	for _, rate := range o.rates {

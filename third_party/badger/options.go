@@ -73,14 +73,15 @@ type Options struct {
 	ValueLogFileSize   int64
 	ValueLogMaxEntries uint32
 
-	NumCompactors int
-	// CompactionPace is the share of one core that compactions and memtable flushes take
-	// together while the tree keeps up with the writes (0: as many cores as they can use).
-	// Added for safetynet (pace.go).
-	CompactionPace       float64
+	NumCompactors        int
 	CompactL0OnClose     bool
 	LmaxCompaction       bool
 	ZSTDCompressionLevel int
+
+	// CompactionPace is the share of one core that compactions and memtable flushes take
+	// together while the tree keeps up with the writes (0: as many cores as they can use).
+	// Added for safetynet (pace.go).
+	CompactionPace float64
 
 	// When set, checksum will be validated for each entry read from the value log file.
 	VerifyValueChecksum bool
