@@ -69,7 +69,10 @@ const (
 	// tables through memory maps and keeps them mapped, so the tree's size is resident memory
 	// as well as disk: with ZSTD the tree of 1,000,000 registry-only households is 200 MB,
 	// against 294 MB with Snappy. Households with history are in the value log, which is not
-	// compressed, so the cost of ZSTD falls on small values (docs/performance.md).
+	// compressed, so the cost of ZSTD falls on small values (docs/performance.md). Only the last
+	// level, which holds most of the tree, is ZSTD: the levels above it, rewritten every few
+	// seconds under load, are Snappy (third_party/badger/README.md). Encoding them with ZSTD was
+	// 8% of the service's CPU in the throughput run, for a few percent of the tree's size.
 	zstdLevel = 1
 	// compactionPace is the share of one core Badger's compactions and memtable flushes take
 	// together while the tree keeps up with the writes (third_party/badger/README.md). Unpaced,
@@ -140,6 +143,7 @@ func Open(opts Options) (*Store, error) {
 		WithValueThreshold(valueThreshold).
 		WithValueLogFileSize(valueLogFileSize).
 		WithCompression(options.ZSTD).
+		WithUpperLevelCompression(options.Snappy).
 		WithZSTDCompressionLevel(zstdLevel).
 		WithReadOnly(opts.ReadOnly)
 	bo.TableSizeMultiplier = 1 // every level's tables baseTableSize (no With method)

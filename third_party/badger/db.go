@@ -185,6 +185,7 @@ func checkAndSetOptions(opt *Options) error {
 	}
 
 	needCache := (opt.Compression != options.None) || (len(opt.EncryptionKey) > 0)
+	needCache = needCache || opt.compressionFor(0, opt.MaxLevels) != options.None // safetynet
 	if needCache && opt.BlockCacheSize == 0 {
 		panic("BlockCacheSize should be set since compression/encryption are enabled")
 	}
@@ -797,7 +798,11 @@ func (db *DB) get(key []byte) (y.ValueStruct, error) {
 	version := y.ParseTs(key)
 
 	y.NumGetsAdd(db.opt.MetricsEnabled, 1)
+	hash := y.Hash(y.ParseKey(key)) // safetynet: memfilter.go
 	for i := 0; i < len(tables); i++ {
+		if !tables[i].filter.mayHave(hash) {
+			continue
+		}
 		vs := tables[i].sl.Get(key)
 		y.NumMemtableGetsAdd(db.opt.MetricsEnabled, 1)
 		if vs.Meta == 0 && vs.Value == nil {
@@ -1118,6 +1123,7 @@ func buildL0Table(iter y.Iterator, dropPrefixes [][]byte, bopts table.Options, p
 // handleMemTableFlush must be run serially.
 func (db *DB) handleMemTableFlush(mt *memTable, dropPrefixes [][]byte) error {
 	bopts := buildTableOptions(db)
+	bopts.Compression = db.opt.compressionFor(0, db.opt.MaxLevels) // safetynet
 	itr := mt.sl.NewUniIterator(false)
 	builder := buildL0Table(itr, nil, bopts, newPacer(db.opt.CompactionPace, db.treeBehind))
 	defer builder.Close()

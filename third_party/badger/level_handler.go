@@ -305,13 +305,19 @@ func (s *levelHandler) getTableForKey(key []byte) ([]*table.Table, func() error)
 }
 
 // get returns value for a given key or the key after that. If not found, return nil.
-func (s *levelHandler) get(key []byte) (y.ValueStruct, error) {
+func (s *levelHandler) get(key []byte, found uint64) (y.ValueStruct, error) {
 	tables, decr := s.getTableForKey(key)
 	keyNoTs := y.ParseKey(key)
 
 	hash := y.Hash(keyNoTs)
 	var maxVs y.ValueStruct
 	for _, th := range tables {
+		// safetynet: a table whose newest version of any key is no newer than the version
+		// already found cannot hold a newer one of this key: skip its filter and block (pace.go
+		// names the changes to this copy).
+		if v := th.MaxVersion(); v != 0 && v <= max(found, maxVs.Version) {
+			continue
+		}
 		if th.DoesNotHave(hash) {
 			y.NumLSMBloomHitsAdd(s.db.opt.MetricsEnabled, s.strLevel, 1)
 			continue

@@ -38,6 +38,7 @@ type memTable struct {
 	maxVersion uint64
 	opt        Options
 	buf        *bytes.Buffer
+	filter     *memFilter // safetynet: the keys it holds (memfilter.go)
 }
 
 func (db *DB) openMemTables(opt Options) error {
@@ -98,9 +99,10 @@ func (db *DB) openMemTable(fid, flags int) (*memTable, error) {
 	filepath := db.mtFilePath(fid)
 	s := skl.NewSkiplist(arenaSize(db.opt))
 	mt := &memTable{
-		sl:  s,
-		opt: db.opt,
-		buf: &bytes.Buffer{},
+		sl:     s,
+		opt:    db.opt,
+		buf:    &bytes.Buffer{},
+		filter: newMemFilter(db.opt.MemTableSize),
 	}
 	// We don't need to create the wal for the skiplist in in-memory mode so return the mt.
 	if db.opt.InMemory {
@@ -190,6 +192,7 @@ func (mt *memTable) Put(key []byte, value y.ValueStruct) error {
 	}
 
 	// Write to skiplist and update maxVersion encountered.
+	mt.filter.add(y.Hash(y.ParseKey(key)))
 	mt.sl.Put(key, value)
 	if ts := y.ParseTs(entry.Key); ts > mt.maxVersion {
 		mt.maxVersion = ts
@@ -241,6 +244,7 @@ func (mt *memTable) replayFunction(opt Options) func(Entry, valuePointer) error 
 		// This is already encoded correctly. Value would be either a vptr, or a full value
 		// depending upon how big the original value was. Skiplist makes a copy of the key and
 		// value.
+		mt.filter.add(y.Hash(y.ParseKey(e.Key)))
 		mt.sl.Put(e.Key, v)
 		return nil
 	}

@@ -83,6 +83,12 @@ type Options struct {
 	// Added for safetynet (pace.go).
 	CompactionPace float64
 
+	// UpperLevelCompression, once set by WithUpperLevelCompression, is the compression of the
+	// tables of memtable flushes and of compactions into every level above the last, and
+	// Compression that of the last level only. Added for safetynet (levelcompression.go).
+	UpperLevelCompression    options.CompressionType
+	upperLevelCompressionSet bool
+
 	// When set, checksum will be validated for each entry read from the value log file.
 	VerifyValueChecksum bool
 
@@ -610,6 +616,16 @@ func (opt Options) WithValueLogMaxEntries(val uint32) Options {
 // keeps up with the writes. 0, the default, does not pace them. Added for safetynet (pace.go).
 func (opt Options) WithCompactionPace(share float64) Options {
 	opt.CompactionPace = share
+	return opt
+}
+
+// WithUpperLevelCompression returns a new Options value whose memtable flushes and compactions
+// into every level above the last compress their tables with c; Compression is then the
+// compression of the last level, which holds most of the tree. Added for safetynet
+// (levelcompression.go).
+func (opt Options) WithUpperLevelCompression(c options.CompressionType) Options {
+	opt.UpperLevelCompression = c
+	opt.upperLevelCompressionSet = true
 	return opt
 }
 
