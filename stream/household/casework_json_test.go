@@ -11,11 +11,13 @@ import (
 
 	gojson "github.com/goccy/go-json"
 
+	"safetynet/scorer"
+	"safetynet/scorer/declare"
 	"safetynet/stream/feed"
 )
 
-// The casework section of the stored household and the CaseAlert and AlertRef methods are
-// written with github.com/goccy/go-json: its bytes must be encoding/json's, and each must read
+// The casework section of the stored household and the CaseAlert, AlertRef and Alert methods
+// are written with github.com/goccy/go-json: its bytes must be encoding/json's, and each must read
 // what the other wrote, for random casework with awkward strings, numbers and times.
 func TestLevelsJSONSameBytes(t *testing.T) {
 	r := rand.New(rand.NewPCG(16, 3))
@@ -65,7 +67,21 @@ func TestLevelsJSONSameBytes(t *testing.T) {
 		type plainCaseAlert CaseAlert
 		ref := plainRef{AlertID: str(), Status: str(), Level: str(), Score: num(), EmittedAt: tm()}
 		ca := plainCaseAlert{AlertID: str(), Status: str(), Level: str(), Score: num(), At: tm()}
-		for _, v := range []any{cw, ref, ca} {
+		type plainAlert Alert
+		al := plainAlert{AlertID: str(), HouseholdID: str(), AreaCode: str(), Status: str(), Level: str(), PreviousLevel: str(),
+			Episode: r.IntN(9), Score: num(), Threshold: num(), Summary: str(), ModelVersion: str(), EventTime: tm(), AssessedAt: tm(),
+			SnoozeBroken: str(), EmittedAt: tm(),
+			Cause: Cause{Kind: str(), EventID: str(), Feed: str(), Topic: str(), Partition: r.IntN(3), Offset: r.Int64N(1 << 40), FromModel: str(), ToModel: str()}}
+		for range r.IntN(7) {
+			al.Dimensions = append(al.Dimensions, scorer.DimensionScore{Name: str(), Score: num(), Weight: num()})
+			al.Reasons = append(al.Reasons, scorer.Reason{Code: str(), Dimension: str(), Points: num(), Contribution: num(), ZH: str(), EN: str()})
+		}
+		for range r.IntN(2) {
+			al.Triggers = append(al.Triggers, scorer.Trigger{Code: str(), Level: str()})
+			al.Eligibility = append(al.Eligibility, declare.EligibilityReason{Code: str(), Member: str(), Found: num(), Line: num(),
+				Months: r.IntN(13), FactDate: str(), ZH: str(), EN: str()})
+		}
+		for _, v := range []any{cw, ref, ca, al} {
 			std, err := json.Marshal(v)
 			if err != nil {
 				t.Fatal(err)

@@ -1,8 +1,6 @@
 package household
 
 import (
-	"encoding/json"
-
 	gojson "github.com/goccy/go-json"
 )
 
@@ -11,8 +9,9 @@ import (
 // fields of these records keep "" for it (the alert ids are derived from it): the JSON methods
 // below translate at the edge, in both directions, so a record read back from the alert topic or
 // the state store has "" again. CaseAlert and AlertRef, which every stored household with
-// casework holds, are written and read with github.com/goccy/go-json (the same bytes as
-// encoding/json: TestLevelsJSONSameBytes); the published Alert with encoding/json.
+// casework holds, and the published Alert, which the monitor writes and every instance's alert
+// table reads back, are written and read with github.com/goccy/go-json (the same bytes as
+// encoding/json: TestLevelsJSONSameBytes).
 
 func levelOut(level string) string {
 	if level == "" {
@@ -28,19 +27,20 @@ func levelIn(level string) string {
 	return level
 }
 
-// MarshalJSON writes Level and PreviousLevel "none" when there is none.
+// MarshalJSON writes Level and PreviousLevel "none" when there is none. Call it directly
+// rather than through json.Marshal, which would check and copy what it returns.
 func (a Alert) MarshalJSON() ([]byte, error) {
 	type plain Alert
 	p := plain(a)
 	p.Level, p.PreviousLevel = levelOut(a.Level), levelOut(a.PreviousLevel)
-	return json.Marshal(p)
+	return gojson.Marshal(p)
 }
 
 // UnmarshalJSON reads "none" (and the "" of alerts published before it was spelt so) as no level.
 func (a *Alert) UnmarshalJSON(b []byte) error {
 	type plain Alert
 	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
+	if err := gojson.Unmarshal(b, &p); err != nil {
 		return err
 	}
 	*a = Alert(p)

@@ -3,7 +3,6 @@ package monitor
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -218,7 +217,7 @@ func (b *batch) stage() error {
 	b.alertMsgs = make([]kafka.Message, 0, len(b.alerts))
 	for _, a := range b.alerts {
 		a.EmittedAt = emitted
-		v, err := json.Marshal(a)
+		v, err := a.MarshalJSON()
 		if err != nil {
 			return fmt.Errorf("encode alert: %w", err)
 		}
