@@ -186,3 +186,45 @@ func allocatedBytes(f func()) uint64 {
 	runtime.ReadMemStats(&m1)
 	return (m1.TotalAlloc - m0.TotalAlloc) / 1000
 }
+
+// DecodeImmutable reads what Decode reads, without the copy of the value (one allocation
+// fewer), and AppendEncode writes what Encode writes, after what the buffer already holds.
+func TestDecodeImmutableAndAppendEncode(t *testing.T) {
+	h := codecSample()
+	b, err := Encode(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := DecodeImmutable(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(copied)
+	if got, _ := json.Marshal(shared); !bytes.Equal(got, want) {
+		t.Errorf("DecodeImmutable read\n%s\nDecode read\n%s", got, want)
+	}
+	a := testing.AllocsPerRun(20, func() { _, _ = Decode(b) })
+	s := testing.AllocsPerRun(20, func() { _, _ = DecodeImmutable(b) })
+	if s != a-1 {
+		t.Errorf("DecodeImmutable allocates %.0f times, Decode %.0f: want one fewer (no copy of the value)", s, a)
+	}
+	if _, err := DecodeImmutable(b[:len(b)-1]); err == nil {
+		t.Error("DecodeImmutable read a truncated value")
+	}
+	if _, err := DecodeImmutable(b[:1]); err == nil {
+		t.Error("DecodeImmutable read a value of one byte")
+	}
+
+	buf := []byte("prefix")
+	buf, err = AppendEncode(buf, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf[:6], []byte("prefix")) || !bytes.Equal(buf[6:], b) {
+		t.Error("AppendEncode does not append Encode's bytes to the buffer")
+	}
+}

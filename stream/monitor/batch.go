@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -107,7 +106,8 @@ func (b *batch) load(id string) (*household.Household, error) {
 	h := household.New(id, b.w.partition)
 	var err error
 	if v != nil {
-		if h, err = household.Decode(v); err != nil {
+		// v is the store's fresh copy or the cache's, which nothing writes to
+		if h, err = household.DecodeImmutable(v); err != nil {
 			return nil, err
 		}
 		b.existed[id] = true
@@ -232,10 +232,12 @@ func (b *batch) stage() error {
 	b.encoded = make([][]byte, 0, len(b.order))
 	for _, id := range b.order {
 		h := b.households[id]
-		v, err := household.Encode(h)
+		var err error
+		b.w.encodeBuf, err = household.AppendEncode(b.w.encodeBuf[:0], h)
 		if err != nil {
 			return fmt.Errorf("encode household: %w", err)
 		}
+		v := bytes.Clone(b.w.encodeBuf) // its exact size: the store, the changelog and the cache share it
 		if err := b.tx.PutHousehold(id, v); err != nil {
 			return err
 		}
@@ -359,11 +361,7 @@ func (b *batch) account(events int, start time.Time) {
 	b.countDeadLetters()
 	clear(w.sentVerifications)
 	for i, id := range b.order {
-		v := b.encoded[i] // the batch's own buffer: nothing else holds it once the batch is done
-		if cap(v)-len(v) > len(v)/4 {
-			v = bytes.Clone(v) // not much of the encoder's spare capacity in the cache
-		}
-		w.cache.put(id, slices.Clip(v))
+		w.cache.put(id, b.encoded[i]) // the batch's own copy: nothing else holds it once the batch is done
 	}
 	acked := time.Now()
 	w.addGauges(w.stats, -1)
