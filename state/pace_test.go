@@ -33,8 +33,13 @@ func TestPacedCompactionsKeepEveryValue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if tables, _ := filepath.Glob(filepath.Join(dir, "*.sst")); len(tables) == 0 {
+	tables, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if len(tables) == 0 {
 		t.Fatal("no table was written: the memtables never flushed, nothing was compacted")
+	}
+	// LSMSize (the state_lsm_bytes gauge) counts the tables, with Badger's counters off
+	if lsm := s.LSMSize(); lsm <= 0 {
+		t.Errorf("LSMSize %d with %d tables on disk", lsm, len(tables))
 	}
 	n := 0
 	err = s.Households(func(id string, v []byte) error {

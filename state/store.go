@@ -144,6 +144,10 @@ func Open(opts Options) (*Store, error) {
 		WithValueLogFileSize(valueLogFileSize).
 		WithCompression(options.ZSTD).
 		WithUpperLevelCompression(options.Snappy).
+		// Badger's own counters are expvars nothing serves, and a point read updated two of
+		// them per level it searched (a map look-up each); the store's metrics are ours
+		// (metrics.go).
+		WithMetricsEnabled(false).
 		WithZSTDCompressionLevel(zstdLevel).
 		WithReadOnly(opts.ReadOnly)
 	bo.TableSizeMultiplier = 1 // every level's tables baseTableSize (no With method)
@@ -252,8 +256,14 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Size reports the LSM and value-log sizes in bytes.
-func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
+// LSMSize reports the size in bytes of the LSM tree's tables (VlogDiskUsage the value log's).
+// Badger's own Size reads counters that its metrics, disabled here, no longer keep.
+func (s *Store) LSMSize() (lsm int64) {
+	for _, l := range s.db.Levels() {
+		lsm += l.Size
+	}
+	return lsm
+}
 
 // RunGC runs value-log garbage collection every interval until ctx ends; Badger never runs it
 // by itself. It calls onRun after each pass that rewrote a file.

@@ -315,14 +315,13 @@ func watchState(ctx context.Context, store *state.Store, dir string, m *state.Me
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
-		lsm, vlog := store.Size()
-		m.LSMBytes.Set(float64(lsm))
+		m.LSMBytes.Set(float64(store.LSMSize()))
+		// what the sparse value-log files take on disk, not their apparent size
 		if allocated, _, err := store.VlogDiskUsage(); err == nil {
-			vlog = allocated // what the sparse value-log files take on disk, not their 2 GiB apparent size
+			m.VlogBytes.Set(float64(allocated))
 		} else {
-			logger.Warn("value-log disk usage; reporting its apparent size", "err", err)
+			logger.Warn("value-log disk usage unreadable; safetynet_state_vlog_bytes keeps its last value", "err", err)
 		}
-		m.VlogBytes.Set(float64(vlog))
 		var fs syscall.Statfs_t
 		if err := syscall.Statfs(dir, &fs); err == nil {
 			free := float64(fs.Bavail) * float64(fs.Bsize)
