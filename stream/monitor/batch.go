@@ -103,10 +103,12 @@ func (b *batch) load(id string) (*household.Household, error) {
 			return nil, err
 		}
 	}
-	h := household.New(id, b.w.partition)
-	var err error
-	if v != nil {
+	var h *household.Household
+	if v == nil {
+		h = household.New(id, b.w.partition)
+	} else {
 		// v is the store's fresh copy or the cache's, which nothing writes to
+		var err error
 		if h, err = household.DecodeImmutable(v); err != nil {
 			return nil, err
 		}
