@@ -276,7 +276,7 @@ func (lf *logFile) Truncate(end int64) error {
 	}
 	y.AssertTrue(!lf.opt.ReadOnly)
 	lf.size.Store(uint32(end))
-	return lf.MmapFile.Truncate(end)
+	return lf.truncate(end) // safetynet: truncate.go
 }
 
 // encodeEntry will encode entry to the buf
