@@ -224,8 +224,9 @@ func Decode(b []byte) (*Household, error) { return decode(b, false, false) }
 
 // DecodeImmutable is Decode for a stored form that nothing will ever write to again (a value
 // copied out of the store, or one the monitor's cache holds): the household's strings point
-// into b itself rather than into a copy of it, which saves the copy, a third of what decoding
-// a household with history allocates. Writing to b afterwards would change the household.
+// into b itself rather than into a copy of it, which saves the copy (1,278 of the 8,848 bytes
+// the hot-path fixture's households allocated each). Writing to b afterwards would change the
+// household.
 func DecodeImmutable(b []byte) (*Household, error) { return decode(b, false, true) }
 
 // DecodeSummary reads a household's stored form without its persons, alerts and declarations

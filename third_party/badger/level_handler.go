@@ -313,8 +313,8 @@ func (s *levelHandler) get(key []byte, found uint64) (y.ValueStruct, error) {
 	var maxVs y.ValueStruct
 	for _, th := range tables {
 		// safetynet: a table whose newest version of any key is no newer than the version
-		// already found cannot hold a newer one of this key: skip its filter and block (pace.go
-		// names the changes to this copy).
+		// already found cannot hold a newer one of this key: skip its filter and block
+		// (README.md names the changes to this copy).
 		if v := th.MaxVersion(); v != 0 && v <= max(found, maxVs.Version) {
 			continue
 		}

@@ -99,11 +99,11 @@ func (db *DB) openMemTable(fid, flags int) (*memTable, error) {
 	filepath := db.mtFilePath(fid)
 	s := skl.NewSkiplist(arenaSize(db.opt))
 	mt := &memTable{
-		sl:     s,
-		opt:    db.opt,
-		buf:    &bytes.Buffer{},
-		filter: newMemFilter(db.opt.MemTableSize),
+		sl:  s,
+		opt: db.opt,
+		buf: &bytes.Buffer{},
 	}
+	mt.filter = newMemFilter(db.opt.MemTableSize) // safetynet: memfilter.go
 	// We don't need to create the wal for the skiplist in in-memory mode so return the mt.
 	if db.opt.InMemory {
 		return mt, z.NewFile
