@@ -228,3 +228,31 @@ func TestDecodeImmutableAndAppendEncode(t *testing.T) {
 		t.Error("AppendEncode does not append Encode's bytes to the buffer")
 	}
 }
+
+// FuzzDecodeImmutable: on any bytes, DecodeImmutable (whose strings point into the bytes)
+// never panics and agrees with Decode: both refuse them, or both read the same household.
+func FuzzDecodeImmutable(f *testing.F) {
+	full, err := Encode(codecSample())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(full)
+	f.Add(full[:len(full)/2])
+	f.Add([]byte{householdBinaryLatest})
+	f.Add([]byte(`{"id":"h","persons":{}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, werr := Decode(b)
+		got, gerr := DecodeImmutable(b)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("Decode error %v, DecodeImmutable error %v", werr, gerr)
+		}
+		if werr != nil {
+			return
+		}
+		w, _ := json.Marshal(want)
+		g, _ := json.Marshal(got)
+		if !bytes.Equal(w, g) {
+			t.Fatalf("Decode read\n%s\nDecodeImmutable read\n%s", w, g)
+		}
+	})
+}
