@@ -798,7 +798,7 @@ func (db *DB) get(key []byte) (y.ValueStruct, error) {
 	version := y.ParseTs(key)
 
 	y.NumGetsAdd(db.opt.MetricsEnabled, 1)
-	hash := y.Hash(y.ParseKey(key)) // safetynet: memfilter.go
+	hash := y.Hash(y.ParseKey(key)) // safetynet: for the memtable filters and every level
 	for i := 0; i < len(tables); i++ {
 		if !tables[i].filter.mayHave(hash) {
 			continue
@@ -817,7 +817,7 @@ func (db *DB) get(key []byte) (y.ValueStruct, error) {
 			maxVs = vs
 		}
 	}
-	return db.lc.get(key, maxVs, 0)
+	return db.lc.get(key, hash, maxVs, 0)
 }
 
 var requestPool = sync.Pool{

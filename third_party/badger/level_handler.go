@@ -305,11 +305,9 @@ func (s *levelHandler) getTableForKey(key []byte) ([]*table.Table, func() error)
 }
 
 // get returns value for a given key or the key after that. If not found, return nil.
-func (s *levelHandler) get(key []byte, found uint64) (y.ValueStruct, error) {
+// safetynet: hash is y.Hash of the key without its version, computed once per read (DB.get).
+func (s *levelHandler) get(key []byte, hash uint32, found uint64) (y.ValueStruct, error) {
 	tables, decr := s.getTableForKey(key)
-	keyNoTs := y.ParseKey(key)
-
-	hash := y.Hash(keyNoTs)
 	var maxVs y.ValueStruct
 	for _, th := range tables {
 		// safetynet: a table whose newest version of any key is no newer than the version

@@ -1707,7 +1707,7 @@ func (s *levelsController) close() error {
 // get searches for a given key in all the levels of the LSM tree. It returns
 // key version <= the expected version (version in key). If not found,
 // it returns an empty y.ValueStruct.
-func (s *levelsController) get(key []byte, maxVs y.ValueStruct, startLevel int) (
+func (s *levelsController) get(key []byte, hash uint32, maxVs y.ValueStruct, startLevel int) (
 	y.ValueStruct, error) {
 	if s.kv.IsClosed() {
 		return y.ValueStruct{}, ErrDBClosed
@@ -1723,7 +1723,7 @@ func (s *levelsController) get(key []byte, maxVs y.ValueStruct, startLevel int) 
 		if h.level < startLevel {
 			continue
 		}
-		vs, err := h.get(key, maxVs.Version) // Calls h.RLock() and h.RUnlock().
+		vs, err := h.get(key, hash, maxVs.Version) // Calls h.RLock() and h.RUnlock().
 		if err != nil {
 			return y.ValueStruct{}, y.Wrapf(err, "get key: %q", key)
 		}
