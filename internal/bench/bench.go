@@ -300,12 +300,11 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 }
 
 // trimTopics deletes, up to each partition's end, as Kafka's DeleteRecords does, the records
-// of the topics the service has read to the end or only writes: the change feeds, household
-// events, changelog, alerts, dead letters and verifications. The registry and the parked topic
-// stay, the tables an instance rebuilds from them at start.
+// of every topic but the registry and the parked topic, the tables an instance rebuilds from
+// them at start: the service has read the others to the end, or only writes them.
 func trimTopics(broker *embedded.Broker, t topics.Topics) error {
-	for _, topic := range append(t.FeedTopics(), t.HouseholdEvents, t.Changelog, t.Alerts, t.DLQ, t.Verifications) {
-		if topic == t.Registry {
+	for _, topic := range t.All() {
+		if topic == t.Registry || topic == t.Parked {
 			continue
 		}
 		for _, p := range broker.Cluster().PartitionInfos(topic) {
