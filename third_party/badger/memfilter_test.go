@@ -85,34 +85,10 @@ func TestGetReadsTheNewestVersionAcrossLevels(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	key := func(i int) string { return fmt.Sprintf("h/household-%06d", i) }
 	check := func(stage string) {
 		t.Helper()
-		err := db.View(func(txn *Txn) error {
-			for i := range keys {
-				k := fmt.Sprintf("h/household-%06d", i)
-				item, err := txn.Get([]byte(k))
-				w, ok := want[k]
-				switch {
-				case !ok && err == ErrKeyNotFound:
-					continue
-				case !ok:
-					return fmt.Errorf("%s: %s deleted, read %v", stage, k, err)
-				case err != nil:
-					return fmt.Errorf("%s: %s: %w", stage, k, err)
-				}
-				got, err := item.ValueCopy(nil)
-				if err != nil {
-					return err
-				}
-				if string(got) != w {
-					return fmt.Errorf("%s: %s reads %q, want %q", stage, k, got, w)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		readBack(t, db, stage, keys, key, func(i int) (string, bool) { v, ok := want[key(i)]; return v, ok })
 	}
 
 	for round := range 4 {

@@ -40,25 +40,8 @@ func TestValueLogRotatesWithoutSync(t *testing.T) {
 	}
 	check := func(stage string, round int) {
 		t.Helper()
-		err := db.View(func(txn *Txn) error {
-			for i := range keys {
-				item, err := txn.Get(fmt.Appendf(nil, "k%06d", i))
-				if err != nil {
-					return fmt.Errorf("k%06d: %w", i, err)
-				}
-				got, err := item.ValueCopy(nil)
-				if err != nil {
-					return fmt.Errorf("k%06d: %w", i, err)
-				}
-				if !bytes.Equal(got, value(i, round)) {
-					return fmt.Errorf("k%06d reads %.12q", i, got)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatalf("%s: %v", stage, err)
-		}
+		readBack(t, db, stage, keys, func(i int) string { return fmt.Sprintf("k%06d", i) },
+			func(i int) (string, bool) { return string(value(i, round)), true })
 	}
 	write(0)
 	write(1)
