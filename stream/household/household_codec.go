@@ -35,14 +35,17 @@ import (
 // fields (asset id, value, balance, contribution: bits that earlier facts never set), and
 // appends the declarations (applications, verifications, false declarations) after the
 // casework; earlier values read with none of them.
+// Version 5 writes the casework and the declarations in binary (cases_codec.go), where 3 and 4
+// wrote JSON documents.
 const (
 	householdBinaryV1 = 0x01
 	householdBinaryV2 = 0x02
 	householdBinaryV3 = 0x03
 	householdBinaryV4 = 0x04
+	householdBinaryV5 = 0x05
 	// householdBinaryLatest is the version Encode writes; Decode and PartitionOf read every
 	// version up to it. A new version changes this one line.
-	householdBinaryLatest = householdBinaryV4
+	householdBinaryLatest = householdBinaryV5
 )
 
 // zeroUnix is time.Time{}.Unix(): times are stored relative to it so the zero time is 0.
@@ -116,11 +119,11 @@ func appendEncodeAs(b []byte, h *Household, version byte) ([]byte, error) {
 	if version < householdBinaryV3 {
 		return b, nil
 	}
-	b, err := appendCasework(b, h.Casework)
+	b, err := appendCasework(b, h.Casework, version)
 	if err != nil || version < householdBinaryV4 {
 		return b, err
 	}
-	return appendJSON(b, "declarations", h.Declarations)
+	return appendDeclarations(b, h.Declarations, version)
 }
 
 // listsOf is the number of fact lists per person in version's layout.
@@ -316,11 +319,11 @@ func decode(b []byte, summary, immutable bool) (*Household, error) {
 		h.ModelVersion = d.string()
 	}
 	if b[0] >= householdBinaryV3 {
-		h.Casework = d.casework()
+		h.Casework = d.casework(b[0])
 	}
 	if b[0] >= householdBinaryV4 {
 		d.discard = summary
-		h.Declarations = readJSON[Declarations](&d, "declarations")
+		h.Declarations = d.declarations(b[0])
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("decode household state: %w", d.err)

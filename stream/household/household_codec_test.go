@@ -3,6 +3,7 @@ package household
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -67,11 +68,21 @@ func TestHouseholdCodecRoundTrip(t *testing.T) {
 }
 
 // Values of the earlier binary versions still read: version 1 with no model version, 2 with no
-// casework, 3 with no asset facts and no declarations.
+// casework, 3 with no asset facts and no declarations, 3 and 4 with their casework (and 4 its
+// declarations) as JSON documents.
 func TestHouseholdCodecReadsEarlierVersions(t *testing.T) {
 	h := codecSample()
 	h.Casework = caseworkSample()
-	for _, v := range []byte{householdBinaryV1, householdBinaryV2, householdBinaryV3} {
+	h.Declarations = declarationsSample()
+	latest, err := Encode(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Decode(latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []byte{householdBinaryV1, householdBinaryV2, householdBinaryV3, householdBinaryV4} {
 		b, err := encodeAs(h, v)
 		if err != nil {
 			t.Fatal(err)
@@ -80,7 +91,7 @@ func TestHouseholdCodecReadsEarlierVersions(t *testing.T) {
 		if err != nil {
 			t.Fatalf("version %d: %v", v, err)
 		}
-		if got.ID != h.ID || len(got.Persons) != len(h.Persons) || got.Declarations != nil {
+		if got.ID != h.ID || len(got.Persons) != len(h.Persons) || (got.Declarations != nil) != (v >= householdBinaryV4) {
 			t.Errorf("version %d read as id %q, %d persons, declarations %v", v, got.ID, len(got.Persons), got.Declarations)
 		}
 		if (got.ModelVersion != "") != (v >= householdBinaryV2) || (got.Casework != nil) != (v >= householdBinaryV3) {
@@ -89,13 +100,21 @@ func TestHouseholdCodecReadsEarlierVersions(t *testing.T) {
 		if got.Persons["k1"].Employment[1].MonthlyWage == nil {
 			t.Errorf("version %d: facts lost", v)
 		}
+		// The JSON documents of versions 3 and 4 read as the binary sections of version 5 do.
+		if v >= householdBinaryV3 && !reflect.DeepEqual(got.Casework, want.Casework) {
+			t.Errorf("version %d casework:\n got %+v\nwant %+v", v, got.Casework, want.Casework)
+		}
+		if v >= householdBinaryV4 && !reflect.DeepEqual(got.Declarations, want.Declarations) {
+			t.Errorf("version %d declarations:\n got %+v\nwant %+v", v, got.Declarations, want.Declarations)
+		}
 	}
+	h.Declarations = nil
 	b, _ := Encode(h)
-	if b[0] != householdBinaryV4 || b[len(b)-1] != 0 {
-		t.Errorf("version 4 layout without declarations: first byte %d, last %d", b[0], b[len(b)-1])
+	if b[0] != householdBinaryV5 || b[len(b)-1] != 0 {
+		t.Errorf("version 5 layout without declarations: first byte %d, last %d", b[0], b[len(b)-1])
 	}
 	if p, ok := PartitionOf(b); !ok || p != h.Partition {
-		t.Errorf("PartitionOf(version 4) = %d, %v; want %d", p, ok, h.Partition)
+		t.Errorf("PartitionOf(version 5) = %d, %v; want %d", p, ok, h.Partition)
 	}
 }
 
@@ -128,12 +147,13 @@ func BenchmarkHouseholdCodec(b *testing.B) {
 func TestHouseholdCodecSummary(t *testing.T) {
 	h := codecSample()
 	h.Casework = caseworkSample()
+	h.Declarations = declarationsSample()
 	strip := func(h *Household) *Household {
 		c := *h
 		c.Persons, c.Alerts, c.Declarations = nil, nil, nil
 		return &c
 	}
-	for _, v := range []byte{householdBinaryV1, householdBinaryV2, householdBinaryV3, householdBinaryV4} {
+	for _, v := range []byte{householdBinaryV1, householdBinaryV2, householdBinaryV3, householdBinaryV4, householdBinaryV5} {
 		b, err := encodeAs(h, v)
 		if err != nil {
 			t.Fatal(err)
@@ -238,6 +258,13 @@ func FuzzDecodeImmutable(f *testing.F) {
 	}
 	f.Add(full)
 	f.Add(full[:len(full)/2])
+	withCases := codecSample()
+	withCases.Casework, withCases.Declarations = caseworkSample(), declarationsSample()
+	if full, err = Encode(withCases); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(full)
+	f.Add(full[:len(full)-len(full)/4])
 	f.Add([]byte{householdBinaryLatest})
 	f.Add([]byte(`{"id":"h","persons":{}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
