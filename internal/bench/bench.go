@@ -240,9 +240,9 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	if p, err := ReadProc(svc.cmd.Process.Pid); err == nil {
 		rep.e2ePeakRSS = p.PeakRSS
 	}
-	b.logf("end to end: %d events in %s (%.0f/s), %.1f CPU s, %d alerts, %.0f allocations per event; CPU µs per feed record, first fifth %.1f, last fifth %.1f",
+	b.logf("end to end: %d events in %s (%.0f/s), %.1f CPU s, %d alerts, %.0f allocations per event; CPU µs per feed record, first fifth %.1f, last fifth %.1f; household cache hits %.0f%%",
 		o.events, e2e.dur.Round(time.Millisecond), float64(o.events)/e2e.dur.Seconds(), e2e.cpu.Seconds(), rep.e2eAlerts,
-		e2e.mallocs/float64(o.events), float64(e2e.early)/1e3, float64(e2e.late)/1e3)
+		e2e.mallocs/float64(o.events), float64(e2e.early)/1e3, float64(e2e.late)/1e3, 100*e2e.hitRatio)
 
 	// The embedded broker keeps every record in its own heap, which the throughput run grew to
 	// several GB. A collection of that heap (every 10-15 s in the latency loads) held the broker
@@ -608,6 +608,9 @@ type drainResult struct {
 	// mallocs is the service's heap allocations (go_memstats_mallocs_total) over the same
 	// window: unlike the times, it does not move with the machine's load.
 	mallocs float64
+	// hitRatio is the share of the households the monitor's batches loaded that its caches
+	// held (safetynet_household_cache_lookups_total), over the service's life.
+	hitRatio float64
 	// early and late are the service's CPU time per feed record over the first and the last
 	// fifth of the run's progress (feed records the intake took plus household events the
 	// monitor took): whether the cost per event grows as the households accumulate history.
@@ -704,6 +707,11 @@ func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics topic
 					res.dur, res.cpu = now.Sub(first), proc.CPU-firstCPU
 					if m, err := serviceMetric(ctx, svc.http, "go_memstats_mallocs_total"); err == nil && firstMallocs >= 0 {
 						res.mallocs = m - firstMallocs
+					}
+					hits, herr := serviceMetric(ctx, svc.http, `safetynet_household_cache_lookups_total{result="hit"}`)
+					misses, merr := serviceMetric(ctx, svc.http, `safetynet_household_cache_lookups_total{result="miss"}`)
+					if herr == nil && merr == nil && hits+misses > 0 {
+						res.hitRatio = hits / (hits + misses)
 					}
 					if m, err := Committed(ctx, client, group+"-monitor", heParts); err == nil && fifthDone > 0 && lateFrom >= 0 {
 						// the stages' work per feed record: the progress of both over the window

@@ -33,13 +33,8 @@ type batch struct {
 	next int64
 
 	households map[string]*household.Household
-	timerWas   map[string]time.Time // NextCheck when loaded, to move the timer index
-	levelWas   map[string]string
-	existed    map[string]bool // the store held the household before this batch
-	// casesWas: the summaries of a loaded household's cases, so that only the cases whose
-	// summary changed are written to the case index again
-	casesWas map[string][]household.CaseSummary
-	order    []string
+	order      []string // the households loaded, in order
+	was        []loaded // what each household of order was when loaded
 
 	alerts    []*household.Alert
 	alertMsgs []kafka.Message
@@ -62,8 +57,7 @@ func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string
 	start := time.Now()
 	b := &batch{
 		w: w, tx: w.mo.store.Begin(), now: w.mo.cfg.Now(), next: -1, model: w.mo.Model(), quiet: x.quiet,
-		households: map[string]*household.Household{}, timerWas: map[string]time.Time{},
-		levelWas: map[string]string{}, existed: map[string]bool{},
+		households: map[string]*household.Household{},
 	}
 	defer b.tx.Discard()
 	if n := len(msgs); n > 0 {
@@ -97,13 +91,17 @@ func (b *batch) load(id string) (*household.Household, error) {
 		return h, nil
 	}
 	v, cached := b.w.cache.get(id)
-	if !cached {
+	if cached {
+		b.w.mo.metrics.CacheHits.Inc()
+	} else {
+		b.w.mo.metrics.CacheMisses.Inc()
 		var err error
 		if v, err = b.tx.Household(id); err != nil {
 			return nil, err
 		}
 	}
 	var h *household.Household
+	var was loaded
 	if v == nil {
 		h = household.New(id, b.w.partition)
 	} else {
@@ -112,23 +110,29 @@ func (b *batch) load(id string) (*household.Household, error) {
 		if h, err = household.DecodeImmutable(v); err != nil {
 			return nil, err
 		}
-		b.existed[id] = true
+		was.existed = true
 		if h.Casework != nil && len(h.Casework.Cases) > 0 {
-			was := make([]household.CaseSummary, len(h.Casework.Cases))
+			was.cases = make([]household.CaseSummary, len(h.Casework.Cases))
 			for i := range h.Casework.Cases {
-				was[i] = h.CaseSummary(&h.Casework.Cases[i])
+				was.cases[i] = h.CaseSummary(&h.Casework.Cases[i])
 			}
-			if b.casesWas == nil {
-				b.casesWas = map[string][]household.CaseSummary{}
-			}
-			b.casesWas[id] = was
 		}
 	}
+	was.timer, was.level = h.NextCheck, h.Level
 	b.households[id] = h
-	b.timerWas[id] = h.NextCheck
-	b.levelWas[id] = h.Level
 	b.order = append(b.order, id)
+	b.was = append(b.was, was)
 	return h, nil
+}
+
+// loaded is what a household was when the batch loaded it.
+type loaded struct {
+	existed bool      // the store held the household before this batch
+	timer   time.Time // NextCheck, to move the timer index
+	level   string
+	// cases: the summaries of its cases, so that only the cases whose summary changed are
+	// written to the case index again
+	cases []household.CaseSummary
 }
 
 // applyEvents applies each event to its household and re-assesses the household when the event
@@ -232,8 +236,8 @@ func (b *batch) stage() error {
 	b.stats = b.w.stats.Clone()
 	b.changelog = make([]kafka.Message, 0, len(b.order))
 	b.encoded = make([][]byte, 0, len(b.order))
-	for _, id := range b.order {
-		h := b.households[id]
+	for i, id := range b.order {
+		h, was := b.households[id], &b.was[i]
 		var err error
 		b.w.encodeBuf, err = household.AppendEncode(b.w.encodeBuf[:0], h)
 		if err != nil {
@@ -244,18 +248,18 @@ func (b *batch) stage() error {
 			return err
 		}
 		b.encoded = append(b.encoded, v)
-		if err := indexChangedCases(b.tx, h, b.casesWas[id]); err != nil {
+		if err := indexChangedCases(b.tx, h, was.cases); err != nil {
 			return err
 		}
-		d, err := b.tx.MoveTimer(b.w.partition, id, b.timerWas[id], h.NextCheck)
+		d, err := b.tx.MoveTimer(b.w.partition, id, was.timer, h.NextCheck)
 		if err != nil {
 			return err
 		}
 		b.stats.Timers += d
-		if !b.existed[id] {
+		if !was.existed {
 			b.stats.Levels[household.LevelLabel(h.Level)]++
-		} else if was := b.levelWas[id]; was != h.Level {
-			b.stats.Levels[household.LevelLabel(was)]--
+		} else if was.level != h.Level {
+			b.stats.Levels[household.LevelLabel(was.level)]--
 			b.stats.Levels[household.LevelLabel(h.Level)]++
 		}
 		cl := kafka.Message{Key: []byte(id), Value: v, Partition: b.w.partition}

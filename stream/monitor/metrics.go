@@ -33,6 +33,9 @@ type Metrics struct {
 	AlertsWithheld    *prometheus.CounterVec
 	CaseActions       *prometheus.CounterVec // type (assign, visit, close); cases.go
 	CacheBytes        prometheus.GaugeFunc   // bytes the household caches of the process hold
+	// CacheHits and CacheMisses count the households a batch found in the partition's cache
+	// and those it read from the store (safetynet_household_cache_lookups_total).
+	CacheHits, CacheMisses prometheus.Counter
 }
 
 // NewMetrics creates the monitor's metrics and registers them on reg.
@@ -104,7 +107,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "safetynet_household_cache_bytes", Help: "Bytes the monitor's caches of recently used households hold (at most an eighth of GOMEMLIMIT; less while the rest of the heap needs the room).",
 		}, func() float64 { return float64(cachedBytes.Load()) }),
 	}
-	reg.MustRegister(m.CacheBytes, m.BatchSize, m.BatchDuration, m.EventToAlert, m.ProduceToAlert, m.Alerts,
+	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "safetynet_household_cache_lookups_total", Help: "Households a monitor batch loaded, by where it found them: hit (the cache) or miss (read from the store; new households included).",
+	}, []string{"result"})
+	m.CacheHits, m.CacheMisses = lookups.WithLabelValues("hit"), lookups.WithLabelValues("miss")
+	reg.MustRegister(lookups, m.CacheBytes, m.BatchSize, m.BatchDuration, m.EventToAlert, m.ProduceToAlert, m.Alerts,
 		m.PublishErrors, m.HouseholdsByLevel, m.Scores, m.TimersPending, m.TimersFired,
 		m.Rebalances, m.PartitionsOwned, m.StateWriteErrors, m.RestoreRemaining, m.StandbyPartitions, m.StandbyLag,
 		m.RescoreRemaining, m.BackfillRemaining, m.AlertsWithheld)
