@@ -204,6 +204,13 @@ func insertFact(list *[]Fact, f Fact, keep int) bool {
 	if len(l) >= keep && i == 0 {
 		return false // older than everything kept, and there is no room
 	}
+	if len(l) == keep {
+		// Full: the oldest fact goes and the new one takes its place in order, in the list's
+		// own array (a decoded list's capacity is its length, so an insert would copy it).
+		copy(l[:i-1], l[1:i])
+		l[i-1] = f
+		return true
+	}
 	l = slices.Insert(l, i, f)
 	if len(l) > keep {
 		l = l[len(l)-keep:]
