@@ -79,7 +79,7 @@ func (k Kafka) Writer(topic string, balancer kafka.Balancer) *kafka.Writer {
 		WriteBackoffMin:        50 * time.Millisecond,
 		WriteBackoffMax:        time.Second,
 		AllowAutoTopicCreation: false,
-		Transport:              k.Transport(),
+		Transport:              &writerTransport{RoundTripper: k.Transport()},
 	}
 }
 
