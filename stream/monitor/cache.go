@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"math"
 	"runtime/debug"
@@ -12,8 +13,17 @@ import (
 // household seen again is not read back from Badger. Only the partition's worker writes its
 // households, and it puts a value here only after the store committed it, so the cache never
 // holds what the store does not. It is bounded by bytes (values, keys and a per-entry overhead
-// for the map): past the bound it forgets about a tenth of its entries, chosen by map
-// iteration order.
+// for the index): past the bound it forgets its oldest chunk of values.
+//
+// The values are copied into large chunks of bytes, written once and never again, and the index
+// from a household's key hash to its place in a chunk holds no pointers: the collector marks a
+// few dozen chunks instead of a value and a key string per household, and does not scan the
+// index. With a value and a key per household, the cache was most of the objects live in the
+// heap, and the collector's marking doubled over the throughput benchmark's run as the cache
+// filled (docs/performance.md, eleventh round). A household put again is copied to the newest
+// chunk, so the oldest chunk, forgotten first, holds the households least recently put. A
+// household decoded from a chunk (household.DecodeImmutable) keeps that chunk alive until it is
+// dropped, after its batch: a forgotten chunk is never written to again.
 //
 // The bound is the partition's share of a budget derived from the Go heap's soft limit
 // (GOMEMLIMIT; `safetynet run` sets 512 MiB unless it is given): an eighth of the limit, shared
@@ -31,8 +41,12 @@ import (
 // loading 1,000,000 households was 733–763 MiB in five runs of six, against 823–828 MiB
 // (docs/performance.md, eighth round).
 type householdCache struct {
-	m     map[string][]byte
-	bytes int
+	// index: a household key's hash to where its latest value is; chunks: oldest first, the
+	// first of generation first. A place in a chunk forgotten since is stale and read as a miss.
+	index  map[uint64]cacheLoc
+	chunks []*cacheChunk
+	first  uint32
+	bytes  int
 	// once holds a hash of each household put once and not yet cached: a household enters
 	// the cache when it is put the second time (a doorkeeper). Loading a registry, or any
 	// stream that touches each household once, then fills neither the cache nor the heap.
@@ -48,10 +62,28 @@ type householdCache struct {
 	held *atomic.Int64
 }
 
+// cacheLoc is where a household's latest value is: the record at off in the chunk of
+// generation gen (the key's length, the key, then n bytes of value).
+type cacheLoc struct {
+	gen, off, n uint32
+}
+
+// cacheChunk is a run of records, appended to and never rewritten; hashes are the index keys
+// of the records it holds, to unindex them when the chunk is forgotten.
+type cacheChunk struct {
+	b      []byte
+	hashes []uint64
+}
+
 const (
-	// cacheEntryOverhead is what an entry costs besides its key and value bytes: the map's
-	// slot (string and slice headers, control byte) and its share of the map's spare room.
-	cacheEntryOverhead = 64
+	// cacheEntryOverhead is what an entry costs besides its key and value bytes: its index
+	// slot (hash and place, control byte) with its share of the map's spare room, its hash in
+	// its chunk's list, and the record's length prefix.
+	cacheEntryOverhead = 48
+	// cacheChunkBytes is the size of a chunk of values (a value larger than a chunk gets a
+	// chunk of its own); at most a sixteenth of the bound, so forgetting the oldest chunk
+	// forgets a small part of the cache.
+	cacheChunkBytes = 1 << 20
 	// cacheBudgetFraction of the soft memory limit goes to the household caches.
 	// A quarter (160 MiB at a 640 MiB limit) made the peak RSS loading 1,000,000 households
 	// 1,328 MiB against 1,090 MiB with the fixed 16 MiB per partition (docs/performance.md).
@@ -107,31 +139,42 @@ func (c *householdCache) bound() int {
 }
 
 func (c *householdCache) get(id string) ([]byte, bool) {
-	v, ok := c.m[id]
-	return v, ok
+	h := maphash.String(cacheSeed, id)
+	loc, ok := c.index[h]
+	if !ok || loc.gen < c.first {
+		return nil, false
+	}
+	b := c.chunks[loc.gen-c.first].b[loc.off:]
+	k, n := binary.Uvarint(b)
+	if n <= 0 || string(b[n:n+int(k)]) != id { // another key with the same hash
+		return nil, false
+	}
+	b = b[n+int(k):]
+	return b[:loc.n:loc.n], true
 }
 
-func cacheCost(id string, v []byte) int { return len(id) + cap(v) + cacheEntryOverhead }
+func cacheCost(id string, v []byte) int {
+	return len(id) + len(v) + cacheEntryOverhead
+}
 
 var cacheSeed = maphash.MakeSeed()
 
+// put caches a copy of v as id's value, once id was put before (the doorkeeper).
 func (c *householdCache) put(id string, v []byte) {
-	if c.m == nil {
-		c.m = make(map[string][]byte)
+	if c.index == nil {
+		c.index = make(map[uint64]cacheLoc)
 		c.once = make(map[uint64]struct{})
 	}
 	c.puts++
 	bound := c.bound()
-	if old, ok := c.m[id]; ok {
-		delete(c.m, id)
-		c.add(-cacheCost(id, old))
-	} else {
-		h := maphash.String(cacheSeed, id)
+	h := maphash.String(cacheSeed, id)
+	if loc, ok := c.index[h]; !ok || loc.gen < c.first {
 		if _, again := c.once[h]; !again {
 			if len(c.once) >= bound/(cacheEntryOverhead+256) {
 				clear(c.once)
 			}
 			c.once[h] = struct{}{}
+			c.shrink(bound)
 			return
 		}
 		delete(c.once, h)
@@ -140,20 +183,46 @@ func (c *householdCache) put(id string, v []byte) {
 	if cost > bound {
 		return
 	}
-	// Past the bound (which may have shrunk since the last put), forget a tenth of the
-	// entries at a time until the value fits.
-	for c.bytes+cost > bound && len(c.m) > 0 {
-		n := max(len(c.m)/10, 1)
-		for k, old := range c.m {
-			delete(c.m, k)
-			c.add(-cacheCost(k, old))
-			if n--; n == 0 {
-				break
-			}
+	chunk := c.room(cost, bound)
+	off := len(chunk.b)
+	chunk.b = binary.AppendUvarint(chunk.b, uint64(len(id)))
+	chunk.b = append(chunk.b, id...)
+	chunk.b = append(chunk.b, v...)
+	chunk.hashes = append(chunk.hashes, h)
+	c.index[h] = cacheLoc{gen: c.first + uint32(len(c.chunks)-1), off: uint32(off), n: uint32(len(v))}
+	c.add(cacheEntryOverhead)
+	c.shrink(bound)
+}
+
+// room returns the chunk the next record of cost bytes goes to: the newest, or a new one.
+func (c *householdCache) room(cost, bound int) *cacheChunk {
+	if n := len(c.chunks); n > 0 {
+		if last := c.chunks[n-1]; cap(last.b)-len(last.b) >= cost {
+			return last
 		}
 	}
-	c.m[id] = v
-	c.add(cost)
+	size := max(min(cacheChunkBytes, bound/16), cost)
+	chunk := &cacheChunk{b: make([]byte, 0, size)}
+	c.chunks = append(c.chunks, chunk)
+	c.add(size)
+	return chunk
+}
+
+// shrink forgets the oldest chunks while the cache holds more than bound (which may have
+// shrunk since the last put), keeping the newest.
+func (c *householdCache) shrink(bound int) {
+	for c.bytes > bound && len(c.chunks) > 1 {
+		old := c.chunks[0]
+		for _, h := range old.hashes {
+			if loc, ok := c.index[h]; ok && loc.gen == c.first {
+				delete(c.index, h)
+			}
+		}
+		c.add(-cap(old.b) - len(old.hashes)*cacheEntryOverhead)
+		c.chunks[0] = nil
+		c.chunks = c.chunks[1:]
+		c.first++
+	}
 }
 
 func (c *householdCache) add(n int) {
@@ -171,5 +240,5 @@ func (c *householdCache) counter() *atomic.Int64 {
 // release forgets every entry: the partition's worker has stopped.
 func (c *householdCache) release() {
 	c.counter().Add(-int64(c.bytes))
-	c.m, c.once, c.bytes = nil, nil, 0
+	c.index, c.chunks, c.once, c.bytes = nil, nil, nil, 0
 }

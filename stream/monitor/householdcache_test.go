@@ -20,31 +20,72 @@ func TestHouseholdCacheBounds(t *testing.T) {
 			hc := householdCache{max: 8 << 20}
 			v := make([]byte, c.valueSize)
 			for i := range 200_000 {
+				v[0] = byte(i)
 				hc.put(fmt.Sprintf("hh-%d", i), v) // the first put only passes the doorkeeper
 				hc.put(fmt.Sprintf("hh-%d", i), v)
 				if hc.bytes > hc.max {
-					t.Fatalf("after %d puts: %d entries, %d bytes; bound %d", i+1, len(hc.m), hc.bytes, hc.max)
+					t.Fatalf("after %d puts: %d entries, %d bytes; bound %d", i+1, len(hc.index), hc.bytes, hc.max)
 				}
 			}
 			want := 0
-			for k, v := range hc.m {
-				want += cacheCost(k, v)
+			for _, ch := range hc.chunks {
+				want += cap(ch.b) + len(ch.hashes)*cacheEntryOverhead
 			}
 			if hc.bytes != want {
-				t.Errorf("bytes = %d; the entries hold %d", hc.bytes, want)
+				t.Errorf("bytes = %d; the chunks hold %d", hc.bytes, want)
 			}
-			if len(hc.m) < (hc.max/cacheCost("hh-199999", v))*8/10 {
-				t.Errorf("%d entries: the cache forgot more than it had to", len(hc.m))
+			if len(hc.index) < (hc.max/cacheCost("hh-199999", v))*8/10 {
+				t.Errorf("%d entries: the cache forgot more than it had to", len(hc.index))
+			}
+			// The newest households are all there, with their own values; the oldest are gone.
+			for i := 200_000 - 100; i < 200_000; i++ {
+				got, ok := hc.get(fmt.Sprintf("hh-%d", i))
+				if !ok || len(got) != c.valueSize || got[0] != byte(i) {
+					t.Fatalf("hh-%d, put last: cached %v, %d bytes", i, ok, len(got))
+				}
+			}
+			if _, ok := hc.get("hh-0"); ok {
+				t.Error("the first household put is still cached")
 			}
 			last := fmt.Sprintf("hh-%d", 200_000-1)
-			if got, ok := hc.get(last); !ok || len(got) != c.valueSize {
-				t.Errorf("the last put is not cached")
-			}
-			hc.put(last, v[:1:1]) // replacing a value re-counts it (the cache counts capacity)
-			if want -= c.valueSize - 1; hc.bytes != want {
-				t.Errorf("after a replacement bytes = %d; want %d", hc.bytes, want)
+			hc.put(last, []byte("new")) // a value put again replaces the old one
+			if got, ok := hc.get(last); !ok || string(got) != "new" {
+				t.Errorf("after a replacement: %q, %v", got, ok)
 			}
 		})
+	}
+}
+
+// Values put again move to the newest chunk, so the households put least recently are the
+// ones forgotten; a value read back is never written over by later puts.
+func TestHouseholdCacheForgetsTheLeastRecentlyPut(t *testing.T) {
+	hc := householdCache{max: 1 << 20}
+	v := make([]byte, 1000)
+	put := func(id string, fill byte) {
+		for i := range v {
+			v[i] = fill
+		}
+		hc.put(id, v)
+		hc.put(id, v)
+	}
+	put("hot", 'h')
+	held, _ := hc.get("hot")
+	for i := range 5_000 { // five times what the cache holds
+		put(fmt.Sprintf("cold-%d", i), byte(i))
+		if i%100 == 0 {
+			put("hot", 'h')
+		}
+	}
+	if got, ok := hc.get("hot"); !ok || got[0] != 'h' {
+		t.Errorf("a household put every 100 puts was forgotten: %v", ok)
+	}
+	for _, b := range held {
+		if b != 'h' {
+			t.Fatal("a value read from the cache changed afterwards")
+		}
+	}
+	if _, ok := hc.get("cold-0"); ok {
+		t.Error("the least recently put household is still cached")
 	}
 }
 
@@ -62,8 +103,8 @@ func TestHouseholdCacheDoorkeeper(t *testing.T) {
 	for i := range 100_000 { // households seen once each: the doorkeeper stays bounded
 		hc.put(fmt.Sprintf("once-%d", i), []byte("x"))
 	}
-	if len(hc.m) != 1 || len(hc.once) > hc.max/(cacheEntryOverhead+256) {
-		t.Errorf("after 100,000 single puts: %d cached, %d remembered", len(hc.m), len(hc.once))
+	if len(hc.index) != 1 || len(hc.once) > hc.max/(cacheEntryOverhead+256) {
+		t.Errorf("after 100,000 single puts: %d cached, %d remembered", len(hc.index), len(hc.once))
 	}
 }
 
@@ -148,7 +189,7 @@ func TestHouseholdCacheGivesWayToTheHeap(t *testing.T) {
 	for _, c := range caches {
 		c.release()
 	}
-	if held.Load() != 0 || caches[0].bytes != 0 || caches[0].m != nil {
+	if held.Load() != 0 || caches[0].bytes != 0 || caches[0].index != nil {
 		t.Errorf("after release: count %d, bytes %d", held.Load(), caches[0].bytes)
 	}
 }
