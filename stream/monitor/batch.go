@@ -243,7 +243,7 @@ func (b *batch) stage() error {
 		if err != nil {
 			return fmt.Errorf("encode household: %w", err)
 		}
-		v := bytes.Clone(b.w.encodeBuf) // its exact size: the store, the changelog and the cache share it
+		v := bytes.Clone(b.w.encodeBuf) // its exact size: the store and the changelog share it
 		if err := b.tx.PutHousehold(id, v); err != nil {
 			return err
 		}
@@ -367,7 +367,7 @@ func (b *batch) account(events int, start time.Time) {
 	b.countDeadLetters()
 	clear(w.sentVerifications)
 	for i, id := range b.order {
-		w.cache.put(id, b.encoded[i]) // the batch's own copy: nothing else holds it once the batch is done
+		w.cache.put(id, b.encoded[i]) // copied into the cache's chunks
 	}
 	acked := time.Now()
 	w.addGauges(w.stats, -1)
