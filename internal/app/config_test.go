@@ -57,6 +57,7 @@ func TestLoadConfigNamesTheVariable(t *testing.T) {
 		{"bad area", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_API_TOKENS": "ui:9f8e7d6c5b4a39281706f5e4d3c2b1a0:caseworker:42-01"}, `area prefix "42-01"`},
 		{"tokens file missing", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_API_TOKENS_FILE": "/nonexistent/tokens"}, "SAFETYNET_API_TOKENS_FILE"},
 		{"api rate", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_API_RATE": "0"}, "SAFETYNET_API_RATE"},
+		{"state format no release reads", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_STATE_FORMAT": "3"}, "SAFETYNET_STATE_FORMAT"},
 		{"metrics on the api port", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_METRICS_ADDR": ":8080"}, "SAFETYNET_METRICS_ADDR"},
 		{"tls ca file missing", map[string]string{"SAFETYNET_PSEUDONYM_KEY": key, "SAFETYNET_KAFKA_TLS_CA_FILE": "/nonexistent/ca.pem"}, "SAFETYNET_KAFKA_TLS_CA_FILE"},
 	} {

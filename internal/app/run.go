@@ -139,7 +139,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Kafka: kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-monitor",
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Now: now, OnAlert: opts.OnAlert,
 		RescoreRate: cfg.RescoreRate, SuppressModelChangeAlerts: cfg.ModelChangeAlerts == "suppress",
-		BackfillUntil: backfillUntil, AdvertisedURL: advertised, SpotCheckSeed: cfg.SpotCheckSeed,
+		BackfillUntil: backfillUntil, AdvertisedURL: advertised, SpotCheckSeed: cfg.SpotCheckSeed, StateFormat: cfg.StateFormat,
 		MaxMembers: cfg.MaxHouseholdMembers, DeadLetters: intakeMetrics.DeadLetters,
 	}, store, model, monitor.NewMetrics(reg), logger)
 	router.Monitor, router.Directory = monitor, directory

@@ -54,6 +54,26 @@ const zeroUnix = -62135596800
 // Encode is the stored (binary) form of a household, in the latest version.
 func Encode(h *Household) ([]byte, error) { return encodeAs(h, householdBinaryLatest) }
 
+// Formats a running service may be told to write (SAFETYNET_STATE_FORMAT): the latest, and the
+// one before it, which the previous release reads. An instance of the previous release that
+// takes over a partition during a rolling update skips changelog records in a format it cannot
+// read, so the update is made in two steps (docs/operations.md#upgrades).
+const (
+	FormatLatest   = int(householdBinaryLatest)
+	FormatPrevious = int(householdBinaryV4)
+)
+
+// AppendEncodeFormat is AppendEncode in format, FormatLatest or FormatPrevious (0 is the latest).
+func AppendEncodeFormat(dst []byte, h *Household, format int) ([]byte, error) {
+	switch format {
+	case 0, FormatLatest:
+		return appendEncodeAs(dst, h, householdBinaryLatest)
+	case FormatPrevious:
+		return appendEncodeAs(dst, h, householdBinaryV4)
+	}
+	return nil, fmt.Errorf("household format %d: only %d and %d are written", format, FormatPrevious, FormatLatest)
+}
+
 // AppendEncode appends the stored form of a household to dst: a caller that encodes many
 // households into one reused buffer and copies each out at its exact size allocates once per
 // household, where Encode's buffer grows two or three times for a household with history.

@@ -283,3 +283,25 @@ func FuzzDecodeImmutable(f *testing.F) {
 		}
 	})
 }
+
+// AppendEncodeFormat writes the latest format or the previous one (SAFETYNET_STATE_FORMAT) and
+// refuses any other: version 3 and earlier would drop the asset facts and the declarations.
+func TestAppendEncodeFormat(t *testing.T) {
+	h := codecSample()
+	h.Casework, h.Declarations = caseworkSample(), declarationsSample()
+	for format, version := range map[int]byte{0: householdBinaryLatest, FormatLatest: householdBinaryLatest, FormatPrevious: householdBinaryV4} {
+		b, err := AppendEncodeFormat(nil, h, format)
+		if err != nil {
+			t.Fatalf("format %d: %v", format, err)
+		}
+		want, _ := encodeAs(h, version)
+		if !bytes.Equal(b, want) {
+			t.Errorf("format %d: not the version %d layout", format, version)
+		}
+	}
+	for _, format := range []int{1, 3, FormatLatest + 1} {
+		if _, err := AppendEncodeFormat(nil, h, format); err == nil {
+			t.Errorf("format %d written", format)
+		}
+	}
+}

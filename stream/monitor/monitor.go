@@ -69,6 +69,9 @@ type Config struct {
 	// SpotCheckSeed is the key of the monthly spot check draw; "" takes the model's
 	// aid.spot_check_seed (aidcases.go).
 	SpotCheckSeed string
+	// StateFormat is the stored form of the households written (household.FormatLatest, or
+	// household.FormatPrevious during a rolling update from the previous release; 0 is the latest).
+	StateFormat int
 }
 
 // Monitor keeps household state for the partitions of the household-events topic this instance
