@@ -55,6 +55,17 @@ type Fact struct {
 	Contribution    *float64   `json:"pf,omitempty"`
 }
 
+// compareFacts orders facts by stamp, as before does (for the slices package).
+func compareFacts(a, b Fact) int {
+	switch {
+	case a.before(b):
+		return -1
+	case b.before(a):
+		return 1
+	}
+	return 0
+}
+
 // before orders facts by stamp: event time, then event id.
 func (f Fact) before(g Fact) bool {
 	if !f.At.Equal(g.At) {
@@ -189,15 +200,7 @@ func (h *Household) Apply(e *feed.HouseholdEvent) (bool, error) {
 // inserted, not on their order.
 func insertFact(list *[]Fact, f Fact, keep int) bool {
 	l := *list
-	i, found := slices.BinarySearchFunc(l, f, func(a, b Fact) int {
-		switch {
-		case a.before(b):
-			return -1
-		case b.before(a):
-			return 1
-		}
-		return 0
-	})
+	i, found := slices.BinarySearchFunc(l, f, compareFacts)
 	if found {
 		return false
 	}

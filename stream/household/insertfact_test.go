@@ -28,15 +28,7 @@ func TestInsertFactKeepsTheNewest(t *testing.T) {
 				all = append(all, f)
 			}
 			want := slices.Clone(all)
-			slices.SortFunc(want, func(a, b Fact) int {
-				switch {
-				case a.before(b):
-					return -1
-				case b.before(a):
-					return 1
-				}
-				return 0
-			})
+			slices.SortFunc(want, compareFacts)
 			// every fact older than one dropped for room was refused or dropped too
 			if len(want) > keep {
 				want = want[len(want)-keep:]
