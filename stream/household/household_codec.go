@@ -63,22 +63,19 @@ const (
 	FormatPrevious = int(householdBinaryV4)
 )
 
-// AppendEncodeFormat is AppendEncode in format, FormatLatest or FormatPrevious (0 is the latest).
-func AppendEncodeFormat(dst []byte, h *Household, format int) ([]byte, error) {
+// AppendEncode appends the stored form of a household in format (FormatLatest or
+// FormatPrevious; 0 is the latest) to dst: a caller that encodes many households into one
+// reused buffer and copies each out at its exact size allocates once per household, where
+// Encode's buffer grows two or three times for a household with history.
+func AppendEncode(dst []byte, h *Household, format int) ([]byte, error) {
 	switch format {
-	case 0, FormatLatest:
-		return appendEncodeAs(dst, h, householdBinaryLatest)
-	case FormatPrevious:
-		return appendEncodeAs(dst, h, householdBinaryV4)
+	case 0:
+		format = FormatLatest
+	case FormatLatest, FormatPrevious:
+	default:
+		return nil, fmt.Errorf("household format %d: only %d and %d are written", format, FormatPrevious, FormatLatest)
 	}
-	return nil, fmt.Errorf("household format %d: only %d and %d are written", format, FormatPrevious, FormatLatest)
-}
-
-// AppendEncode appends the stored form of a household to dst: a caller that encodes many
-// households into one reused buffer and copies each out at its exact size allocates once per
-// household, where Encode's buffer grows two or three times for a household with history.
-func AppendEncode(dst []byte, h *Household) ([]byte, error) {
-	return appendEncodeAs(dst, h, householdBinaryLatest)
+	return appendEncodeAs(dst, h, byte(format))
 }
 
 // encodeAs writes the layout of version (the earlier ones for the tests that read them).

@@ -240,7 +240,7 @@ func TestDecodeImmutableAndAppendEncode(t *testing.T) {
 	}
 
 	buf := []byte("prefix")
-	buf, err = AppendEncode(buf, h)
+	buf, err = AppendEncode(buf, h, FormatLatest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,13 +284,13 @@ func FuzzDecodeImmutable(f *testing.F) {
 	})
 }
 
-// AppendEncodeFormat writes the latest format or the previous one (SAFETYNET_STATE_FORMAT) and
+// AppendEncode writes the latest format or the previous one (SAFETYNET_STATE_FORMAT) and
 // refuses any other: version 3 and earlier would drop the asset facts and the declarations.
-func TestAppendEncodeFormat(t *testing.T) {
+func TestAppendEncodeFormats(t *testing.T) {
 	h := codecSample()
 	h.Casework, h.Declarations = caseworkSample(), declarationsSample()
 	for format, version := range map[int]byte{0: householdBinaryLatest, FormatLatest: householdBinaryLatest, FormatPrevious: householdBinaryV4} {
-		b, err := AppendEncodeFormat(nil, h, format)
+		b, err := AppendEncode(nil, h, format)
 		if err != nil {
 			t.Fatalf("format %d: %v", format, err)
 		}
@@ -300,7 +300,7 @@ func TestAppendEncodeFormat(t *testing.T) {
 		}
 	}
 	for _, format := range []int{1, 3, FormatLatest + 1} {
-		if _, err := AppendEncodeFormat(nil, h, format); err == nil {
+		if _, err := AppendEncode(nil, h, format); err == nil {
 			t.Errorf("format %d written", format)
 		}
 	}

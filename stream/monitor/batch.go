@@ -239,7 +239,7 @@ func (b *batch) stage() error {
 	for i, id := range b.order {
 		h, was := b.households[id], &b.was[i]
 		var err error
-		b.w.encodeBuf, err = household.AppendEncodeFormat(b.w.encodeBuf[:0], h, b.w.mo.cfg.StateFormat)
+		b.w.encodeBuf, err = household.AppendEncode(b.w.encodeBuf[:0], h, b.w.mo.cfg.StateFormat)
 		if err != nil {
 			return fmt.Errorf("encode household: %w", err)
 		}

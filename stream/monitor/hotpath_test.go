@@ -140,7 +140,7 @@ func (f *hotPathFixture) run(tb testing.TB) (alerts, encoded int) {
 	}
 	for _, id := range order {
 		var err error
-		f.encodeBuf, err = household.AppendEncode(f.encodeBuf[:0], households[id])
+		f.encodeBuf, err = household.AppendEncode(f.encodeBuf[:0], households[id], household.FormatLatest)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -256,7 +256,7 @@ func BenchmarkHotPathStages(b *testing.B) {
 		var buf []byte
 		for i := 0; b.Loop(); i++ {
 			var err error
-			if buf, err = household.AppendEncode(buf[:0], decoded[i%len(decoded)]); err != nil {
+			if buf, err = household.AppendEncode(buf[:0], decoded[i%len(decoded)], household.FormatLatest); err != nil {
 				b.Fatal(err)
 			}
 			_ = bytes.Clone(buf) // as batch.stage does
