@@ -41,8 +41,7 @@ type batch struct {
 	// verifications of declarations (declare.go), published with the alerts
 	verifications    []*household.Verification
 	verificationMsgs []kafka.Message
-	changelog        []kafka.Message
-	encoded          [][]byte // stored form of households, in order
+	changelog        []kafka.Message // a record per household of order, in order: its stored form
 	dead             []kafka.Message
 	// deadByFeed is the feed of each household_too_large letter, counted once committed.
 	deadByFeed []string
@@ -235,7 +234,6 @@ func (b *batch) stage() error {
 	}
 	b.stats = b.w.stats.Clone()
 	b.changelog = make([]kafka.Message, 0, len(b.order))
-	b.encoded = make([][]byte, 0, len(b.order))
 	for i, id := range b.order {
 		h, was := b.households[id], &b.was[i]
 		var err error
@@ -247,7 +245,6 @@ func (b *batch) stage() error {
 		if err := b.tx.PutHousehold(id, v); err != nil {
 			return err
 		}
-		b.encoded = append(b.encoded, v)
 		if err := indexChangedCases(b.tx, h, was.cases); err != nil {
 			return err
 		}
@@ -367,7 +364,7 @@ func (b *batch) account(events int, start time.Time) {
 	b.countDeadLetters()
 	clear(w.sentVerifications)
 	for i, id := range b.order {
-		w.cache.put(id, b.encoded[i]) // copied into the cache's chunks
+		w.cache.put(id, b.changelog[i].Value) // copied into the cache's chunks
 	}
 	acked := time.Now()
 	w.addGauges(w.stats, -1)
