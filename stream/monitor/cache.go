@@ -42,7 +42,8 @@ import (
 // (docs/performance.md, eighth round).
 type householdCache struct {
 	// index: a household key's hash to where its latest value is; chunks: oldest first, the
-	// first of generation first. A place in a chunk forgotten since is stale and read as a miss.
+	// first of generation first. Forgetting a chunk removes the index's places in it (shrink),
+	// so every place the index holds is in a chunk still held.
 	index  map[uint64]cacheLoc
 	chunks []*cacheChunk
 	first  uint32
@@ -141,7 +142,7 @@ func (c *householdCache) bound() int {
 func (c *householdCache) get(id string) ([]byte, bool) {
 	h := maphash.String(cacheSeed, id)
 	loc, ok := c.index[h]
-	if !ok || loc.gen < c.first {
+	if !ok {
 		return nil, false
 	}
 	b := c.chunks[loc.gen-c.first].b[loc.off:]
@@ -168,7 +169,7 @@ func (c *householdCache) put(id string, v []byte) {
 	c.puts++
 	bound := c.bound()
 	h := maphash.String(cacheSeed, id)
-	if loc, ok := c.index[h]; !ok || loc.gen < c.first {
+	if _, cached := c.index[h]; !cached {
 		if _, again := c.once[h]; !again {
 			if len(c.once) >= bound/(cacheEntryOverhead+256) {
 				clear(c.once)
