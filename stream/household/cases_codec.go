@@ -2,6 +2,7 @@ package household
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	json "github.com/goccy/go-json"
@@ -43,28 +44,23 @@ func appendCasework(b []byte, cw *Casework, version byte) ([]byte, error) {
 	if version < householdBinaryV5 {
 		return appendJSON(b, "casework", cw)
 	}
-	if cw == nil {
-		return append(b, 0), nil
+	if b = appendBool(b, cw != nil); cw == nil {
+		return b, nil
 	}
-	b = append(b, 1)
 	b = binary.AppendUvarint(b, uint64(len(cw.Cases)))
 	for i := range cw.Cases {
 		b = appendCase(b, &cw.Cases[i])
 	}
-	if s := cw.Snooze; s == nil {
-		b = append(b, 0)
-	} else {
-		b = append(b, 1)
+	b = appendBool(b, cw.Snooze != nil)
+	if s := cw.Snooze; s != nil {
 		b = appendTime(b, s.Until)
 		b = appendString(b, s.Level)
 		b = appendFloat(b, s.Score)
 		b = appendStrings(b, s.Triggers)
 		b = appendString(b, s.CaseID)
 	}
-	if a := cw.Aid; a == nil {
-		b = append(b, 0)
-	} else {
-		b = append(b, 1)
+	b = appendBool(b, cw.Aid != nil)
+	if a := cw.Aid; a != nil {
 		b = appendString(b, a.Program)
 		b = appendTime(b, a.Since)
 		b = appendString(b, a.CaseID)
@@ -97,10 +93,8 @@ func appendCase(b []byte, c *Case) []byte {
 	b = appendString(b, c.ApplicationID)
 	b = appendString(b, c.VerificationID)
 	b = appendString(b, c.Month)
-	if d := c.Draw; d == nil {
-		b = append(b, 0)
-	} else {
-		b = append(b, 1)
+	b = appendBool(b, c.Draw != nil)
+	if d := c.Draw; d != nil {
 		b = appendString(b, d.Seed)
 		b = appendString(b, d.Month)
 		b = appendFloat(b, d.Share)
@@ -109,11 +103,7 @@ func appendCase(b []byte, c *Case) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(c.Alerts)))
 	for _, a := range c.Alerts {
-		b = appendString(b, a.AlertID)
-		b = appendString(b, a.Status)
-		b = appendString(b, a.Level)
-		b = appendFloat(b, a.Score)
-		b = appendTime(b, a.At)
+		b = appendAlertEntry(b, a.AlertID, a.Status, a.Level, a.Score, a.At)
 	}
 	b = binary.AppendUvarint(b, uint64(len(c.Actions)))
 	for i := range c.Actions {
@@ -124,10 +114,7 @@ func appendCase(b []byte, c *Case) []byte {
 		b = appendString(b, a.CaseID)
 		b = appendString(b, a.Actor)
 		b = appendString(b, a.Assignee)
-		if a.VisitedAt == nil {
-			b = append(b, 0)
-		} else {
-			b = append(b, 1)
+		if b = appendBool(b, a.VisitedAt != nil); a.VisitedAt != nil {
 			b = appendTime(b, *a.VisitedAt)
 		}
 		b = appendString(b, a.Outcome)
@@ -142,10 +129,9 @@ func appendDeclarations(b []byte, ds *Declarations, version byte) ([]byte, error
 	if version < householdBinaryV5 {
 		return appendJSON(b, "declarations", ds)
 	}
-	if ds == nil {
-		return append(b, 0), nil
+	if b = appendBool(b, ds != nil); ds == nil {
+		return b, nil
 	}
-	b = append(b, 1)
 	b = binary.AppendUvarint(b, uint64(len(ds.Applications)))
 	for _, a := range ds.Applications {
 		b = appendString(b, a.ID)
@@ -191,10 +177,8 @@ func appendAppFact(b []byte, f *AppFact) []byte {
 	default:
 		b = append(b, 1)
 	}
-	if d := a.Declared; d == nil {
-		b = append(b, 0)
-	} else {
-		b = append(b, 1)
+	b = appendBool(b, a.Declared != nil)
+	if d := a.Declared; d != nil {
 		b = binary.AppendUvarint(b, uint64(len(d.Members)))
 		for _, m := range d.Members {
 			b = appendString(b, m.PersonKey)
@@ -207,11 +191,10 @@ func appendAppFact(b []byte, f *AppFact) []byte {
 		b = appendBool(b, d.BusinessOwner)
 	}
 	b = appendString(b, a.Decision)
-	if a.MonthlyBenefit == nil {
-		return append(b, 0)
+	if b = appendBool(b, a.MonthlyBenefit != nil); a.MonthlyBenefit != nil {
+		b = appendFloat(b, *a.MonthlyBenefit)
 	}
-	b = append(b, 1)
-	return appendFloat(b, *a.MonthlyBenefit)
+	return b
 }
 
 func appendStrings(b []byte, ss []string) []byte {
@@ -267,9 +250,7 @@ func (d *decoder) readCase(c *Case) {
 		c.Alerts = make([]CaseAlert, n)
 		for i := range c.Alerts {
 			a := &c.Alerts[i]
-			a.AlertID, a.Status, a.Level = d.string(), d.string(), d.string()
-			a.Score = d.float()
-			a.At = d.time()
+			a.AlertID, a.Status, a.Level, a.Score, a.At = d.alertEntry()
 		}
 	}
 	if n := d.count(); n > 0 {
@@ -423,20 +404,6 @@ func (d *decoder) strings() []string {
 	return ss
 }
 
-// byte reads one byte.
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) < 1 {
-		d.err = errShort
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
 // present reads a presence byte: 0 for none, 1 for present; any other value is damage.
 func (d *decoder) present() bool {
 	switch d.byte() {
@@ -452,7 +419,7 @@ func (d *decoder) present() bool {
 
 func (d *decoder) fail(what string) {
 	if d.err == nil {
-		d.err = fmt.Errorf("%s", what)
+		d.err = errors.New(what)
 	}
 }
 

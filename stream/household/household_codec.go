@@ -98,11 +98,7 @@ func appendEncodeAs(b []byte, h *Household, version byte) ([]byte, error) {
 	b = appendTime(b, h.Updated)
 	b = binary.AppendUvarint(b, uint64(len(h.Alerts)))
 	for _, a := range h.Alerts {
-		b = appendString(b, a.AlertID)
-		b = appendString(b, a.Status)
-		b = appendString(b, a.Level)
-		b = appendFloat(b, a.Score)
-		b = appendTime(b, a.EmittedAt)
+		b = appendAlertEntry(b, a.AlertID, a.Status, a.Level, a.Score, a.EmittedAt)
 	}
 	var small [8]string // most households: the keys' slice stays on the stack
 	keys := small[:0]
@@ -304,9 +300,7 @@ func decode(b []byte, summary, immutable bool) (*Household, error) {
 			if !summary {
 				a = &h.Alerts[i]
 			}
-			a.AlertID, a.Status, a.Level = d.string(), d.string(), d.string()
-			a.Score = d.float()
-			a.EmittedAt = d.time()
+			a.AlertID, a.Status, a.Level, a.Score, a.EmittedAt = d.alertEntry()
 		}
 	}
 	n := d.count()
@@ -452,17 +446,36 @@ func (d *decoder) float() float64 {
 	return v
 }
 
-func (d *decoder) bool() bool {
+func (d *decoder) bool() bool { return d.byte() != 0 }
+
+// byte reads one byte.
+func (d *decoder) byte() byte {
 	if d.err != nil {
-		return false
+		return 0
 	}
 	if len(d.b) < 1 {
 		d.err = errShort
-		return false
+		return 0
 	}
-	v := d.b[0] != 0
+	v := d.b[0]
 	d.b = d.b[1:]
 	return v
+}
+
+// appendAlertEntry writes an alert as a household's history (AlertRef) and a case's timeline
+// (CaseAlert) both keep it: id, status, level, score and time.
+func appendAlertEntry(b []byte, id, status, level string, score float64, at time.Time) []byte {
+	b = appendString(b, id)
+	b = appendString(b, status)
+	b = appendString(b, level)
+	b = appendFloat(b, score)
+	return appendTime(b, at)
+}
+
+// alertEntry reads what appendAlertEntry wrote.
+func (d *decoder) alertEntry() (id, status, level string, score float64, at time.Time) {
+	id, status, level = d.string(), d.string(), d.string()
+	return id, status, level, d.float(), d.time()
 }
 
 func (d *decoder) time() time.Time {
