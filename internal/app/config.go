@@ -250,8 +250,8 @@ func (c *Config) validate() error {
 	if c.ParkMaxBytes < 1<<20 || c.ParkMaxBytes > 1<<40 {
 		bad("PARK_MAX_BYTES", "%d is out of range 1048576 (1 MiB) – 1099511627776 (1 TiB)", c.ParkMaxBytes)
 	}
-	if c.StateFormat != household.FormatLatest && c.StateFormat != household.FormatPrevious {
-		bad("STATE_FORMAT", "%d: must be %d, or %d during a rolling update from the release before (docs/operations.md#upgrades)", c.StateFormat, household.FormatLatest, household.FormatPrevious)
+	if err := household.CheckFormat(c.StateFormat); err != nil {
+		bad("STATE_FORMAT", "%v (docs/operations.md#upgrades)", err)
 	}
 	if c.AlertRetention <= 0 {
 		bad("ALERT_RETENTION", "%s: must be above 0", c.AlertRetention)

@@ -68,14 +68,21 @@ const (
 // reused buffer and copies each out at its exact size allocates once per household, where
 // Encode's buffer grows two or three times for a household with history.
 func AppendEncode(dst []byte, h *Household, format int) ([]byte, error) {
-	switch format {
-	case 0:
+	if format == 0 {
 		format = FormatLatest
-	case FormatLatest, FormatPrevious:
-	default:
-		return nil, fmt.Errorf("household format %d: only %d and %d are written", format, FormatPrevious, FormatLatest)
+	}
+	if err := CheckFormat(format); err != nil {
+		return nil, err
 	}
 	return appendEncodeAs(dst, h, byte(format))
+}
+
+// CheckFormat refuses a format that AppendEncode does not write.
+func CheckFormat(format int) error {
+	if format != FormatLatest && format != FormatPrevious {
+		return fmt.Errorf("format %d: only %d, or %d during a rolling update from the release before, is written", format, FormatLatest, FormatPrevious)
+	}
+	return nil
 }
 
 // encodeAs writes the layout of version (the earlier ones for the tests that read them).
