@@ -666,7 +666,9 @@ func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics topic
 		if first.IsZero() && behind < baseline {
 			first, firstCPU = now, proc.CPU
 			if res != nil {
-				firstMallocs, _ = serviceMetric(ctx, svc.http, "go_memstats_mallocs_total")
+				if v, err := serviceMetrics(ctx, svc.http, "go_memstats_mallocs_total"); err == nil {
+					firstMallocs = v[0]
+				}
 			}
 		}
 		if res != nil && !first.IsZero() && baseline > 0 {
@@ -705,13 +707,15 @@ func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics topic
 						first, firstCPU = now, proc.CPU
 					}
 					res.dur, res.cpu = now.Sub(first), proc.CPU-firstCPU
-					if m, err := serviceMetric(ctx, svc.http, "go_memstats_mallocs_total"); err == nil && firstMallocs >= 0 {
-						res.mallocs = m - firstMallocs
-					}
-					hits, herr := serviceMetric(ctx, svc.http, `safetynet_household_cache_lookups_total{result="hit"}`)
-					misses, merr := serviceMetric(ctx, svc.http, `safetynet_household_cache_lookups_total{result="miss"}`)
-					if herr == nil && merr == nil && hits+misses > 0 {
-						res.hitRatio = hits / (hits + misses)
+					if v, err := serviceMetrics(ctx, svc.http, "go_memstats_mallocs_total",
+						`safetynet_household_cache_lookups_total{result="hit"}`,
+						`safetynet_household_cache_lookups_total{result="miss"}`); err == nil {
+						if firstMallocs >= 0 {
+							res.mallocs = v[0] - firstMallocs
+						}
+						if hits, misses := v[1], v[2]; hits+misses > 0 {
+							res.hitRatio = hits / (hits + misses)
+						}
 					}
 					if m, err := Committed(ctx, client, group+"-monitor", heParts); err == nil && fifthDone > 0 && lateFrom >= 0 {
 						// the stages' work per feed record: the progress of both over the window
