@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync/atomic"
+	"unsafe"
 )
 
 // householdCache keeps the stored form of a partition's recently used households, so that a
@@ -48,6 +49,8 @@ type householdCache struct {
 	chunks []*cacheChunk
 	first  uint32
 	bytes  int
+	// live is cacheCost summed over the records the index points to.
+	live int
 	// once holds a hash of each household put once and not yet cached: a household enters
 	// the cache when it is put the second time (a doorkeeper). Loading a registry, or any
 	// stream that touches each household once, then fills neither the cache nor the heap.
@@ -96,6 +99,9 @@ const (
 	// cacheHeadroomFraction of the soft limit is kept free of the caches: the collector's room
 	// once the rest of the live heap and the caches are counted.
 	cacheHeadroomFraction = 4
+	// liveShare: the cache's live records are kept to the bound less a liveShare-th of it, the
+	// room for the garbage that accumulates between two chunks forgotten.
+	liveShare = 8
 	// boundEvery puts, a cache reads its bound again (a read of the runtime's metrics).
 	boundEvery = 256
 )
@@ -184,6 +190,16 @@ func (c *householdCache) put(id string, v []byte) {
 	if cost > bound {
 		return
 	}
+	if old, ok := c.index[h]; ok {
+		c.live -= c.recordCost(old) // its older copy is garbage now
+	}
+	c.append(h, id, v, bound)
+	c.shrink(bound)
+}
+
+// append writes id's record to the newest chunk (or a new one) and indexes it.
+func (c *householdCache) append(h uint64, id string, v []byte, bound int) {
+	cost := cacheCost(id, v)
 	chunk := c.room(cost, bound)
 	off := len(chunk.b)
 	chunk.b = binary.AppendUvarint(chunk.b, uint64(len(id)))
@@ -192,7 +208,20 @@ func (c *householdCache) put(id string, v []byte) {
 	chunk.hashes = append(chunk.hashes, h)
 	c.index[h] = cacheLoc{gen: c.first + uint32(len(c.chunks)-1), off: uint32(off), n: uint32(len(v))}
 	c.add(cacheEntryOverhead)
-	c.shrink(bound)
+	c.live += cost
+}
+
+// record is the key and value of the record at loc.
+func (c *householdCache) record(loc cacheLoc) (string, []byte) {
+	b := c.chunks[loc.gen-c.first].b[loc.off:]
+	k, n := binary.Uvarint(b)
+	return unsafe.String(&b[n], int(k)), b[n+int(k) : n+int(k)+int(loc.n) : n+int(k)+int(loc.n)]
+}
+
+// recordCost is cacheCost of the record at loc.
+func (c *householdCache) recordCost(loc cacheLoc) int {
+	id, v := c.record(loc)
+	return cacheCost(id, v)
 }
 
 // room returns the chunk the next record of cost bytes goes to: the newest, or a new one.
@@ -210,16 +239,36 @@ func (c *householdCache) room(cost, bound int) *cacheChunk {
 }
 
 // shrink forgets the oldest chunks while the cache holds more than bound (which may have
-// shrunk since the last put), keeping the newest.
+// shrunk since the last put), keeping the newest. A household whose latest record is in the
+// chunk forgotten is copied to the newest chunk while the households cached hold no more than
+// liveShare of the bound, and forgotten otherwise: what a chunk loses is its garbage, the
+// older copies of households put again since, and the households put least recently only
+// once the live records fill the cache. Without the copy, a household's older copies took
+// the room of other households: with the benchmark's 130,000 households touched at random,
+// the cache held about 60% of the households it had room for.
 func (c *householdCache) shrink(bound int) {
+	keep := bound - bound/liveShare
+	// A round over as many chunks as the cache had frees every record that is garbage, so
+	// more than that many copies in one call only moves live records round: stop copying.
+	copies := len(c.chunks)
 	for c.bytes > bound && len(c.chunks) > 1 {
-		old := c.chunks[0]
-		for _, h := range old.hashes {
-			if loc, ok := c.index[h]; ok && loc.gen == c.first {
-				delete(c.index, h)
-			}
-		}
+		old, gen := c.chunks[0], c.first
 		c.add(-cap(old.b) - len(old.hashes)*cacheEntryOverhead)
+		for _, h := range old.hashes {
+			loc, ok := c.index[h]
+			if !ok || loc.gen != gen {
+				continue // garbage, or already copied from this chunk
+			}
+			id, v := c.record(loc)
+			if c.live > keep || copies <= 0 {
+				delete(c.index, h)
+				c.live -= cacheCost(id, v)
+				continue
+			}
+			c.live -= cacheCost(id, v)
+			c.append(h, id, v, bound) // the chunk is not the newest: len(c.chunks) > 1
+		}
+		copies--
 		c.chunks[0] = nil
 		c.chunks = c.chunks[1:]
 		c.first++
@@ -241,5 +290,5 @@ func (c *householdCache) counter() *atomic.Int64 {
 // release forgets every entry: the partition's worker has stopped.
 func (c *householdCache) release() {
 	c.counter().Add(-int64(c.bytes))
-	c.index, c.chunks, c.once, c.bytes = nil, nil, nil, 0
+	c.index, c.chunks, c.once, c.bytes, c.live = nil, nil, nil, 0, 0
 }
