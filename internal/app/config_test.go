@@ -16,7 +16,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if got, want := c.KafkaBrokers, []string{"localhost:9092"}; len(got) != 1 || got[0] != want[0] {
 		t.Errorf("brokers %v, want %v", got, want)
 	}
-	if c.BatchWait != 2*time.Millisecond || c.BatchSize != 500 || c.UnknownPersonWait != 24*time.Hour {
+	if c.BatchWait != 2*time.Millisecond || c.BatchSize != 2000 || c.UnknownPersonWait != 24*time.Hour {
 		t.Errorf("defaults: batch %d/%s, unknown-person wait %s", c.BatchSize, c.BatchWait, c.UnknownPersonWait)
 	}
 	if c.Topics.Registry != "safetynet.feed.registry" || c.Topics.Changelog != "safetynet.changelog" {

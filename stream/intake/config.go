@@ -20,7 +20,7 @@ const (
 	DefaultParkMaxEvents     = 1_000_000
 	DefaultParkMaxBytes      = 1 << 30
 	DefaultIntakeGroupID     = "safetynet-intake"
-	defaultIntakeBatch       = 500
+	defaultIntakeBatch       = 2000
 )
 
 // IntakeConfig configures the intake stage. Zero values take the defaults noted.
@@ -58,7 +58,7 @@ type Config struct {
 	// empty member list means unknown for now (a rebalance): nothing is released or expired by
 	// ownership until it is known. Unset: this instance releases and expires every parked event.
 	Membership func() (self string, members []string)
-	// BatchSize is the most feed records handled in one batch (default 500).
+	// BatchSize is the most feed records handled in one batch (default 2000).
 	BatchSize int
 	// Now is the clock (default time.Now); tests inject their own.
 	Now func() time.Time

@@ -61,8 +61,23 @@ func (i *Intake) markCaughtUp(log *slog.Logger) {
 
 // applyRegistryBatch folds a batch of one registry partition into the table, with the partition's
 // next offset in the same transaction, then releases the events parked for persons it named.
-// Invalid registry events are skipped here: the intake group dead-letters them.
+// Invalid registry events are skipped here: the intake group dead-letters them. A batch whose
+// rows do not fit in one store transaction (state.ErrTxnTooBig: a batch of thousands of new
+// persons with a small memtable) is applied as two halves, in order, each with its offset, and
+// so on down; nothing of the batch that failed was written.
 func (i *Intake) applyRegistryBatch(ctx context.Context, p int, batch []kafka.Message) error {
+	err := i.applyRegistryRows(ctx, p, batch)
+	if errors.Is(err, state.ErrTxnTooBig) && len(batch) > 1 {
+		h := len(batch) / 2
+		if err := i.applyRegistryBatch(ctx, p, batch[:h]); err != nil {
+			return err
+		}
+		return i.applyRegistryBatch(ctx, p, batch[h:])
+	}
+	return err
+}
+
+func (i *Intake) applyRegistryRows(ctx context.Context, p int, batch []kafka.Message) error {
 	i.parkMu.Lock()
 	defer i.parkMu.Unlock()
 	now := i.cfg.Now()

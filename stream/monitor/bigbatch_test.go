@@ -14,7 +14,10 @@ import (
 // instead of failing and being retried for ever, which stalled its partition. The store's
 // memtable is made small (1 MiB: about 150 KB per transaction) and the monitor's batch large, so
 // a registry of new households — their values in the tree, under the value-log threshold —
-// arrives as batches of about 1,300 households per partition, over the bound.
+// arrives as batches of about 1,300 households per partition, over the bound. The intake's
+// registry reader takes batches of up to 2,000 records, and its person-table transactions are
+// over the bound too: it splits them the same way (Intake.applyRegistryBatch; without that the
+// pipeline stops at "write person table: Txn is too big").
 func TestBatchTooLargeForOneTransactionIsSplit(t *testing.T) {
 	addr := newBroker(t)
 	c := &clock{now: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}

@@ -112,7 +112,7 @@ type partitionStatus struct {
 // NewMonitor returns a monitor; Run starts it.
 func New(cfg Config, store *state.Store, model *scorer.Model, m *Metrics, logger *slog.Logger) *Monitor {
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 500
+		cfg.BatchSize = 2000
 	}
 	if cfg.BatchWait <= 0 {
 		cfg.BatchWait = 2 * time.Millisecond
