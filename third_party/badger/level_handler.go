@@ -268,8 +268,11 @@ func (s *levelHandler) close() error {
 	return y.Wrap(err, "levelHandler.close")
 }
 
-// getTableForKey acquires a read-lock to access s.tables. It returns a list of tableHandlers.
-func (s *levelHandler) getTableForKey(key []byte) ([]*table.Table, func() error) {
+// getTableForKey acquires a read-lock to access s.tables. It appends the tables that may hold
+// key to buf, each with a reference the caller drops (DecrRef).
+// safetynet: the tables go to the caller's buffer, where a slice and a closure were made for
+// every level of every read (README.md names the changes to this copy).
+func (s *levelHandler) getTableForKey(key []byte, buf []*table.Table) []*table.Table {
 	s.RLock()
 	defer s.RUnlock()
 
@@ -277,19 +280,11 @@ func (s *levelHandler) getTableForKey(key []byte) ([]*table.Table, func() error)
 		// For level 0, we need to check every table. Remember to make a copy as s.tables may change
 		// once we exit this function, and we don't want to lock s.tables while seeking in tables.
 		// CAUTION: Reverse the tables.
-		out := make([]*table.Table, 0, len(s.tables))
 		for i := len(s.tables) - 1; i >= 0; i-- {
-			out = append(out, s.tables[i])
+			buf = append(buf, s.tables[i])
 			s.tables[i].IncrRef()
 		}
-		return out, func() error {
-			for _, t := range out {
-				if err := t.DecrRef(); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
+		return buf
 	}
 	// For level >= 1, we can do a binary search as key range does not overlap.
 	idx := sort.Search(len(s.tables), func(i int) bool {
@@ -297,17 +292,27 @@ func (s *levelHandler) getTableForKey(key []byte) ([]*table.Table, func() error)
 	})
 	if idx >= len(s.tables) {
 		// Given key is strictly > than every element we have.
-		return nil, func() error { return nil }
+		return buf
 	}
 	tbl := s.tables[idx]
 	tbl.IncrRef()
-	return []*table.Table{tbl}, tbl.DecrRef
+	return append(buf, tbl)
 }
 
 // get returns value for a given key or the key after that. If not found, return nil.
 // safetynet: hash is y.Hash of the key without its version, computed once per read (DB.get).
 func (s *levelHandler) get(key []byte, hash uint32, found uint64) (y.ValueStruct, error) {
-	tables, decr := s.getTableForKey(key)
+	var held [16]*table.Table
+	tables := s.getTableForKey(key, held[:0])
+	decr := func() error {
+		var err error
+		for _, t := range tables {
+			if e := t.DecrRef(); e != nil && err == nil {
+				err = e
+			}
+		}
+		return err
+	}
 	var maxVs y.ValueStruct
 	for _, th := range tables {
 		// safetynet: a table whose newest version of any key is no newer than the version
@@ -321,22 +326,28 @@ func (s *levelHandler) get(key []byte, hash uint32, found uint64) (y.ValueStruct
 			continue
 		}
 
-		it := th.NewIterator(0)
-		defer it.Close()
-
 		y.NumLSMGetsAdd(s.db.opt.MetricsEnabled, s.strLevel, 1)
-		it.Seek(key)
-		if !it.Valid() {
-			continue
-		}
-		if y.SameKey(key, it.Key()) {
-			if version := y.ParseTs(it.Key()); maxVs.Version < version {
-				maxVs = it.ValueCopy()
-				maxVs.Version = version
-			}
+		if vs, ok := tableGet(th, key); ok && maxVs.Version < vs.Version {
+			maxVs = vs
 		}
 	}
 	return maxVs, decr()
+}
+
+// tableGet returns the version of key that th holds at or below key's version (its Version
+// set), if th holds one.
+// safetynet: a function of its own, so that its iterator's close is not a defer in get's loop,
+// and the iterator is not made on the heap for every table searched.
+func tableGet(th *table.Table, key []byte) (y.ValueStruct, bool) {
+	it := th.NewIterator(0)
+	defer it.Close()
+	it.Seek(key)
+	if !it.Valid() || !y.SameKey(key, it.Key()) {
+		return y.ValueStruct{}, false
+	}
+	vs := it.ValueCopy()
+	vs.Version = y.ParseTs(it.Key())
+	return vs, true
 }
 
 // appendIterators appends iterators to an array of iterators, for merging.
