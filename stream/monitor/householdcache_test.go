@@ -3,8 +3,8 @@ package monitor
 import (
 	"fmt"
 	"hash/maphash"
-	"math/rand/v2"
 	"math"
+	"math/rand/v2"
 	"runtime/debug"
 	"sync/atomic"
 	"testing"
