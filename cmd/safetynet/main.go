@@ -104,14 +104,14 @@ func versionCmd(c *cli.Call) error {
 }
 
 // defaultMemoryLimit is the Go heap's soft limit for `safetynet run` when GOMEMLIMIT is not set.
-// Without it the heap may grow to twice what is live before a collection, and while loading a
-// large registry Badger's compactions briefly hold a few hundred MB of table buffers. The
-// resident anonymous memory stays near the limit, and Badger's mapped tables (about 300 MB for
-// 1,000,000 households) come on top of it: at 512 MiB the peak loading 1,000,000 households is
-// 777 MiB against 892 MiB at 640 MiB, for more collection work (the collector 21.9% of the
-// load's CPU; the throughput run's service CPU +3.7%, docs/performance.md). It is soft: a
-// service that needs more takes more.
-const defaultMemoryLimit = 512 << 20
+// Without it the heap may grow to twice what is live before a collection. The resident anonymous
+// memory stays near the limit, and Badger's mapped tables and value log (300–400 MB while
+// 1,000,000 households load) come on top of it. Since Badger's table builders stopped holding a
+// few hundred MB (third_party/badger/README.md), loading 1,000,000 households takes 30 s instead
+// of 75, with the heap under the limit rather than pressed against it; the peak resident memory
+// is then 772 MiB at 448 MiB against 832–885 MiB at 512, and the throughput run is no slower
+// (docs/performance.md, twelfth round). It is soft: a service that needs more takes more.
+const defaultMemoryLimit = 448 << 20
 
 func setDefaultMemoryLimit() {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {

@@ -27,8 +27,8 @@ import (
 // dropped, after its batch: a forgotten chunk is never written to again.
 //
 // The bound is the partition's share of a budget derived from the Go heap's soft limit
-// (GOMEMLIMIT; `safetynet run` sets 512 MiB unless it is given): an eighth of the limit, shared
-// by the partitions the instance owns (16 MiB per partition at 512 MiB and 4 partitions; a
+// (GOMEMLIMIT; `safetynet run` sets 448 MiB unless it is given): an eighth of the limit, shared
+// by the partitions the instance owns (14 MiB per partition at 448 MiB and 4 partitions; a
 // deployment takes GOMEMLIMIT from its container's limit, docs/operations.md). A fixed 16 MiB
 // per partition held the benchmark's working set at 200,000 events but not at 1,000,000 (32,500
 // households per partition grown to ~850 bytes each), and the households missing the cache
@@ -37,10 +37,10 @@ import (
 // The budget gives way to the rest of the heap: the caches together hold at most what leaves
 // a quarter of the limit free once everything else the last collection found live is counted
 // (cacheBudget), and the bound is read again every boundEvery puts. While a large registry
-// loads, Badger's table builders hold a few hundred MB and each household is put once or
+// loaded, Badger's table builders held a few hundred MB and each household is put once or
 // twice, so the caches only pushed the heap past the limit: since they give way, the peak RSS
 // loading 1,000,000 households was 733–763 MiB in five runs of six, against 823–828 MiB
-// (docs/performance.md, eighth round).
+// (docs/performance.md, eighth round). The builders hold far less since the twelfth round.
 type householdCache struct {
 	// index: a household key's hash to where its latest value is; chunks: oldest first, the
 	// first of generation first. Forgetting a chunk removes the index's places in it (shrink),
