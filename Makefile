@@ -18,7 +18,7 @@ build:
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
-	cd third_party/badger && $(GO) test -race -count=1 .
+	cd third_party/badger && $(GO) test -race -count=1 ./...
 
 ## test-scale: several instances on one broker, one killed with its disk and a fresh one joining,
 ## every household compared with a single-instance run (make test runs a small one); docs/scaling.md
