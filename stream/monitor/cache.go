@@ -241,7 +241,7 @@ func (c *householdCache) room(cost, bound int) *cacheChunk {
 // shrink forgets the oldest chunks while the cache holds more than bound (which may have
 // shrunk since the last put), keeping the newest. A household whose latest record is in the
 // chunk forgotten is copied to the newest chunk while the households cached hold no more than
-// liveShare of the bound, and forgotten otherwise: what a chunk loses is its garbage, the
+// the bound less a liveShare-th of it, and forgotten otherwise: what a chunk loses is its garbage, the
 // older copies of households put again since, and the households put least recently only
 // once the live records fill the cache. Without the copy, a household's older copies took
 // the room of other households: with the benchmark's 130,000 households touched at random,
