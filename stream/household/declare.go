@@ -122,15 +122,7 @@ func (h *Household) applyApplication(e *feed.HouseholdEvent) (bool, error) {
 		a = &d.Applications[len(d.Applications)-1]
 	}
 	f := AppFact{At: e.OccurredAt.UTC(), ID: e.EventID, Type: e.Type, Applicant: e.PersonKey, App: *e.Application}
-	i, found := slices.BinarySearchFunc(a.Facts, f, func(x, y AppFact) int {
-		switch {
-		case x.before(y):
-			return -1
-		case y.before(x):
-			return 1
-		}
-		return 0
-	})
+	i, found := slices.BinarySearchFunc(a.Facts, f, byStamp[AppFact])
 	if found {
 		return false, nil
 	}

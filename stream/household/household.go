@@ -55,8 +55,8 @@ type Fact struct {
 	Contribution    *float64   `json:"pf,omitempty"`
 }
 
-// compareFacts orders facts by stamp, as before does (for the slices package).
-func compareFacts(a, b Fact) int {
+// byStamp orders facts (Fact, AppFact) by stamp, as their before does, for the slices package.
+func byStamp[T interface{ before(T) bool }](a, b T) int {
 	switch {
 	case a.before(b):
 		return -1
@@ -200,7 +200,7 @@ func (h *Household) Apply(e *feed.HouseholdEvent) (bool, error) {
 // inserted, not on their order.
 func insertFact(list *[]Fact, f Fact, keep int) bool {
 	l := *list
-	i, found := slices.BinarySearchFunc(l, f, compareFacts)
+	i, found := slices.BinarySearchFunc(l, f, byStamp[Fact])
 	if found {
 		return false
 	}
