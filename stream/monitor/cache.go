@@ -175,7 +175,8 @@ func (c *householdCache) put(id string, v []byte) {
 	c.puts++
 	bound := c.bound()
 	h := maphash.String(cacheSeed, id)
-	if _, cached := c.index[h]; !cached {
+	old, cached := c.index[h]
+	if !cached {
 		if _, again := c.once[h]; !again {
 			if len(c.once) >= bound/(cacheEntryOverhead+256) {
 				clear(c.once)
@@ -190,16 +191,16 @@ func (c *householdCache) put(id string, v []byte) {
 	if cost > bound {
 		return
 	}
-	if old, ok := c.index[h]; ok {
-		c.live -= c.recordCost(old) // its older copy is garbage now
+	if cached {
+		c.live -= cacheCost(c.record(old)) // its older copy is garbage now
 	}
-	c.append(h, id, v, bound)
+	c.append(h, id, v, cost, bound)
 	c.shrink(bound)
 }
 
-// append writes id's record to the newest chunk (or a new one) and indexes it.
-func (c *householdCache) append(h uint64, id string, v []byte, bound int) {
-	cost := cacheCost(id, v)
+// append writes id's record, of cacheCost cost, to the newest chunk (or a new one) and
+// indexes it.
+func (c *householdCache) append(h uint64, id string, v []byte, cost, bound int) {
 	chunk := c.room(cost, bound)
 	off := len(chunk.b)
 	chunk.b = binary.AppendUvarint(chunk.b, uint64(len(id)))
@@ -216,12 +217,6 @@ func (c *householdCache) record(loc cacheLoc) (string, []byte) {
 	b := c.chunks[loc.gen-c.first].b[loc.off:]
 	k, n := binary.Uvarint(b)
 	return unsafe.String(&b[n], int(k)), b[n+int(k) : n+int(k)+int(loc.n) : n+int(k)+int(loc.n)]
-}
-
-// recordCost is cacheCost of the record at loc.
-func (c *householdCache) recordCost(loc cacheLoc) int {
-	id, v := c.record(loc)
-	return cacheCost(id, v)
 }
 
 // room returns the chunk the next record of cost bytes goes to: the newest, or a new one.
@@ -260,13 +255,13 @@ func (c *householdCache) shrink(bound int) {
 				continue // garbage, or already copied from this chunk
 			}
 			id, v := c.record(loc)
-			if c.live > keep || copies <= 0 {
+			cost := cacheCost(id, v)
+			c.live -= cost
+			if c.live+cost > keep || copies <= 0 {
 				delete(c.index, h)
-				c.live -= cacheCost(id, v)
 				continue
 			}
-			c.live -= cacheCost(id, v)
-			c.append(h, id, v, bound) // the chunk is not the newest: len(c.chunks) > 1
+			c.append(h, id, v, cost, bound) // the chunk is not the newest: len(c.chunks) > 1
 		}
 		copies--
 		c.chunks[0] = nil
