@@ -304,15 +304,6 @@ func (s *levelHandler) getTableForKey(key []byte, buf []*table.Table) []*table.T
 func (s *levelHandler) get(key []byte, hash uint32, found uint64) (y.ValueStruct, error) {
 	var held [16]*table.Table
 	tables := s.getTableForKey(key, held[:0])
-	decr := func() error {
-		var err error
-		for _, t := range tables {
-			if e := t.DecrRef(); e != nil && err == nil {
-				err = e
-			}
-		}
-		return err
-	}
 	var maxVs y.ValueStruct
 	for _, th := range tables {
 		// safetynet: a table whose newest version of any key is no newer than the version
@@ -331,7 +322,13 @@ func (s *levelHandler) get(key []byte, hash uint32, found uint64) (y.ValueStruct
 			maxVs = vs
 		}
 	}
-	return maxVs, decr()
+	var err error
+	for _, t := range tables {
+		if e := t.DecrRef(); e != nil && err == nil {
+			err = e
+		}
+	}
+	return maxVs, err
 }
 
 // tableGet returns the version of key that th holds at or below key's version (its Version
