@@ -29,8 +29,9 @@ func serviceMetrics(ctx context.Context, addr string, series ...string) ([]float
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
+		line := sc.Text()
 		for i, name := range series {
-			if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
 				if values[i], err = strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil {
 					return nil, fmt.Errorf("/metrics %s: %w", name, err)
 				}
