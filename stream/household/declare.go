@@ -49,12 +49,8 @@ type AppFact struct {
 	App       feed.Application `json:"a"`
 }
 
-func (f AppFact) before(g AppFact) bool {
-	if !f.At.Equal(g.At) {
-		return f.At.Before(g.At)
-	}
-	return f.ID < g.ID
-}
+// compareAppFacts orders an application's facts by stamp, as a person's (stampOrder).
+func compareAppFacts(a, b AppFact) int { return stampOrder(a.At, a.ID, b.At, b.ID) }
 
 // VerificationRef is a published verification of an application.
 type VerificationRef struct {
@@ -122,7 +118,7 @@ func (h *Household) applyApplication(e *feed.HouseholdEvent) (bool, error) {
 		a = &d.Applications[len(d.Applications)-1]
 	}
 	f := AppFact{At: e.OccurredAt.UTC(), ID: e.EventID, Type: e.Type, Applicant: e.PersonKey, App: *e.Application}
-	i, found := slices.BinarySearchFunc(a.Facts, f, byStamp[AppFact])
+	i, found := slices.BinarySearchFunc(a.Facts, f, compareAppFacts)
 	if found {
 		return false, nil
 	}

@@ -55,24 +55,20 @@ type Fact struct {
 	Contribution    *float64   `json:"pf,omitempty"`
 }
 
-// byStamp orders facts (Fact, AppFact) by stamp, as their before does, for the slices package.
-func byStamp[T interface{ before(T) bool }](a, b T) int {
-	switch {
-	case a.before(b):
-		return -1
-	case b.before(a):
-		return 1
+// stampOrder orders two stamps, event time then event id, as -1, 0 or 1: the order of a
+// person's facts and of an application's.
+func stampOrder(at time.Time, id string, bt time.Time, bid string) int {
+	if c := at.Compare(bt); c != 0 {
+		return c
 	}
-	return 0
+	return strings.Compare(id, bid)
 }
 
+// compareFacts orders facts by stamp (for the slices package).
+func compareFacts(a, b Fact) int { return stampOrder(a.At, a.ID, b.At, b.ID) }
+
 // before orders facts by stamp: event time, then event id.
-func (f Fact) before(g Fact) bool {
-	if !f.At.Equal(g.At) {
-		return f.At.Before(g.At)
-	}
-	return f.ID < g.ID
-}
+func (f Fact) before(g Fact) bool { return compareFacts(f, g) < 0 }
 
 // Person is what one household member's facts are, per feed, oldest first.
 type Person struct {
@@ -200,7 +196,7 @@ func (h *Household) Apply(e *feed.HouseholdEvent) (bool, error) {
 // inserted, not on their order.
 func insertFact(list *[]Fact, f Fact, keep int) bool {
 	l := *list
-	i, found := slices.BinarySearchFunc(l, f, byStamp[Fact])
+	i, found := slices.BinarySearchFunc(l, f, compareFacts)
 	if found {
 		return false
 	}

@@ -28,7 +28,7 @@ func TestInsertFactKeepsTheNewest(t *testing.T) {
 				all = append(all, f)
 			}
 			want := slices.Clone(all)
-			slices.SortFunc(want, byStamp[Fact])
+			slices.SortFunc(want, compareFacts)
 			// every fact older than one dropped for room was refused or dropped too
 			if len(want) > keep {
 				want = want[len(want)-keep:]
