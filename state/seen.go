@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -69,6 +70,66 @@ func (s *Store) EachSeen(fn func(feed, eventID []byte, expiresAt uint64) error) 
 	})
 	if err != nil {
 		return fmt.Errorf("read seen table: %w", err)
+	}
+	return nil
+}
+
+// Seen blocks: the event ids one batch forwarded, in one entry. A mark per event made an entry
+// per event that Badger wrote, flushed and compacted level after level until its TTL ran out:
+// 15% of the service's CPU in the throughput run (docs/performance.md, thirteenth round). The
+// caller (stream/intake) encodes the block and keeps the index that finds the blocks an id may
+// be in; the store keeps the bytes opaque.
+
+// seenBlockPrefix is the first two bytes of every seen block's key.
+var seenBlockPrefix = []byte{kindSeenBlock, '/'}
+
+// SeenBlockKey is the store key of seen block id: its ids sort in the order they are written.
+func SeenBlockKey(id uint64) []byte {
+	return binary.BigEndian.AppendUint64(bytes.Clone(seenBlockPrefix), id)
+}
+
+// PutSeenBlock stores seen block id on the batch for ttl. Badger drops it once the TTL has
+// passed.
+func (b *Batch) PutSeenBlock(id uint64, block []byte, ttl time.Duration) error {
+	if err := b.wb.SetEntry(badger.NewEntry(SeenBlockKey(id), block).WithTTL(ttl)); err != nil {
+		return fmt.Errorf("write seen block: %w", err)
+	}
+	return nil
+}
+
+// SeenBlock reads seen block id inside the transaction; found is false once it has expired.
+func (t *Tx) SeenBlock(id uint64) (block []byte, found bool, err error) {
+	v, err := t.get(SeenBlockKey(id))
+	if err != nil {
+		return nil, false, fmt.Errorf("read seen block: %w", err)
+	}
+	return v, v != nil, nil
+}
+
+// EachSeenBlock calls fn with every seen block not yet expired, in the order of their ids, and
+// the Unix second each expires (0 for none), from one snapshot of the store. block is valid only
+// during the call.
+func (s *Store) EachSeenBlock(fn func(id uint64, block []byte, expiresAt uint64) error) error {
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: seenBlockPrefix, PrefetchValues: false})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			k := item.Key()[len(seenBlockPrefix):]
+			if len(k) != 8 {
+				continue // not written by PutSeenBlock
+			}
+			err := item.Value(func(v []byte) error {
+				return fn(binary.BigEndian.Uint64(k), v, item.ExpiresAt())
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read seen blocks: %w", err)
 	}
 	return nil
 }

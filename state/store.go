@@ -39,6 +39,7 @@ const (
 	kindTimer     = 't'
 	kindPerson    = 'p'
 	kindSeen      = 'd'
+	kindSeenBlock = 'D'
 	kindParked    = 'k'
 	kindAlert     = 'a'
 )

@@ -55,6 +55,7 @@ type Intake struct {
 	enc         *feed.EventEncoder // the household events' values
 	feedMetrics batchFeedMetrics
 	inBatch     map[eventKey]struct{} // resolve's event ids of the batch, cleared after each
+	seenBlock   []byte                // the batch's seen block (markForwarded)
 	// tombstoned counts, per parked key, the tombstones this instance wrote (released or
 	// dead-lettered the event) that its parked reader has not read back yet; guarded by parkMu.
 	tombstoned map[string]int
@@ -64,6 +65,7 @@ type Intake struct {
 	parkedCaughtUp   atomic.Bool   // the parked table has read the parked topic to its end at start
 	parkedCaughtUpCh chan struct{} // closed with parkedCaughtUp
 	readyCh          chan struct{} // closed once both the person and the parked table caught up
+	seenLoadedCh     chan struct{} // closed once the resend memory is loaded (or its load failed)
 	ownerUnknown     atomic.Bool   // a parked event was left unowned while the membership was unknown
 	personsKnown     atomic.Int64
 	parkedN          atomic.Int64
@@ -93,7 +95,8 @@ func New(cfg Config, store *state.Store, pseud *feed.Pseudonymizer, m *Metrics, 
 		log:        logger.With("component", "intake"),
 		w:          cfg.Kafka.Writer("", kafkaio.HouseholdBalancer()),
 		caughtUpCh: make(chan struct{}), parkedCaughtUpCh: make(chan struct{}), readyCh: make(chan struct{}),
-		persons: newPersonIndex(), tombstoned: map[string]int{},
+		seenLoadedCh: make(chan struct{}),
+		persons:      newPersonIndex(), tombstoned: map[string]int{},
 		seen: newSeenFilter(seenFilterBytes, cfg.DedupeWindow),
 	}
 	persons, err := store.CountPersons()
@@ -161,14 +164,16 @@ func (i *Intake) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
-		// Until the filter is loaded, every resend check asks the store.
+		// The group consumes once the resend memory is loaded: the seen blocks are found
+		// through the index the load builds.
+		defer close(i.seenLoadedCh)
 		t0 := time.Now()
 		n, err := i.seen.load(i.store, gctx.Done())
 		switch {
 		case err == nil:
-			i.log.Info("resend filter loaded", "event_ids", n, "took", time.Since(t0).Round(time.Millisecond))
+			i.log.Info("resend memory loaded", "event_ids", n, "took", time.Since(t0).Round(time.Millisecond))
 		case !errors.Is(err, errLoadStopped):
-			i.log.Warn("cannot load the resend filter; resend checks go to the store", "err", err)
+			i.log.Warn("cannot load the resend memory; resends of events marked before this start may be forwarded again (the monitor applies each event once)", "err", err)
 		}
 		return nil
 	})
@@ -188,6 +193,11 @@ func (i *Intake) runGroup(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	case <-i.readyCh:
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-i.seenLoadedCh:
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: i.cfg.Kafka.Brokers, GroupID: i.cfg.GroupID, GroupTopics: i.cfg.Topics.FeedTopics(),
@@ -297,18 +307,8 @@ func (i *Intake) handleBatch(ctx context.Context, batch []kafka.Message) error {
 		return err
 	}
 
-	i.seen.addForwarded(items) // before the store has the marks
-	wb := i.store.NewBatch()
-	defer wb.Cancel()
-	for n := range items {
-		if it := &items[n]; it.out == outForward {
-			if err := wb.MarkSeen(it.feed, it.ev.EventID, i.cfg.DedupeWindow); err != nil {
-				return err
-			}
-		}
-	}
-	if err := wb.Flush(); err != nil {
-		return fmt.Errorf("remember forwarded event ids: %w", err)
+	if err := i.markForwarded(items); err != nil {
+		return err
 	}
 
 	for n := range items {
@@ -420,6 +420,7 @@ func (i *Intake) resolve(ctx context.Context, items []item, now time.Time) error
 	i.seen.screen(items) // sets maybeSeen: false is exact
 	var park []*item
 	var fromMemory, fromStore int
+	var reads seenBlockReads // the seen blocks read for this batch's resend checks
 	err := i.store.View(func(tx *state.Tx) error {
 		for n := range items {
 			it := &items[n]
@@ -436,7 +437,10 @@ func (i *Intake) resolve(ctx context.Context, items []item, now time.Time) error
 				fromMemory++
 			} else {
 				fromStore++
-				seen, err := tx.Seen(it.feed, it.ev.EventID)
+				if reads == nil {
+					reads = seenBlockReads{}
+				}
+				seen, err := i.wasSeen(tx, it.feed, it.ev.EventID, it.seenHash, reads)
 				if err != nil {
 					return err
 				}

@@ -35,6 +35,10 @@ type seenFilter struct {
 	cur    *bloomGen
 	prev   *bloomGen
 	loaded bool // every mark of the table is in the filter (or newer)
+	// blocks index the seen blocks by fingerprint, oldest first (seenblocks.go); lastBlock is
+	// the newest block's id.
+	blocks    []seenBlockRef
+	lastBlock uint64
 }
 
 // seenFilterBytes is the memory of the filter (both generations): 16 MiB, 8 MiB a generation,
@@ -118,8 +122,9 @@ func (f *seenFilter) addLocked(h uint64, until, now time.Time) {
 	g.set(h)
 }
 
-// load adds the marks of the store's seen table, then answers from memory. Marks made while it
-// runs go in by add. stop ends it early (the filter keeps answering "maybe").
+// load adds the marks of the store's seen table and its seen blocks (seenblocks.go), then
+// answers from memory; it returns the number of event ids read. Marks made while it runs go in
+// by add and addForwarded. stop ends it early (the filter keeps answering "maybe").
 func (f *seenFilter) load(store *state.Store, stop <-chan struct{}) (int, error) {
 	n := 0
 	var until time.Time
@@ -140,6 +145,11 @@ func (f *seenFilter) load(store *state.Store, stop <-chan struct{}) (int, error)
 		f.addHash(f.hashBytes(feed, eventID), until)
 		return nil
 	})
+	if err != nil {
+		return n, err
+	}
+	inBlocks, err := f.loadBlocks(store, stop)
+	n += inBlocks
 	if err != nil {
 		return n, err
 	}
@@ -174,20 +184,6 @@ func (f *seenFilter) screen(items []item) {
 	for n := range items {
 		if it := &items[n]; it.out != outDeadLetter {
 			it.maybeSeen = f.mayHaveLocked(it.seenHash)
-		}
-	}
-}
-
-// addForwarded adds the forwarded items (their seenHash, set by screen) as add would, with one
-// reading of the clock and one hold of the lock for the batch.
-func (f *seenFilter) addForwarded(items []item) {
-	now := f.now()
-	until := now.Add(f.window + seenSlack)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for n := range items {
-		if it := &items[n]; it.out == outForward {
-			f.addLocked(it.seenHash, until, now)
 		}
 	}
 }

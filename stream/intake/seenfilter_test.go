@@ -3,6 +3,7 @@ package intake
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -13,14 +14,14 @@ import (
 )
 
 // isSeen is resolve's resend check for one event: the filter's exact "no" (screen), or the
-// store's answer; asked says which.
+// store's answer (wasSeen); asked says which.
 func (i *Intake) isSeen(tx *state.Tx, fd, eventID string) (seen, asked bool, err error) {
 	items := []item{{feed: fd, ev: feed.HouseholdEvent{EventID: eventID}}}
 	i.seen.screen(items)
 	if !items[0].maybeSeen {
 		return false, false, nil
 	}
-	seen, err = tx.Seen(fd, eventID)
+	seen, err = i.wasSeen(tx, fd, eventID, items[0].seenHash, seenBlockReads{})
 	return seen, true, err
 }
 
@@ -41,29 +42,31 @@ func seenRig(t *testing.T, dir string, filterBytes int) (*Intake, func()) {
 	return &Intake{cfg: Config{DedupeWindow: time.Hour}, store: s, seen: newSeenFilter(filterBytes, time.Hour)}, closeStore
 }
 
-// markAll marks ids seen as handleBatch does (a batch: screen, addForwarded, then the store),
-// or one by one with markSeen (the parked reader's and parking's way).
+// markAll marks ids seen as handleBatch does (batches of up to 2,000: screen, then
+// markForwarded, one seen block each), or one by one with markSeen (the parked reader's and
+// parking's way).
 func (i *Intake) markAll(t *testing.T, feed string, ids []string, oneByOne bool) {
 	t.Helper()
+	if !oneByOne {
+		for len(ids) > 0 {
+			n := min(len(ids), 2000)
+			items := batchOf(feed, ids[:n])
+			ids = ids[n:]
+			i.seen.screen(items)
+			for n := range items {
+				items[n].out = outForward
+			}
+			if err := i.markForwarded(items); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
 	wb := i.store.NewBatch()
 	defer wb.Cancel()
-	if oneByOne {
-		for _, id := range ids {
-			if err := i.markSeen(wb, feed, id); err != nil {
-				t.Fatal(err)
-			}
-		}
-	} else {
-		items := batchOf(feed, ids)
-		i.seen.screen(items)
-		for n := range items {
-			items[n].out = outForward
-		}
-		i.seen.addForwarded(items)
-		for _, id := range ids {
-			if err := wb.MarkSeen(feed, id, i.cfg.DedupeWindow); err != nil {
-				t.Fatal(err)
-			}
+	for _, id := range ids {
+		if err := i.markSeen(wb, feed, id); err != nil {
+			t.Fatal(err)
 		}
 	}
 	if err := wb.Flush(); err != nil {
@@ -86,12 +89,13 @@ func (i *Intake) check(t *testing.T, feed string, ids []string, want bool) (from
 	t.Helper()
 	items := batchOf(feed, ids)
 	i.seen.screen(items)
+	reads := seenBlockReads{}
 	err := i.store.View(func(tx *state.Tx) error {
 		for n, id := range ids {
 			seen := false
 			if items[n].maybeSeen {
 				var err error
-				if seen, err = tx.Seen(feed, id); err != nil {
+				if seen, err = i.wasSeen(tx, feed, id, items[n].seenHash, reads); err != nil {
 					return err
 				}
 			} else {
@@ -144,28 +148,36 @@ func TestResendCheckNeverMissesAResend(t *testing.T) {
 				t.Fatalf("load of an empty table: %d marks, %v", n, err)
 			}
 			marked, other := ids("ev", 20000), ids("new", 20000)
+			parked := ids("pk", 500) // per-event marks, as parking makes them
 			i.markAll(t, "hospital", marked, false)
+			i.markAll(t, "hospital", parked, true)
 			i.check(t, "hospital", marked, true)
+			i.check(t, "hospital", parked, true)
 			i.check(t, "pension", marked, false) // the same ids on another feed are other events
 			if got := float64(i.check(t, "hospital", other, false)) / float64(len(other)); got < tc.minFromMemory {
 				t.Errorf("new events answered from memory: %.4f, want at least %.4f", got, tc.minFromMemory)
 			}
 			closeStore()
 
-			// A restart: until the filter is loaded every check goes to the store; then the
-			// marks of the table are in it.
+			// A restart: until the filter is loaded every check goes to the store, which answers
+			// for the per-event marks (the seen blocks are found through the index the load
+			// builds, and the intake's group waits for it); then every mark is in it, those
+			// made while it loaded too.
 			j, _ := seenRig(t, dir, tc.bytes)
 			if got := j.check(t, "hospital", other[:100], false); got != 0 {
 				t.Errorf("%d checks answered from an unloaded filter", got)
 			}
-			j.check(t, "hospital", marked[:100], true)
-			late := ids("late", 1000) // marked while the filter loads
+			j.check(t, "hospital", parked[:100], true)
+			late, lateBatch := ids("late", 1000), ids("late-batch", 3000) // marked while the filter loads
 			j.markAll(t, "hospital", late, true)
-			if n, err := j.seen.load(j.store, nil); err != nil || n != len(marked)+len(late) {
-				t.Fatalf("load: %d marks, %v; want %d", n, err, len(marked)+len(late))
+			j.markAll(t, "hospital", lateBatch, false)
+			if n, err := j.seen.load(j.store, nil); err != nil || n != len(marked)+len(parked)+len(late)+len(lateBatch) {
+				t.Fatalf("load: %d marks, %v; want %d", n, err, len(marked)+len(parked)+len(late)+len(lateBatch))
 			}
 			j.check(t, "hospital", marked, true)
+			j.check(t, "hospital", parked, true)
 			j.check(t, "hospital", late, true)
+			j.check(t, "hospital", lateBatch, true)
 			if got := float64(j.check(t, "hospital", other, false)) / float64(len(other)); got < tc.minFromMemory {
 				t.Errorf("after the restart, new events answered from memory: %.4f, want at least %.4f", got, tc.minFromMemory)
 			}
@@ -304,5 +316,58 @@ func BenchmarkResendCheck(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestSeenBlockIndex: a block whose fingerprints match an event that is not in it (a chance
+// match, forced here) answers "not seen"; a block written while the memory loads is indexed
+// once; blocks leave the index once the store has dropped them; a corrupt block is an error,
+// not an answer.
+func TestSeenBlockIndex(t *testing.T) {
+	i, _ := seenRig(t, t.TempDir(), seenFilterBytes)
+	i.markAll(t, "hospital", ids("old", 10), false)
+	during := ids("during", 10)
+	i.markAll(t, "hospital", during, false) // the load below finds it in the index already
+	if _, err := i.seen.load(i.store, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(i.seen.blocks); got != 2 {
+		t.Fatalf("index holds %d blocks, want 2", got)
+	}
+
+	// A chance match: the newest block claims the fingerprint of an id it does not hold.
+	h := i.seen.hash("hospital", "stranger")
+	ref := &i.seen.blocks[1]
+	ref.fps = append(ref.fps, fingerprint(h))
+	slices.Sort(ref.fps)
+	if got := i.seen.blocksFor(h, nil); len(got) != 1 || got[0] != ref.id {
+		t.Fatalf("blocksFor the forced fingerprint: %v, want [%d]", got, ref.id)
+	}
+	err := i.store.View(func(tx *state.Tx) error {
+		reads := seenBlockReads{}
+		if seen, err := i.wasSeen(tx, "hospital", "stranger", h, reads); err != nil || seen {
+			t.Errorf("an id whose fingerprint matches by chance: seen %v, %v; want not seen", seen, err)
+		}
+		if seen, err := i.wasSeen(tx, "hospital", during[3], i.seen.hash("hospital", during[3]), reads); err != nil || !seen {
+			t.Errorf("an id of the block: seen %v, %v; want seen", seen, err)
+		}
+		if len(reads) != 1 {
+			t.Errorf("blocks read: %d, want 1 (read once for both checks)", len(reads))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Expiry: the clock past the blocks' time to live empties the index at the next batch.
+	i.seen.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	i.markAll(t, "hospital", ids("new", 3), false)
+	if got := len(i.seen.blocks); got != 1 {
+		t.Errorf("index holds %d blocks after the others expired, want 1 (the new one)", got)
+	}
+
+	if _, err := blockHas(appendMark(nil, "hospital", "x")[:5], "hospital", "x"); err == nil {
+		t.Error("a truncated block was read without an error")
 	}
 }

@@ -1,0 +1,227 @@
+package intake
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"time"
+
+	"safetynet/state"
+)
+
+// The resend memory's store side. The event ids one batch forwards are written as one seen
+// block (state.Batch.PutSeenBlock), not as a store entry per event: an entry per event was
+// written, flushed and compacted by Badger level after level until its TTL ran out, 15% of the
+// service's CPU per event (docs/performance.md, thirteenth round). Events marked one at a time
+// (parked events, by the intake that parks them and by every parked-topic reader) keep their
+// per-event marks (state.Tx.MarkSeen); they are few.
+//
+// The filter (seenfilter.go) answers "certainly new" for the common case. For a "maybe", the
+// index below names the blocks whose ids may include the event's: each block keeps the sorted
+// 32-bit fingerprints of its ids in memory (4 bytes an id, for the dedupe window), so a look-up
+// reads only a block whose fingerprints match, and decides on the ids themselves. A fingerprint
+// that matches by chance (one in 2^32 per id) costs one block read, never a wrong answer.
+
+// seenBlockRef is one seen block as the index holds it.
+type seenBlockRef struct {
+	id    uint64
+	until time.Time // the store has dropped the block before this
+	fps   []uint32  // the fingerprints of its ids, sorted
+}
+
+// fingerprint is the index's 32 bits of a (feed, event id) hash.
+func fingerprint(h uint64) uint32 { return uint32(h>>32) ^ uint32(h) }
+
+// appendMark appends one (feed, event id) to a seen block.
+func appendMark(b []byte, feedName, eventID string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(feedName)))
+	b = append(b, feedName...)
+	b = binary.AppendUvarint(b, uint64(len(eventID)))
+	return append(b, eventID...)
+}
+
+// eachMark calls fn with every (feed, event id) of a seen block, until fn returns false.
+func eachMark(block []byte, fn func(feedName, eventID []byte) bool) error {
+	for len(block) > 0 {
+		var parts [2][]byte
+		for k := range parts {
+			n, w := binary.Uvarint(block)
+			if w <= 0 || uint64(len(block)-w) < n {
+				return fmt.Errorf("seen block is corrupt (%d bytes left unread)", len(block))
+			}
+			parts[k], block = block[w:w+int(n)], block[w+int(n):]
+		}
+		if !fn(parts[0], parts[1]) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// blockHas reports whether a seen block holds (feed, event id).
+func blockHas(block []byte, feedName, eventID string) (bool, error) {
+	found := false
+	err := eachMark(block, func(f, id []byte) bool {
+		found = string(f) == feedName && string(id) == eventID
+		return !found
+	})
+	return found, err
+}
+
+// addForwarded puts the forwarded items of a batch in the filter (their seenHash, set by
+// screen) and in a new seen block, with one reading of the clock and one hold of the lock. It
+// returns the block's id and its bytes, appended to buf, for the caller to store
+// (state.Batch.PutSeenBlock); no block (nil) when nothing was forwarded. The block is in the
+// index before it is in the store, as the marks are in the filter: no look-up after the store
+// has it can miss it.
+func (f *seenFilter) addForwarded(items []item, buf []byte) (id uint64, block []byte) {
+	now := f.now()
+	until := now.Add(f.window + seenSlack)
+	var fps []uint32
+	block = buf[:0]
+	for n := range items {
+		if it := &items[n]; it.out == outForward {
+			fps = append(fps, fingerprint(it.seenHash))
+			block = appendMark(block, it.feed, it.ev.EventID)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for n := range items {
+		if it := &items[n]; it.out == outForward {
+			f.addLocked(it.seenHash, until, now)
+		}
+	}
+	if len(fps) == 0 {
+		return 0, nil
+	}
+	slices.Sort(fps)
+	// Ids follow the wall clock, and always grow: a clock set back must not reuse an id, which
+	// would overwrite that block.
+	id = max(f.lastBlock+1, uint64(now.UnixNano()))
+	f.lastBlock = id
+	f.expireBlocksLocked(now)
+	f.blocks = append(f.blocks, seenBlockRef{id: id, until: until, fps: fps})
+	return id, block
+}
+
+// expireBlocksLocked drops the index's blocks the store has dropped, oldest first.
+func (f *seenFilter) expireBlocksLocked(now time.Time) {
+	n := 0
+	for n < len(f.blocks) && !now.Before(f.blocks[n].until) {
+		n++
+	}
+	if n > 0 {
+		f.blocks = slices.Delete(f.blocks, 0, n)
+	}
+}
+
+// blocksFor appends to dst the ids of the blocks whose fingerprints include h's.
+func (f *seenFilter) blocksFor(h uint64, dst []uint64) []uint64 {
+	fp := fingerprint(h)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k := range f.blocks {
+		if _, found := slices.BinarySearch(f.blocks[k].fps, fp); found {
+			dst = append(dst, f.blocks[k].id)
+		}
+	}
+	return dst
+}
+
+// loadBlocks adds the store's seen blocks to the filter and the index; it returns the number
+// of event ids they hold.
+func (f *seenFilter) loadBlocks(store *state.Store, stop <-chan struct{}) (int, error) {
+	total := 0
+	var loaded []seenBlockRef
+	err := store.EachSeenBlock(func(id uint64, block []byte, expiresAt uint64) error {
+		select {
+		case <-stop:
+			return errLoadStopped
+		default:
+		}
+		until := time.Unix(1<<62, 0) // no expiry (not written by PutSeenBlock)
+		if expiresAt != 0 {
+			until = time.Unix(int64(expiresAt)+1, 0)
+		}
+		var fps []uint32
+		err := eachMark(block, func(feedName, eventID []byte) bool {
+			h := f.hashBytes(feedName, eventID)
+			f.addHash(h, until)
+			fps = append(fps, fingerprint(h))
+			return true
+		})
+		if err != nil {
+			return fmt.Errorf("seen block %d: %w", id, err)
+		}
+		total += len(fps)
+		slices.Sort(fps)
+		loaded = append(loaded, seenBlockRef{id: id, until: until, fps: fps})
+		return nil
+	})
+	if err != nil {
+		return total, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// Blocks written while this ran are in the index already, and may have been read too.
+	for _, b := range f.blocks {
+		if k, found := slices.BinarySearchFunc(loaded, b.id, func(r seenBlockRef, id uint64) int { return cmp.Compare(r.id, id) }); found {
+			loaded = slices.Delete(loaded, k, k+1)
+		}
+	}
+	f.blocks = append(loaded, f.blocks...)
+	slices.SortFunc(f.blocks, func(a, b seenBlockRef) int { return cmp.Compare(a.id, b.id) })
+	if n := len(f.blocks); n > 0 {
+		f.lastBlock = max(f.lastBlock, f.blocks[n-1].id)
+	}
+	return total, nil
+}
+
+// seenBlockReads keeps the seen blocks one batch's resend checks read, so that a burst of
+// resends reads each block once.
+type seenBlockReads map[uint64][]byte
+
+// wasSeen is the resend check of one event the filter may hold (h is its hash): in the seen
+// blocks whose fingerprints match, then among the per-event marks.
+func (i *Intake) wasSeen(tx *state.Tx, feedName, eventID string, h uint64, reads seenBlockReads) (bool, error) {
+	var small [4]uint64
+	for _, id := range i.seen.blocksFor(h, small[:0]) {
+		block, ok := reads[id]
+		if !ok {
+			var err error
+			if block, _, err = tx.SeenBlock(id); err != nil {
+				return false, err
+			}
+			reads[id] = block
+		}
+		found, err := blockHas(block, feedName, eventID)
+		if err != nil {
+			return false, fmt.Errorf("seen block %d: %w", id, err)
+		}
+		if found {
+			return true, nil
+		}
+	}
+	return tx.Seen(feedName, eventID)
+}
+
+// markForwarded remembers the event ids a batch forwarded: in the filter and the index, then in
+// the store as one seen block.
+func (i *Intake) markForwarded(items []item) error {
+	id, block := i.seen.addForwarded(items, i.seenBlock)
+	if block == nil {
+		return nil
+	}
+	i.seenBlock = block[:0] // Badger has copied the block once Flush returns
+	wb := i.store.NewBatch()
+	defer wb.Cancel()
+	if err := wb.PutSeenBlock(id, block, i.cfg.DedupeWindow); err != nil {
+		return err
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("remember forwarded event ids: %w", err)
+	}
+	return nil
+}
