@@ -55,7 +55,8 @@ type Intake struct {
 	enc         *feed.EventEncoder // the household events' values
 	feedMetrics batchFeedMetrics
 	inBatch     map[eventKey]struct{} // resolve's event ids of the batch, cleared after each
-	seenBlock   []byte                // the batch's seen block (markForwarded)
+	seenBlock   []byte                // the batch's seen block (markForwarded): its marks,
+	seenSealed  []byte                // and its stored form
 	// tombstoned counts, per parked key, the tombstones this instance wrote (released or
 	// dead-lettered the event) that its parked reader has not read back yet; guarded by parkMu.
 	tombstoned map[string]int

@@ -702,7 +702,8 @@ func (h *harness) assertNoRawIDs(ids ...string) {
 			return nil
 		}
 		files++
-		// a registry event's mark in a seen block: the feed's name after its length
+		// a registry event's mark in a seen block: the feed's name after its length (a
+		// block's first mark is stored literally)
 		sawEventID = sawEventID || bytes.Contains(b, []byte("\x08registry"))
 		find("state file "+d.Name(), b)
 		return nil

@@ -370,4 +370,11 @@ func TestSeenBlockIndex(t *testing.T) {
 	if _, err := blockHas(appendMark(nil, "hospital", "x")[:5], "hospital", "x"); err == nil {
 		t.Error("a truncated block was read without an error")
 	}
+	sealed := sealBlock(nil, appendMark(nil, "hospital", "x"))
+	if _, err := openBlock(nil, sealed[:len(sealed)-1]); err == nil {
+		t.Error("a truncated stored block was opened without an error")
+	}
+	if _, err := openBlock(nil, append([]byte{9}, sealed[1:]...)); err == nil {
+		t.Error("a stored block of an unknown format was opened without an error")
+	}
 }
