@@ -234,6 +234,12 @@ func (b *batch) stage() error {
 	}
 	b.stats = b.w.stats.Clone()
 	b.changelog = make([]kafka.Message, 0, len(b.order))
+	// Every changelog record of the batch carries the same next offset: one header for all
+	// (kafka-go only reads it).
+	var next []kafka.Header
+	if b.next >= 0 {
+		next = []kafka.Header{{Key: "next_offset", Value: strconv.AppendInt(nil, b.next, 10)}}
+	}
 	for i, id := range b.order {
 		h, was := b.households[id], &b.was[i]
 		var err error
@@ -259,11 +265,7 @@ func (b *batch) stage() error {
 			b.stats.Levels[household.LevelLabel(was.level)]--
 			b.stats.Levels[household.LevelLabel(h.Level)]++
 		}
-		cl := kafka.Message{Key: []byte(id), Value: v, Partition: b.w.partition}
-		if b.next >= 0 {
-			cl.Headers = []kafka.Header{{Key: "next_offset", Value: strconv.AppendInt(nil, b.next, 10)}}
-		}
-		b.changelog = append(b.changelog, cl)
+		b.changelog = append(b.changelog, kafka.Message{Key: []byte(id), Value: v, Partition: b.w.partition, Headers: next})
 	}
 	if err := b.tx.SetStats(b.w.partition, b.stats); err != nil {
 		return fmt.Errorf("write partition statistics: %w", err)
