@@ -57,6 +57,8 @@ type Intake struct {
 	inBatch     map[eventKey]struct{} // resolve's event ids of the batch, cleared after each
 	seenBlock   []byte                // the batch's seen block (markForwarded): its marks,
 	seenSealed  []byte                // and its stored form
+	// seenOverflowLogged: the warning that the resend memory's index is full was logged
+	seenOverflowLogged bool
 	// tombstoned counts, per parked key, the tombstones this instance wrote (released or
 	// dead-lettered the event) that its parked reader has not read back yet; guarded by parkMu.
 	tombstoned map[string]int

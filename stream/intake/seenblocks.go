@@ -54,6 +54,12 @@ func openBlock(dst, stored []byte) ([]byte, error) {
 	return marks, nil
 }
 
+// seenIndexMaxIDs bounds the index: 32 MiB of fingerprints. Past it the oldest blocks leave the
+// index (not the store): a resend of one of their events is then forwarded again, and the
+// monitor applies it once (household facts are a set), as after the loss of an instance's
+// resend memory.
+const seenIndexMaxIDs = 8 << 20
+
 // seenBlockRef is one seen block as the index holds it.
 type seenBlockRef struct {
 	id    uint64
@@ -132,15 +138,21 @@ func (f *seenFilter) addForwarded(items []item, buf []byte) (id uint64, block []
 	// would overwrite that block.
 	id = max(f.lastBlock+1, uint64(now.UnixNano()))
 	f.lastBlock = id
-	f.expireBlocksLocked(now)
 	f.blocks = append(f.blocks, seenBlockRef{id: id, until: until, fps: fps})
+	f.indexed += len(fps)
+	f.expireBlocksLocked(now)
 	return id, block
 }
 
-// expireBlocksLocked drops the index's blocks the store has dropped, oldest first.
+// expireBlocksLocked drops, oldest first, the index's blocks the store has dropped, and those
+// past the index's bound (seenIndexMaxIDs).
 func (f *seenFilter) expireBlocksLocked(now time.Time) {
 	n := 0
-	for n < len(f.blocks) && !now.Before(f.blocks[n].until) {
+	for n < len(f.blocks) && (!now.Before(f.blocks[n].until) || f.indexed > f.maxIndexed) {
+		if now.Before(f.blocks[n].until) {
+			f.overflowed = true
+		}
+		f.indexed -= len(f.blocks[n].fps)
 		n++
 	}
 	if n > 0 {
@@ -208,11 +220,15 @@ func (f *seenFilter) loadBlocks(store *state.Store, stop <-chan struct{}) (int, 
 			loaded = slices.Delete(loaded, k, k+1)
 		}
 	}
+	for _, b := range loaded {
+		f.indexed += len(b.fps)
+	}
 	f.blocks = append(loaded, f.blocks...)
 	slices.SortFunc(f.blocks, func(a, b seenBlockRef) int { return cmp.Compare(a.id, b.id) })
 	if n := len(f.blocks); n > 0 {
 		f.lastBlock = max(f.lastBlock, f.blocks[n-1].id)
 	}
+	f.expireBlocksLocked(f.now())
 	return total, nil
 }
 
@@ -267,5 +283,19 @@ func (i *Intake) markForwarded(items []item) error {
 	if err := wb.Flush(); err != nil {
 		return fmt.Errorf("remember forwarded event ids: %w", err)
 	}
+	if i.seen.takeOverflow() && !i.seenOverflowLogged {
+		i.seenOverflowLogged = true
+		i.log.Warn("the resend memory's index is full: the oldest event ids left it (they stay in the store until the dedupe window ends); a resend of one of them is forwarded again and the monitor applies it once. A shorter SAFETYNET_DEDUPE_WINDOW keeps the index within bounds",
+			"max_event_ids", i.seen.maxIndexed)
+	}
 	return nil
+}
+
+// takeOverflow reports whether blocks left the index because of its bound since the last call.
+func (f *seenFilter) takeOverflow() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o := f.overflowed
+	f.overflowed = false
+	return o
 }

@@ -37,8 +37,11 @@ type seenFilter struct {
 	loaded bool // every mark of the table is in the filter (or newer)
 	// blocks index the seen blocks by fingerprint, oldest first (seenblocks.go); lastBlock is
 	// the newest block's id.
-	blocks    []seenBlockRef
-	lastBlock uint64
+	blocks     []seenBlockRef
+	lastBlock  uint64
+	indexed    int  // fingerprints in blocks
+	maxIndexed int  // the bound on indexed (seenIndexMaxIDs)
+	overflowed bool // blocks left the index because of its bound (takeOverflow)
 }
 
 // seenFilterBytes is the memory of the filter (both generations): 16 MiB, 8 MiB a generation,
@@ -54,7 +57,7 @@ func newSeenFilter(bytes int, window time.Duration) *seenFilter {
 	blocks := max(bytes/2/bloomBlockBytes, 1)
 	return &seenFilter{
 		seed: maphash.MakeSeed(), window: window, now: wallNow,
-		cur: newBloomGen(blocks), prev: newBloomGen(blocks),
+		cur: newBloomGen(blocks), prev: newBloomGen(blocks), maxIndexed: seenIndexMaxIDs,
 	}
 }
 

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -39,7 +40,7 @@ func seenRig(t *testing.T, dir string, filterBytes int) (*Intake, func()) {
 		}
 	})
 	t.Cleanup(closeStore)
-	return &Intake{cfg: Config{DedupeWindow: time.Hour}, store: s, seen: newSeenFilter(filterBytes, time.Hour)}, closeStore
+	return &Intake{cfg: Config{DedupeWindow: time.Hour}, store: s, seen: newSeenFilter(filterBytes, time.Hour), log: slog.New(slog.DiscardHandler)}, closeStore
 }
 
 // markAll marks ids seen as handleBatch does (batches of up to 2,000: screen, then
@@ -366,6 +367,21 @@ func TestSeenBlockIndex(t *testing.T) {
 	if got := len(i.seen.blocks); got != 1 {
 		t.Errorf("index holds %d blocks after the others expired, want 1 (the new one)", got)
 	}
+
+	// The bound: past it the oldest blocks leave the index, and their events are no longer
+	// reported seen (forwarded again; the monitor applies each event once), never the reverse.
+	i.seen.maxIndexed = 2500
+	first, second := ids("first", 2000), ids("second", 2000)
+	i.markAll(t, "hospital", first, false)
+	if i.seenOverflowLogged {
+		t.Error("overflow reported below the bound")
+	}
+	i.markAll(t, "hospital", second, false)
+	if !i.seenOverflowLogged || i.seen.indexed > 2500 {
+		t.Errorf("past the bound: overflow not reported (%v), or %d ids still indexed", i.seenOverflowLogged, i.seen.indexed)
+	}
+	i.check(t, "hospital", second, true)
+	i.check(t, "hospital", first[:10], false)
 
 	if _, err := blockHas(appendMark(nil, "hospital", "x")[:5], "hospital", "x"); err == nil {
 		t.Error("a truncated block was read without an error")
