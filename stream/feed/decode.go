@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	json "github.com/goccy/go-json"
 )
@@ -430,11 +431,19 @@ func (d *fields) str(name string, required bool) (string, bool) {
 // v is a member of a record that parsed and is valid UTF-8 (parseObject), so such a string holds
 // no control character and json.Unmarshal would give the same value; false leaves anything else
 // (escapes, other types) to json.Unmarshal.
+//
+// The string is v's own bytes, not a copy: v is a value of the object parseObjectInto filled,
+// which the library copied out of the record for that member alone (json.RawMessage's
+// UnmarshalJSON appends to the map's nil value) and which nothing writes to afterwards (the
+// object is cleared, not overwritten, before it is reused). One allocation fewer per field read.
 func plainString(v []byte) (string, bool) {
 	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' || bytes.IndexByte(v, '\\') >= 0 {
 		return "", false
 	}
-	return string(v[1 : len(v)-1]), true
+	if len(v) == 2 {
+		return "", true
+	}
+	return unsafe.String(&v[1], len(v)-2), true
 }
 
 func (d *fields) enum(name string, required bool, allowed ...string) (string, bool) {

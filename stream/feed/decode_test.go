@@ -339,3 +339,24 @@ func FuzzPlainString(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodedStringsOutliveTheNextDecode: the strings of a decoded event are the bytes of the
+// record's members (plainString), so they must be left alone by the decodes after it, which
+// reuse Decode's maps and the library's buffers.
+func TestDecodedStringsOutliveTheNextDecode(t *testing.T) {
+	first, e := Decode(Hospital, event(base("admitted", map[string]any{"event_id": "first-event", "admission_id": "adm-1", "icd10": "I21.9"})), 0, time.Hour, testNow)
+	if e != nil {
+		t.Fatal(e)
+	}
+	want := first.Event
+	want.EventID, want.AdmissionID, want.ICD10 = strings.Clone(want.EventID), strings.Clone(want.AdmissionID), strings.Clone(want.ICD10)
+	for n := range 50 {
+		if _, e := Decode(Hospital, event(base("admitted", map[string]any{"event_id": fmt.Sprintf("other-%05d", n), "admission_id": "xxx-9", "icd10": "C00.0"})), 0, time.Hour, testNow); e != nil {
+			t.Fatal(e)
+		}
+	}
+	got := first.Event
+	if got.EventID != want.EventID || got.AdmissionID != want.AdmissionID || got.ICD10 != want.ICD10 {
+		t.Errorf("after later decodes: event id %q, admission %q, icd10 %q; want %q, %q, %q", got.EventID, got.AdmissionID, got.ICD10, want.EventID, want.AdmissionID, want.ICD10)
+	}
+}
