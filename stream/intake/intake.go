@@ -175,6 +175,9 @@ func (i *Intake) Run(ctx context.Context) error {
 		switch {
 		case err == nil:
 			i.log.Info("resend memory loaded", "event_ids", n, "took", time.Since(t0).Round(time.Millisecond))
+			if bad := i.seen.damagedBlocks(); bad > 0 {
+				i.log.Warn("blocks of the resend memory are damaged and were left out: resends of their events are forwarded again, and the monitor applies each event once", "blocks", bad)
+			}
 		case !errors.Is(err, errLoadStopped):
 			i.log.Warn("cannot load the resend memory; resends of events marked before this start may be forwarded again (the monitor applies each event once)", "err", err)
 		}

@@ -174,12 +174,11 @@ func (f *seenFilter) blocksFor(h uint64, dst []uint64) []uint64 {
 }
 
 // loadBlocks adds the store's seen blocks to the filter and the index; it returns the number
-// of event ids they hold.
-func (f *seenFilter) loadBlocks(store *state.Store, stop <-chan struct{}) (int, error) {
-	total := 0
+// of event ids they hold, and of blocks left out because they are damaged.
+func (f *seenFilter) loadBlocks(store *state.Store, stop <-chan struct{}) (total, bad int, err error) {
 	var loaded []seenBlockRef
 	var buf []byte // a block's marks, decoded
-	err := store.EachSeenBlock(func(id uint64, block []byte, expiresAt uint64) error {
+	err = store.EachSeenBlock(func(id uint64, block []byte, expiresAt uint64) error {
 		select {
 		case <-stop:
 			return errLoadStopped
@@ -189,9 +188,12 @@ func (f *seenFilter) loadBlocks(store *state.Store, stop <-chan struct{}) (int, 
 		if expiresAt != 0 {
 			until = time.Unix(int64(expiresAt)+1, 0)
 		}
+		// A damaged block is left out (its ids are forgotten: a resend of one of them is
+		// forwarded again, and the monitor applies it once), not a reason to stop the load.
 		marks, err := openBlock(buf, block)
 		if err != nil {
-			return fmt.Errorf("seen block %d: %w", id, err)
+			bad++
+			return nil
 		}
 		buf = marks
 		var fps []uint32
@@ -202,7 +204,8 @@ func (f *seenFilter) loadBlocks(store *state.Store, stop <-chan struct{}) (int, 
 			return true
 		})
 		if err != nil {
-			return fmt.Errorf("seen block %d: %w", id, err)
+			bad++
+			return nil
 		}
 		total += len(fps)
 		slices.Sort(fps)
@@ -210,7 +213,7 @@ func (f *seenFilter) loadBlocks(store *state.Store, stop <-chan struct{}) (int, 
 		return nil
 	})
 	if err != nil {
-		return total, err
+		return total, bad, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -229,7 +232,7 @@ func (f *seenFilter) loadBlocks(store *state.Store, stop <-chan struct{}) (int, 
 		f.lastBlock = max(f.lastBlock, f.blocks[n-1].id)
 	}
 	f.expireBlocksLocked(f.now())
-	return total, nil
+	return total, bad, nil
 }
 
 // seenBlockReads keeps the seen blocks one batch's resend checks read, so that a burst of
@@ -249,20 +252,30 @@ func (i *Intake) wasSeen(tx *state.Tx, feedName, eventID string, h uint64, reads
 			}
 			if found {
 				if block, err = openBlock(nil, stored); err != nil {
-					return false, fmt.Errorf("seen block %d: %w", id, err)
+					i.damagedSeenBlock(id, err)
+					block = nil
 				}
 			}
 			reads[id] = block
 		}
 		found, err := blockHas(block, feedName, eventID)
 		if err != nil {
-			return false, fmt.Errorf("seen block %d: %w", id, err)
+			i.damagedSeenBlock(id, err)
+			reads[id] = nil
+			continue
 		}
 		if found {
 			return true, nil
 		}
 	}
 	return tx.Seen(feedName, eventID)
+}
+
+// damagedSeenBlock reports a seen block that does not read: the check goes on without it, as
+// if its ids had been forgotten (a resend of one is forwarded again and applied once by the
+// monitor), rather than stopping the feeds on the resend memory.
+func (i *Intake) damagedSeenBlock(id uint64, err error) {
+	i.log.Warn("a block of the resend memory is damaged and is skipped: resends of its events are forwarded again, and the monitor applies each event once", "block", id, "err", err)
 }
 
 // markForwarded remembers the event ids a batch forwarded: in the filter and the index, then in
@@ -298,4 +311,11 @@ func (f *seenFilter) takeOverflow() bool {
 	o := f.overflowed
 	f.overflowed = false
 	return o
+}
+
+// damagedBlocks is the number of seen blocks the load left out because they do not read.
+func (f *seenFilter) damagedBlocks() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.damaged
 }

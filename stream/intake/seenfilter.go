@@ -42,6 +42,7 @@ type seenFilter struct {
 	indexed    int  // fingerprints in blocks
 	maxIndexed int  // the bound on indexed (seenIndexMaxIDs)
 	overflowed bool // blocks left the index because of its bound (takeOverflow)
+	damaged    int  // seen blocks the load left out because they do not read
 }
 
 // seenFilterBytes is the memory of the filter (both generations): 16 MiB, 8 MiB a generation,
@@ -151,11 +152,14 @@ func (f *seenFilter) load(store *state.Store, stop <-chan struct{}) (int, error)
 	if err != nil {
 		return n, err
 	}
-	inBlocks, err := f.loadBlocks(store, stop)
+	inBlocks, bad, err := f.loadBlocks(store, stop)
 	n += inBlocks
 	if err != nil {
 		return n, err
 	}
+	f.mu.Lock()
+	f.damaged = bad
+	f.mu.Unlock()
 	f.mu.Lock()
 	f.loaded = true
 	f.mu.Unlock()

@@ -394,3 +394,47 @@ func TestSeenBlockIndex(t *testing.T) {
 		t.Error("a stored block of an unknown format was opened without an error")
 	}
 }
+
+// TestDamagedSeenBlockIsSkipped: a seen block that does not read is left out of the load and
+// skipped by the check, which answers as if its ids were forgotten (the monitor applies a
+// forwarded resend once) instead of failing the feeds' batches; the other blocks still answer.
+func TestDamagedSeenBlockIsSkipped(t *testing.T) {
+	dir := t.TempDir()
+	i, closeStore := seenRig(t, dir, seenFilterBytes)
+	good := ids("good", 100)
+	i.markAll(t, "hospital", good, false)
+	wb := i.store.NewBatch()
+	sealed := sealBlock(nil, appendMark(nil, "hospital", "lost"))
+	if err := wb.PutSeenBlock(1, sealed[:len(sealed)-2], time.Hour); err != nil { // id 1 sorts first
+		t.Fatal(err)
+	}
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	closeStore()
+
+	j, _ := seenRig(t, dir, seenFilterBytes)
+	if _, err := j.seen.load(j.store, nil); err != nil {
+		t.Fatalf("load with a damaged block: %v", err)
+	}
+	if got := j.seen.damagedBlocks(); got != 1 {
+		t.Errorf("damaged blocks reported: %d, want 1", got)
+	}
+	j.check(t, "hospital", good, true)
+	// The damaged block as a candidate (an index that still names it, as one written by this
+	// process and damaged on disk would be): not seen, and no error.
+	h := j.seen.hash("hospital", "lost")
+	j.seen.mu.Lock()
+	j.seen.blocks = append([]seenBlockRef{{id: 1, until: time.Now().Add(time.Hour), fps: []uint32{fingerprint(h)}}}, j.seen.blocks...)
+	j.seen.mu.Unlock()
+	err := j.store.View(func(tx *state.Tx) error {
+		seen, err := j.wasSeen(tx, "hospital", "lost", h, seenBlockReads{})
+		if err != nil || seen {
+			t.Errorf("check against a damaged block: seen %v, %v; want not seen, no error", seen, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
