@@ -55,8 +55,8 @@ type Intake struct {
 	enc         *feed.EventEncoder // the household events' values
 	feedMetrics batchFeedMetrics
 	inBatch     map[eventKey]struct{} // resolve's event ids of the batch, cleared after each
-	seenBlock   []byte                // the batch's seen block (markForwarded): its marks,
-	seenSealed  []byte                // and its stored form
+	// the batch's seen block (markForwarded): its marks, and its stored form
+	seenBlock, seenSealed []byte
 	// seenOverflowLogged: the warning that the resend memory's index is full was logged
 	seenOverflowLogged bool
 	// tombstoned counts, per parked key, the tombstones this instance wrote (released or

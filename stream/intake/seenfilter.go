@@ -9,16 +9,18 @@ import (
 )
 
 // seenFilter answers the resend check's common case, an event id this instance never marked
-// seen, from memory: a Bloom filter of the (feed, event id) pairs of the instance's seen table.
-// "Not in the filter" is exact: every mark goes into the filter before it is written to the
-// store (markSeen), so an id absent from the filter is absent from the table. "Maybe" sends the
-// caller to the store, as before the filter: a false positive costs one Badger read, never a
-// wrong answer.
+// seen, from memory: a Bloom filter of the (feed, event id) pairs of the instance's resend
+// memory in the store (its seen blocks, seenblocks.go, and its per-event marks, the seen
+// table). "Not in the filter" is exact: every mark goes into the filter before it is written to
+// the store (markSeen, markForwarded), so an id absent from the filter is absent from the store.
+// "Maybe" sends the caller to the store (wasSeen): a false positive costs a read, never a wrong
+// answer. The filter also holds the index of the seen blocks (seenblocks.go).
 //
-// The filter mirrors this instance's table and nothing else: what the table holds after a
-// restart (loaded in the background at start, load; until then every answer is "maybe"), after
-// a rebalance (the table is per instance: a partition that moves here brings no marks, here or
-// in the filter) and with the parked reader's marks (every parked event, whoever parked it).
+// The filter mirrors this instance's store and nothing else: what the store holds after a
+// restart (loaded in the background at start, load; until then every answer is "maybe", and the
+// intake's group waits for it), after a rebalance (the memory is per instance: a partition that
+// moves here brings no marks, here or in the filter) and with the parked reader's marks (every
+// parked event, whoever parked it).
 //
 // Memory is fixed: two generations of seenFilterBytes/2 each. Marks go into the current one;
 // when the previous one holds only marks whose time-to-live has passed (its until), it is
@@ -158,10 +160,7 @@ func (f *seenFilter) load(store *state.Store, stop <-chan struct{}) (int, error)
 		return n, err
 	}
 	f.mu.Lock()
-	f.damaged = bad
-	f.mu.Unlock()
-	f.mu.Lock()
-	f.loaded = true
+	f.damaged, f.loaded = bad, true
 	f.mu.Unlock()
 	return n, nil
 }
