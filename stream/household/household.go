@@ -210,7 +210,18 @@ func insertFact(list *[]Fact, f Fact, keep int) bool {
 		l[i-1] = f
 		return true
 	}
-	l = slices.Insert(l, i, f)
+	if len(l) == cap(l) {
+		// A decoded list's capacity is its length: it grows by the one fact, where an insert
+		// would double its array (a decoded household lives for one batch, and is encoded at
+		// its end).
+		grown := make([]Fact, len(l)+1)
+		copy(grown, l[:i])
+		grown[i] = f
+		copy(grown[i+1:], l[i:])
+		l = grown
+	} else {
+		l = slices.Insert(l, i, f)
+	}
 	if len(l) > keep {
 		l = l[len(l)-keep:]
 	}
