@@ -171,11 +171,11 @@ func (i *Intake) Run(ctx context.Context) error {
 		// through the index the load builds.
 		defer close(i.seenLoadedCh)
 		t0 := time.Now()
-		n, err := i.seen.load(i.store, gctx.Done())
+		n, bad, err := i.seen.load(i.store, gctx.Done())
 		switch {
 		case err == nil:
 			i.log.Info("resend memory loaded", "event_ids", n, "took", time.Since(t0).Round(time.Millisecond))
-			if bad := i.seen.damagedBlocks(); bad > 0 {
+			if bad > 0 {
 				i.log.Warn("blocks of the resend memory are damaged and were left out: resends of their events are forwarded again, and the monitor applies each event once", "blocks", bad)
 			}
 		case !errors.Is(err, errLoadStopped):

@@ -109,13 +109,14 @@ func blockHas(block []byte, feedName, eventID string) (bool, error) {
 // addForwarded puts the forwarded items of a batch in the filter (their seenHash, set by
 // screen) and in a new seen block, with one reading of the clock and one hold of the lock. It
 // returns the block's id and its bytes, appended to buf, for the caller to store
-// (state.Batch.PutSeenBlock); no block (nil) when nothing was forwarded. The block is in the
+// (state.Batch.PutSeenBlock), no block (nil) when nothing was forwarded; and whether older
+// blocks left the index for its bound (expireBlocksLocked). The block is in the
 // index before it is in the store, as the marks are in the filter: no look-up after the store
 // has it can miss it.
-func (f *seenFilter) addForwarded(items []item, buf []byte) (id uint64, block []byte) {
+func (f *seenFilter) addForwarded(items []item, buf []byte) (id uint64, block []byte, overflowed bool) {
 	now := f.now()
 	until := now.Add(f.window + seenSlack)
-	var fps []uint32
+	fps := make([]uint32, 0, len(items))
 	block = buf[:0]
 	for n := range items {
 		if it := &items[n]; it.out == outForward {
@@ -131,7 +132,7 @@ func (f *seenFilter) addForwarded(items []item, buf []byte) (id uint64, block []
 		}
 	}
 	if len(fps) == 0 {
-		return 0, nil
+		return 0, nil, false
 	}
 	slices.Sort(fps)
 	// Ids follow the wall clock, and always grow: a clock set back must not reuse an id, which
@@ -140,24 +141,20 @@ func (f *seenFilter) addForwarded(items []item, buf []byte) (id uint64, block []
 	f.lastBlock = id
 	f.blocks = append(f.blocks, seenBlockRef{id: id, until: until, fps: fps})
 	f.indexed += len(fps)
-	f.expireBlocksLocked(now)
-	return id, block
+	return id, block, f.expireBlocksLocked(now)
 }
 
 // expireBlocksLocked drops, oldest first, the index's blocks the store has dropped, and those
-// past the index's bound (seenIndexMaxIDs).
-func (f *seenFilter) expireBlocksLocked(now time.Time) {
+// past the index's bound (seenIndexMaxIDs); it reports whether any went for the bound.
+func (f *seenFilter) expireBlocksLocked(now time.Time) (overflowed bool) {
 	n := 0
 	for n < len(f.blocks) && (!now.Before(f.blocks[n].until) || f.indexed > f.maxIndexed) {
-		if now.Before(f.blocks[n].until) {
-			f.overflowed = true
-		}
+		overflowed = overflowed || now.Before(f.blocks[n].until)
 		f.indexed -= len(f.blocks[n].fps)
 		n++
 	}
-	if n > 0 {
-		f.blocks = slices.Delete(f.blocks, 0, n)
-	}
+	f.blocks = slices.Delete(f.blocks, 0, n)
+	return overflowed
 }
 
 // blocksFor appends to dst the ids of the blocks whose fingerprints include h's.
@@ -177,7 +174,8 @@ func (f *seenFilter) blocksFor(h uint64, dst []uint64) []uint64 {
 // of event ids they hold, and of blocks left out because they are damaged.
 func (f *seenFilter) loadBlocks(store *state.Store, stop <-chan struct{}) (total, bad int, err error) {
 	var loaded []seenBlockRef
-	var buf []byte // a block's marks, decoded
+	var buf []byte      // a block's marks, decoded
+	var hashes []uint64 // a block's hashes
 	err = store.EachSeenBlock(func(id uint64, block []byte, expiresAt uint64) error {
 		select {
 		case <-stop:
@@ -191,24 +189,27 @@ func (f *seenFilter) loadBlocks(store *state.Store, stop <-chan struct{}) (total
 		// A damaged block is left out (its ids are forgotten: a resend of one of them is
 		// forwarded again, and the monitor applies it once), not a reason to stop the load.
 		marks, err := openBlock(buf, block)
+		if err == nil {
+			buf, hashes = marks, hashes[:0]
+			err = eachMark(marks, func(feedName, eventID []byte) bool {
+				hashes = append(hashes, f.hashBytes(feedName, eventID))
+				return true
+			})
+		}
 		if err != nil {
 			bad++
 			return nil
 		}
-		buf = marks
-		var fps []uint32
-		err = eachMark(marks, func(feedName, eventID []byte) bool {
-			h := f.hashBytes(feedName, eventID)
-			f.addHash(h, until)
-			fps = append(fps, fingerprint(h))
-			return true
-		})
-		if err != nil {
-			bad++
-			return nil
+		fps := make([]uint32, len(hashes))
+		now := f.now()
+		f.mu.Lock()
+		for k, h := range hashes {
+			f.addLocked(h, until, now)
+			fps[k] = fingerprint(h)
 		}
-		total += len(fps)
+		f.mu.Unlock()
 		slices.Sort(fps)
+		total += len(fps)
 		loaded = append(loaded, seenBlockRef{id: id, until: until, fps: fps})
 		return nil
 	})
@@ -218,20 +219,18 @@ func (f *seenFilter) loadBlocks(store *state.Store, stop <-chan struct{}) (total
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	// Blocks written while this ran are in the index already, and may have been read too.
+	byID := func(a, b seenBlockRef) int { return cmp.Compare(a.id, b.id) }
+	f.blocks = append(loaded, f.blocks...)
+	slices.SortStableFunc(f.blocks, byID)
+	f.blocks = slices.CompactFunc(f.blocks, func(a, b seenBlockRef) bool { return a.id == b.id })
+	f.indexed = 0
 	for _, b := range f.blocks {
-		if k, found := slices.BinarySearchFunc(loaded, b.id, func(r seenBlockRef, id uint64) int { return cmp.Compare(r.id, id) }); found {
-			loaded = slices.Delete(loaded, k, k+1)
-		}
-	}
-	for _, b := range loaded {
 		f.indexed += len(b.fps)
 	}
-	f.blocks = append(loaded, f.blocks...)
-	slices.SortFunc(f.blocks, func(a, b seenBlockRef) int { return cmp.Compare(a.id, b.id) })
 	if n := len(f.blocks); n > 0 {
 		f.lastBlock = max(f.lastBlock, f.blocks[n-1].id)
 	}
-	f.expireBlocksLocked(f.now())
+	f.expireBlocksLocked(f.now()) // a bound passed here is warned of by the next batch, which passes it too
 	return total, bad, nil
 }
 
@@ -281,7 +280,7 @@ func (i *Intake) damagedSeenBlock(id uint64, err error) {
 // markForwarded remembers the event ids a batch forwarded: in the filter and the index, then in
 // the store as one seen block.
 func (i *Intake) markForwarded(items []item) error {
-	id, marks := i.seen.addForwarded(items, i.seenBlock)
+	id, marks, overflowed := i.seen.addForwarded(items, i.seenBlock)
 	if marks == nil {
 		return nil
 	}
@@ -296,26 +295,10 @@ func (i *Intake) markForwarded(items []item) error {
 	if err := wb.Flush(); err != nil {
 		return fmt.Errorf("remember forwarded event ids: %w", err)
 	}
-	if i.seen.takeOverflow() && !i.seenOverflowLogged {
+	if overflowed && !i.seenOverflowLogged {
 		i.seenOverflowLogged = true
 		i.log.Warn("the resend memory's index is full: the oldest event ids left it (they stay in the store until the dedupe window ends); a resend of one of them is forwarded again and the monitor applies it once. A shorter SAFETYNET_DEDUPE_WINDOW keeps the index within bounds",
 			"max_event_ids", i.seen.maxIndexed)
 	}
 	return nil
-}
-
-// takeOverflow reports whether blocks left the index because of its bound since the last call.
-func (f *seenFilter) takeOverflow() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	o := f.overflowed
-	f.overflowed = false
-	return o
-}
-
-// damagedBlocks is the number of seen blocks the load left out because they do not read.
-func (f *seenFilter) damagedBlocks() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.damaged
 }

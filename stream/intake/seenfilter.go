@@ -41,10 +41,8 @@ type seenFilter struct {
 	// the newest block's id.
 	blocks     []seenBlockRef
 	lastBlock  uint64
-	indexed    int  // fingerprints in blocks
-	maxIndexed int  // the bound on indexed (seenIndexMaxIDs)
-	overflowed bool // blocks left the index because of its bound (takeOverflow)
-	damaged    int  // seen blocks the load left out because they do not read
+	indexed    int // fingerprints in blocks
+	maxIndexed int // the bound on indexed (seenIndexMaxIDs)
 }
 
 // seenFilterBytes is the memory of the filter (both generations): 16 MiB, 8 MiB a generation,
@@ -129,12 +127,12 @@ func (f *seenFilter) addLocked(h uint64, until, now time.Time) {
 }
 
 // load adds the marks of the store's seen table and its seen blocks (seenblocks.go), then
-// answers from memory; it returns the number of event ids read. Marks made while it runs go in
-// by add and addForwarded. stop ends it early (the filter keeps answering "maybe").
-func (f *seenFilter) load(store *state.Store, stop <-chan struct{}) (int, error) {
-	n := 0
+// answers from memory; it returns the number of event ids read, and of seen blocks left out
+// because they do not read. Marks made while it runs go in by add and addForwarded. stop ends
+// it early (the filter keeps answering "maybe").
+func (f *seenFilter) load(store *state.Store, stop <-chan struct{}) (n, damaged int, err error) {
 	var until time.Time
-	err := store.EachSeen(func(feed, eventID []byte, expiresAt uint64) error {
+	err = store.EachSeen(func(feed, eventID []byte, expiresAt uint64) error {
 		if n%4096 == 0 {
 			select {
 			case <-stop:
@@ -152,17 +150,17 @@ func (f *seenFilter) load(store *state.Store, stop <-chan struct{}) (int, error)
 		return nil
 	})
 	if err != nil {
-		return n, err
+		return n, 0, err
 	}
-	inBlocks, bad, err := f.loadBlocks(store, stop)
+	inBlocks, damaged, err := f.loadBlocks(store, stop)
 	n += inBlocks
 	if err != nil {
-		return n, err
+		return n, damaged, err
 	}
 	f.mu.Lock()
-	f.damaged, f.loaded = bad, true
+	f.loaded = true
 	f.mu.Unlock()
-	return n, nil
+	return n, damaged, nil
 }
 
 // markSeen puts (feed, eventID) in the filter, then marks it seen on the store batch.

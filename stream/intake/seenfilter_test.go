@@ -145,7 +145,7 @@ func TestResendCheckNeverMissesAResend(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			i, closeStore := seenRig(t, dir, tc.bytes)
-			if n, err := i.seen.load(i.store, nil); err != nil || n != 0 {
+			if n, _, err := i.seen.load(i.store, nil); err != nil || n != 0 {
 				t.Fatalf("load of an empty table: %d marks, %v", n, err)
 			}
 			marked, other := ids("ev", 20000), ids("new", 20000)
@@ -172,7 +172,7 @@ func TestResendCheckNeverMissesAResend(t *testing.T) {
 			late, lateBatch := ids("late", 1000), ids("late-batch", 3000) // marked while the filter loads
 			j.markAll(t, "hospital", late, true)
 			j.markAll(t, "hospital", lateBatch, false)
-			if n, err := j.seen.load(j.store, nil); err != nil || n != len(marked)+len(parked)+len(late)+len(lateBatch) {
+			if n, _, err := j.seen.load(j.store, nil); err != nil || n != len(marked)+len(parked)+len(late)+len(lateBatch) {
 				t.Fatalf("load: %d marks, %v; want %d", n, err, len(marked)+len(parked)+len(late)+len(lateBatch))
 			}
 			j.check(t, "hospital", marked, true)
@@ -279,7 +279,7 @@ func BenchmarkResendCheck(b *testing.B) {
 	if err := wb.Flush(); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := i.seen.load(s, nil); err != nil {
+	if _, _, err := i.seen.load(s, nil); err != nil {
 		b.Fatal(err)
 	}
 	probe := ids("new", 4096)
@@ -329,7 +329,7 @@ func TestSeenBlockIndex(t *testing.T) {
 	i.markAll(t, "hospital", ids("old", 10), false)
 	during := ids("during", 10)
 	i.markAll(t, "hospital", during, false) // the load below finds it in the index already
-	if _, err := i.seen.load(i.store, nil); err != nil {
+	if _, _, err := i.seen.load(i.store, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(i.seen.blocks); got != 2 {
@@ -414,10 +414,11 @@ func TestDamagedSeenBlockIsSkipped(t *testing.T) {
 	closeStore()
 
 	j, _ := seenRig(t, dir, seenFilterBytes)
-	if _, err := j.seen.load(j.store, nil); err != nil {
+	_, got, err := j.seen.load(j.store, nil)
+	if err != nil {
 		t.Fatalf("load with a damaged block: %v", err)
 	}
-	if got := j.seen.damagedBlocks(); got != 1 {
+	if got != 1 {
 		t.Errorf("damaged blocks reported: %d, want 1", got)
 	}
 	j.check(t, "hospital", good, true)
@@ -427,7 +428,7 @@ func TestDamagedSeenBlockIsSkipped(t *testing.T) {
 	j.seen.mu.Lock()
 	j.seen.blocks = append([]seenBlockRef{{id: 1, until: time.Now().Add(time.Hour), fps: []uint32{fingerprint(h)}}}, j.seen.blocks...)
 	j.seen.mu.Unlock()
-	err := j.store.View(func(tx *state.Tx) error {
+	err = j.store.View(func(tx *state.Tx) error {
 		seen, err := j.wasSeen(tx, "hospital", "lost", h, seenBlockReads{})
 		if err != nil || seen {
 			t.Errorf("check against a damaged block: seen %v, %v; want not seen, no error", seen, err)
