@@ -440,10 +440,7 @@ func plainString(v []byte) (string, bool) {
 	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' || bytes.IndexByte(v, '\\') >= 0 {
 		return "", false
 	}
-	if len(v) == 2 {
-		return "", true
-	}
-	return unsafe.String(&v[1], len(v)-2), true
+	return unsafe.String(&v[1], len(v)-2), true // v[1] exists: at least the closing quote
 }
 
 func (d *fields) enum(name string, required bool, allowed ...string) (string, bool) {
