@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -240,14 +239,20 @@ func (b *batch) stage() error {
 	if b.next >= 0 {
 		next = []kafka.Header{{Key: "next_offset", Value: strconv.AppendInt(nil, b.next, 10)}}
 	}
+	// The batch's households are encoded one after another into one slab, each value a capped
+	// slice of it that the store and the changelog share: one allocation for the batch, sized
+	// by the last one's, where a copy per household was one each. A slab that grows leaves the
+	// values before in its old array, which nothing writes to again.
+	slab := make([]byte, 0, b.w.slabHint)
 	for i, id := range b.order {
 		h, was := b.households[id], &b.was[i]
+		start := len(slab)
 		var err error
-		b.w.encodeBuf, err = household.AppendEncode(b.w.encodeBuf[:0], h, b.w.mo.cfg.StateFormat)
+		slab, err = household.AppendEncode(slab, h, b.w.mo.cfg.StateFormat)
 		if err != nil {
 			return fmt.Errorf("encode household: %w", err)
 		}
-		v := bytes.Clone(b.w.encodeBuf) // its exact size: the store and the changelog share it
+		v := slab[start:len(slab):len(slab)]
 		if err := b.tx.PutHousehold(id, v); err != nil {
 			return err
 		}
@@ -267,6 +272,7 @@ func (b *batch) stage() error {
 		}
 		b.changelog = append(b.changelog, kafka.Message{Key: []byte(id), Value: v, Partition: b.w.partition, Headers: next})
 	}
+	b.w.slabHint = len(slab) + len(slab)/8
 	if err := b.tx.SetStats(b.w.partition, b.stats); err != nil {
 		return fmt.Errorf("write partition statistics: %w", err)
 	}

@@ -32,9 +32,9 @@ type worker struct {
 	backfill backfillState   // loading history without alerts (backfill.go)
 	held     []kafka.Message // events read but held back while a backfill announces
 	lastMark time.Time       // when the changelog position was last recorded (catchup.go)
-	// encodeBuf is reused by every batch to encode its households (batch.stage), each then
-	// copied out at its exact size.
-	encodeBuf []byte
+	// slabHint is the capacity a batch's slab of encoded households starts with (batch.stage):
+	// the last batch's size and an eighth.
+	slabHint int
 }
 
 const (
