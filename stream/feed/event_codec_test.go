@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -166,6 +167,11 @@ func FuzzSplitObject(f *testing.F) {
 	f.Add([]byte(`{"a":[1,,2]}`))
 	f.Add([]byte(`{"a":"\ud800"} x`))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(` {"a":-0.5e-3,"b":[true,false,null,[]],"c":{"d":"\u00e9\n","e":{}}} ` + "\n"))
+	f.Add([]byte(`{"a":01}`))
+	f.Add([]byte(`{"a":1.,"b":1e}`))
+	f.Add([]byte("{\"a\":\"\x01\"}"))
+	f.Add([]byte(`{"a":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		got, gerr := splitObject(in)
 		var want map[string]json.RawMessage
