@@ -33,7 +33,7 @@ func splitMembers(b []byte, obj map[string]json.RawMessage) (dup string, ok bool
 		}
 		name := unsafe.String(unsafe.SliceData(b[i+1:]), end-i-2)
 		if escaped {
-			if json.Unmarshal(b[i:end], &name) != nil {
+			if name, ok = unescape(b[i:end]); !ok {
 				return "", false
 			}
 		}
@@ -63,6 +63,17 @@ func splitMembers(b []byte, obj map[string]json.RawMessage) (dup string, ok bool
 			return "", false
 		}
 	}
+}
+
+// unescape decodes a member name with escapes into its own string (kept apart from
+// splitMembers so that the name it decodes into, whose address the library takes, is not
+// allocated for every member).
+func unescape(quoted []byte) (string, bool) {
+	var s string
+	if json.Unmarshal(quoted, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // maxSplitDepth is the deepest nesting splitMembers reads; deeper records go to the library
