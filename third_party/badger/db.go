@@ -773,6 +773,29 @@ func (db *DB) getMemTables() ([]*memTable, func()) {
 	}
 }
 
+// appendMemTables is getMemTables appending to tables (safetynet): the caller releases them
+// with decrMemTables.
+func (db *DB) appendMemTables(tables []*memTable) []*memTable {
+	db.lock.RLock()
+	defer db.lock.RUnlock()
+	if !db.opt.ReadOnly {
+		tables = append(tables, db.mt)
+		db.mt.IncrRef()
+	}
+	last := len(db.imm) - 1
+	for i := range db.imm {
+		tables = append(tables, db.imm[last-i])
+		db.imm[last-i].IncrRef()
+	}
+	return tables
+}
+
+func decrMemTables(tables []*memTable) {
+	for _, tbl := range tables {
+		tbl.DecrRef()
+	}
+}
+
 // get returns the value in memtable or disk for given key.
 // Note that value will include meta byte.
 //
@@ -791,8 +814,11 @@ func (db *DB) get(key []byte) (y.ValueStruct, error) {
 	if db.IsClosed() {
 		return y.ValueStruct{}, ErrDBClosed
 	}
-	tables, decr := db.getMemTables() // Lock should be released.
-	defer decr()
+	// safetynet: the memtables go to a buffer on the stack, not to a slice and a closure on
+	// the heap for every read.
+	var buf [8]*memTable
+	tables := db.appendMemTables(buf[:0]) // Lock should be released.
+	defer decrMemTables(tables)
 
 	var maxVs y.ValueStruct
 	version := y.ParseTs(key)

@@ -8,6 +8,7 @@ package badger
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -551,10 +552,23 @@ func (txn *Txn) commitAndSend() (func() error, error) {
 
 	entries := make([]*Entry, 0, len(txn.pendingWrites)+len(txn.duplicateWrites)+1)
 
+	// safetynet: the keys with their commit ts are cut from one slab for the transaction, not
+	// allocated one by one.
+	size := 0
+	for _, e := range txn.pendingWrites {
+		size += len(e.Key) + 8
+	}
+	for _, e := range txn.duplicateWrites {
+		size += len(e.Key) + 8
+	}
+	keys := make([]byte, 0, size)
 	processEntry := func(e *Entry) {
 		// Suffix the keys with commit ts, so the key versions are sorted in
 		// descending order of commit timestamp.
-		e.Key = y.KeyWithTs(e.Key, e.version)
+		start := len(keys)
+		keys = append(keys, e.Key...)
+		keys = binary.BigEndian.AppendUint64(keys, math.MaxUint64-e.version)
+		e.Key = keys[start:len(keys):len(keys)]
 		// Add bitTxn only if these entries are part of a transaction. We
 		// support SetEntryAt(..) in managed mode which means a single
 		// transaction can have entries with different timestamps. If entries
