@@ -136,8 +136,11 @@ type loaded struct {
 // applyEvents applies each event to its household and re-assesses the household when the event
 // changed it. An event that cannot be applied is dead-lettered; the batch goes on.
 func (b *batch) applyEvents(msgs []kafka.Message) error {
+	// One event for the batch, decoded into again for each message (DecodeHouseholdEvent zeroes
+	// it first): nothing keeps a pointer to it past its message, and the library's taking its
+	// address put one on the heap per message.
+	var e feed.HouseholdEvent
 	for _, msg := range msgs {
-		var e feed.HouseholdEvent
 		if err := feed.DecodeHouseholdEvent(msg.Value, &e); err != nil || e.V != feed.EventVersion || e.HouseholdID == "" {
 			b.w.logger.Error("undecodable household event sent to the dead-letter topic; intake and monitor versions may differ",
 				"offset", msg.Offset, "version", e.V)
@@ -244,6 +247,7 @@ func (b *batch) stage() error {
 	// by the last one's, where a copy per household was one each. A slab that grows leaves the
 	// values before in its old array, which nothing writes to again.
 	slab := make([]byte, 0, b.w.slabHint)
+	keys := make([]byte, 0, b.keysLen()) // the changelog's keys, likewise
 	for i, id := range b.order {
 		h, was := b.households[id], &b.was[i]
 		start := len(slab)
@@ -270,7 +274,9 @@ func (b *batch) stage() error {
 			b.stats.Levels[household.LevelLabel(was.level)]--
 			b.stats.Levels[household.LevelLabel(h.Level)]++
 		}
-		b.changelog = append(b.changelog, kafka.Message{Key: []byte(id), Value: v, Partition: b.w.partition, Headers: next})
+		keys = append(keys, id...)
+		key := keys[len(keys)-len(id) : len(keys) : len(keys)]
+		b.changelog = append(b.changelog, kafka.Message{Key: key, Value: v, Partition: b.w.partition, Headers: next})
 	}
 	b.w.slabHint = len(slab) + len(slab)/8
 	if err := b.tx.SetStats(b.w.partition, b.stats); err != nil {
@@ -282,6 +288,15 @@ func (b *batch) stage() error {
 		}
 	}
 	return nil
+}
+
+// keysLen is the bytes of the batch's household ids.
+func (b *batch) keysLen() int {
+	n := 0
+	for _, id := range b.order {
+		n += len(id)
+	}
+	return n
 }
 
 // publish is the write-ahead step: the broker acknowledges every output before the store
