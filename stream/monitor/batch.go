@@ -278,7 +278,7 @@ func (b *batch) stage() error {
 		key := keys[len(keys)-len(id) : len(keys) : len(keys)]
 		b.changelog = append(b.changelog, kafka.Message{Key: key, Value: v, Partition: b.w.partition, Headers: next})
 	}
-	b.w.slabHint = len(slab) + len(slab)/8
+	b.w.slabHint = min(len(slab)+len(slab)/8, maxSlabHint)
 	if err := b.tx.SetStats(b.w.partition, b.stats); err != nil {
 		return fmt.Errorf("write partition statistics: %w", err)
 	}
@@ -289,6 +289,10 @@ func (b *batch) stage() error {
 	}
 	return nil
 }
+
+// maxSlabHint bounds the slab a batch starts with: after an unusually large batch (a restore's,
+// a backfill's) the next one does not reserve its size on a guess; a slab grows as it needs.
+const maxSlabHint = 4 << 20
 
 // keysLen is the bytes of the batch's household ids.
 func (b *batch) keysLen() int {

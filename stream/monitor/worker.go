@@ -33,7 +33,7 @@ type worker struct {
 	held     []kafka.Message // events read but held back while a backfill announces
 	lastMark time.Time       // when the changelog position was last recorded (catchup.go)
 	// slabHint is the capacity a batch's slab of encoded households starts with (batch.stage):
-	// the last batch's size and an eighth.
+	// the last batch's size and an eighth, at most maxSlabHint.
 	slabHint int
 }
 
