@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -153,6 +154,21 @@ type latencyResult struct {
 	achieved       float64
 }
 
+// liftOwnMemoryLimit removes the Go heap's soft limit from the bench's own process when
+// GOMEMLIMIT is set, and reports the value. The variable is meant for the service under test
+// (its child process inherits the environment). The bench process keeps the embedded broker's
+// records in its heap, several GB in the full run: under a limit of a few hundred MiB its
+// collector ran without pause and the broker stopped answering, and the restore measurement
+// waited minutes for records that did not come, with nothing in its output to say why.
+func liftOwnMemoryLimit() (string, bool) {
+	v, ok := os.LookupEnv("GOMEMLIMIT")
+	if !ok {
+		return "", false
+	}
+	debug.SetMemoryLimit(math.MaxInt64)
+	return v, true
+}
+
 func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	o := b.o
 	rep := &benchReport{}
@@ -164,6 +180,9 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	brokers := broker.Addrs()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
 	b.logf("embedded broker %s, %d partitions per topic; GOMAXPROCS %d", brokers[0], o.partitions, runtime.GOMAXPROCS(0))
+	if limit, lifted := liftOwnMemoryLimit(); lifted {
+		b.logf("GOMEMLIMIT=%s is for the service under test, which inherits it; this process holds the embedded broker's topics and runs without it", limit)
+	}
 
 	// The feeds: a population whose history (the throughput events and the latency runs) ends
 	// before today, so that intake refuses nothing as from the future.
