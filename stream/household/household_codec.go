@@ -64,8 +64,8 @@ const (
 )
 
 // AppendEncode appends the stored form of a household in format (FormatLatest or
-// FormatPrevious; 0 is the latest) to dst: a caller that encodes many households into one
-// reused buffer and copies each out at its exact size allocates once per household, where
+// FormatPrevious; 0 is the latest) to dst: a caller that encodes many households one after
+// another into one slab (the monitor's batch does) allocates once for all of them, where
 // Encode's buffer grows two or three times for a household with history.
 func AppendEncode(dst []byte, h *Household, format int) ([]byte, error) {
 	if format == 0 {
