@@ -5,7 +5,7 @@ PKGS    ?= ./...
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run build test test-kill test-scale bench bench-micro bench-quick lint fuzz clean
+.PHONY: run build test test-kill test-scale bench bench-ab bench-micro bench-quick lint fuzz clean
 
 ## run: the whole thing on one machine: embedded broker, synthetic feeds, monitor, HTTP API
 run: build
@@ -39,6 +39,14 @@ bench: build
 ## bench-quick: the same at a tiny size, report not written
 bench-quick: build
 	./$(BIN) bench -quick -out ''
+
+## bench-ab: alternated throughput runs of two commits, A then B, N pairs (a quiet machine;
+## about 2.5 minutes a pair); prints a table of events/s, CPU per million events and allocations
+A ?= HEAD~1
+B ?= HEAD
+N ?= 3
+bench-ab:
+	scripts/bench-ab $(A) $(B) $(N)
 
 ## bench-micro: go micro-benchmarks of the scorer and the per-event path
 bench-micro:
