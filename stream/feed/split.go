@@ -19,58 +19,32 @@ func splitMembers(b []byte, obj map[string]json.RawMessage) (dup string, ok bool
 	if len(b) == 0 || b[0] != '{' {
 		return "", false
 	}
-	i := skipSpace(b, 1)
-	if i < len(b) && b[i] == '}' {
-		return "", skipSpace(b, i+1) == len(b)
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return "", false
-		}
-		end, escaped, ok := scanString(b, i)
-		if !ok {
-			return "", false
-		}
-		name := unsafe.String(unsafe.SliceData(b[i+1:]), end-i-2)
+	end, ok := scanObject(b, 0, 1, func(name []byte, escaped bool, value []byte) bool {
+		key := unsafe.String(unsafe.SliceData(name), len(name))
 		if escaped {
-			if name, ok = unescape(b[i:end]); !ok {
-				return "", false
+			var ok bool
+			if key, ok = unescape(name); !ok {
+				return false
 			}
 		}
-		i = skipSpace(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return "", false
+		if _, seen := obj[key]; seen && dup == "" {
+			dup = key
 		}
-		i = skipSpace(b, i+1)
-		start := i
-		if i, ok = scanValue(b, i, 1); !ok {
-			return "", false
-		}
-		if _, seen := obj[name]; seen && dup == "" {
-			dup = name
-		}
-		obj[name] = b[start:i:i]
-		i = skipSpace(b, i)
-		if i >= len(b) {
-			return "", false
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case '}':
-			return dup, skipSpace(b, i+1) == len(b)
-		default:
-			return "", false
-		}
+		obj[key] = value
+		return true
+	})
+	if !ok || skipSpace(b, end) != len(b) {
+		return "", false
 	}
+	return dup, true
 }
 
 // unescape decodes a member name with escapes into its own string (kept apart from
 // splitMembers so that the name it decodes into, whose address the library takes, is not
 // allocated for every member).
-func unescape(quoted []byte) (string, bool) {
+func unescape(name []byte) (string, bool) {
 	var s string
-	if json.Unmarshal(quoted, &s) != nil {
+	if json.Unmarshal(name, &s) != nil {
 		return "", false
 	}
 	return s, true
@@ -120,46 +94,77 @@ func scanValue(b []byte, i, depth int) (int, bool) {
 
 // scanContainer returns the end of the object or array that starts at b[i].
 func scanContainer(b []byte, i, depth int) (int, bool) {
-	object := b[i] == '{'
-	closing := byte(']')
-	if object {
-		closing = '}'
+	if b[i] == '{' {
+		return scanObject(b, i, depth, nil)
 	}
 	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == closing {
+	if i < len(b) && b[i] == ']' {
 		return i + 1, true
 	}
 	for {
 		var ok bool
-		if object {
-			if i >= len(b) || b[i] != '"' {
-				return i, false
-			}
-			if i, _, ok = scanString(b, i); !ok {
-				return i, false
-			}
-			i = skipSpace(b, i)
-			if i >= len(b) || b[i] != ':' {
-				return i, false
-			}
-			i = skipSpace(b, i+1)
-		}
 		if i, ok = scanValue(b, i, depth); !ok {
 			return i, false
 		}
-		i = skipSpace(b, i)
-		if i >= len(b) {
-			return i, false
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case closing:
-			return i + 1, true
-		default:
-			return i, false
+		var closed bool
+		if i, closed, ok = nextElement(b, i, ']'); !ok || closed {
+			return i, ok
 		}
 	}
+}
+
+// scanObject returns the end of the object that starts at b[i]. member, when not nil, is called
+// with each member's name (with its quotes when escaped is true, else without them) and value,
+// as slices of b; it returns false to fail the scan.
+func scanObject(b []byte, i, depth int, member func(name []byte, escaped bool, value []byte) bool) (int, bool) {
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return i, false
+		}
+		end, escaped, ok := scanString(b, i)
+		if !ok {
+			return i, false
+		}
+		name := b[i+1 : end-1]
+		if escaped {
+			name = b[i:end]
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return i, false
+		}
+		start := skipSpace(b, i+1)
+		if i, ok = scanValue(b, start, depth); !ok {
+			return i, false
+		}
+		if member != nil && !member(name, escaped, b[start:i:i]) {
+			return i, false
+		}
+		var closed bool
+		if i, closed, ok = nextElement(b, i, '}'); !ok || closed {
+			return i, ok
+		}
+	}
+}
+
+// nextElement reads what follows a value in an object or array: a comma (it returns the start
+// of the next element) or the closing byte (it returns the end of the container, and closed).
+func nextElement(b []byte, i int, closing byte) (next int, closed, ok bool) {
+	i = skipSpace(b, i)
+	if i >= len(b) {
+		return i, false, false
+	}
+	switch b[i] {
+	case ',':
+		return skipSpace(b, i+1), false, true
+	case closing:
+		return i + 1, true, true
+	}
+	return i, false, false
 }
 
 // scanString returns the end of the string that starts at b[i] (after its closing quote) and
