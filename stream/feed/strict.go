@@ -10,16 +10,18 @@ import (
 // store: text that displays other than it reads, resident ID numbers in identifier fields, and
 // JSON that two readers could read two ways.
 
-// checkRecord refuses a record that is not valid UTF-8 or has a key twice at its top level
-// (encoding/json keeps the last, other readers the first).
-func checkRecord(b []byte) *DecodeError {
+// checkUTF8 refuses a record that is not valid UTF-8.
+func checkUTF8(b []byte) *DecodeError {
 	if !utf8.Valid(b) {
 		return refuse(ReasonMalformedJSON, "", "record is not valid UTF-8")
 	}
-	if key, dup := duplicateKey(b); dup {
-		return refuse(ReasonMalformedJSON, clip(key), "key appears twice")
-	}
 	return nil
+}
+
+// refuseDuplicate refuses a record that has key twice at its top level (encoding/json keeps the
+// last, other readers the first).
+func refuseDuplicate(key string) *DecodeError {
+	return refuse(ReasonMalformedJSON, clip(key), "key appears twice")
 }
 
 // duplicateKey reports the first member name of the top-level object b that appears twice. b is
