@@ -748,40 +748,24 @@ func (db *DB) Sync() error {
 
 // getMemtables returns the current memtables and get references.
 func (db *DB) getMemTables() ([]*memTable, func()) {
+	tables := db.appendMemTables(nil) // safetynet: one body for both
+	return tables, func() { decrMemTables(tables) }
+}
+
+// appendMemTables appends the memtables, the mutable one first and then the immutable ones newest
+// first, each with a reference the caller releases with decrMemTables (safetynet: getMemTables
+// returned a slice and a closure on the heap for every read).
+func (db *DB) appendMemTables(tables []*memTable) []*memTable {
 	db.lock.RLock()
 	defer db.lock.RUnlock()
 
-	var tables []*memTable
-
 	// Mutable memtable does not exist in read-only mode.
 	if !db.opt.ReadOnly {
-		// Get mutable memtable.
 		tables = append(tables, db.mt)
 		db.mt.IncrRef()
 	}
 
 	// Get immutable memtables.
-	last := len(db.imm) - 1
-	for i := range db.imm {
-		tables = append(tables, db.imm[last-i])
-		db.imm[last-i].IncrRef()
-	}
-	return tables, func() {
-		for _, tbl := range tables {
-			tbl.DecrRef()
-		}
-	}
-}
-
-// appendMemTables is getMemTables appending to tables (safetynet): the caller releases them
-// with decrMemTables.
-func (db *DB) appendMemTables(tables []*memTable) []*memTable {
-	db.lock.RLock()
-	defer db.lock.RUnlock()
-	if !db.opt.ReadOnly {
-		tables = append(tables, db.mt)
-		db.mt.IncrRef()
-	}
 	last := len(db.imm) - 1
 	for i := range db.imm {
 		tables = append(tables, db.imm[last-i])

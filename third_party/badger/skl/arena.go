@@ -51,13 +51,19 @@ func (s *Arena) putNode(height int) uint32 {
 	// Pad the allocation with enough bytes to ensure pointer alignment.
 	l := uint32(MaxNodeSize - unusedSize + nodeAlign)
 	n := s.n.Add(l)
-	if int(n) > len(s.buf) { // safetynet: the check first, so the message's arguments are not boxed on every put
-		y.AssertTruef(false, "Arena too small, toWrite:%d newTotal:%d limit:%d", l, n, len(s.buf))
-	}
+	s.mustFit(l, n)
 
 	// Return the aligned offset.
 	m := (n - l + uint32(nodeAlign)) & ^uint32(nodeAlign)
 	return m
+}
+
+// mustFit asserts that a put of l bytes ending at n fits the arena. safetynet: the condition is
+// tested before the assertion, whose message's arguments were boxed on every put.
+func (s *Arena) mustFit(l, n uint32) {
+	if int(n) > len(s.buf) {
+		y.AssertTruef(false, "Arena too small, toWrite:%d newTotal:%d limit:%d", l, n, len(s.buf))
+	}
 }
 
 // Put will *copy* val into arena. To make better use of this, reuse your input
@@ -67,9 +73,7 @@ func (s *Arena) putNode(height int) uint32 {
 func (s *Arena) putVal(v y.ValueStruct) uint32 {
 	l := v.EncodedSize()
 	n := s.n.Add(l)
-	if int(n) > len(s.buf) { // safetynet: the check first, so the message's arguments are not boxed on every put
-		y.AssertTruef(false, "Arena too small, toWrite:%d newTotal:%d limit:%d", l, n, len(s.buf))
-	}
+	s.mustFit(l, n)
 	m := n - l
 	v.Encode(s.buf[m:])
 	return m
@@ -78,9 +82,7 @@ func (s *Arena) putVal(v y.ValueStruct) uint32 {
 func (s *Arena) putKey(key []byte) uint32 {
 	l := uint32(len(key))
 	n := s.n.Add(l)
-	if int(n) > len(s.buf) { // safetynet: the check first, so the message's arguments are not boxed on every put
-		y.AssertTruef(false, "Arena too small, toWrite:%d newTotal:%d limit:%d", l, n, len(s.buf))
-	}
+	s.mustFit(l, n)
 	// m is the offset where you should write.
 	// n = new len - key len give you the offset at which you should write.
 	m := n - l
