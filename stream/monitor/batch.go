@@ -242,12 +242,12 @@ func (b *batch) stage() error {
 	if b.next >= 0 {
 		next = []kafka.Header{{Key: "next_offset", Value: strconv.AppendInt(nil, b.next, 10)}}
 	}
-	// The batch's households are encoded one after another into one slab, each value a capped
-	// slice of it that the store and the changelog share: one allocation for the batch, sized
-	// by the last one's, where a copy per household was one each. A slab that grows leaves the
-	// values before in its old array, which nothing writes to again.
+	// The batch's households are encoded one after another into one slab, each value, and its
+	// changelog key after it, a capped slice of it (the store and the changelog share the
+	// value): one allocation for the batch, sized by the last one's, where a copy per
+	// household was one each. A slab that grows leaves the slices before in its old array,
+	// which nothing writes to again.
 	slab := make([]byte, 0, b.w.slabHint)
-	keys := make([]byte, 0, b.keysLen()) // the changelog's keys, likewise
 	for i, id := range b.order {
 		h, was := b.households[id], &b.was[i]
 		start := len(slab)
@@ -257,6 +257,8 @@ func (b *batch) stage() error {
 			return fmt.Errorf("encode household: %w", err)
 		}
 		v := slab[start:len(slab):len(slab)]
+		slab = append(slab, id...)
+		key := slab[start+len(v) : len(slab) : len(slab)]
 		if err := b.tx.PutHousehold(id, v); err != nil {
 			return err
 		}
@@ -274,8 +276,6 @@ func (b *batch) stage() error {
 			b.stats.Levels[household.LevelLabel(was.level)]--
 			b.stats.Levels[household.LevelLabel(h.Level)]++
 		}
-		keys = append(keys, id...)
-		key := keys[len(keys)-len(id) : len(keys) : len(keys)]
 		b.changelog = append(b.changelog, kafka.Message{Key: key, Value: v, Partition: b.w.partition, Headers: next})
 	}
 	b.w.slabHint = min(len(slab)+len(slab)/8, maxSlabHint)
@@ -293,15 +293,6 @@ func (b *batch) stage() error {
 // maxSlabHint bounds the slab a batch starts with: after an unusually large batch (a restore's,
 // a backfill's) the next one does not reserve its size on a guess; a slab grows as it needs.
 const maxSlabHint = 4 << 20
-
-// keysLen is the bytes of the batch's household ids.
-func (b *batch) keysLen() int {
-	n := 0
-	for _, id := range b.order {
-		n += len(id)
-	}
-	return n
-}
 
 // publish is the write-ahead step: the broker acknowledges every output before the store
 // records the batch. Alerts, verifications and dead letters go to different topics and are
