@@ -172,6 +172,9 @@ func liftOwnMemoryLimit() (string, bool) {
 func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	o := b.o
 	rep := &benchReport{}
+	if limit, lifted := liftOwnMemoryLimit(); lifted {
+		b.logf("GOMEMLIMIT=%s is for the service under test, which inherits it; this process holds the embedded broker's topics and runs without it", limit)
+	}
 	topics := topics.Default()
 	broker, err := embedded.Start("127.0.0.1:0", o.partitions, allTopics(topics)...)
 	if err != nil {
@@ -180,9 +183,6 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	brokers := broker.Addrs()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
 	b.logf("embedded broker %s, %d partitions per topic; GOMAXPROCS %d", brokers[0], o.partitions, runtime.GOMAXPROCS(0))
-	if limit, lifted := liftOwnMemoryLimit(); lifted {
-		b.logf("GOMEMLIMIT=%s is for the service under test, which inherits it; this process holds the embedded broker's topics and runs without it", limit)
-	}
 
 	// The feeds: a population whose history (the throughput events and the latency runs) ends
 	// before today, so that intake refuses nothing as from the future.
