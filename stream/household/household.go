@@ -87,15 +87,13 @@ type Person struct {
 	// or changed in memory. It points into an immutable copy of the stored value.
 	raw []byte
 	// pending: the fact lists have not been read from raw yet (DecodeImmutable). Functions of
-	// this package read them when they need them (load), or use what was folded from them when
-	// they were read (fold, placed); nothing outside it reads a person's lists (Facts is the
-	// way for code that must).
+	// this package read them when they need them (load, withFacts); nothing outside it reads a
+	// person's lists (Facts is the way for code that must).
 	pending bool
-	// fold, isMember and placed are what Scorer and AreaCode need of a pending person (member,
-	// placeOf), taken from its facts when they were read: given again while it stays pending.
+	// fold and isMember are the scorer's view of a pending person (member), folded when it
+	// was read: Scorer gives it again while the person stays pending.
 	fold     scorer.Member
 	isMember bool
-	placed   place
 }
 
 // Facts returns the person with its fact lists read: a person of a household decoded by
@@ -284,51 +282,34 @@ func (h *Household) Scorer() scorer.Household {
 // AreaCode is the household's area: that of its head's latest registry fact that names one,
 // else of any member's (the newest such fact); "" when no registry fact names one.
 func (h *Household) AreaCode() string {
-	var head, any place
+	var head, any Fact
 	for _, p := range h.Persons {
-		pl := p.placed
-		if !p.pending {
-			pl = placeOf(p.Registry)
-		}
-		if pl.area == "" {
+		isHead := false
+		var area Fact
+		p.withFacts(func(p *Person) {
+			for _, f := range p.Registry { // oldest first
+				if f.Relation != "" {
+					isHead = f.Relation == "head"
+				}
+				if f.AreaCode != "" {
+					area = f
+				}
+			}
+		})
+		if area.AreaCode == "" {
 			continue
 		}
-		if pl.head && (head.area == "" || head.before(pl)) {
-			head = pl
+		if isHead && (head.AreaCode == "" || head.before(area)) {
+			head = area
 		}
-		if any.area == "" || any.before(pl) {
-			any = pl
-		}
-	}
-	if head.area != "" {
-		return head.area
-	}
-	return any.area
-}
-
-// place is what AreaCode needs of a person: whether its newest registry fact that names a
-// relation names the head, and its newest registry fact that names an area (stamp and code).
-type place struct {
-	head bool
-	at   time.Time
-	id   string
-	area string
-}
-
-func (a place) before(b place) bool { return stampOrder(a.at, a.id, b.at, b.id) < 0 }
-
-// placeOf reads a person's place from its registry facts.
-func placeOf(registry []Fact) place {
-	var pl place
-	for _, f := range registry { // oldest first
-		if f.Relation != "" {
-			pl.head = f.Relation == "head"
-		}
-		if f.AreaCode != "" {
-			pl.at, pl.id, pl.area = f.At, f.ID, f.AreaCode
+		if any.AreaCode == "" || any.before(area) {
+			any = area
 		}
 	}
-	return pl
+	if head.AreaCode != "" {
+		return head.AreaCode
+	}
+	return any.AreaCode
 }
 
 func (p *Person) member(key string) (m scorer.Member, ok bool) {

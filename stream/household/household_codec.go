@@ -344,8 +344,9 @@ func decodeWith(b []byte, o decodeOpts) (*Household, error) {
 		h.Persons = make(map[string]*Person, n)
 		persons := make([]Person, n)
 		if o.lazy {
-			d.scratch = scratchSlabs.Get().(*slabs)
-			defer scratchSlabs.Put(d.scratch)
+			sc := scratchDecoders.Get().(*decoder)
+			d.scratch = &sc.slabs
+			defer scratchDecoders.Put(sc)
 		}
 		for i := range n {
 			k := d.string()
@@ -392,6 +393,8 @@ type decoder struct {
 	// rewritten: a fact read since it was last cleared is not as stored (a birth date's day
 	// dropped), so its stored form is not what this build writes.
 	rewritten bool
+	// spare is withFacts' transient person (a pooled decoder's, so that it is not allocated).
+	spare Person
 }
 
 // slabs hold the facts a decoder reads, and their optional fields.
@@ -562,7 +565,6 @@ func (d *decoder) person(p *Person, k string, version byte, lazy bool) {
 		d.lists(&q, version)
 		if d.err == nil && !d.rewritten {
 			p.fold, p.isMember = q.member(k)
-			p.placed = placeOf(q.Registry)
 		}
 		*d.scratch, d.slabs = d.slabs, own
 	}
@@ -604,7 +606,26 @@ func (p *Person) load() {
 	}
 	var d decoder
 	d.storedLists(p.raw, p)
-	p.pending, p.fold, p.isMember, p.placed = false, scorer.Member{}, false, place{}
+	p.pending, p.fold, p.isMember = false, scorer.Member{}, false
+}
+
+// withFacts calls fn with the person's fact lists read: p itself, or for a pending person a
+// transient copy whose lists are read into a pooled decoder's slabs and are valid only during
+// fn (fn may keep their strings and times, which are the stored value's, not their pointer
+// fields). AreaCode reads a pending person's registry facts this way without keeping or
+// allocating them.
+func (p *Person) withFacts(fn func(*Person)) {
+	if !p.pending {
+		fn(p)
+		return
+	}
+	d := scratchDecoders.Get().(*decoder)
+	d.spare.Masked = p.Masked
+	d.storedLists(p.raw, &d.spare)
+	fn(&d.spare)
+	d.b, d.all, d.spare = nil, "", Person{}
+	d.reset()
+	scratchDecoders.Put(d)
 }
 
 // rawLayout is the layout of a person's stored form (Person.raw): version 4's, the persons'
@@ -622,13 +643,13 @@ func (d *decoder) storedLists(raw []byte, p *Person) {
 	}
 }
 
-// scratchSlabs are the slabs a lazy decode reads its pending persons' facts into, reused:
-// sized for a person with every list full (and the optional fields of most), so that reading
-// one allocates nothing.
-var scratchSlabs = sync.Pool{New: func() any {
+// scratchDecoders hold the slabs withFacts reads pending persons into, reused: sized for a
+// person with every list full (and the optional fields of most), so that reading one
+// allocates nothing.
+var scratchDecoders = sync.Pool{New: func() any {
 	const facts = keepRegistry + keepEmployment + keepPension + keepDisability + keepAdmissions + keepAssets + keepFunds
-	return &slabs{factSlab: make([]Fact, 0, facts), floats: make([]float64, 0, 2*facts),
-		bools: make([]bool, 0, facts), ints: make([]int, 0, keepDisability*2), times: make([]time.Time, 0, keepRegistry*2)}
+	return &decoder{slabs: slabs{factSlab: make([]Fact, 0, facts), floats: make([]float64, 0, 2*facts),
+		bools: make([]bool, 0, facts), ints: make([]int, 0, keepDisability*2), times: make([]time.Time, 0, keepRegistry*2)}}
 }}
 
 // skipPersons reads past n persons of a value in version's layout without keeping them (with

@@ -22,7 +22,7 @@ func (f *filler) next() int { f.n++; return f.n }
 // storedForm reports the fields in which the codec keeps what it read (a person's stored form,
 // household_codec.go): not state, never encoded, and not set by the tests' samples.
 func storedForm(t reflect.Type, field string) bool {
-	return t == reflect.TypeFor[Person]() && (field == "raw" || field == "pending" || field == "fold" || field == "isMember" || field == "placed")
+	return t == reflect.TypeFor[Person]() && (field == "raw" || field == "pending" || field == "fold" || field == "isMember")
 }
 
 // forgetStoredForms drops what the codec kept of the stored form h was read from, reading any
