@@ -161,7 +161,7 @@ func (h *Household) Records(at time.Time) declare.Records {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		p := h.Persons[k].Facts().asOf(at)
+		p := h.Persons[k].asOf(at)
 		m, member := p.member(k)
 		if m.Died != nil {
 			member = false

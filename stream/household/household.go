@@ -80,34 +80,6 @@ type Person struct {
 	Hospital   []Fact `json:"h,omitempty"`
 	Assets     []Fact `json:"a,omitempty"` // vehicle, property and business registrations
 	Funds      []Fact `json:"f,omitempty"` // deposits reported, provident fund payments
-
-	// raw is the person's stored form after its key (masked, then the seven fact lists, the
-	// layout of version 4 and later), as it was read and while nothing has changed the person
-	// since: AppendEncode copies it instead of encoding every fact again. nil for a person made
-	// or changed in memory. It points into an immutable copy of the stored value.
-	raw []byte
-	// pending: the fact lists have not been read from raw yet (DecodeImmutable). Functions of
-	// this package read them when they need them (load, withFacts); nothing outside it reads a
-	// person's lists (Facts is the way for code that must).
-	pending bool
-	// fold and isMember are the scorer's view of a pending person (member), folded when it
-	// was read: Scorer gives it again while the person stays pending.
-	fold     scorer.Member
-	isMember bool
-}
-
-// Facts returns the person with its fact lists read: a person of a household decoded by
-// DecodeImmutable holds them only in stored form until something needs them.
-func (p *Person) Facts() *Person {
-	p.load()
-	return p
-}
-
-// MarshalJSON writes the person with its fact lists (read first if they are still pending).
-func (p *Person) MarshalJSON() ([]byte, error) {
-	type plain Person
-	p.load()
-	return json.Marshal((*plain)(p))
 }
 
 // Household is a household's state: its facts and its alert episode.
@@ -184,7 +156,6 @@ func (h *Household) Apply(e *feed.HouseholdEvent) (bool, error) {
 	if p == nil {
 		p = &Person{}
 	}
-	p.load()
 	f := factOf(e)
 	var list *[]Fact
 	var keep int
@@ -210,7 +181,6 @@ func (h *Household) Apply(e *feed.HouseholdEvent) (bool, error) {
 	if !insertFact(list, f, keep) {
 		return false, nil
 	}
-	p.raw = nil // changed: encoded again
 	if e.PersonMasked != "" {
 		p.Masked = e.PersonMasked
 	}
@@ -286,16 +256,14 @@ func (h *Household) AreaCode() string {
 	for _, p := range h.Persons {
 		isHead := false
 		var area Fact
-		p.withFacts(func(p *Person) {
-			for _, f := range p.Registry { // oldest first
-				if f.Relation != "" {
-					isHead = f.Relation == "head"
-				}
-				if f.AreaCode != "" {
-					area = f
-				}
+		for _, f := range p.Registry { // oldest first
+			if f.Relation != "" {
+				isHead = f.Relation == "head"
 			}
-		})
+			if f.AreaCode != "" {
+				area = f
+			}
+		}
 		if area.AreaCode == "" {
 			continue
 		}
@@ -312,11 +280,8 @@ func (h *Household) AreaCode() string {
 	return any.AreaCode
 }
 
-func (p *Person) member(key string) (m scorer.Member, ok bool) {
-	if p.pending {
-		return p.fold, p.isMember
-	}
-	m = scorer.Member{Key: key, Masked: p.Masked}
+func (p *Person) member(key string) (scorer.Member, bool) {
+	m := scorer.Member{Key: key, Masked: p.Masked}
 	member := false
 	for _, f := range p.Registry { // oldest first: later facts win
 		switch f.Type {

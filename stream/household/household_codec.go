@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync"
 	"time"
 	"unsafe"
 
-	"safetynet/scorer"
 	"safetynet/stream/feed"
 )
 
@@ -122,10 +120,6 @@ func appendEncodeAs(b []byte, h *Household, version byte) ([]byte, error) {
 			return nil, fmt.Errorf("household %s: person %s is nil", h.ID, k)
 		}
 		b = appendString(b, k)
-		if p.raw != nil && listsOf(version) == listsOf(rawLayout) {
-			b = append(b, p.raw...) // as read, nothing changed since, in the same layout
-			continue
-		}
 		b = appendString(b, p.Masked)
 		lists := [...][]Fact{p.Registry, p.Employment, p.Pension, p.Disability, p.Hospital, p.Assets, p.Funds}
 		if version < householdBinaryV4 {
@@ -249,44 +243,23 @@ func appendTime(b []byte, t time.Time) []byte {
 }
 
 // Decode reads a household's stored form.
-func Decode(b []byte) (*Household, error) { return decodeWith(b, decodeOpts{}) }
+func Decode(b []byte) (*Household, error) { return decode(b, false, false) }
 
 // DecodeImmutable is Decode for a stored form that nothing will ever write to again (a value
 // copied out of the store, or one the monitor's cache holds): the household's strings point
 // into b itself rather than into a copy of it, which saves the copy (1,278 of the 8,848 bytes
 // the hot-path fixture's households allocated each). Writing to b afterwards would change the
 // household.
-//
-// From version 4 on, the persons are read lazily: each person's facts are folded into the
-// scorer's view of the member and not kept (Person.pending), and AppendEncode copies its stored
-// form while nothing changes it. A person an event is about to change is better read whole:
-// DecodeImmutableFor.
-func DecodeImmutable(b []byte) (*Household, error) { return DecodeImmutableFor(b, "") }
-
-// DecodeImmutableFor is DecodeImmutable reading the person of key person whole (its facts kept,
-// not pending): the monitor loads a household for an event of that person, which Apply then
-// changes, and a pending person would be read twice.
-func DecodeImmutableFor(b []byte, person string) (*Household, error) {
-	return decodeWith(b, decodeOpts{immutable: true, lazy: true, whole: person})
-}
+func DecodeImmutable(b []byte) (*Household, error) { return decode(b, false, true) }
 
 // DecodeSummary reads a household's stored form without its persons, alerts and declarations
 // (Persons, Alerts and Declarations are left empty): its id, level, score, timer, model version
 // and casework, for a restore from the changelog, which needs no more for most households and
 // spent a third of its allocations and most of its collector's work decoding facts. Those parts
 // are still read through (a damaged value is refused as by Decode) but nothing of them is kept.
-func DecodeSummary(b []byte) (*Household, error) { return decodeWith(b, decodeOpts{summary: true}) }
+func DecodeSummary(b []byte) (*Household, error) { return decode(b, true, false) }
 
-// decodeOpts: summary skips the persons, alerts and declarations; immutable reads strings as
-// substrings of b itself; lazy leaves the persons pending (from version 4, with immutable),
-// except the one of key whole.
-type decodeOpts struct {
-	summary, immutable, lazy bool
-	whole                    string
-}
-
-func decodeWith(b []byte, o decodeOpts) (*Household, error) {
-	summary, immutable := o.summary, o.immutable
+func decode(b []byte, summary, immutable bool) (*Household, error) {
 	if len(b) > 0 && b[0] == '{' {
 		var h Household
 		if err := json.Unmarshal(b, &h); err != nil {
@@ -343,18 +316,21 @@ func decodeWith(b []byte, o decodeOpts) (*Household, error) {
 	} else {
 		h.Persons = make(map[string]*Person, n)
 		persons := make([]Person, n)
-		if o.lazy {
-			sc := scratchDecoders.Get().(*decoder)
-			d.scratch = &sc.slabs
-			defer scratchDecoders.Put(sc)
-		}
 		for i := range n {
 			k := d.string()
 			p := &persons[i]
-			d.person(p, k, b[0], o.lazy && k != o.whole)
+			p.Masked = d.string()
+			lists := [...]*[]Fact{&p.Registry, &p.Employment, &p.Pension, &p.Disability, &p.Hospital, &p.Assets, &p.Funds}
+			for _, list := range lists[:listsOf(b[0])] {
+				if m := d.count(); m > 0 {
+					*list = d.facts(m)
+					for i := range *list {
+						d.fact(&(*list)[i])
+					}
+				}
+			}
 			h.Persons[k] = p
 		}
-		d.scratch = nil
 	}
 	d.discard = false
 	if b[0] >= householdBinaryV2 {
@@ -386,30 +362,12 @@ type decoder struct {
 	err     error
 	discard bool
 
-	slabs
-	// scratch: while set, a pending person's facts are read into these slabs, reused from
-	// person to person, rather than into the decoder's own, which the household keeps.
-	scratch *slabs
-	// rewritten: a fact read since it was last cleared is not as stored (a birth date's day
-	// dropped), so its stored form is not what this build writes.
-	rewritten bool
-	// spare is withFacts' transient person (a pooled decoder's, so that it is not allocated).
-	spare Person
-}
-
-// slabs hold the facts a decoder reads, and their optional fields.
-type slabs struct {
 	floats []float64
 	bools  []bool
 	ints   []int
 	times  []time.Time
 
 	factSlab []Fact
-}
-
-// reset empties the slabs, keeping their room: for facts nothing keeps.
-func (s *slabs) reset() {
-	s.factSlab, s.floats, s.bools, s.ints, s.times = s.factSlab[:0], s.floats[:0], s.bools[:0], s.ints[:0], s.times[:0]
 }
 
 // slab returns a pointer to a new element of *s, which grows in chunks that are never
@@ -540,118 +498,6 @@ func (d *decoder) time() time.Time {
 	return time.Unix(int64(s)+zeroUnix, int64(ns)).UTC()
 }
 
-// person reads the person of key k. From version 4 on, the person keeps its stored form (raw),
-// which AppendEncode copies while nothing changes the person. With lazy set, its facts are read
-// into the decoder's scratch slabs, folded into the scorer's view of the member, and not kept:
-// the person is pending until something needs its facts. Most persons of a household the
-// monitor loads are scored, not changed, and their facts were most of the bytes a household's
-// decoding allocated (docs/performance.md, fifteenth round). A person whose stored form is not
-// what this build would write (a birth date with its day, from before the month-only rule) is
-// read whole and encoded again.
-func (d *decoder) person(p *Person, k string, version byte, lazy bool) {
-	from := d.b
-	p.Masked = d.string()
-	keep := listsOf(version) == listsOf(rawLayout)
-	lazy = lazy && keep && d.scratch != nil
-	if !lazy {
-		d.lists(p, version)
-	} else {
-		// The person's facts go to the scratch slabs, emptied first: nothing keeps them
-		// past the fold (its strings are the immutable value's).
-		own := d.slabs
-		d.scratch.reset()
-		d.slabs = *d.scratch
-		q := Person{Masked: p.Masked}
-		d.lists(&q, version)
-		if d.err == nil && !d.rewritten {
-			p.fold, p.isMember = q.member(k)
-		}
-		*d.scratch, d.slabs = d.slabs, own
-	}
-	if !keep || d.err != nil {
-		return
-	}
-	if d.rewritten {
-		d.rewritten = false
-		if lazy { // read again, to be kept: the facts are not as stored
-			d.b = from
-			p.Masked = d.string()
-			d.lists(p, version)
-			d.rewritten = false
-		}
-		return
-	}
-	at := len(d.all) - len(from)
-	p.raw = unsafe.Slice(unsafe.StringData(d.all[at:]), len(from)-len(d.b))
-	p.pending = lazy
-}
-
-// lists reads a person's fact lists into p.
-func (d *decoder) lists(p *Person, version byte) {
-	lists := [...]*[]Fact{&p.Registry, &p.Employment, &p.Pension, &p.Disability, &p.Hospital, &p.Assets, &p.Funds}
-	for _, list := range lists[:listsOf(version)] {
-		if m := d.count(); m > 0 {
-			*list = d.facts(m)
-			for i := range *list {
-				d.fact(&(*list)[i])
-			}
-		}
-	}
-}
-
-// load reads a pending person's fact lists from its stored form, into slabs of its own.
-func (p *Person) load() {
-	if !p.pending {
-		return
-	}
-	var d decoder
-	d.storedLists(p.raw, p)
-	p.pending, p.fold, p.isMember = false, scorer.Member{}, false
-}
-
-// withFacts calls fn with the person's fact lists read: p itself, or for a pending person a
-// transient copy whose lists are read into a pooled decoder's slabs and are valid only during
-// fn (fn may keep their strings and times, which are the stored value's, not their pointer
-// fields). AreaCode reads a pending person's registry facts this way without keeping or
-// allocating them.
-func (p *Person) withFacts(fn func(*Person)) {
-	if !p.pending {
-		fn(p)
-		return
-	}
-	d := scratchDecoders.Get().(*decoder)
-	d.spare.Masked = p.Masked
-	d.storedLists(p.raw, &d.spare)
-	fn(&d.spare)
-	d.b, d.all, d.spare = nil, "", Person{}
-	d.reset()
-	scratchDecoders.Put(d)
-}
-
-// rawLayout is the layout of a person's stored form (Person.raw): version 4's, the persons'
-// layout ever since.
-const rawLayout = householdBinaryV4
-
-// storedLists reads the fact lists of a person's stored form into p. The decode that kept the
-// form has read it already, and it is immutable: it cannot fail to read now.
-func (d *decoder) storedLists(raw []byte, p *Person) {
-	d.b, d.all = raw, unsafe.String(&raw[0], len(raw))
-	d.string() // masked, read already
-	d.lists(p, rawLayout)
-	if d.err != nil || len(d.b) != 0 {
-		panic(fmt.Sprintf("household: a person's stored form, read when it was decoded, no longer reads (%v)", d.err))
-	}
-}
-
-// scratchDecoders hold the slabs withFacts reads pending persons into, reused: sized for a
-// person with every list full (and the optional fields of most), so that reading one
-// allocates nothing.
-var scratchDecoders = sync.Pool{New: func() any {
-	const facts = keepRegistry + keepEmployment + keepPension + keepDisability + keepAdmissions + keepAssets + keepFunds
-	return &decoder{slabs: slabs{factSlab: make([]Fact, 0, facts), floats: make([]float64, 0, 2*facts),
-		bools: make([]bool, 0, facts), ints: make([]int, 0, keepDisability*2), times: make([]time.Time, 0, keepRegistry*2)}}
-}}
-
 // skipPersons reads past n persons of a value in version's layout without keeping them (with
 // discard set): every fact is read into one scratch fact, its optional fields into the
 // decoder's slabs, which are emptied each time, so the bulk of a household allocates nothing.
@@ -682,7 +528,6 @@ func (d *decoder) facts(m int) []Fact {
 }
 
 func (d *decoder) fact(f *Fact) {
-	*f = Fact{} // a reused slab's fact keeps the fields of the last one read into it
 	f.At = d.time()
 	f.ID = d.string()
 	f.Type = d.string()
@@ -694,12 +539,7 @@ func (d *decoder) fact(f *Fact) {
 	bits := d.uvarint()
 	if bits&hasBirthDate != 0 {
 		// state written before the month-only rule kept the day
-		t := d.time()
-		bm := feed.BirthMonth(t)
-		if !bm.Equal(t) {
-			d.rewritten = true
-		}
-		f.BirthDate = slab(&d.times, bm)
+		f.BirthDate = slab(&d.times, feed.BirthMonth(d.time()))
 	}
 	if bits&hasCriticalIllness != 0 {
 		f.CriticalIllness = slab(&d.bools, d.bool())

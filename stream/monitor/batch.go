@@ -84,10 +84,7 @@ func (w *worker) process(ctx context.Context, msgs []kafka.Message, due []string
 }
 
 // load returns the household as this batch has it: from the batch, the cache or the store.
-// person is the key of the person whose event the household is loaded for ("" for none): that
-// person is read whole, the others only folded for the scorer until something changes them
-// (household.DecodeImmutableFor).
-func (b *batch) load(id, person string) (*household.Household, error) {
+func (b *batch) load(id string) (*household.Household, error) {
 	if h := b.households[id]; h != nil {
 		return h, nil
 	}
@@ -108,7 +105,7 @@ func (b *batch) load(id, person string) (*household.Household, error) {
 	} else {
 		// v is the store's fresh copy or the cache's, which nothing writes to
 		var err error
-		if h, err = household.DecodeImmutableFor(v, person); err != nil {
+		if h, err = household.DecodeImmutable(v); err != nil {
 			return nil, err
 		}
 		was.existed = true
@@ -150,7 +147,7 @@ func (b *batch) applyEvents(msgs []kafka.Message) error {
 			b.dead = append(b.dead, b.deadLetter(msg, "household event does not decode as version "+strconv.Itoa(feed.EventVersion)))
 			continue
 		}
-		h, err := b.load(e.HouseholdID, e.PersonKey)
+		h, err := b.load(e.HouseholdID)
 		if err != nil {
 			return err
 		}
@@ -189,7 +186,7 @@ func (b *batch) deadLetter(msg kafka.Message, detail string) kafka.Message {
 // fireTimers re-assesses the households whose timer is due.
 func (b *batch) fireTimers(due []string) error {
 	for _, id := range due {
-		h, err := b.load(id, "")
+		h, err := b.load(id)
 		if err != nil {
 			return err
 		}

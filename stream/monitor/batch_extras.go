@@ -20,7 +20,7 @@ func (x extras) empty() bool { return x.rescore == nil && x.announce == nil }
 func (b *batch) extras(x extras) error {
 	if s := x.rescore; s != nil {
 		for _, id := range s.ids {
-			h, err := b.load(id, "")
+			h, err := b.load(id)
 			if err != nil {
 				return err
 			}
@@ -39,7 +39,7 @@ func (b *batch) extras(x extras) error {
 	}
 	if s := x.announce; s != nil {
 		for _, id := range s.ids {
-			h, err := b.load(id, "")
+			h, err := b.load(id)
 			if err != nil {
 				return err
 			}

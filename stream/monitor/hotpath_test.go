@@ -1,9 +1,6 @@
 package monitor
 
 import (
-	"bytes"
-	"encoding/json"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -118,7 +115,7 @@ func (f *hotPathFixture) run(tb testing.TB) (alerts, encoded int) {
 		if h == nil {
 			var err error
 			if s := f.stored[e.HouseholdID]; s != nil {
-				if h, err = household.DecodeImmutableFor(s, e.PersonKey); err != nil {
+				if h, err = household.DecodeImmutable(s); err != nil {
 					tb.Fatal(err)
 				}
 			} else {
@@ -269,82 +266,4 @@ func BenchmarkHotPathStages(b *testing.B) {
 			}
 		}
 	})
-}
-
-// The batch reads households lazily (household.DecodeImmutableFor: the persons its events do
-// not name are only folded for the scorer, and their stored form is copied when the household
-// is written again). Over the fixture's batch, that gives what reading every household whole
-// gives: the same changes, the same scores, areas and alerts, and the same bytes written.
-func TestLazyHouseholdsAgreeWithWhole(t *testing.T) {
-	f := hotPath()
-	lazy := map[string]*household.Household{}
-	whole := map[string]*household.Household{}
-	var order []string
-	var e feed.HouseholdEvent
-	for _, v := range f.batch {
-		if err := feed.DecodeHouseholdEvent(v, &e); err != nil {
-			t.Fatal(err)
-		}
-		s := f.stored[e.HouseholdID]
-		if s == nil || e.Feed == feed.Casework {
-			continue
-		}
-		if lazy[e.HouseholdID] == nil {
-			var err error
-			if lazy[e.HouseholdID], err = household.DecodeImmutableFor(s, e.PersonKey); err != nil {
-				t.Fatal(err)
-			}
-			if whole[e.HouseholdID], err = household.Decode(s); err != nil {
-				t.Fatal(err)
-			}
-			order = append(order, e.HouseholdID)
-		}
-		l, w := lazy[e.HouseholdID], whole[e.HouseholdID]
-		lc, lerr := l.Apply(&e)
-		wc, werr := w.Apply(&e)
-		if lc != wc || (lerr == nil) != (werr == nil) {
-			t.Fatalf("event %s: lazy household changed %v (%v), whole one %v (%v)", e.EventID, lc, lerr, wc, werr)
-		}
-		if !lc {
-			continue
-		}
-		if ls, ws := l.Scorer(), w.Scorer(); !reflect.DeepEqual(ls, ws) {
-			t.Fatalf("event %s: the scorer's view differs:\nlazy  %+v\nwhole %+v", e.EventID, ls, ws)
-		}
-		if la, wa := l.AreaCode(), w.AreaCode(); la != wa {
-			t.Fatalf("event %s: area %q against %q", e.EventID, la, wa)
-		}
-		cause := household.Cause{Kind: "event", EventID: e.EventID, Feed: e.Feed}
-		la, wa := decide(f.model, l, f.now, cause, e.OccurredAt, true, nil), decide(f.model, w, f.now, cause, e.OccurredAt, true, nil)
-		lj, _ := json.Marshal(la)
-		wj, _ := json.Marshal(wa)
-		if !bytes.Equal(lj, wj) {
-			t.Fatalf("event %s: alert\n%s\nagainst\n%s", e.EventID, lj, wj)
-		}
-	}
-	if len(order) < 100 {
-		t.Fatalf("only %d households of the fixture were compared", len(order))
-	}
-	for _, id := range order {
-		lb, err := household.Encode(lazy[id])
-		if err != nil {
-			t.Fatal(err)
-		}
-		wb, err := household.Encode(whole[id])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(lb, wb) {
-			t.Fatalf("household %s: the lazy household encodes to other bytes", id)
-		}
-		back, err := household.Decode(lb)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bj, _ := json.Marshal(back)
-		wj, _ := json.Marshal(whole[id])
-		if !bytes.Equal(bj, wj) {
-			t.Fatalf("household %s: written and read back\n%s\nwant\n%s", id, bj, wj)
-		}
-	}
 }
