@@ -411,16 +411,22 @@ type buildData struct {
 	alloc     *z.Allocator
 }
 
+// buffers are the table's bytes, in order, as Copy writes them: its blocks, the index and its
+// length, the checksum and its length (for writeBuffers).
+func (bd *buildData) buffers() [][]byte {
+	out := make([][]byte, 0, len(bd.blockList)+4)
+	for _, bl := range bd.blockList {
+		out = append(out, bl.data[:bl.end])
+	}
+	return append(out, bd.index, y.U32ToBytes(uint32(len(bd.index))),
+		bd.checksum, y.U32ToBytes(uint32(len(bd.checksum))))
+}
+
 func (bd *buildData) Copy(dst []byte) int {
 	var written int
-	for _, bl := range bd.blockList {
-		written += copy(dst[written:], bl.data[:bl.end])
+	for _, b := range bd.buffers() {
+		written += copy(dst[written:], b)
 	}
-	written += copy(dst[written:], bd.index)
-	written += copy(dst[written:], y.U32ToBytes(uint32(len(bd.index))))
-
-	written += copy(dst[written:], bd.checksum)
-	written += copy(dst[written:], y.U32ToBytes(uint32(len(bd.checksum))))
 	return written
 }
 
