@@ -265,11 +265,10 @@ func CreateTable(fname string, builder *Builder) (*Table, error) {
 	if err := writeBuffers(fd, bd.buffers()); err != nil {
 		return fail(err, "while writing table: %s")
 	}
+	// (as the msync did; the directory is synced by the callers, as before: compactions
+	// once for all the tables they write)
 	if err := fd.Sync(); err != nil {
 		return fail(err, "while syncing table: %s")
-	}
-	if err := z.SyncDir(filepath.Dir(fname)); err != nil {
-		return fail(err, "while syncing the directory of table: %s")
 	}
 	mf, err := z.OpenMmapFileUsing(fd, 0, true)
 	if err != nil {
