@@ -242,7 +242,6 @@ func (b *Block) verifyCheckSum() error {
 	return y.VerifyChecksum(b.data, cs)
 }
 
-//
 // safetynet: the table is written with write(2) and synced, then mapped for reading, where it
 // was mapped first and copied into the mapping. Copying into a fresh mapping faulted in every
 // page of the table one at a time (the copy was 1.6% of safetynet's CPU in its throughput
