@@ -8,7 +8,6 @@ package badger
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -566,8 +565,7 @@ func (txn *Txn) commitAndSend() (func() error, error) {
 		// Suffix the keys with commit ts, so the key versions are sorted in
 		// descending order of commit timestamp.
 		start := len(keys)
-		keys = append(keys, e.Key...)
-		keys = binary.BigEndian.AppendUint64(keys, math.MaxUint64-e.version)
+		keys = y.AppendKeyWithTs(keys, e.Key, e.version)
 		e.Key = keys[start:len(keys):len(keys)]
 		// Add bitTxn only if these entries are part of a transaction. We
 		// support SetEntryAt(..) in managed mode which means a single

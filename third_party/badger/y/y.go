@@ -111,10 +111,14 @@ func Copy(a []byte) []byte {
 
 // KeyWithTs generates a new key by appending ts to key.
 func KeyWithTs(key []byte, ts uint64) []byte {
-	out := make([]byte, len(key)+8)
-	copy(out, key)
-	binary.BigEndian.PutUint64(out[len(key):], math.MaxUint64-ts)
-	return out
+	return AppendKeyWithTs(make([]byte, 0, len(key)+8), key, ts)
+}
+
+// AppendKeyWithTs appends KeyWithTs(key, ts) to dst (safetynet: a commit cuts its keys from one
+// slab with it).
+func AppendKeyWithTs(dst, key []byte, ts uint64) []byte {
+	dst = append(dst, key...)
+	return binary.BigEndian.AppendUint64(dst, math.MaxUint64-ts)
 }
 
 // ParseTs parses the timestamp from the key bytes.
