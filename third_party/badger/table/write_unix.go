@@ -9,16 +9,9 @@ import (
 )
 
 // writeBuffers writes bufs to f, in order, with as few writev(2) calls as the kernel allows
-// (IOV_MAX buffers each), resuming after a short write.
+// (IOV_MAX buffers each), resuming after a short write. It consumes bufs' elements.
 func writeBuffers(f *os.File, bufs [][]byte) error {
 	const iovMax = 1024
-	nonEmpty := bufs[:0:0]
-	for _, b := range bufs {
-		if len(b) > 0 {
-			nonEmpty = append(nonEmpty, b)
-		}
-	}
-	bufs = nonEmpty
 	fd := int(f.Fd())
 	for len(bufs) > 0 {
 		n, err := unix.Writev(fd, bufs[:min(len(bufs), iovMax)])
@@ -28,14 +21,13 @@ func writeBuffers(f *os.File, bufs [][]byte) error {
 		if err != nil {
 			return &os.PathError{Op: "writev", Path: f.Name(), Err: err}
 		}
-		for n > 0 {
-			if n >= len(bufs[0]) {
-				n -= len(bufs[0])
-				bufs = bufs[1:]
-				continue
-			}
+		// Drop what was written (and any empty buffers, which a call of only those leaves).
+		for len(bufs) > 0 && n >= len(bufs[0]) {
+			n -= len(bufs[0])
+			bufs = bufs[1:]
+		}
+		if n > 0 {
 			bufs[0] = bufs[0][n:]
-			n = 0
 		}
 	}
 	return nil
