@@ -82,3 +82,29 @@ func TestCreateTableWritesTheTable(t *testing.T) {
 		t.Error("the refused second table changed the file")
 	}
 }
+
+// writeBuffers writes buffers in order and passes over empty ones, also when they are all that
+// is left (a writev of only those writes nothing).
+func TestWriteBuffersPassesOverEmptyOnes(t *testing.T) {
+	for _, bufs := range [][][]byte{
+		{[]byte("ab"), nil, []byte("cd"), {}, nil},
+		{nil, {}},
+		{},
+	} {
+		f, err := os.CreateTemp(t.TempDir(), "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []byte
+		for _, b := range bufs {
+			want = append(want, b...)
+		}
+		if err := writeBuffers(f, bufs); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.Close()
+		if got, _ := os.ReadFile(f.Name()); !bytes.Equal(got, want) {
+			t.Errorf("wrote %q, want %q", got, want)
+		}
+	}
+}
