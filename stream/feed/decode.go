@@ -613,14 +613,15 @@ func parseObjectInto(trimmed []byte, obj map[string]json.RawMessage) *DecodeErro
 		}
 		return nil
 	}
-	// What the scanner does not read: a key given twice is refused before the library's
-	// verdict, as it is when the scanner reads the record.
+	// What the scanner does not read goes to the library; a record it reads (nested deeper
+	// than the scanner goes) is then checked for a key given twice, which the library keeps
+	// the last of.
 	clear(obj)
-	if key, dup := duplicateKey(trimmed); dup {
-		return refuseDuplicate(key)
-	}
 	if err := json.Unmarshal(trimmed, &obj); err != nil {
 		return refuse(ReasonMalformedJSON, "", "%s", jsonErrText(err))
+	}
+	if key, dup := duplicateKey(trimmed); dup {
+		return refuseDuplicate(key)
 	}
 	return nil
 }

@@ -198,6 +198,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"zero-width space in admission_id", Hospital, event(base("admitted", map[string]any{"admission_id": "A\u200b1", "icd10": "C92.0"})), ReasonBadValue, "admission_id"},
 		{"invalid utf-8", Pension, []byte(strings.Replace(string(event(base("suspended", nil))), `"e-1"`, "\"e-\xff\"", 1)), ReasonMalformedJSON, ""},
 		{"duplicate key", Pension, []byte(strings.Replace(string(event(base("suspended", nil))), `{`, `{"type":"stopped",`, 1)), ReasonMalformedJSON, "type"},
+		{"duplicate key in a record nested deeper than the scanner reads", Pension, []byte(strings.Replace(string(event(base("suspended", nil))), `{`, `{"type":"stopped","deep":`+strings.Repeat("[", maxSplitDepth+1)+strings.Repeat("]", maxSplitDepth+1)+`,`, 1)), ReasonMalformedJSON, "type"},
 		{"duplicate key spelled with an escape", Pension, []byte(strings.Replace(string(event(base("suspended", nil))), `{`, `{"\u0074ype":"stopped",`, 1)), ReasonMalformedJSON, "type"},
 		{"birth_date after occurred_at", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "person_id": testID(20000), "birth_date": "2004-10-04", "occurred_at": "2004-01-01T00:00:00Z"})), ReasonBadValue, "birth_date"},
 		{"birth_date not the id's", Registry, event(base("member_joined", map[string]any{"household_id": "H1", "birth_date": "1952-09-28"})), ReasonBadValue, "birth_date"},
