@@ -133,12 +133,14 @@ type benchReport struct {
 
 	smallHouseholds  int
 	smallBytesPerHH  float64
-	smallCompacted   float64 // bytes per household once compacted (state.Store.Compact)
-	smallValueBytes  float64 // mean stored household value
+	smallCompacted   float64           // bytes per household once compacted (state.Store.Compact)
+	smallValueBytes  float64           // mean stored household value
+	smallUsage       []state.KindUsage // what the compacted directory holds, by kind of record
 	bigHouseholds    int
 	bigPeakRSS       int64
 	bigBytesPerHH    float64
 	bigCompacted     float64
+	bigUsage         []state.KindUsage
 	bigLoadDur       time.Duration
 	bigLoadRecords   int64
 	coldStart        time.Duration
@@ -294,11 +296,11 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	}
 	size, _ := DirBytes(dirA)
 	rep.smallHouseholds, rep.smallBytesPerHH, rep.smallValueBytes = n, float64(size)/float64(max(n, 1)), avg
-	compacted, err := compactedBytes(dirA)
+	compacted, usage, err := compactedBytes(dirA)
 	if err != nil {
 		return nil, err
 	}
-	rep.smallCompacted = float64(compacted) / float64(max(n, 1))
+	rep.smallCompacted, rep.smallUsage = float64(compacted)/float64(max(n, 1)), usage
 	b.logf("state: %d households, %.0f bytes each on average, directory %.1f MiB, %.1f MiB once compacted", n, avg, float64(size)/(1<<20), float64(compacted)/(1<<20))
 
 	// Limit 2: Badger's batched read-modify-write rate, for values of the size just measured.
@@ -384,11 +386,11 @@ func (b *benchRun) big(ctx context.Context, rep *benchReport) error {
 	}
 	size, _ := DirBytes(dir)
 	rep.bigHouseholds, rep.bigBytesPerHH = n, float64(size)/float64(max(n, 1))
-	compacted, err := compactedBytes(dir)
+	compacted, usage, err := compactedBytes(dir)
 	if err != nil {
 		return err
 	}
-	rep.bigCompacted = float64(compacted) / float64(max(n, 1))
+	rep.bigCompacted, rep.bigUsage = float64(compacted)/float64(max(n, 1)), usage
 	b.logf("big state: %d households in %s, peak RSS %.0f MiB, %.0f bytes per household, %.0f once compacted", n, dr.dur.Round(time.Millisecond), float64(rep.bigPeakRSS)/(1<<20), rep.bigBytesPerHH, rep.bigCompacted)
 
 	// Cold start: process start to /readyz 200.
@@ -461,20 +463,26 @@ func householdStats(dir string) (int, float64, error) {
 }
 
 // compactedBytes compacts a stopped service's state directory (state.Store.Compact: what
-// compactions and value-log collection reach in time) and returns its allocated bytes then.
-func compactedBytes(dir string) (int64, error) {
+// compactions and value-log collection reach in time) and returns its allocated bytes then,
+// with what it holds by kind of record.
+func compactedBytes(dir string) (int64, []state.KindUsage, error) {
 	store, err := state.Open(state.Options{Dir: dir})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	err = store.Compact()
+	var usage []state.KindUsage
+	if err == nil {
+		usage, err = store.Usage()
+	}
 	if cerr := store.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return DirBytes(dir)
+	size, err := DirBytes(dir)
+	return size, usage, err
 }
 
 // produceAll writes events to their feed topics in chunks, setting each record's time to when

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"safetynet/state"
 )
 
 // The last-fifth row: a run whose polls saw both fifths gets the ratio and its verdict; a run
@@ -22,5 +24,46 @@ func TestFlatRowNeedsBothFifths(t *testing.T) {
 	r.e2eLate = 42 * time.Microsecond // 1.4
 	if row := flatRow(r); !strings.HasPrefix(row.verdict, "MISSED") {
 		t.Errorf("a ratio over the target: %+v", row)
+	}
+}
+
+// The stored-size rows: the throughput run's directory is judged against the target as the big
+// state's is (it was only described), and both rows say per household what takes the room,
+// with the small kinds summed.
+func TestStoredSizeRows(t *testing.T) {
+	r := &benchReport{
+		bigHouseholds: 1000, bigCompacted: 300, bigBytesPerHH: 320,
+		bigUsage: []state.KindUsage{{Kind: "households", Keys: 1000, Bytes: 250_000}, {Kind: "person table", Keys: 1600, Bytes: 60_000}},
+		smallHouseholds: 100, smallCompacted: 2700, smallBytesPerHH: 7300, smallValueBytes: 925,
+		smallUsage: []state.KindUsage{
+			{Kind: "alert index", Keys: 80, Bytes: 146_000},
+			{Kind: "households", Keys: 100, Bytes: 94_000},
+			{Kind: "timers", Keys: 70, Bytes: 1_700},
+			{Kind: "metadata", Keys: 3, Bytes: 100},
+		},
+	}
+	var big, after *benchRow
+	rows := r.rows()
+	for i := range rows {
+		switch {
+		case strings.HasPrefix(rows[i].what, "5. Badger bytes per household, 1000"):
+			big = &rows[i]
+		case strings.HasPrefix(rows[i].what, "5. Badger bytes per household after the throughput run"):
+			after = &rows[i]
+		}
+	}
+	if big == nil || after == nil {
+		t.Fatalf("rows %+v lack one of the stored-size rows", rows)
+	}
+	if big.verdict != "met (0.75× the target)" || !strings.Contains(big.value, "households 250 B (1000 records), person table 60 B (1600 records)") {
+		t.Errorf("big state row: %+v", *big)
+	}
+	if after.verdict != "MISSED (6.75× the target)" {
+		t.Errorf("after the throughput run: verdict %q, want it judged on 2700 B", after.verdict)
+	}
+	for _, want := range []string{"2700 B once compacted, 7300 B right after (100 households holding 925-byte values)", "alert index 1460 B (80 records), households 940 B (100 records), other 18 B"} {
+		if !strings.Contains(after.value, want) {
+			t.Errorf("after the throughput run: %q lacks %q", after.value, want)
+		}
 	}
 }
