@@ -33,7 +33,7 @@ func TestFlatRowNeedsBothFifths(t *testing.T) {
 func TestStoredSizeRows(t *testing.T) {
 	r := &benchReport{
 		bigHouseholds: 1000, bigCompacted: 300, bigBytesPerHH: 320,
-		bigUsage: []state.KindUsage{{Kind: "households", Keys: 1000, Bytes: 250_000}, {Kind: "person table", Keys: 1600, Bytes: 60_000}},
+		bigUsage:        []state.KindUsage{{Kind: "households", Keys: 1000, Bytes: 250_000}, {Kind: "person table", Keys: 1600, Bytes: 60_000}},
 		smallHouseholds: 100, smallCompacted: 2700, smallBytesPerHH: 7300, smallValueBytes: 925,
 		smallUsage: []state.KindUsage{
 			{Kind: "alert index", Keys: 80, Bytes: 146_000},
