@@ -130,7 +130,7 @@ func (s *Store) newestFirst(prefix, before []byte, fn func(key, value []byte) bo
 			if before != nil && string(k) >= string(before) {
 				continue
 			}
-			v, err := it.Item().ValueCopy(nil)
+			v, err := valueOf(it.Item())
 			if err != nil {
 				return err
 			}

@@ -104,14 +104,15 @@ func (b *Batch) SetTimer(partition int, id string, due time.Time) error {
 	return nil
 }
 
-// EachRecord calls fn with every key and value the store holds, older versions included: for
-// audits of what is stored (the privacy tests look for raw ID numbers in it).
+// EachRecord calls fn with every key and value the store holds, older versions included, each
+// value as it was given to the store (decompressed): for audits of what is stored (the privacy
+// tests look for raw ID numbers in it).
 func (s *Store) EachRecord(fn func(key, value []byte) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{AllVersions: true, PrefetchValues: true})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			v, err := it.Item().ValueCopy(nil)
+			v, err := valueOf(it.Item())
 			if err != nil {
 				return err
 			}
