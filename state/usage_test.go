@@ -17,8 +17,8 @@ func TestUsageByKind(t *testing.T) {
 	}
 	defer s.Close()
 	now := time.Now()
-	small := bytes.Repeat([]byte{'h'}, 100)  // stays in the tree
-	large := make([]byte, 2000) // random, so that compressed it still goes to the value log
+	small := bytes.Repeat([]byte{'h'}, 100) // stays in the tree
+	large := make([]byte, 2000)             // random, so that compressed it still goes to the value log
 	_, _ = rand.NewChaCha8([32]byte{1}).Read(large)
 	var wantHH, wantAlerts int64
 	err = s.Update(func(tx *Tx) error {
