@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"safetynet/stream/household"
 )
 
 func TestLoadConfigDefaults(t *testing.T) {
@@ -21,6 +23,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	if c.Topics.Registry != "safetynet.feed.registry" || c.Topics.Changelog != "safetynet.changelog" {
 		t.Errorf("topics %+v", c.Topics)
+	}
+	// the default follows the codec: a release that adds a format writes it unless told not to
+	if c.StateFormat != household.FormatLatest {
+		t.Errorf("SAFETYNET_STATE_FORMAT defaults to %d, the latest format is %d", c.StateFormat, household.FormatLatest)
 	}
 }
 

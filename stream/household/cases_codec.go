@@ -49,7 +49,7 @@ func appendCasework(b []byte, cw *Casework, version byte) ([]byte, error) {
 	}
 	b = binary.AppendUvarint(b, uint64(len(cw.Cases)))
 	for i := range cw.Cases {
-		b = appendCase(b, &cw.Cases[i])
+		b = appendCase(b, &cw.Cases[i], version)
 	}
 	b = appendBool(b, cw.Snooze != nil)
 	if s := cw.Snooze; s != nil {
@@ -73,7 +73,7 @@ func appendCasework(b []byte, cw *Casework, version byte) ([]byte, error) {
 	return appendString(b, cw.SpotChecked), nil
 }
 
-func appendCase(b []byte, c *Case) []byte {
+func appendCase(b []byte, c *Case, version byte) []byte {
 	b = appendString(b, c.ID)
 	b = appendString(b, c.Kind)
 	b = binary.AppendVarint(b, int64(c.Episode))
@@ -103,7 +103,7 @@ func appendCase(b []byte, c *Case) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(c.Alerts)))
 	for _, a := range c.Alerts {
-		b = appendAlertEntry(b, a.AlertID, a.Status, a.Level, a.Score, a.At)
+		b = appendAlertEntry(b, a.AlertID, a.Status, a.Level, a.Score, a.At, version)
 	}
 	b = binary.AppendUvarint(b, uint64(len(c.Actions)))
 	for i := range c.Actions {

@@ -82,7 +82,7 @@ func TestHouseholdCodecReadsEarlierVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []byte{householdBinaryV1, householdBinaryV2, householdBinaryV3, householdBinaryV4} {
+	for _, v := range []byte{householdBinaryV1, householdBinaryV2, householdBinaryV3, householdBinaryV4, householdBinaryV5} {
 		b, err := encodeAs(h, v)
 		if err != nil {
 			t.Fatal(err)
@@ -107,14 +107,18 @@ func TestHouseholdCodecReadsEarlierVersions(t *testing.T) {
 		if v >= householdBinaryV4 && !reflect.DeepEqual(got.Declarations, want.Declarations) {
 			t.Errorf("version %d declarations:\n got %+v\nwant %+v", v, got.Declarations, want.Declarations)
 		}
+		// From version 4 every fact list is written: the facts read as the latest's do.
+		if v >= householdBinaryV4 && !reflect.DeepEqual(got.Persons, want.Persons) {
+			t.Errorf("version %d persons differ from the latest version's", v)
+		}
 	}
 	h.Declarations = nil
 	b, _ := Encode(h)
-	if b[0] != householdBinaryV5 || b[len(b)-1] != 0 {
-		t.Errorf("version 5 layout without declarations: first byte %d, last %d", b[0], b[len(b)-1])
+	if b[0] != householdBinaryV6 || b[len(b)-1] != 0 {
+		t.Errorf("version 6 layout without declarations: first byte %d, last %d", b[0], b[len(b)-1])
 	}
 	if p, ok := PartitionOf(b); !ok || p != h.Partition {
-		t.Errorf("PartitionOf(version 5) = %d, %v; want %d", p, ok, h.Partition)
+		t.Errorf("PartitionOf(version 6) = %d, %v; want %d", p, ok, h.Partition)
 	}
 }
 
@@ -153,7 +157,7 @@ func TestHouseholdCodecSummary(t *testing.T) {
 		c.Persons, c.Alerts, c.Declarations = nil, nil, nil
 		return &c
 	}
-	for _, v := range []byte{householdBinaryV1, householdBinaryV2, householdBinaryV3, householdBinaryV4, householdBinaryV5} {
+	for _, v := range []byte{householdBinaryV1, householdBinaryV2, householdBinaryV3, householdBinaryV4, householdBinaryV5, householdBinaryV6} {
 		b, err := encodeAs(h, v)
 		if err != nil {
 			t.Fatal(err)
@@ -289,7 +293,7 @@ func FuzzDecodeImmutable(f *testing.F) {
 func TestAppendEncodeFormats(t *testing.T) {
 	h := codecSample()
 	h.Casework, h.Declarations = caseworkSample(), declarationsSample()
-	for format, version := range map[int]byte{0: householdBinaryLatest, FormatLatest: householdBinaryLatest, FormatPrevious: householdBinaryV4} {
+	for format, version := range map[int]byte{0: householdBinaryLatest, FormatLatest: householdBinaryLatest, FormatPrevious: householdBinaryV5} {
 		b, err := AppendEncode(nil, h, format)
 		if err != nil {
 			t.Fatalf("format %d: %v", format, err)

@@ -12,7 +12,7 @@ import (
 	"safetynet/stream/household"
 )
 
-// With StateFormat set to the previous release's format (SAFETYNET_STATE_FORMAT=4, the first
+// With StateFormat set to the previous release's format (SAFETYNET_STATE_FORMAT=5, the first
 // step of a rolling update), every household the monitor writes, to its store and to the
 // changelog, is in that format, which the previous release reads; by default, in the latest.
 func TestStateFormatWritten(t *testing.T) {
