@@ -37,11 +37,11 @@ import (
 // casework; earlier values read with none of them.
 // Version 5 writes the casework and the declarations in binary (cases_codec.go), where 3 and 4
 // wrote JSON documents.
-// Version 6 writes a fact smaller (appendFact): its type as a code (codeTable), the five
-// strings after a byte saying which are set (most facts set none), and its amounts as varints
-// when they are whole numbers; and an alert entry's status and level as codes. A household
-// with the benchmark's history takes 755 bytes instead of 922 (docs/performance.md, sixteenth
-// round).
+// Version 6 writes a fact smaller (appendFact): its id as the length it shares with the id
+// before it in its list and the rest, its type as a code (codeTable), the five strings after a
+// byte saying which are set (most facts set none), and its amounts as varints when they are
+// whole numbers; and an alert entry's status and level as codes. A household with the
+// benchmark's history takes 695 bytes instead of 922 (docs/performance.md, sixteenth round).
 const (
 	householdBinaryV1 = 0x01
 	householdBinaryV2 = 0x02
@@ -133,8 +133,10 @@ func appendEncodeAs(b []byte, h *Household, version byte) ([]byte, error) {
 		}
 		for _, list := range lists[:listsOf(version)] {
 			b = binary.AppendUvarint(b, uint64(len(list)))
+			prev := ""
 			for i := range list {
-				b = appendFact(b, &list[i], version)
+				b = appendFact(b, &list[i], prev, version)
+				prev = list[i].ID
 			}
 		}
 	}
@@ -242,10 +244,12 @@ const (
 	hasKind
 )
 
-func appendFact(b []byte, f *Fact, version byte) []byte {
+// appendFact writes a fact; prev is the id of the fact before it in its list ("" for the first),
+// the start of which version 6 does not write again.
+func appendFact(b []byte, f *Fact, prev string, version byte) []byte {
 	b = appendTime(b, f.At)
-	b = appendString(b, f.ID)
 	if version < householdBinaryV6 {
+		b = appendString(b, f.ID)
 		b = appendString(b, f.Type)
 		b = appendString(b, f.Sex)
 		b = appendString(b, f.Relation)
@@ -253,6 +257,14 @@ func appendFact(b []byte, f *Fact, version byte) []byte {
 		b = appendString(b, f.ICD10)
 		b = appendString(b, f.Kind)
 	} else {
+		// A feed's event ids mostly share their start ("emp-1cc520-000087333", then
+		// "emp-1cc520-000196865"): the length shared with the id before, then the rest.
+		p := 0
+		for p < len(prev) && p < len(f.ID) && prev[p] == f.ID[p] {
+			p++
+		}
+		b = binary.AppendUvarint(b, uint64(p))
+		b = appendString(b, f.ID[p:])
 		b = factTypes.append(b, f.Type)
 		strs := [...]string{f.Sex, f.Relation, f.AdmissionID, f.ICD10, f.Kind}
 		var set byte
@@ -426,6 +438,7 @@ func decode(b []byte, summary, immutable bool) (*Household, error) {
 			for _, list := range lists[:listsOf(b[0])] {
 				if m := d.count(); m > 0 {
 					*list = d.facts(m)
+					d.startList()
 					for i := range *list {
 						d.fact(&(*list)[i])
 					}
@@ -471,6 +484,13 @@ type decoder struct {
 	times  []time.Time
 
 	factSlab []Fact
+
+	// prevID is the id of the fact read before in the list being read, and prevIDLen its
+	// length (kept while discarding, when prevID is not built); ids holds the ids version 6
+	// rebuilt from a shared start, which nothing writes to once built.
+	prevID    string
+	prevIDLen int
+	ids       []byte
 }
 
 // slab returns a pointer to a new element of *s, which grows in chunks that are never
@@ -621,6 +641,7 @@ func (d *decoder) skipPersons(n int, version byte) {
 		d.string() // key
 		d.string() // masked
 		for range listsOf(version) {
+			d.startList()
 			for range d.count() {
 				d.floats, d.bools, d.ints, d.times = d.floats[:0], d.bools[:0], d.ints[:0], d.times[:0]
 				d.fact(&f)
@@ -641,11 +662,14 @@ func (d *decoder) facts(m int) []Fact {
 	return d.factSlab[at : at+m : at+m]
 }
 
+// startList starts the reading of a list of facts: the first id shares nothing with one before.
+func (d *decoder) startList() { d.prevID, d.prevIDLen = "", 0 }
+
 func (d *decoder) fact(f *Fact) {
 	f.At = d.time()
-	f.ID = d.string()
 	amount := d.float
 	if d.version < householdBinaryV6 {
+		f.ID = d.string()
 		f.Type = d.string()
 		f.Sex = d.string()
 		f.Relation = d.string()
@@ -654,6 +678,7 @@ func (d *decoder) fact(f *Fact) {
 		f.Kind = d.string()
 	} else {
 		amount = d.amount
+		f.ID = d.factID()
 		f.Type = d.coded(factTypes, "fact type")
 		set := d.byte()
 		for i, s := range [...]*string{&f.Sex, &f.Relation, &f.AdmissionID, &f.ICD10, &f.Kind} {
@@ -694,6 +719,40 @@ func (d *decoder) fact(f *Fact) {
 			*p = slab(&d.floats, amount())
 		}
 	}
+}
+
+// factID reads a version 6 fact id: the length it shares with the id before it, then the rest.
+// An id that shares nothing is a substring of the value like any string; one that does is
+// built in d.ids, a slab of a few hundred bytes that serves the household's ids.
+func (d *decoder) factID() string {
+	p := d.uvarint()
+	if d.err == nil && p > uint64(d.prevIDLen) {
+		d.fail("fact id shares more than the id before it")
+	}
+	n := d.count()
+	if d.err != nil {
+		return ""
+	}
+	rest := d.b[:n]
+	d.b = d.b[n:]
+	d.prevIDLen = int(p) + n
+	switch {
+	case d.discard:
+		return ""
+	case p == 0 && d.all != "":
+		at := len(d.all) - len(d.b) - n
+		d.prevID = d.all[at : at+n]
+	case p == 0:
+		d.prevID = string(rest)
+	default:
+		if cap(d.ids)-len(d.ids) < d.prevIDLen {
+			d.ids = make([]byte, 0, max(d.prevIDLen, 256))
+		}
+		at := len(d.ids)
+		d.ids = append(append(d.ids, d.prevID[:p]...), rest...)
+		d.prevID = unsafe.String(&d.ids[at], d.prevIDLen)
+	}
+	return d.prevID
 }
 
 // amount reads what appendAmount wrote.

@@ -1,6 +1,7 @@
 package household
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"testing"
@@ -76,7 +77,7 @@ func deref(p *float64) any {
 
 // A whole amount takes a few bytes and a fraction nine; a fact of a known type with no strings
 // takes the type's code and one byte for its strings. The benchmark's households are about a
-// sixth smaller than in version 5 (docs/performance.md).
+// quarter smaller than in version 5 (docs/performance.md).
 func TestFactVersion6IsSmaller(t *testing.T) {
 	for _, c := range []struct {
 		amount float64
@@ -88,9 +89,63 @@ func TestFactVersion6IsSmaller(t *testing.T) {
 	}
 	wage := 3070.0
 	f := Fact{At: time.Date(2025, 2, 24, 3, 32, 15, 0, time.UTC), ID: "emp-1cc520-000087333", Type: "employed", MonthlyWage: &wage}
-	v5, v6 := len(appendFact(nil, &f, householdBinaryV5)), len(appendFact(nil, &f, householdBinaryV6))
-	if v5-v6 < 18 {
-		t.Errorf("an employment fact takes %d bytes in version 6, %d in version 5: want at least 18 fewer", v6, v5)
+	v5, v6 := len(appendFact(nil, &f, "", householdBinaryV5)), len(appendFact(nil, &f, "", householdBinaryV6))
+	if v5-v6 < 17 {
+		t.Errorf("an employment fact takes %d bytes in version 6, %d in version 5: want at least 17 fewer", v6, v5)
+	}
+	// after a fact of the same feed, only the end of its id
+	if next := len(appendFact(nil, &f, "emp-1cc520-000012345", householdBinaryV6)); v6-next != 15 {
+		t.Errorf("a fact after one whose id shares 15 bytes takes %d bytes, %d alone: want 15 fewer", next, v6)
+	}
+}
+
+// Version 6 writes each fact id as the length it shares with the id before it in its list and
+// the rest: ids that share nothing, a start, all of the one before, or are the start of it, read
+// back exactly in every decoder; a value claiming to share more than the id before it has is
+// refused.
+func TestFactIDsVersion6(t *testing.T) {
+	ids := []string{"emp-1cc520-000087333", "emp-1cc520-000196865", "emp-1cc520-000196865", "emp-1cc520", "x", "", "人口-甲", "人口-乙", "emp-1cc520-000196866"}
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var facts []Fact
+	for i, id := range ids {
+		facts = append(facts, Fact{At: at.Add(time.Duration(i) * time.Hour), ID: id, Type: "employed"})
+	}
+	h := New("H1", 0)
+	h.Persons["p"] = &Person{Employment: facts, Pension: []Fact{{At: at, ID: "emp-1cc520-000087333", Type: "started"}}}
+	b, err := Encode(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, decode := range map[string]func([]byte) (*Household, error){"Decode": Decode, "DecodeImmutable": DecodeImmutable} {
+		got, err := decode(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var gotIDs []string
+		for _, f := range got.Persons["p"].Employment {
+			gotIDs = append(gotIDs, f.ID)
+		}
+		if !slices.Equal(gotIDs, ids) || got.Persons["p"].Pension[0].ID != "emp-1cc520-000087333" {
+			t.Errorf("%s: ids %q, want %q (and the next list's own)", name, gotIDs, ids)
+		}
+	}
+	if _, err := DecodeSummary(b); err != nil {
+		t.Errorf("DecodeSummary: %v", err)
+	}
+	// the first fact of a list shares nothing: make it claim one byte
+	one := New("H1", 0)
+	one.Persons["p"] = &Person{Employment: []Fact{{At: at, ID: "abc", Type: "employed"}}}
+	good, _ := Encode(one)
+	i := bytes.Index(good, []byte{0, 3, 'a', 'b', 'c'})
+	if i < 0 {
+		t.Fatal("the fact id is not where this test expects it")
+	}
+	bad := slices.Clone(good)
+	bad[i] = 1
+	for name, decode := range map[string]func([]byte) (*Household, error){"Decode": Decode, "DecodeImmutable": DecodeImmutable, "DecodeSummary": DecodeSummary} {
+		if _, err := decode(bad); err == nil {
+			t.Errorf("%s read a first fact id that shares a byte with nothing", name)
+		}
 	}
 }
 
