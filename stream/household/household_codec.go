@@ -235,15 +235,6 @@ var (
 	alertLevels   = newCodeTable("", "watch", "warning", "urgent")
 )
 
-// Bits of the byte that says which of a fact's strings version 6 writes.
-const (
-	hasSex = 1 << iota
-	hasRelation
-	hasAdmissionID
-	hasICD10
-	hasKind
-)
-
 // appendFact writes a fact; prev is the id of the fact before it in its list ("" for the first),
 // the start of which version 6 does not write again.
 func appendFact(b []byte, f *Fact, prev string, version byte) []byte {
@@ -266,6 +257,8 @@ func appendFact(b []byte, f *Fact, prev string, version byte) []byte {
 		b = binary.AppendUvarint(b, uint64(p))
 		b = appendString(b, f.ID[p:])
 		b = factTypes.append(b, f.Type)
+		// A byte whose bits 0–4 say which of these five are set, then those set, in order
+		// (fact reads them in the same order).
 		strs := [...]string{f.Sex, f.Relation, f.AdmissionID, f.ICD10, f.Kind}
 		var set byte
 		for i, s := range strs {
