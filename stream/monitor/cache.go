@@ -27,8 +27,8 @@ import (
 // dropped, after its batch: a forgotten chunk is never written to again.
 //
 // The bound is the partition's share of a budget derived from the Go heap's soft limit
-// (GOMEMLIMIT; `safetynet run` sets 448 MiB unless it is given): an eighth of the limit, shared
-// by the partitions the instance owns (14 MiB per partition at 448 MiB and 4 partitions; a
+// (GOMEMLIMIT; `safetynet run` sets 448 MiB unless it is given): a quarter of the limit, shared
+// by the partitions the instance owns (28 MiB per partition at 448 MiB and 4 partitions; a
 // deployment takes GOMEMLIMIT from its container's limit, docs/operations.md). A fixed 16 MiB
 // per partition held the benchmark's working set at 200,000 events but not at 1,000,000 (32,500
 // households per partition grown to ~850 bytes each), and the households missing the cache
@@ -88,10 +88,14 @@ const (
 	// chunk of its own); at most a sixteenth of the bound, so forgetting the oldest chunk
 	// forgets a small part of the cache.
 	cacheChunkBytes = 1 << 20
-	// cacheBudgetFraction of the soft memory limit goes to the household caches.
-	// A quarter (160 MiB at a 640 MiB limit) made the peak RSS loading 1,000,000 households
-	// 1,328 MiB against 1,090 MiB with the fixed 16 MiB per partition (docs/performance.md).
-	cacheBudgetFraction = 8
+	// cacheBudgetFraction of the soft memory limit goes to the household caches: a quarter
+	// (112 MiB at the default 448 MiB). An eighth until the sixteenth round: a quarter had cost
+	// CPU while a household of the benchmark took 1 KB (and in an early round 240 MiB more peak
+	// RSS loading 1,000,000 households); with households of 700 bytes it gives 62–72% hits
+	// against 52%, 30.5–32.0 CPU s per million events against 32.2–35.8 in three alternated
+	// pairs, and 626 MiB of peak RSS loading 1,000,000 households against 602 MiB
+	// (docs/performance.md).
+	cacheBudgetFraction = 4
 	// cacheBudgetNoLimit is the budget when no soft limit is set (tests, tools).
 	cacheBudgetNoLimit = 80 << 20
 	// minCachedBytes is the least a partition's cache may hold, whatever the limit.
@@ -120,7 +124,7 @@ var liveHeap = func() int64 {
 }
 
 // cacheBudget is the bytes all the household caches of the process may hold together (cached
-// counts what they hold): an eighth of the soft limit, or less when the rest of the live heap
+// counts what they hold): a quarter of the soft limit, or less when the rest of the live heap
 // leaves less than that before only a quarter of the limit is free.
 func cacheBudget(cached *atomic.Int64) int {
 	limit := debug.SetMemoryLimit(-1) // reads the limit without changing it

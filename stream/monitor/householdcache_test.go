@@ -163,12 +163,12 @@ func TestHouseholdCacheBudgetFromLimit(t *testing.T) {
 	t.Cleanup(func() { debug.SetMemoryLimit(old) })
 
 	debug.SetMemoryLimit(640 << 20)
-	if got := (&householdCache{share: 4}).bound(); got != 20<<20 {
-		t.Errorf("640 MiB limit, 4 partitions: bound %d; want 20 MiB", got)
+	if got, want := (&householdCache{share: 4}).bound(), 640<<20/cacheBudgetFraction/4; got != want {
+		t.Errorf("640 MiB limit, 4 partitions: bound %d; want %d", got, want)
 	}
 	debug.SetMemoryLimit(2 << 30)
-	if got := (&householdCache{share: 4}).bound(); got != 64<<20 {
-		t.Errorf("2 GiB limit, 4 partitions: bound %d; want 64 MiB", got)
+	if got, want := (&householdCache{share: 4}).bound(), 2<<30/cacheBudgetFraction/4; got != want {
+		t.Errorf("2 GiB limit, 4 partitions: bound %d; want %d", got, want)
 	}
 	if got := (&householdCache{share: 1000}).bound(); got != minCachedBytes {
 		t.Errorf("2 GiB limit, 1000 partitions: bound %d; want the floor %d", got, minCachedBytes)
@@ -179,8 +179,8 @@ func TestHouseholdCacheBudgetFromLimit(t *testing.T) {
 	}
 }
 
-// The caches give way to the rest of the heap: when what else is live leaves less than an
-// eighth of the limit before only a quarter is free, each cache shrinks to its floor within
+// The caches give way to the rest of the heap: when what else is live leaves less than their
+// share of the limit before only a quarter is free, each cache shrinks to its floor within
 // boundEvery puts; when the heap has room again, it may grow back. The process-wide count
 // follows every put, eviction and release.
 func TestHouseholdCacheGivesWayToTheHeap(t *testing.T) {
@@ -209,10 +209,12 @@ func TestHouseholdCacheGivesWayToTheHeap(t *testing.T) {
 		return int64(n)
 	}
 
-	fill(0, 40_000) // 100 MiB of other live data: an eighth of the limit, 32 MiB per cache
+	// 100 MiB of other live data leaves the caches their whole share of the limit
+	per := 512 << 20 / cacheBudgetFraction / 2
+	fill(0, per/1000*3/2)
 	for _, c := range caches {
-		if c.bytes < 28<<20 || c.bytes > 32<<20 {
-			t.Fatalf("with room: the cache holds %d bytes; want nearly 32 MiB", c.bytes)
+		if c.bytes < per-per/8 || c.bytes > per {
+			t.Fatalf("with room: the cache holds %d bytes; want nearly %d", c.bytes, per)
 		}
 	}
 	if held.Load() != sum() {
@@ -220,7 +222,7 @@ func TestHouseholdCacheGivesWayToTheHeap(t *testing.T) {
 	}
 
 	others = 380 << 20 // a registry load's table builders: 384 MiB less 380 leaves 4 MiB
-	fill(40_000, boundEvery)
+	fill(per/1000*3/2, boundEvery)
 	for _, c := range caches {
 		if c.bytes > minCachedBytes {
 			t.Errorf("short of room: the cache holds %d bytes; want at most its floor %d", c.bytes, minCachedBytes)
@@ -231,7 +233,7 @@ func TestHouseholdCacheGivesWayToTheHeap(t *testing.T) {
 	}
 
 	others = 100 << 20
-	fill(50_000, 20_000)
+	fill(per/1000*3/2+boundEvery, 20_000)
 	if c := caches[0]; c.bytes < 16<<20 {
 		t.Errorf("with room again: the cache holds %d bytes; want it to grow back", c.bytes)
 	}

@@ -104,7 +104,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "safetynet_alerts_withheld_total", Help: "Level changes kept off the alert topic, by reason: backfill (history before the cutoff) or model_change (SAFETYNET_MODEL_CHANGE_ALERTS=suppress).",
 		}, []string{"reason"}),
 		CacheBytes: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "safetynet_household_cache_bytes", Help: "Bytes the monitor's caches of recently used households hold (at most an eighth of GOMEMLIMIT; less while the rest of the heap needs the room).",
+			Name: "safetynet_household_cache_bytes", Help: "Bytes the monitor's caches of recently used households hold (at most a quarter of GOMEMLIMIT; less while the rest of the heap needs the room).",
 		}, func() float64 { return float64(cachedBytes.Load()) }),
 	}
 	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{
