@@ -75,6 +75,14 @@ const (
 	// seconds under load, are Snappy (third_party/badger/README.md). Encoding them with ZSTD was
 	// 8% of the service's CPU in the throughput run, for a few percent of the tree's size.
 	zstdLevel = 1
+	// denseLastLevelFrom: the last level is ZSTD only once it holds this much, Snappy before
+	// (third_party/badger/README.md). A small last level is not the part of the tree that
+	// changes least: the throughput benchmark's is 33 MB under a base level of 10 MB, and every
+	// compaction of the base level into it rewrote most of it in ZSTD, 4.9% of the service's
+	// CPU. With the threshold, 28.9–30.0 CPU s per million events against 31.7–33.2 in three
+	// alternated pairs; the 200 MB last level of 1,000,000 households is still ZSTD
+	// (docs/performance.md, sixteenth round).
+	denseLastLevelFrom = 64 << 20
 	// compactionPace is the share of one core Badger's compactions and memtable flushes take
 	// together while the tree keeps up with the writes (third_party/badger/README.md). Unpaced,
 	// a flush and the level-0 compaction after it took both cores for one to two seconds about
@@ -145,6 +153,7 @@ func Open(opts Options) (*Store, error) {
 		WithValueLogFileSize(valueLogFileSize).
 		WithCompression(options.ZSTD).
 		WithUpperLevelCompression(options.Snappy).
+		WithDenseLastLevelFrom(denseLastLevelFrom).
 		// Badger's own counters are expvars nothing serves, and a point read updated two of
 		// them per level it searched (a map look-up each); the store's metrics are ours
 		// (metrics.go).

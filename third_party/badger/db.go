@@ -185,7 +185,7 @@ func checkAndSetOptions(opt *Options) error {
 	}
 
 	needCache := (opt.Compression != options.None) || (len(opt.EncryptionKey) > 0)
-	needCache = needCache || opt.compressionFor(0, opt.MaxLevels) != options.None // safetynet
+	needCache = needCache || opt.compressionFor(0, opt.MaxLevels, 0) != options.None // safetynet
 	if needCache && opt.BlockCacheSize == 0 {
 		panic("BlockCacheSize should be set since compression/encryption are enabled")
 	}
@@ -1133,7 +1133,7 @@ func buildL0Table(iter y.Iterator, dropPrefixes [][]byte, bopts table.Options, p
 // handleMemTableFlush must be run serially.
 func (db *DB) handleMemTableFlush(mt *memTable, dropPrefixes [][]byte) error {
 	bopts := buildTableOptions(db)
-	bopts.Compression = db.opt.compressionFor(0, db.opt.MaxLevels) // safetynet
+	bopts.Compression = db.opt.compressionFor(0, db.opt.MaxLevels, 0) // safetynet
 	itr := mt.sl.NewUniIterator(false)
 	builder := buildL0Table(itr, nil, bopts, newPacer(db.opt.CompactionPace, db.treeBehind))
 	defer builder.Close()

@@ -15,8 +15,12 @@ import "github.com/dgraph-io/badger/v4/options"
 // while the last level holds most of the tree and changes least. A cheap compression above the
 // last level and a dense one at the last takes most of the compression's CPU off the writes
 // and most of the tree's size off the disk and off the memory its mapped tables take.
-func (opt *Options) compressionFor(level, levels int) options.CompressionType {
-	if opt.upperLevelCompressionSet && level < levels-1 {
+//
+// lastSize is the last level's size when the compaction was planned (its target, at least the
+// base level's size): below DenseLastLevelFrom the last level is small, each compaction of the
+// base level into it rewrites most of it, and it takes the upper levels' compression too.
+func (opt *Options) compressionFor(level, levels int, lastSize int64) options.CompressionType {
+	if opt.upperLevelCompressionSet && (level < levels-1 || lastSize < opt.DenseLastLevelFrom) {
 		return opt.UpperLevelCompression
 	}
 	return opt.Compression

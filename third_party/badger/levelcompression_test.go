@@ -16,21 +16,27 @@ func TestCompressionFor(t *testing.T) {
 	plain := DefaultOptions("").WithCompression(options.ZSTD)
 	tiered := plain.WithUpperLevelCompression(options.Snappy)
 	none := plain.WithUpperLevelCompression(options.None)
+	dense := tiered.WithDenseLastLevelFrom(64 << 20)
 	for _, c := range []struct {
-		opt   Options
-		level int
-		want  options.CompressionType
+		opt      Options
+		level    int
+		lastSize int64
+		want     options.CompressionType
 	}{
-		{plain, 0, options.ZSTD},
-		{plain, 6, options.ZSTD},
-		{tiered, 0, options.Snappy},
-		{tiered, 5, options.Snappy},
-		{tiered, 6, options.ZSTD},
-		{none, 3, options.None},
-		{none, 6, options.ZSTD},
+		{plain, 0, 0, options.ZSTD},
+		{plain, 6, 0, options.ZSTD},
+		{tiered, 0, 0, options.Snappy},
+		{tiered, 5, 1 << 30, options.Snappy},
+		{tiered, 6, 0, options.ZSTD},
+		{none, 3, 0, options.None},
+		{none, 6, 0, options.ZSTD},
+		{dense, 6, 64<<20 - 1, options.Snappy}, // a small last level: rewritten by every base-level compaction
+		{dense, 6, 64 << 20, options.ZSTD},
+		{dense, 5, 1 << 30, options.Snappy},
+		{plain.WithDenseLastLevelFrom(64 << 20), 6, 0, options.ZSTD}, // no upper-level compression set: one compression
 	} {
-		if got := c.opt.compressionFor(c.level, 7); got != c.want {
-			t.Errorf("compressionFor(%d) = %v, want %v", c.level, got, c.want)
+		if got := c.opt.compressionFor(c.level, 7, c.lastSize); got != c.want {
+			t.Errorf("compressionFor(%d, last level %d bytes) = %v, want %v", c.level, c.lastSize, got, c.want)
 		}
 	}
 }

@@ -875,7 +875,7 @@ func (s *levelsController) subcompact(it y.Iterator, kr keyRange, cd compactDef,
 		}
 
 		bopts := buildTableOptions(s.kv)
-		bopts.Compression = s.kv.opt.compressionFor(cd.nextLevel.level, len(s.levels)) // safetynet
+		bopts.Compression = s.kv.opt.compressionFor(cd.nextLevel.level, len(s.levels), cd.t.targetSz[len(s.levels)-1]) // safetynet
 		// Set TableSize to the target file size for that level.
 		bopts.TableSize = uint64(cd.t.fileSz[cd.nextLevel.level])
 		builder := table.NewTableBuilder(bopts)

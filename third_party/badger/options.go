@@ -88,6 +88,10 @@ type Options struct {
 	// Compression that of the last level only. Added for safetynet (levelcompression.go).
 	UpperLevelCompression    options.CompressionType
 	upperLevelCompressionSet bool
+	// DenseLastLevelFrom, once set by WithDenseLastLevelFrom, is the size the last level must
+	// have reached for its tables to take Compression rather than UpperLevelCompression.
+	// Added for safetynet (levelcompression.go).
+	DenseLastLevelFrom int64
 
 	// When set, checksum will be validated for each entry read from the value log file.
 	VerifyValueChecksum bool
@@ -626,6 +630,16 @@ func (opt Options) WithCompactionPace(share float64) Options {
 func (opt Options) WithUpperLevelCompression(c options.CompressionType) Options {
 	opt.UpperLevelCompression = c
 	opt.upperLevelCompressionSet = true
+	return opt
+}
+
+// WithDenseLastLevelFrom returns a new Options value whose last level takes Compression only
+// once it holds size bytes, and UpperLevelCompression before (with WithUpperLevelCompression
+// set). While the tree is small, every compaction of the base level into the last rewrites most
+// of the last level; the dense compression pays where the last level is large and changes
+// least. Added for safetynet (levelcompression.go).
+func (opt Options) WithDenseLastLevelFrom(size int64) Options {
+	opt.DenseLastLevelFrom = size
 	return opt
 }
 
