@@ -538,18 +538,22 @@ func (d *decoder) count() int {
 
 func (d *decoder) string() string {
 	n := d.count()
-	if d.err != nil || n == 0 {
+	if d.err != nil {
 		return ""
 	}
-	if d.discard {
-		d.b = d.b[n:]
-		return ""
-	}
+	return d.take(n)
+}
+
+// take reads the next n bytes (n checked by count) as a string: a substring of all, or a copy
+// when there is none, or "" while discarding.
+func (d *decoder) take(n int) string {
 	var s string
-	if d.all != "" {
+	switch {
+	case n == 0 || d.discard:
+	case d.all != "":
 		at := len(d.all) - len(d.b)
 		s = d.all[at : at+n]
-	} else {
+	default:
 		s = string(d.b[:n])
 	}
 	d.b = d.b[n:]
@@ -726,25 +730,18 @@ func (d *decoder) factID() string {
 	if d.err != nil {
 		return ""
 	}
-	rest := d.b[:n]
-	d.b = d.b[n:]
 	d.prevIDLen = int(p) + n
-	switch {
-	case d.discard:
-		return ""
-	case p == 0 && d.all != "":
-		at := len(d.all) - len(d.b) - n
-		d.prevID = d.all[at : at+n]
-	case p == 0:
-		d.prevID = string(rest)
-	default:
-		if cap(d.ids)-len(d.ids) < d.prevIDLen {
-			d.ids = make([]byte, 0, max(d.prevIDLen, 256))
-		}
-		at := len(d.ids)
-		d.ids = append(append(d.ids, d.prevID[:p]...), rest...)
-		d.prevID = unsafe.String(&d.ids[at], d.prevIDLen)
+	if p == 0 || d.discard {
+		d.prevID = d.take(n)
+		return d.prevID
 	}
+	if cap(d.ids)-len(d.ids) < d.prevIDLen {
+		d.ids = make([]byte, 0, max(d.prevIDLen, 256))
+	}
+	at := len(d.ids)
+	d.ids = append(append(d.ids, d.prevID[:p]...), d.b[:n]...)
+	d.b = d.b[n:]
+	d.prevID = unsafe.String(&d.ids[at], d.prevIDLen)
 	return d.prevID
 }
 
