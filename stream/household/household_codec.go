@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"safetynet/scorer"
 	"safetynet/stream/feed"
 )
 
@@ -228,11 +229,11 @@ var (
 		"started", "changed", "suspended", "stopped", // pension (and disability's "changed")
 		"employed", "unemployed", // employment
 		"registered", "revoked", // disability
-		"vehicle_registered", "vehicle_deregistered", "property_registered", "property_transferred", // assets
-		"business_registered", "business_deregistered", "deposits_reported", "provident_fund_paid",
+		feed.VehicleRegistered, feed.VehicleDeregistered, feed.PropertyRegistered, feed.PropertyTransferred, // assets
+		feed.BusinessRegistered, feed.BusinessDeregistered, feed.DepositsReported, feed.ProvidentFundPaid,
 	)
 	alertStatuses = newCodeTable(StatusRaised, StatusEscalated, StatusDeescalated, StatusResolved)
-	alertLevels   = newCodeTable("", "watch", "warning", "urgent")
+	alertLevels   = newCodeTable(scorer.LevelNone, scorer.LevelWatch, scorer.LevelWarning, scorer.LevelUrgent)
 )
 
 // appendFact writes a fact; prev is the id of the fact before it in its list ("" for the first),
