@@ -44,7 +44,7 @@ func TestVlogDiskUsage(t *testing.T) {
 		t.Errorf("fresh store: allocated %d, want below the apparent %d (a sparse value log)", alloc0, apparent0)
 	}
 
-	// 8 MiB of incompressible 4 KiB values: above the 1 KiB value threshold, so into the log.
+	// 8 MiB of incompressible 4 KiB values: above the value threshold, so into the log.
 	const n, each = 2048, 4 << 10
 	b := s.NewBatch()
 	for i := range n {

@@ -48,14 +48,17 @@ var versionKey = []byte{kindMeta, '/', 'v'}
 
 const (
 	// valueThreshold: values this long or longer go to the value log and the LSM tree keeps a
-	// pointer. A household with history (about 1.1 KB after the benchmark's 1,000,000 events) is
+	// pointer. A household with history (about 700 B after the benchmark's 1,000,000 events) is
 	// rewritten on every change: in the tree, compactions rewrote it again and again and every
 	// read decompressed a whole block, and those allocations drove the collector (service CPU
 	// per million events: 114.8 s at 1 KiB, 61.8 s at 512 B; docs/performance.md). Below
-	// 512 B stay registry-only households (about 290 B), person rows, seen-event marks and
-	// index entries: compressed in the tree they take 396 B per household, against 915 B with
-	// a 128 B threshold (uncompressed in the value log).
-	valueThreshold = 512
+	// 320 B stay registry-only households (about 280 B), person rows, seen-event marks and
+	// index entries: compressed in the tree they take 326 B per household, against 915 B with
+	// a 128 B threshold (uncompressed in the value log). 320 and not 512 since the alert index
+	// compresses with a dictionary (about 380 B an alert): at 512 the alerts and the households
+	// with a little history went through every compaction, 10% of the service's CPU in the
+	// throughput run (the seventeenth round).
+	valueThreshold = 320
 	// valueLogFileSize: value-log collection rewrites whole files other than the one being
 	// written, so a file is kept small enough for a state of a few hundred MiB to span several.
 	valueLogFileSize = 64 << 20
