@@ -39,6 +39,7 @@ func TestBenchQuick(t *testing.T) {
 		"| 2. limit: Badger batched read-modify-write | ",
 		"| 3. end-to-end throughput, feeds in → alerts out | ",
 		"| 3. CPU seconds per million events (service) | ",
+		"| 3. CPU per event, whole run / first fifth | ",
 		"| 3. CPU per event, last fifth of the run / first fifth | ",
 		"| 3. heap allocations per event (service) | ",
 		"| 3. ratio to limit 1 (fetch) / limit 2 (Badger) | ",

@@ -8,22 +8,30 @@ import (
 	"safetynet/state"
 )
 
-// The last-fifth row: a run whose polls saw both fifths gets the ratio and its verdict; a run
-// too short for them (the quick bench) says it was not measured, where it printed a ratio of 0
-// as met.
-func TestFlatRowNeedsBothFifths(t *testing.T) {
+// The flatness rows: a run whose polls saw both fifths gets the whole run's and the last
+// fifth's ratios to the first and their verdicts; a run too short for them (the quick bench)
+// says it was not measured, where it printed a ratio of 0 as met.
+func TestFlatRowsNeedBothFifths(t *testing.T) {
 	r := &benchReport{e2eDur: 1100 * time.Millisecond}
-	row := flatRow(r)
-	if row.verdict != "not measured" || !strings.Contains(row.value, "1.1s") {
-		t.Errorf("a run with no fifths measured: %+v", row)
+	for _, row := range flatRows(r) {
+		if row.verdict != "not measured" || !strings.Contains(row.value, "1.1s") {
+			t.Errorf("a run with no fifths measured: %+v", row)
+		}
 	}
-	r.e2eEarly, r.e2eLate = 30*time.Microsecond, 36*time.Microsecond
-	if row := flatRow(r); row.verdict != "met (0.92× the target)" || !strings.HasPrefix(row.value, "1.20 (36.0 / 30.0 µs") {
-		t.Errorf("a run with both fifths: %+v", row)
+	r.e2eEarly, r.e2eWhole, r.e2eLate = 30*time.Microsecond, 33*time.Microsecond, 36*time.Microsecond
+	rows := flatRows(r)
+	if len(rows) != 2 || !strings.Contains(rows[0].what, "whole run") || !strings.Contains(rows[1].what, "last fifth") {
+		t.Fatalf("rows %+v, want the whole run's then the last fifth's", rows)
+	}
+	if row := rows[0]; row.verdict != "met (0.85× the target)" || !strings.HasPrefix(row.value, "1.10 (33.0 / 30.0 µs") {
+		t.Errorf("the whole run: %+v", row)
+	}
+	if row := rows[1]; row.verdict != "met (0.92× the target)" || !strings.HasPrefix(row.value, "1.20 (36.0 / 30.0 µs") {
+		t.Errorf("the last fifth: %+v", row)
 	}
 	r.e2eLate = 42 * time.Microsecond // 1.4
-	if row := flatRow(r); !strings.HasPrefix(row.verdict, "MISSED") {
-		t.Errorf("a ratio over the target: %+v", row)
+	if rows := flatRows(r); !strings.HasPrefix(rows[1].verdict, "MISSED") || !strings.HasPrefix(rows[0].verdict, "met") {
+		t.Errorf("only the last fifth over the target: %+v", rows)
 	}
 }
 
