@@ -1,8 +1,12 @@
 package state
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 func openPersonsTest(t *testing.T) *Store {
@@ -144,4 +148,108 @@ func TestParked(t *testing.T) {
 	if n, _ := s.CountParked(); n != 1 {
 		t.Errorf("after delete: %d parked, want 1", n)
 	}
+}
+
+// Person rows are written in the binary form and read back field for field; rows written as
+// JSON by earlier releases are still read by every reader (GetPerson, EachPerson,
+// CountPersons); a row cut short is an error, not a row.
+func TestPersonRowForms(t *testing.T) {
+	shanghai := time.FixedZone("CST", 8*3600)
+	rows := map[string]Person{
+		"joined": {HouseholdID: "hh-000123", Fact: "member_joined", FactHousehold: "hh-000123", OccurredAt: time.Date(2024, 5, 1, 9, 30, 0, 123456789, shanghai), EventID: "reg-1cc520-000087333"},
+		"left":   {Fact: "member_left", FactHousehold: "hh-000123", OccurredAt: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), EventID: "reg-2"},
+		"died":   {HouseholdID: "hh-9", Fact: "died", FactHousehold: "hh-9", OccurredAt: time.Date(1999, 12, 31, 23, 59, 59, 999999999, time.UTC), EventID: "e"},
+		"moved":  {HouseholdID: "hh-new", Fact: "member_joined", FactHousehold: "hh-old", OccurredAt: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), EventID: "x"},
+		"other":  {HouseholdID: "户-1", Fact: "a_fact_of_a_later_release", FactHousehold: "户-1", EventID: "零时"},
+	}
+	same := func(a, b Person) bool {
+		return a.HouseholdID == b.HouseholdID && a.Fact == b.Fact && a.FactHousehold == b.FactHousehold &&
+			a.OccurredAt.Equal(b.OccurredAt) && a.EventID == b.EventID && a.OccurredAt.IsZero() == b.OccurredAt.IsZero()
+	}
+	for name, p := range rows {
+		v := appendPersonRow(nil, p)
+		got, err := decodePersonRow(v)
+		if err != nil || !same(got, p) {
+			t.Errorf("%s: %+v, %v; want %+v", name, got, err, p)
+		}
+		if hh, err := personHousehold(v); err != nil || hh != p.HouseholdID {
+			t.Errorf("%s: personHousehold %q, %v", name, hh, err)
+		}
+		for n := range len(v) {
+			if _, err := decodePersonRow(v[:n]); err == nil {
+				t.Errorf("%s: a row cut to %d of %d bytes decoded", name, n, len(v))
+			}
+		}
+		if _, err := decodePersonRow(append(v[:len(v):len(v)], 0)); err == nil {
+			t.Errorf("%s: a row with a byte more decoded", name)
+		}
+	}
+	if v := appendPersonRow(nil, rows["joined"]); len(v) > 45 {
+		t.Errorf("a member's row takes %d bytes, want at most 45 (its JSON took %d)", len(v), len(mustJSON(t, rows["joined"])))
+	}
+	if _, err := decodePersonRow([]byte{9, 0}); err == nil || !strings.Contains(err.Error(), "unknown format 9") {
+		t.Errorf("a row of an unknown format: %v", err)
+	}
+
+	// A store holding rows of both forms: the JSON rows as PutPerson wrote them before.
+	s := openPersonsTest(t)
+	err := s.db.Update(func(txn *badger.Txn) error {
+		for name, p := range rows {
+			v := appendPersonRow(nil, p)
+			if strings.HasPrefix(name, "l") || strings.HasPrefix(name, "d") {
+				v = mustJSON(t, p)
+			}
+			if err := txn.Set(PersonKey(name), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range rows {
+		if got, ok, err := s.Person(name); err != nil || !ok || !same(got, p) {
+			t.Errorf("Person(%s): %+v %v %v; want %+v", name, got, ok, err, p)
+		}
+	}
+	seen := map[string]string{}
+	if err := s.EachPerson(func(k, hh string) error { seen[k] = hh; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range rows {
+		if hh, ok := seen[name]; !ok || hh != p.HouseholdID {
+			t.Errorf("EachPerson: %s → %q, %v; want %q", name, hh, ok, p.HouseholdID)
+		}
+	}
+	if n, err := s.CountPersons(); err != nil || n != 4 {
+		t.Errorf("CountPersons (a scan of both forms): %d, %v; want 4", n, err)
+	}
+}
+
+func mustJSON(t *testing.T, p Person) []byte {
+	t.Helper()
+	v, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// FuzzPersonRow: no input makes the decoder panic, and a row it accepts encodes back to bytes
+// that decode to the same person.
+func FuzzPersonRow(f *testing.F) {
+	f.Add(appendPersonRow(nil, Person{HouseholdID: "hh-1", Fact: "member_joined", FactHousehold: "hh-1", OccurredAt: time.Unix(1700000000, 5), EventID: "e1"}))
+	f.Add(appendPersonRow(nil, Person{Fact: "x", FactHousehold: "hh-2"}))
+	f.Add([]byte(`{"household_id":"hh-1","fact":"died"}`))
+	f.Fuzz(func(t *testing.T, v []byte) {
+		p, err := decodePersonRow(v)
+		if err != nil || len(v) == 0 || v[0] != personRowV1 {
+			return
+		}
+		again := appendPersonRow(nil, p)
+		if q, err := decodePersonRow(again); err != nil || q != p {
+			t.Fatalf("%x decodes to %+v, which encodes to %x, which decodes to %+v, %v", v, p, again, q, err)
+		}
+	})
 }
