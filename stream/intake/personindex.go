@@ -133,6 +133,19 @@ func (x *personIndex) lookup(personKey string) (string, bool) {
 	return "", x.loaded.Load()
 }
 
+// noRow reports whether the person table certainly has no row for personKey: the index is
+// loaded, holds every row of the table (a person who left among them), and holds none for the
+// key. The registry reader then needs no read of the store for a person it has not seen, as
+// for nearly every person of a registry loaded into an empty table.
+func (x *personIndex) noRow(personKey string) bool {
+	k, ok := indexKey(personKey)
+	if !ok || !x.loaded.Load() {
+		return false
+	}
+	_, held := x.m[k]
+	return !held
+}
+
 func (x *personIndex) household(k [16]byte, ref uint32) string {
 	switch ref {
 	case noHousehold:

@@ -45,6 +45,9 @@ func TestPersonIndexLoadAndSet(t *testing.T) {
 	if _, ok := x.lookup(member); ok {
 		t.Fatalf("lookup before the load is definitive; want it left to the store")
 	}
+	if x.noRow(absent) {
+		t.Fatalf("noRow before the load; want the registry reader to ask the store")
+	}
 	x.set(newer, "hh-new") // the registry reader committed a newer row before the load read it
 	var mu sync.Mutex
 	if err := x.load(store, &mu, nil); err != nil {
@@ -63,6 +66,13 @@ func TestPersonIndexLoadAndSet(t *testing.T) {
 		got, ok := x.lookup(c.key)
 		if got != c.want || ok != c.definitive {
 			t.Errorf("%s: lookup = %q, %v; want %q, %v", c.name, got, ok, c.want, c.definitive)
+		}
+	}
+	// The registry reader skips its read of the store only for a key with no row at all: a
+	// person who left has a row, whose fact orders the facts that come after it.
+	for key, want := range map[string]bool{member: false, left: false, newer: false, absent: true, odd: false} {
+		if got := x.noRow(key); got != want {
+			t.Errorf("noRow(%s) = %v, want %v", key, got, want)
 		}
 	}
 	stop := make(chan struct{})

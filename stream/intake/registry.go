@@ -93,13 +93,11 @@ func (i *Intake) applyRegistryRows(ctx context.Context, p int, batch []kafka.Mes
 			}
 			ev := i.pseud.Apply(raw)
 			cur, found := rows[ev.PersonKey]
-			if !found {
+			if !found && !i.persons.noRow(ev.PersonKey) {
 				var err error
 				if cur, found, err = tx.GetPerson(ev.PersonKey); err != nil {
 					return err
 				}
-			} else {
-				found = true
 			}
 			next, changed := applyRegistryFact(cur, found, ev)
 			if !changed {
