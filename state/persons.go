@@ -66,7 +66,7 @@ const personSameHousehold = 0x80
 // appendPersonRow appends p's row: the version byte, the household (first, so that
 // personHousehold reads it without decoding the rest), the fact's code with the
 // same-household mark, the fact's household unless marked, the fact's time as Unix seconds
-// and nanoseconds (in UTC: the row only orders facts) and the event id. A row is about 50
+// and nanoseconds (in UTC: the row only orders facts) and the event id. A row is about 40
 // bytes where its JSON was about 150.
 func appendPersonRow(b []byte, p Person) []byte {
 	b = append(b, personRowV1)
