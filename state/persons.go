@@ -109,8 +109,11 @@ func decodePersonRow(v []byte) (Person, error) {
 		}
 		return p, nil
 	}
-	if len(v) == 0 || v[0] != personRowV1 {
-		return p, fmt.Errorf("decode person row: unknown format %d (a newer release wrote it?)", firstByte(v))
+	if len(v) == 0 {
+		return p, errPersonRow
+	}
+	if v[0] != personRowV1 {
+		return p, fmt.Errorf("decode person row: unknown format %d (a newer release wrote it?)", v[0])
 	}
 	r := personReader{b: v[1:]}
 	p.HouseholdID = r.string()
@@ -121,7 +124,7 @@ func decodePersonRow(v []byte) (Person, error) {
 	case code <= len(personFacts):
 		p.Fact = personFacts[code-1]
 	default:
-		return p, fmt.Errorf("decode person row: unknown fact code %d (a newer release wrote it?)", code)
+		return Person{}, fmt.Errorf("decode person row: unknown fact code %d (a newer release wrote it?)", code)
 	}
 	if mark&personSameHousehold != 0 {
 		p.FactHousehold = p.HouseholdID
@@ -137,31 +140,18 @@ func decodePersonRow(v []byte) (Person, error) {
 	return p, nil
 }
 
-func firstByte(v []byte) int {
-	if len(v) == 0 {
-		return -1
-	}
-	return int(v[0])
-}
-
 // personReader reads a binary person row; bad is set at the first read past its end.
 type personReader struct {
 	b   []byte
 	bad bool
 }
 
-func (r *personReader) uvarint() uint64 {
-	x, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.bad, r.b = true, nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return x
-}
+func (r *personReader) uvarint() uint64 { return readVarint(r, binary.Uvarint) }
+func (r *personReader) varint() int64   { return readVarint(r, binary.Varint) }
 
-func (r *personReader) varint() int64 {
-	x, n := binary.Varint(r.b)
+// readVarint takes one varint off the row with read (binary.Uvarint or binary.Varint).
+func readVarint[T uint64 | int64](r *personReader, read func([]byte) (T, int)) T {
+	x, n := read(r.b)
 	if n <= 0 {
 		r.bad, r.b = true, nil
 		return 0
@@ -278,22 +268,12 @@ func (s *Store) CountPersons() (int, error) {
 	return n, nil
 }
 
+// scanPersons counts the rows that name a household, reading only their households.
 func (s *Store) scanPersons() (int, error) {
 	n := 0
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: personPrefix, PrefetchValues: true, PrefetchSize: 256})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var p Person
-			if err := it.Item().Value(func(v []byte) (err error) {
-				p, err = decodePersonRow(v)
-				return err
-			}); err != nil {
-				return err
-			}
-			if p.Known() {
-				n++
-			}
+	err := s.EachPerson(func(_, householdID string) error {
+		if householdID != "" {
+			n++
 		}
 		return nil
 	})
