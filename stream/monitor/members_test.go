@@ -181,15 +181,22 @@ func TestHouseholdAtCapFitsBrokerLimit(t *testing.T) {
 	}
 
 	// The household's newest changelog record: the broker took it, and it is under the limit.
+	// The partition's records are up to half a megabyte each, and a fetch answers with
+	// megabytes. kafka-go times a fetch out when its answer has not begun within MaxWait, of
+	// which it asks the broker to hold an empty fetch three quarters (MaxWait less 1 s from
+	// 1 s up), then drops the connection and asks again from the same offset: with 50 ms, an
+	// embedded broker building megabytes on a loaded machine (race detector, other packages'
+	// tests) missed the 12.5 ms of slack every time, and a CI run spent all 30 s here without
+	// a record. 2 s leaves a second; the records are there, so no fetch waits.
 	largest := 0
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: tp.Changelog, Partition: part, MaxBytes: 4 << 20, MaxWait: 50 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: tp.Changelog, Partition: part, MaxBytes: 4 << 20, MaxWait: 2 * time.Second})
 	defer r.Close()
 	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer rcancel()
-	for found := false; !found; {
+	for found, read := false, 0; !found; read++ {
 		m, err := r.ReadMessage(rctx)
 		if err != nil {
-			t.Fatalf("read changelog: %v", err)
+			t.Fatalf("read changelog partition %d after %d records: %v", part, read, err)
 		}
 		if string(m.Key) != big {
 			continue
@@ -208,7 +215,7 @@ func TestHouseholdAtCapFitsBrokerLimit(t *testing.T) {
 	}
 
 	// The dead letter names the reason and carries the event.
-	d := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: tp.DLQ, Partition: (&kafka.Hash{}).Balance(kafka.Message{Key: []byte(big)}, 0, 1, 2), MaxWait: 50 * time.Millisecond})
+	d := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: tp.DLQ, Partition: (&kafka.Hash{}).Balance(kafka.Message{Key: []byte(big)}, 0, 1, 2), MaxWait: 2 * time.Second})
 	defer d.Close()
 	m, err := d.ReadMessage(rctx)
 	if err != nil {
