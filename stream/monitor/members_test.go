@@ -182,12 +182,12 @@ func TestHouseholdAtCapFitsBrokerLimit(t *testing.T) {
 
 	// The household's newest changelog record: the broker took it, and it is under the limit.
 	// The partition's records are up to half a megabyte each, and a fetch answers with
-	// megabytes. kafka-go times a fetch out when its answer has not begun within MaxWait, of
-	// which it asks the broker to hold an empty fetch three quarters (MaxWait less 1 s from
+	// megabytes. kafka-go times a fetch out when its answer has not begun within MaxWait (of
+	// which it asks the broker to hold an empty fetch three quarters, MaxWait less 1 s from
 	// 1 s up), then drops the connection and asks again from the same offset: with 50 ms, an
 	// embedded broker building megabytes on a loaded machine (race detector, other packages'
-	// tests) missed the 12.5 ms of slack every time, and a CI run spent all 30 s here without
-	// a record. 2 s leaves a second; the records are there, so no fetch waits.
+	// tests) began its answer too late every time, and a CI run spent all 30 s here without a
+	// record. The records are there, so the broker answers at once; 2 s is the time it has.
 	largest := 0
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: tp.Changelog, Partition: part, MaxBytes: 4 << 20, MaxWait: 2 * time.Second})
 	defer r.Close()
