@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/segmentio/kafka-go"
 
 	"safetynet/internal/contracts"
 	"safetynet/scorer"
@@ -21,26 +20,6 @@ import (
 	"safetynet/stream/kafkatest"
 	"safetynet/stream/topics"
 )
-
-// endOffsets returns the end offset of every partition of topic.
-func endOffsets(t *testing.T, addr, topic string) map[int]int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var reqs []kafka.OffsetRequest
-	for p := range testPartitions {
-		reqs = append(reqs, kafka.LastOffsetOf(p))
-	}
-	resp, err := (&kafka.Client{Addr: kafka.TCP(addr)}).ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int]int64{}
-	for _, po := range resp.Topics[topic] {
-		out[po.Partition] = po.LastOffset
-	}
-	return out
-}
 
 // waitApplied waits until the store has applied every household event on the topic now, and the
 // topic has stopped growing for a second (intake has forwarded everything).
@@ -270,30 +249,4 @@ func testBackfill(t *testing.T, endByEvent bool) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-}
-
-// readTopic reads every record of topic up to its end now.
-func readTopic(t *testing.T, addr, topic string) [][]byte {
-	t.Helper()
-	var out [][]byte
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for p, end := range endOffsets(t, addr, topic) {
-		if end == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p, MaxWait: 50 * time.Millisecond})
-		for {
-			m, err := r.FetchMessage(ctx)
-			if err != nil {
-				t.Fatalf("read %s/%d: %v", topic, p, err)
-			}
-			out = append(out, m.Value)
-			if m.Offset+1 >= end {
-				break
-			}
-		}
-		r.Close()
-	}
-	return out
 }

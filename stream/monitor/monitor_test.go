@@ -556,40 +556,14 @@ func waitHousehold(t *testing.T, store *state.Store, id string, ok func(*househo
 // offset it has now.
 func allAlerts(t *testing.T, addr string) []household.Alert {
 	t.Helper()
-	topic := topics.Default().Alerts
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(addr)}
-	var reqs []kafka.OffsetRequest
-	for p := range testPartitions {
-		reqs = append(reqs, kafka.LastOffsetOf(p))
-	}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []household.Alert
-	for _, po := range resp.Topics[topic] {
-		if po.LastOffset == 0 {
-			continue
+	eachRecord(t, addr, topics.Default().Alerts, func(m kafka.Message) {
+		var a household.Alert
+		if err := json.Unmarshal(m.Value, &a); err != nil {
+			t.Fatal(err)
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: po.Partition, MaxWait: 50 * time.Millisecond})
-		for {
-			m, err := r.FetchMessage(ctx)
-			if err != nil {
-				t.Fatalf("read alerts of partition %d: %v", po.Partition, err)
-			}
-			var a household.Alert
-			if err := json.Unmarshal(m.Value, &a); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, a)
-			if m.Offset+1 >= po.LastOffset {
-				break
-			}
-		}
-		r.Close()
-	}
+		out = append(out, a)
+	})
 	return out
 }
 

@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -26,43 +25,16 @@ type checkOutcome struct {
 // (a household's verifications are on one partition, in order).
 func newestChecks(t *testing.T, p *pipeline) map[string]checkOutcome {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	topic := p.topics.Verifications
-	client := &kafka.Client{Addr: kafka.TCP(p.addr)}
-	var reqs []kafka.OffsetRequest
-	for part := range testPartitions {
-		reqs = append(reqs, kafka.LastOffsetOf(part))
-	}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]checkOutcome{}
-	for _, po := range resp.Topics[topic] {
-		if po.LastOffset == 0 {
-			continue
+	eachRecord(t, p.addr, p.topics.Verifications, func(m kafka.Message) {
+		var v household.Verification
+		if err := json.Unmarshal(m.Value, &v); err != nil {
+			t.Fatalf("verification does not decode: %v", err)
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{p.addr}, Topic: topic, Partition: po.Partition, MaxWait: 50 * time.Millisecond})
-		for {
-			m, err := r.FetchMessage(ctx)
-			if err != nil {
-				r.Close()
-				t.Fatalf("read verifications of partition %d: %v", po.Partition, err)
-			}
-			var v household.Verification
-			if err := json.Unmarshal(m.Value, &v); err != nil {
-				t.Fatalf("verification does not decode: %v", err)
-			}
-			if v.Kind == household.VerificationCheck {
-				out[v.ApplicationID] = checkOutcome{Result: v.Result, Discrepancies: v.Discrepancies}
-			}
-			if m.Offset+1 >= po.LastOffset {
-				break
-			}
+		if v.Kind == household.VerificationCheck {
+			out[v.ApplicationID] = checkOutcome{Result: v.Result, Discrepancies: v.Discrepancies}
 		}
-		r.Close()
-	}
+	})
 	return out
 }
 

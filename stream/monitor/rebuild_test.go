@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -152,39 +151,15 @@ func candidates(person, out string) int {
 	return n
 }
 
-// readTopic returns every record value of topic, from each partition's start to its end now.
+// readTopicStrings returns every record value of topic that is JSON, from each partition's
+// start to its end now.
 func readTopicStrings(t *testing.T, addr, topic string) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(addr)}
-	var reqs []kafka.OffsetRequest
-	for p := range testPartitions {
-		reqs = append(reqs, kafka.LastOffsetOf(p))
-	}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, po := range resp.Topics[topic] {
-		if po.LastOffset == 0 {
-			continue
+	eachRecord(t, addr, topic, func(m kafka.Message) {
+		if json.Valid(m.Value) {
+			out = append(out, string(m.Value))
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: po.Partition, MaxWait: 50 * time.Millisecond})
-		for {
-			m, err := r.FetchMessage(ctx)
-			if err != nil {
-				t.Fatalf("read %s[%d]: %v", topic, po.Partition, err)
-			}
-			if json.Valid(m.Value) {
-				out = append(out, string(m.Value))
-			}
-			if m.Offset+1 >= po.LastOffset {
-				break
-			}
-		}
-		r.Close()
-	}
+	})
 	return out
 }

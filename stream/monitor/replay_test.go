@@ -1,11 +1,9 @@
 package monitor
 
 import (
-	"context"
 	"slices"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -38,44 +36,28 @@ func TestAssessReplaysTheBatch(t *testing.T) {
 		t.Fatalf("the pipeline published %d alerts: too few to compare", len(want))
 	}
 
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
 	hs := map[string]*household.Household{}
 	var got []string
-	for part, end := range endOffsets(t, addr, p.topics.HouseholdEvents) {
-		if end == 0 {
-			continue
+	eachRecord(t, addr, p.topics.HouseholdEvents, func(msg kafka.Message) {
+		var e feed.HouseholdEvent
+		if err := feed.DecodeHouseholdEvent(msg.Value, &e); err != nil {
+			t.Fatal(err)
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: p.topics.HouseholdEvents, Partition: part, MaxWait: 50 * time.Millisecond})
-		for {
-			msg, err := r.FetchMessage(ctx)
-			if err != nil {
-				t.Fatalf("read household events of partition %d: %v", part, err)
-			}
-			var e feed.HouseholdEvent
-			if err := feed.DecodeHouseholdEvent(msg.Value, &e); err != nil {
-				t.Fatal(err)
-			}
-			h := hs[e.HouseholdID]
-			if h == nil {
-				h = household.New(e.HouseholdID, part)
-				hs[e.HouseholdID] = h
-			}
-			changed, err := h.Apply(&e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if changed {
-				if al := episode.Assess(p.monitor.Model(), h, now, household.Cause{Kind: "event"}, e.OccurredAt); al != nil {
-					got = append(got, key(*al))
-				}
-			}
-			if msg.Offset+1 >= end {
-				break
+		h := hs[e.HouseholdID]
+		if h == nil {
+			h = household.New(e.HouseholdID, msg.Partition)
+			hs[e.HouseholdID] = h
+		}
+		changed, err := h.Apply(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if changed {
+			if al := episode.Assess(p.monitor.Model(), h, now, household.Cause{Kind: "event"}, e.OccurredAt); al != nil {
+				got = append(got, key(*al))
 			}
 		}
-		r.Close()
-	}
+	})
 	slices.Sort(want)
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
