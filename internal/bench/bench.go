@@ -528,11 +528,12 @@ func (b *benchRun) latency(ctx context.Context, brokers []string, topics topics.
 	var wg sync.WaitGroup
 	for p, end := range ends[topics.Alerts] {
 		// The readers are the stopwatch: with MinBytes 1 the broker answers as soon as an alert
-		// is there, whatever MaxWait is. A short MaxWait (it was 20 ms) leaves 5 ms of slack
-		// before kafka-go times the read out and reconnects (kafkaio.ReadBackoffMin): every
-		// moment the broker was busy for longer then read as 100 ms or more of alert latency.
+		// is there, whatever the broker's hold is. The read's own timeout is what matters: a
+		// MaxWait of 20 ms left 5 ms of slack before kafka-go timed the read out and reconnected
+		// (kafkaio.ReadBackoffMin), and every moment the broker was busy for longer read as
+		// 100 ms or more of alert latency; kafkaio.FetchWait leaves a second.
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topics.Alerts, Partition: p,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 500 * time.Millisecond, ReadBackoffMin: kafkaio.ReadBackoffMin})
+			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: kafkaio.FetchWait(500 * time.Millisecond), ReadBackoffMin: kafkaio.ReadBackoffMin})
 		if err := r.SetOffset(end); err != nil {
 			stopReaders()
 			return lr, err

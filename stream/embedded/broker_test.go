@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"safetynet/stream/embedded"
+	"safetynet/stream/kafkaio"
 )
 
 // TestDeadJoinerLeavesTheGroup: a consumer that sends JoinGroup and dies before the broker
@@ -47,7 +48,7 @@ func TestDeadJoinerLeavesTheGroup(t *testing.T) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: []string{addr}, GroupID: group, Topic: topic, StartOffset: kafka.FirstOffset,
 		SessionTimeout: session, RebalanceTimeout: session, HeartbeatInterval: 500 * time.Millisecond,
-		JoinGroupBackoff: 100 * time.Millisecond, MaxWait: 100 * time.Millisecond,
+		JoinGroupBackoff: 100 * time.Millisecond, MaxWait: kafkaio.FetchWait(100 * time.Millisecond),
 	})
 	t.Cleanup(func() { r.Close() })
 	// read reads n records within d and reports the partitions they came from.

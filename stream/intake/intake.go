@@ -207,7 +207,7 @@ func (i *Intake) runGroup(ctx context.Context) error {
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: i.cfg.Kafka.Brokers, GroupID: i.cfg.GroupID, GroupTopics: i.cfg.Topics.FeedTopics(),
-		Dialer: i.cfg.Kafka.Dialer(), MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
+		Dialer: i.cfg.Kafka.Dialer(), MinBytes: 1, MaxBytes: 10 << 20, MaxWait: kafkaio.FetchWait(250 * time.Millisecond),
 		ReadBackoffMin: kafkaio.ReadBackoffMin, CommitInterval: commitEvery, StartOffset: kafka.FirstOffset,
 		HeartbeatInterval: 3 * time.Second, SessionTimeout: 30 * time.Second, RebalanceTimeout: 30 * time.Second,
 		JoinGroupBackoff: time.Second,

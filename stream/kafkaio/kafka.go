@@ -61,6 +61,16 @@ const WriterBatchSize = 128
 // up to ReadBackoffMax, so a broker that is down is not hammered.
 const ReadBackoffMin = 5 * time.Millisecond
 
+// FetchWait is the MaxWait to give a kafka-go Reader whose empty fetches the broker should hold
+// for poll. kafka-go times every fetch out at MaxWait and asks the broker to hold an empty one
+// for MaxWait less 1 s (from 1 s up; below it, for three quarters of MaxWait), so a MaxWait of
+// 1 s + poll leaves a second for the answer to arrive. A MaxWait of 100 ms left 25 ms: a broker
+// that took longer to answer (busy, behind a slow link, or sending megabytes to a reader that
+// fell behind) failed every read with an i/o timeout, and the reader dropped the connection and
+// asked again from the same offset, never getting its records. Reader.Close waits for the fetch
+// in flight, which the broker holds for at most poll when there is nothing to send.
+func FetchWait(poll time.Duration) time.Duration { return time.Second + poll }
+
 // Writer returns a writer to topic that waits for all in-sync replicas, flushes within half a
 // millisecond (a monitor batch waits for its acknowledgements, so the linger is on the
 // event-to-alert path; a full batch goes at once), and places messages with balancer. (A

@@ -52,7 +52,7 @@ func TestGroupLag(t *testing.T) {
 	// A consumer group, as intake runs it, reads and commits some of the messages.
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: []string{addr}, GroupID: group, GroupTopics: []string{topicA, topicB},
-		StartOffset: kafka.FirstOffset, CommitInterval: 0, MaxWait: 100 * time.Millisecond,
+		StartOffset: kafka.FirstOffset, CommitInterval: 0, MaxWait: FetchWait(100 * time.Millisecond),
 		HeartbeatInterval: time.Second, JoinGroupBackoff: 100 * time.Millisecond,
 	})
 	defer r.Close()

@@ -3,6 +3,7 @@ package kafkatest
 import (
 	"context"
 	"os/exec"
+	"safetynet/stream/kafkaio"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestKcatAndConsumerGroup(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, GroupID: "g", Topic: "smoke", MaxWait: 100 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, GroupID: "g", Topic: "smoke", MaxWait: kafkaio.FetchWait(100 * time.Millisecond)})
 	defer r.Close()
 	got := map[string]string{}
 	for len(got) < 2 {

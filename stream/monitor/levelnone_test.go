@@ -17,6 +17,7 @@ import (
 	"safetynet/scorer"
 	"safetynet/stream/api"
 	"safetynet/stream/household"
+	"safetynet/stream/kafkaio"
 	"safetynet/stream/topics"
 )
 
@@ -125,7 +126,7 @@ func TestNoLevelIsSpeltNone(t *testing.T) {
 func rawAlerts(t *testing.T, addr, hid string, n int) [][]byte {
 	t.Helper()
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, GroupID: fmt.Sprintf("raw-alerts-%d", time.Now().UnixNano()),
-		Topic: topics.Default().Alerts, StartOffset: kafka.FirstOffset, MaxWait: 50 * time.Millisecond})
+		Topic: topics.Default().Alerts, StartOffset: kafka.FirstOffset, MaxWait: kafkaio.FetchWait(50 * time.Millisecond)})
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()

@@ -191,7 +191,7 @@ type alertReader struct {
 
 func newAlertReader(t *testing.T, addr string) *alertReader {
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, GroupID: fmt.Sprintf("alert-reader-%d", time.Now().UnixNano()),
-		Topic: topics.Default().Alerts, StartOffset: kafka.FirstOffset, MaxWait: 50 * time.Millisecond})
+		Topic: topics.Default().Alerts, StartOffset: kafka.FirstOffset, MaxWait: kafkaio.FetchWait(50 * time.Millisecond)})
 	t.Cleanup(func() { r.Close() })
 	return &alertReader{t: t, r: r}
 }

@@ -10,6 +10,7 @@ import (
 	"safetynet/scorer"
 	"safetynet/state"
 	"safetynet/stream/household"
+	"safetynet/stream/kafkaio"
 )
 
 // With StateFormat set to the previous release's format (SAFETYNET_STATE_FORMAT=5, the first
@@ -47,7 +48,7 @@ func TestStateFormatWritten(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: p.topics.Changelog, Partition: 0, MaxWait: 100 * time.Millisecond})
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: p.topics.Changelog, Partition: 0, MaxWait: kafkaio.FetchWait(100 * time.Millisecond)})
 			defer r.Close()
 			m, err := r.ReadMessage(ctx)
 			if err != nil {

@@ -85,7 +85,7 @@ func (w *worker) run(ctx context.Context) {
 		Partition:      w.partition,
 		MinBytes:       1,
 		MaxBytes:       16 << 20,
-		MaxWait:        100 * time.Millisecond,
+		MaxWait:        kafkaio.FetchWait(100 * time.Millisecond),
 		ReadBackoffMin: kafkaio.ReadBackoffMin,
 		ReadBackoffMax: time.Second,
 		QueueCapacity:  max(1000, 2*mo.cfg.BatchSize),

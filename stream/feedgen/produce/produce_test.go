@@ -14,6 +14,7 @@ import (
 	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
 	"safetynet/stream/feedgen/produce"
+	"safetynet/stream/kafkaio"
 	"safetynet/stream/kafkatest"
 )
 
@@ -46,7 +47,7 @@ func readAll(t *testing.T, addr, topic string, partitions, want int) []kafka.Mes
 		if last == 0 {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p, MaxWait: kafkaio.FetchWait(100 * time.Millisecond)})
 		for {
 			m, err := r.ReadMessage(ctx)
 			if err != nil {

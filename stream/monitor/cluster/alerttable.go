@@ -73,7 +73,7 @@ func (t AlertTable) follow(ctx context.Context, p int) error {
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: t.Kafka.Brokers, Dialer: t.Kafka.Dialer(), Topic: t.Topic, Partition: p,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: kafkaio.FetchWait(200 * time.Millisecond),
 	})
 	defer r.Close()
 	if err := r.SetOffset(next); err != nil {

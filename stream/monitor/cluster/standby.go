@@ -145,7 +145,7 @@ func (s Standby) Follow(ctx context.Context, p int, lags *sync.Map) error {
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: k.Brokers, Dialer: k.Dialer(), Topic: topic, Partition: p,
-		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 200 * time.Millisecond, QueueCapacity: 10000,
+		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: kafkaio.FetchWait(200 * time.Millisecond), QueueCapacity: 10000,
 	})
 	defer r.Close()
 	if err := r.SetOffset(pos); err != nil {

@@ -1,0 +1,74 @@
+package kafkaio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"safetynet/stream/kafkatest"
+)
+
+// TestFetchWaitOutlastsASlowBroker: a broker that answers every fetch 150 ms late (busy, or
+// behind a slow link) starves a Reader given MaxWait 100 ms, which times each read out at
+// 100 ms and asks again from the same offset, while FetchWait(100 ms) gets the record.
+func TestFetchWaitOutlastsASlowBroker(t *testing.T) {
+	const topic, late = "slow", 150 * time.Millisecond
+	b, addr := kafkatest.Broker(t, 1, topic)
+	w := Kafka{Brokers: []string{addr}}.Writer(topic, SamePartition{})
+	if err := w.WriteMessages(t.Context(), kafka.Message{Value: []byte("waiting")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var fetches atomic.Int64
+	c := b.Cluster()
+	c.ControlKey(kmsg.Fetch.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		fetches.Add(1)
+		c.SleepControl(func() { time.Sleep(late) })
+		return nil, nil, false // then the broker answers as usual
+	})
+
+	read := func(maxWait, within time.Duration) (kafka.Message, int64, error) {
+		var timeouts atomic.Int64
+		r := kafka.NewReader(kafka.ReaderConfig{
+			Brokers: []string{addr}, Topic: topic, Partition: 0, MinBytes: 1, MaxBytes: 1 << 20,
+			MaxWait: maxWait, ReadBackoffMin: ReadBackoffMin, ReadBackoffMax: 50 * time.Millisecond,
+			ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+				if strings.Contains(fmt.Sprintf(msg, args...), "i/o timeout") {
+					timeouts.Add(1)
+				}
+			}),
+		})
+		defer r.Close()
+		ctx, cancel := context.WithTimeout(t.Context(), within)
+		defer cancel()
+		m, err := r.ReadMessage(ctx)
+		return m, timeouts.Load(), err
+	}
+
+	before := fetches.Load()
+	_, timeouts, err := read(100*time.Millisecond, 2*time.Second)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("MaxWait 100 ms through a broker %v late: err %v, want no record within 2s (the read times out and is asked again)", late, err)
+	}
+	if n := fetches.Load() - before; n < 3 || timeouts < 3 {
+		t.Errorf("MaxWait 100 ms: %d fetches and %d i/o timeouts logged in 2s, want several of each", n, timeouts)
+	}
+
+	m, timeouts, err := read(FetchWait(100*time.Millisecond), 10*time.Second)
+	if err != nil {
+		t.Fatalf("FetchWait(100 ms) through a broker %v late: %v", late, err)
+	}
+	if string(m.Value) != "waiting" || timeouts != 0 {
+		t.Errorf("FetchWait(100 ms): read %q with %d i/o timeouts, want \"waiting\" and none", m.Value, timeouts)
+	}
+}

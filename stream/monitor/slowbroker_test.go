@@ -1,0 +1,54 @@
+package monitor
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"safetynet/stream/household"
+	"safetynet/stream/kafkatest"
+	"safetynet/stream/topics"
+)
+
+// TestPipelineThroughASlowBroker: a broker that answers every fetch 150 ms late (busy, or behind
+// a slow link) still carries events from the feeds to an alert. Each reader of the service is
+// given kafkaio.FetchWait: with the MaxWait of 100–250 ms they had before, kafka-go timed every
+// read out before the answer came and asked again from the same offset, and nothing moved.
+func TestPipelineThroughASlowBroker(t *testing.T) {
+	const late = 150 * time.Millisecond
+	b, addr := kafkatest.Broker(t, testPartitions, topics.Default().All()...)
+	c := b.Cluster()
+	c.ControlKey(kmsg.Fetch.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		c.SleepControl(func() { time.Sleep(late) })
+		return nil, nil, false // then the broker answers as usual
+	})
+	t0 := date(2026, 1, 1)
+	clk := &clock{now: t0.Add(24 * time.Hour)}
+	p := startPipeline(t, addr, t.TempDir(), clk)
+	old := id(31, 1944)
+	produce(t, addr, p.topics.Registry, joined(old, "H-SLOW", date(1944, 3, 1), "F", "head", t0.AddDate(-30, 0, 0)))
+	produce(t, addr, p.topics.Pension, ev("started", old, t0.AddDate(-20, 0, 0), rec{"monthly_amount": 900}))
+	produce(t, addr, p.topics.Disability, ev("registered", old, t0.AddDate(-1, 0, 0), rec{"grade": 1, "kind": "physical"}))
+	p.waitReady()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var got []household.Alert
+		for _, a := range allAlerts(t, addr) {
+			if a.HouseholdID == "H-SLOW" {
+				got = append(got, a)
+			}
+		}
+		if len(got) > 0 {
+			if got[0].Status != household.StatusRaised {
+				t.Errorf("first alert of H-SLOW is %s, want raised", got[0].Status)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no alert for H-SLOW within 60s of the pipeline being ready, through a broker %v late", late)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
