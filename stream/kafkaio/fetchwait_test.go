@@ -3,7 +3,7 @@ package kafkaio
 import (
 	"context"
 	"errors"
-	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -38,21 +38,17 @@ func TestFetchWaitOutlastsASlowBroker(t *testing.T) {
 	})
 
 	read := func(maxWait, within time.Duration) (kafka.Message, int64, error) {
-		var timeouts atomic.Int64
+		var warned timeoutWarnings
 		r := kafka.NewReader(kafka.ReaderConfig{
 			Brokers: []string{addr}, Topic: topic, Partition: 0, MinBytes: 1, MaxBytes: 1 << 20,
 			MaxWait: maxWait, ReadBackoffMin: ReadBackoffMin, ReadBackoffMax: 50 * time.Millisecond,
-			ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-				if strings.Contains(fmt.Sprintf(msg, args...), "i/o timeout") {
-					timeouts.Add(1)
-				}
-			}),
+			ErrorLogger: Logger(slog.New(&warned)),
 		})
 		defer r.Close()
 		ctx, cancel := context.WithTimeout(t.Context(), within)
 		defer cancel()
 		m, err := r.ReadMessage(ctx)
-		return m, timeouts.Load(), err
+		return m, warned.n.Load(), err
 	}
 
 	before := fetches.Load()
@@ -61,7 +57,7 @@ func TestFetchWaitOutlastsASlowBroker(t *testing.T) {
 		t.Fatalf("MaxWait 100 ms through a broker %v late: err %v, want no record within 2s (the read times out and is asked again)", late, err)
 	}
 	if n := fetches.Load() - before; n < 3 || timeouts < 3 {
-		t.Errorf("MaxWait 100 ms: %d fetches and %d i/o timeouts logged in 2s, want several of each", n, timeouts)
+		t.Errorf("MaxWait 100 ms: %d fetches and %d i/o timeouts warned of in 2s, want several of each", n, timeouts)
 	}
 
 	m, timeouts, err := read(FetchWait(100*time.Millisecond), 10*time.Second)
@@ -72,3 +68,16 @@ func TestFetchWaitOutlastsASlowBroker(t *testing.T) {
 		t.Errorf("FetchWait(100 ms): read %q with %d i/o timeouts, want \"waiting\" and none", m.Value, timeouts)
 	}
 }
+
+// timeoutWarnings counts the warnings of an i/o timeout that say where to look.
+type timeoutWarnings struct{ n atomic.Int64 }
+
+func (w *timeoutWarnings) Enabled(context.Context, slog.Level) bool { return true }
+func (w *timeoutWarnings) Handle(_ context.Context, r slog.Record) error {
+	if r.Level == slog.LevelWarn && strings.Contains(r.Message, "i/o timeout") && strings.Contains(r.Message, "check the broker") {
+		w.n.Add(1)
+	}
+	return nil
+}
+func (w *timeoutWarnings) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *timeoutWarnings) WithGroup(string) slog.Handler      { return w }

@@ -104,17 +104,22 @@ type SamePartition struct{}
 
 func (SamePartition) Balance(msg kafka.Message, partitions ...int) int { return msg.Partition }
 
-// kafkaLogger routes kafka-go's error log to slog. A long poll that times out on an idle
-// partition ("i/o timeout") is routine and the client retries it by itself, so it is logged at
-// debug; anything else is a warning an operator may need to act on.
+// Logger routes kafka-go's error log to slog: a reader or group stopped on purpose ("context
+// canceled") at debug, anything else as a warning an operator may need to act on. An "i/o
+// timeout" was routine while readers' MaxWait left the broker 25 ms to answer (it was logged at
+// debug, and a partition that never got its records logged nothing); with FetchWait it means the
+// broker was more than a second late, and the warning says where to look.
 func Logger(log *slog.Logger) kafka.Logger {
 	return kafka.LoggerFunc(func(msg string, args ...any) {
 		text := "kafka: " + fmt.Sprintf(msg, args...)
-		if strings.Contains(text, "i/o timeout") || strings.Contains(text, "context canceled") {
+		switch {
+		case strings.Contains(text, "context canceled"):
 			log.Debug(text)
-			return
+		case strings.Contains(text, "i/o timeout"):
+			log.Warn(text + " — the broker did not answer in time (a fetch: a second after its hold); the client dials again and resumes where it was: check the broker's load and the network to it")
+		default:
+			log.Warn(text)
 		}
-		log.Warn(text)
 	})
 }
 
