@@ -11,19 +11,25 @@ import (
 	"safetynet/stream/topics"
 )
 
-// TestPipelineThroughASlowBroker: a broker that answers every fetch 150 ms late (busy, or behind
-// a slow link) still carries events from the feeds to an alert. Each reader of the service is
-// given kafkaio.FetchWait: with the MaxWait of 100–250 ms they had before, kafka-go timed every
-// read out before the answer came and asked again from the same offset, and nothing moved.
+// TestPipelineThroughASlowBroker: a broker that answers every request 150 ms late (busy, or
+// behind a slow link: produce, fetch, metadata, the groups' joins, heartbeats and commits) still
+// carries events from the feeds to an alert. Each reader of the service is given
+// kafkaio.FetchWait: with the MaxWait of 100–250 ms they had before, kafka-go timed every fetch
+// out before the answer came and asked again from the same offset, and nothing moved.
 func TestPipelineThroughASlowBroker(t *testing.T) {
 	const late = 150 * time.Millisecond
 	b, addr := kafkatest.Broker(t, testPartitions, topics.Default().All()...)
 	c := b.Cluster()
-	c.ControlKey(kmsg.Fetch.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		c.SleepControl(func() { time.Sleep(late) })
-		return nil, nil, false // then the broker answers as usual
-	})
+	for key := int16(0); key <= kmsg.MaxKey; key++ {
+		if key == kmsg.ApiVersions.Int16() {
+			continue // a client's first request on a connection, before it says who it is
+		}
+		c.ControlKey(key, func(kmsg.Request) (kmsg.Response, error, bool) {
+			c.KeepControl()
+			c.SleepControl(func() { time.Sleep(late) }) // other connections go on meanwhile
+			return nil, nil, false                      // then the broker answers as usual
+		})
+	}
 	t0 := date(2026, 1, 1)
 	clk := &clock{now: t0.Add(24 * time.Hour)}
 	p := startPipeline(t, addr, t.TempDir(), clk)
