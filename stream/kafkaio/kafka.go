@@ -52,13 +52,12 @@ const MaxBatchBytes = 1_000_000
 const WriterBatchSize = 128
 
 // ReadBackoffMin is the ReadBackoffMin of the readers on the event-to-alert path: intake's
-// consumer group, the monitor's partitions and the bench's alert readers. kafka-go's Reader asks
-// the broker to hold an empty fetch for three quarters of MaxWait (MaxWait less 1 s from 1 s up)
-// and times the read out at MaxWait; a broker busy for longer than that slack fails the read with
-// an i/o timeout, and the reader drops the connection, sleeps ReadBackoffMin and dials again
-// while the records that arrived wait (kafka-go issues #726 and #998). kafka-go's default, 100 ms, put a 100 ms step
-// into the bench's event-to-alert tail. The sleep grows with the square of the failed attempts
-// up to ReadBackoffMax, so a broker that is down is not hammered.
+// consumer group, the monitor's partitions and the bench's alert readers. After a failed read
+// (an i/o timeout: see FetchWait; kafka-go issues #726 and #998) the reader drops the
+// connection, sleeps ReadBackoffMin and dials again while the records that arrived wait.
+// kafka-go's default, 100 ms, put a 100 ms step into the bench's event-to-alert tail. The sleep
+// grows with the square of the failed attempts up to ReadBackoffMax, so a broker that is down is
+// not hammered.
 const ReadBackoffMin = 5 * time.Millisecond
 
 // FetchWait is the MaxWait to give a kafka-go Reader whose empty fetches the broker should hold
