@@ -54,7 +54,7 @@ func (c *Changelog) Load(ctx context.Context) error {
 			continue
 		}
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.Kafka.Brokers, Dialer: c.Kafka.Dialer(), Topic: c.Topic,
-			Partition: p, MinBytes: 1, MaxBytes: 64 << 20, MaxWait: kafkaio.FetchWait(200 * time.Millisecond)})
+			Partition: p, MinBytes: 1, MaxBytes: 64 << 20, MaxWait: kafkaio.FetchWait(kafkaio.ToEndHold)})
 		if err := r.SetOffset(first); err != nil {
 			r.Close()
 			return fmt.Errorf("changelog %s partition %d: %w", c.Topic, p, err)

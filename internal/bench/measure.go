@@ -194,7 +194,7 @@ func FetchLimit(ctx context.Context, brokers []string, topics []string) (int64, 
 			}
 			g.Go(func() error {
 				r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: t, Partition: p,
-					MinBytes: 1, MaxBytes: 16 << 20, MaxWait: kafkaio.FetchWait(100 * time.Millisecond), QueueCapacity: 1000})
+					MinBytes: 1, MaxBytes: 16 << 20, MaxWait: kafkaio.FetchWait(kafkaio.ToEndHold), QueueCapacity: 1000})
 				defer r.Close()
 				for {
 					m, err := r.FetchMessage(gctx)

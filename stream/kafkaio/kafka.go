@@ -70,6 +70,12 @@ const ReadBackoffMin = 5 * time.Millisecond
 // in flight, which the broker holds for at most poll when there is nothing to send.
 func FetchWait(poll time.Duration) time.Duration { return time.Second + poll }
 
+// ToEndHold is the broker's hold (FetchWait's poll) for a reader that reads up to an end offset
+// it knows and then closes: restore, catch-up, the audit log, backtests. It never waits for
+// records that are not there yet; only the fetch after the last record is held, and Close waits
+// for it, so that wait is kept short (at 200 ms each partition of an audit query took 200 ms).
+const ToEndHold = 10 * time.Millisecond
+
 // Writer returns a writer to topic that waits for all in-sync replicas, flushes within half a
 // millisecond (a monitor batch waits for its acknowledgements, so the linger is on the
 // event-to-alert path; a full batch goes at once), and places messages with balancer. (A

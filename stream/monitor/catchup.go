@@ -93,7 +93,7 @@ func (w *worker) catchUp(ctx context.Context, local int64) (int64, error) {
 	w.logger.Info("local state of the partition may be stale: catching up from the changelog", "records", end-pos, "from", pos)
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: mo.cfg.Kafka.Brokers, Dialer: mo.cfg.Kafka.Dialer(), Topic: mo.cfg.Topics.Changelog, Partition: w.partition,
-		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: kafkaio.FetchWait(200 * time.Millisecond), QueueCapacity: 10000,
+		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: kafkaio.FetchWait(kafkaio.ToEndHold), QueueCapacity: 10000,
 	})
 	defer r.Close()
 	if err := r.SetOffset(pos); err != nil {

@@ -41,7 +41,7 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 	w.logger.Info("no local state: restoring the partition from the changelog", "records", end-first)
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: mo.cfg.Kafka.Brokers, Dialer: mo.cfg.Kafka.Dialer(), Topic: topic, Partition: w.partition,
-		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: kafkaio.FetchWait(200 * time.Millisecond), QueueCapacity: 10000,
+		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: kafkaio.FetchWait(kafkaio.ToEndHold), QueueCapacity: 10000,
 	})
 	defer r.Close()
 	if err := r.SetOffset(first); err != nil {
