@@ -65,9 +65,9 @@ func main() {
 		GroupID:     *group,
 		StartOffset: kafka.FirstOffset, // a new group starts from the oldest alert kept
 		// kafka-go asks the broker to hold an empty fetch for MaxWait less 1 s and times the
-		// read out at MaxWait: 1.5 s holds it 500 ms and gives a busy broker a second to answer
-		// (with a MaxWait under 1 s the read times out after three quarters of it, and a broker
-		// slower than the rest drops the connection and asks again, forever).
+		// read out at MaxWait: 1.5 s holds it 500 ms and gives a busy broker a second to answer.
+		// (Below 1 s the broker holds three quarters of MaxWait, and an answer later than the
+		// last quarter fails the read, which kafka-go asks again from the same offset.)
 		MaxWait: 1500 * time.Millisecond,
 	})
 	defer r.Close()
