@@ -626,7 +626,7 @@ func readTopic(t *testing.T, broker, topic string) []kafka.Message {
 		if end == 0 {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p, MaxBytes: 16 << 20, MaxWait: kafkaio.FetchWait(100 * time.Millisecond)})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p, MaxBytes: 16 << 20, MaxWait: kafkaio.FetchWait(kafkaio.ToEndHold)})
 		for {
 			m, err := r.ReadMessage(ctx)
 			if err != nil {

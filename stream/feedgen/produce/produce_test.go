@@ -47,7 +47,7 @@ func readAll(t *testing.T, addr, topic string, partitions, want int) []kafka.Mes
 		if last == 0 {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p, MaxWait: kafkaio.FetchWait(100 * time.Millisecond)})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p, MaxWait: kafkaio.FetchWait(kafkaio.ToEndHold)})
 		for {
 			m, err := r.ReadMessage(ctx)
 			if err != nil {
