@@ -117,12 +117,13 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	svc.buildInfo.WithLabelValues(opts.Version, runtime.Version(), model.Version).Set(1)
 	stateMetrics := state.NewMetrics(reg)
 	lag := kafkaio.NewLagGauge(reg)
+	readTimeouts := kafkaio.NewReadTimeouts(reg)
 
 	intakeMetrics := intake.NewMetrics(reg)
 	var directory *cluster.Directory // the monitor group's members share the parked events' release
 	intake, err := intake.New(intake.Config{
 		Membership: func() (string, []string) { return directory.Self(), directory.Members() },
-		Kafka:      kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake",
+		Kafka:      kafkaCfg, Topics: cfg.Topics, GroupID: cfg.GroupID + "-intake", ReadTimeouts: readTimeouts,
 		MaxEventBytes: cfg.MaxEventBytes, MaxFutureSkew: cfg.MaxFutureSkew,
 		UnknownPersonWait: cfg.UnknownPersonWait, DedupeWindow: cfg.DedupeWindow, Now: now,
 		RedactDeadLetters: cfg.DLQRedact, ParkMaxEvents: cfg.ParkMaxEvents, ParkMaxBytes: cfg.ParkMaxBytes,
@@ -141,6 +142,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		RescoreRate: cfg.RescoreRate, SuppressModelChangeAlerts: cfg.ModelChangeAlerts == "suppress",
 		BackfillUntil: backfillUntil, AdvertisedURL: advertised, SpotCheckSeed: cfg.SpotCheckSeed, StateFormat: cfg.StateFormat,
 		MaxMembers: cfg.MaxHouseholdMembers, DeadLetters: intakeMetrics.DeadLetters,
+		Lag: lag, ReadTimeouts: readTimeouts,
 	}, store, model, monitor.NewMetrics(reg), logger)
 	router.Monitor, router.Directory = monitor, directory
 	standby.Monitor = monitor

@@ -9,6 +9,7 @@ import (
 	"safetynet/stream/topics"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -28,6 +29,9 @@ type Config struct {
 	// Kafka is how to reach the brokers (TLS and SASL included).
 	Kafka  kafkaio.Kafka
 	Topics topics.Topics
+	// ReadTimeouts counts the intake readers' timed-out reads under stage "intake"
+	// (kafkaio.NewReadTimeouts); nil keeps the count unexported.
+	ReadTimeouts *prometheus.CounterVec
 	// GroupID of the intake consumer group (default "safetynet-intake"). It must differ from the
 	// monitor's group.
 	GroupID string
@@ -108,6 +112,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.ReadTimeouts == nil {
+		c.ReadTimeouts = kafkaio.NewReadTimeouts(prometheus.NewRegistry())
 	}
 	return nil
 }

@@ -211,7 +211,7 @@ func (i *Intake) runGroup(ctx context.Context) error {
 		ReadBackoffMin: kafkaio.ReadBackoffMin, CommitInterval: commitEvery, StartOffset: kafka.FirstOffset,
 		HeartbeatInterval: 3 * time.Second, SessionTimeout: 30 * time.Second, RebalanceTimeout: 30 * time.Second,
 		JoinGroupBackoff: time.Second,
-		ErrorLogger:      kafkaio.Logger(log),
+		ErrorLogger:      kafkaio.Logger(log, i.cfg.ReadTimeouts.WithLabelValues("intake")),
 	})
 	defer kafkaio.CloseWithin(r, kafkaio.GroupCloseTimeout, "the intake reader", log)
 	log.Info("consuming the feeds", "topics", i.cfg.Topics.FeedTopics())

@@ -87,7 +87,7 @@ func (v tableView) readPartition(ctx context.Context, i *Intake, log *slog.Logge
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: i.cfg.Kafka.Brokers, Topic: v.topic, Partition: p, Dialer: i.cfg.Kafka.Dialer(),
 		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: kafkaio.FetchWait(250 * time.Millisecond),
-		ErrorLogger: kafkaio.Logger(log),
+		ErrorLogger: kafkaio.Logger(log, i.cfg.ReadTimeouts.WithLabelValues("intake")),
 	})
 	defer r.Close()
 	if err := r.SetOffset(next); err != nil {

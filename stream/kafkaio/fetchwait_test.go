@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -37,35 +39,37 @@ func TestFetchWaitOutlastsASlowBroker(t *testing.T) {
 		return nil, nil, false // then the broker answers as usual
 	})
 
-	read := func(maxWait, within time.Duration) (kafka.Message, int64, error) {
+	// read reads one record with maxWait, and returns the i/o timeouts warned of and counted.
+	read := func(maxWait, within time.Duration) (m kafka.Message, warnings int64, counted float64, err error) {
 		var warned timeoutWarnings
+		timeouts := NewReadTimeouts(prometheus.NewRegistry()).WithLabelValues("test")
 		r := kafka.NewReader(kafka.ReaderConfig{
 			Brokers: []string{addr}, Topic: topic, Partition: 0, MinBytes: 1, MaxBytes: 1 << 20,
 			MaxWait: maxWait, ReadBackoffMin: ReadBackoffMin, ReadBackoffMax: 50 * time.Millisecond,
-			ErrorLogger: Logger(slog.New(&warned)),
+			ErrorLogger: Logger(slog.New(&warned), timeouts),
 		})
-		defer r.Close()
 		ctx, cancel := context.WithTimeout(t.Context(), within)
 		defer cancel()
-		m, err := r.ReadMessage(ctx)
-		return m, warned.n.Load(), err
+		m, err = r.ReadMessage(ctx)
+		r.Close()
+		return m, warned.n.Load(), testutil.ToFloat64(timeouts), err
 	}
 
 	before := fetches.Load()
-	_, timeouts, err := read(100*time.Millisecond, 2*time.Second)
+	_, warnings, counted, err := read(100*time.Millisecond, 2*time.Second)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("MaxWait 100 ms through a broker %v late: err %v, want no record within 2s (the read times out and is asked again)", late, err)
 	}
-	if n := fetches.Load() - before; n < 3 || timeouts < 3 {
-		t.Errorf("MaxWait 100 ms: %d fetches and %d i/o timeouts warned of in 2s, want several of each", n, timeouts)
+	if n := fetches.Load() - before; n < 3 || warnings < 3 || counted != float64(warnings) {
+		t.Errorf("MaxWait 100 ms: %d fetches, %d i/o timeouts warned of and %.0f counted in 2s, want several of each, as many counted as warned of", n, warnings, counted)
 	}
 
-	m, timeouts, err := read(FetchWait(100*time.Millisecond), 10*time.Second)
+	m, warnings, counted, err := read(FetchWait(100*time.Millisecond), 10*time.Second)
 	if err != nil {
 		t.Fatalf("FetchWait(100 ms) through a broker %v late: %v", late, err)
 	}
-	if string(m.Value) != "waiting" || timeouts != 0 {
-		t.Errorf("FetchWait(100 ms): read %q with %d i/o timeouts, want \"waiting\" and none", m.Value, timeouts)
+	if string(m.Value) != "waiting" || warnings != 0 || counted != 0 {
+		t.Errorf("FetchWait(100 ms): read %q with %d i/o timeouts warned of and %.0f counted, want \"waiting\" and none", m.Value, warnings, counted)
 	}
 }
 

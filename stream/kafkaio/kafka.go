@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 )
@@ -114,13 +115,17 @@ func (SamePartition) Balance(msg kafka.Message, partitions ...int) int { return 
 // timeout" was routine while readers' MaxWait left the broker 25 ms to answer (it was logged at
 // debug, and a partition that never got its records logged nothing); with FetchWait it means the
 // broker was more than a second late, and the warning says where to look.
-func Logger(log *slog.Logger) kafka.Logger {
+// Each i/o timeout also counts in timeouts (NewReadTimeouts; nil counts nothing).
+func Logger(log *slog.Logger, timeouts prometheus.Counter) kafka.Logger {
 	return kafka.LoggerFunc(func(msg string, args ...any) {
 		text := "kafka: " + fmt.Sprintf(msg, args...)
 		switch {
 		case strings.Contains(text, "context canceled"):
 			log.Debug(text)
 		case strings.Contains(text, "i/o timeout"):
+			if timeouts != nil {
+				timeouts.Inc()
+			}
 			log.Warn(text + " — the broker did not answer in time (a fetch: a second after its hold); the client dials again and resumes where it was: check the broker's load and the network to it")
 		default:
 			log.Warn(text)
@@ -190,4 +195,19 @@ func Consume(ctx context.Context, r *kafka.Reader, window time.Duration, max int
 			}
 		}
 	}
+}
+
+// NewReadTimeouts registers the counter of the Kafka clients' reads that timed out, by stage
+// (intake, monitor): each is a broker more than a second late (FetchWait), a dropped connection
+// and a request asked again.
+func NewReadTimeouts(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "safetynet_kafka_read_timeouts_total",
+		Help: "Kafka reads (fetches, consumer-group requests) the broker did not answer in time, by stage; each drops the connection and asks again.",
+	}, []string{"stage"})
+	for _, stage := range []string{"intake", "monitor"} {
+		c.WithLabelValues(stage)
+	}
+	reg.MustRegister(c)
+	return c
 }

@@ -41,6 +41,9 @@ type Config struct {
 	// Lag is the consumer-lag gauge (kafkaio.NewLagGauge) the workers set for their partitions;
 	// nil keeps the lag unexported.
 	Lag *prometheus.GaugeVec
+	// ReadTimeouts counts the monitor's timed-out Kafka reads under stage "monitor"
+	// (kafkaio.NewReadTimeouts); nil keeps the count unexported.
+	ReadTimeouts *prometheus.CounterVec
 	// OnAlert, when set, is called with every alert after it is acknowledged (the demo prints them).
 	OnAlert func(household.Alert)
 
@@ -128,6 +131,9 @@ func New(cfg Config, store *state.Store, model *scorer.Model, m *Metrics, logger
 	}
 	if cfg.Lag == nil {
 		cfg.Lag = kafkaio.NewLagGauge(prometheus.NewRegistry())
+	}
+	if cfg.ReadTimeouts == nil {
+		cfg.ReadTimeouts = kafkaio.NewReadTimeouts(prometheus.NewRegistry())
 	}
 	if cfg.RescoreRate <= 0 {
 		cfg.RescoreRate = 2000
@@ -220,7 +226,7 @@ func (mo *Monitor) Run(ctx context.Context) error {
 		SessionTimeout:    10 * time.Second,
 		RebalanceTimeout:  10 * time.Second,
 		JoinGroupBackoff:  time.Second,
-		ErrorLogger:       kafkaio.Logger(mo.logger),
+		ErrorLogger:       kafkaio.Logger(mo.logger, mo.cfg.ReadTimeouts.WithLabelValues("monitor")),
 		GroupBalancers:    []kafka.GroupBalancer{urlBalancer{url: mo.cfg.AdvertisedURL}},
 	})
 	if err != nil {

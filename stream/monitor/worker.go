@@ -89,7 +89,7 @@ func (w *worker) run(ctx context.Context) {
 		ReadBackoffMin: kafkaio.ReadBackoffMin,
 		ReadBackoffMax: time.Second,
 		QueueCapacity:  max(1000, 2*mo.cfg.BatchSize),
-		ErrorLogger:    kafkaio.Logger(w.logger),
+		ErrorLogger:    kafkaio.Logger(w.logger, mo.cfg.ReadTimeouts.WithLabelValues("monitor")),
 	})
 	defer r.Close()
 	if err := r.SetOffset(next); err != nil {

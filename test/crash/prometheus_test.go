@@ -22,6 +22,7 @@ import (
 
 	"safetynet/deploy"
 	"safetynet/stream/kafkatest"
+	"safetynet/stream/topics"
 )
 
 // deployDir is the deploy directory, seen from this package's directory.
@@ -208,6 +209,18 @@ func TestPrometheusEvaluatesEveryExpression(t *testing.T) {
 	for _, c := range pending {
 		t.Errorf("%s: returns no series after %.0fs of demo load\n\t%s", c.e, time.Since(start).Seconds(), c.signal)
 	}
+
+	// The lag expressions do not name a topic (topic names are configurable), so they are not
+	// empty while the feeds' lag alone is exported: the service exported no lag of the
+	// household-events topic, the monitor's, until the twentieth round of issue 16.
+	householdLag := fmt.Sprintf(`safetynet_consumer_lag{job="safetynet",topic=%q}`, topics.Default().HouseholdEvents)
+	promWait(promCtx, t, householdLag, func() error {
+		res, err := api.query(ctx, householdLag)
+		if err == nil && len(res) == 0 {
+			err = errors.New("no series: the monitor's workers do not export their partitions' lag")
+		}
+		return err
+	})
 
 	// Prometheus evaluated every alert rule without error.
 	var rules struct {
