@@ -107,6 +107,9 @@ func (w *worker) run(ctx context.Context) {
 	}
 
 	lagGauge := mo.cfg.Lag.WithLabelValues(topic, strconv.Itoa(w.partition))
+	// A partition handed to another instance is its lag there: a value left here would be
+	// the largest of the two after a rebalance (the rules take max by partition).
+	defer mo.cfg.Lag.DeleteLabelValues(topic, strconv.Itoa(w.partition))
 	// Kafka's group offsets are for lag monitoring only (the store holds the truth): they are
 	// committed at most every groupCommitEvery, and when the partition goes idle, not after every
 	// batch, to keep a round trip off the event-to-alert path.
