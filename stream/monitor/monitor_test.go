@@ -377,9 +377,7 @@ func TestAPI(t *testing.T) {
 	c := &clock{now: t0.Add(24 * time.Hour)}
 	p := startPipeline(t, addr, t.TempDir(), c)
 	old := id(21, 1944)
-	produce(t, addr, p.topics.Registry, joined(old, "H-API", date(1944, 3, 1), "F", "head", t0.AddDate(-30, 0, 0)))
-	produce(t, addr, p.topics.Pension, ev("started", old, t0.AddDate(-20, 0, 0), rec{"monthly_amount": 900}))
-	produce(t, addr, p.topics.Disability, ev("registered", old, t0.AddDate(-1, 0, 0), rec{"grade": 1, "kind": "physical"}))
+	produceOldDisabledPensioner(t, p, old, "H-API", t0)
 	p.waitReady()
 	alerts := newAlertReader(t, addr)
 	last := alerts.waitFor("alert", func(a household.Alert) bool { return a.HouseholdID == "H-API" })
@@ -565,6 +563,15 @@ func allAlerts(t *testing.T, addr string) []household.Alert {
 		out = append(out, a)
 	})
 	return out
+}
+
+// produceOldDisabledPensioner sends the events of a household of one: a woman born in 1944, on
+// a small pension, registered with a grade-1 disability a year before t0 (an alert at once).
+func produceOldDisabledPensioner(t *testing.T, p *pipeline, person, hid string, t0 time.Time) {
+	t.Helper()
+	produce(t, p.addr, p.topics.Registry, joined(person, hid, date(1944, 3, 1), "F", "head", t0.AddDate(-30, 0, 0)))
+	produce(t, p.addr, p.topics.Pension, ev("started", person, t0.AddDate(-20, 0, 0), rec{"monthly_amount": 900}))
+	produce(t, p.addr, p.topics.Disability, ev("registered", person, t0.AddDate(-1, 0, 0), rec{"grade": 1, "kind": "physical"}))
 }
 
 func withCheck(first17 string) string { return first17 + string(feed.ResidentIDCheck(first17)) }
