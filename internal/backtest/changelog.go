@@ -53,8 +53,7 @@ func (c *Changelog) Load(ctx context.Context) error {
 		if end <= first {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.Kafka.Brokers, Dialer: c.Kafka.Dialer(), Topic: c.Topic,
-			Partition: p, MinBytes: 1, MaxBytes: 64 << 20, MaxWait: kafkaio.FetchWait(kafkaio.ToEndHold)})
+		r := kafka.NewReader(c.Kafka.PartitionReader(c.Topic, p, kafkaio.ToEndHold, 64<<20))
 		if err := r.SetOffset(first); err != nil {
 			r.Close()
 			return fmt.Errorf("changelog %s partition %d: %w", c.Topic, p, err)

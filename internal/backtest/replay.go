@@ -183,8 +183,7 @@ func RunReplay(ctx context.Context, o ReplayOptions) (*Replay, error) {
 		if end <= first {
 			continue
 		}
-		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: o.Kafka.Brokers, Dialer: o.Kafka.Dialer(), Topic: o.Topic,
-			Partition: p, MinBytes: 1, MaxBytes: 64 << 20, MaxWait: kafkaio.FetchWait(kafkaio.ToEndHold)})
+		rd := kafka.NewReader(o.Kafka.PartitionReader(o.Topic, p, kafkaio.ToEndHold, 64<<20))
 		if err := rd.SetOffset(first); err != nil {
 			rd.Close()
 			return nil, fmt.Errorf("replay %s partition %d: %w", o.Topic, p, err)

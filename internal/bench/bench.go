@@ -532,8 +532,9 @@ func (b *benchRun) latency(ctx context.Context, brokers []string, topics topics.
 		// MaxWait of 20 ms left 5 ms of slack before kafka-go timed the read out and reconnected
 		// (kafkaio.ReadBackoffMin), and every moment the broker was busy for longer read as
 		// 100 ms or more of alert latency; kafkaio.FetchWait leaves a second.
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topics.Alerts, Partition: p,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: kafkaio.FetchWait(500 * time.Millisecond), ReadBackoffMin: kafkaio.ReadBackoffMin})
+		rc := kafkaio.Kafka{Brokers: brokers}.PartitionReader(topics.Alerts, p, 500*time.Millisecond, 16<<20)
+		rc.ReadBackoffMin = kafkaio.ReadBackoffMin
+		r := kafka.NewReader(rc)
 		if err := r.SetOffset(end); err != nil {
 			stopReaders()
 			return lr, err

@@ -196,8 +196,9 @@ func FetchLimit(ctx context.Context, brokers []string, topics []string) (int64, 
 				continue
 			}
 			g.Go(func() error {
-				r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: t, Partition: p,
-					MinBytes: 1, MaxBytes: 16 << 20, MaxWait: kafkaio.FetchWait(kafkaio.ToEndHold), QueueCapacity: 1000})
+				rc := kafkaio.Kafka{Brokers: brokers}.PartitionReader(t, p, kafkaio.ToEndHold, 16<<20)
+				rc.QueueCapacity = 1000
+				r := kafka.NewReader(rc)
 				defer r.Close()
 				for {
 					m, err := r.FetchMessage(gctx)

@@ -196,10 +196,7 @@ func (a *KafkaAudit) startOffsets(ctx context.Context, client *kafka.Client, par
 }
 
 func (a *KafkaAudit) readPartition(ctx context.Context, partition int, start, end int64, fn func(AuditRecord)) error {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: a.kafka.Brokers, Topic: a.topic, Partition: partition, Dialer: a.kafka.Dialer(),
-		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: kafkaio.FetchWait(kafkaio.ToEndHold),
-	})
+	r := kafka.NewReader(a.kafka.PartitionReader(a.topic, partition, kafkaio.ToEndHold, 8<<20))
 	defer r.Close()
 	if err := r.SetOffset(start); err != nil {
 		return err

@@ -84,11 +84,9 @@ func (v tableView) readPartition(ctx context.Context, i *Intake, log *slog.Logge
 	if caught {
 		caughtUp(log)
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: i.cfg.Kafka.Brokers, Topic: v.topic, Partition: p, Dialer: i.cfg.Kafka.Dialer(),
-		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: kafkaio.FetchWait(250 * time.Millisecond),
-		ErrorLogger: kafkaio.Logger(log, i.cfg.ReadTimeouts.WithLabelValues("intake")),
-	})
+	rc := i.cfg.Kafka.PartitionReader(v.topic, p, 250*time.Millisecond, 10<<20)
+	rc.ErrorLogger = kafkaio.Logger(log, i.cfg.ReadTimeouts.WithLabelValues("intake"))
+	r := kafka.NewReader(rc)
 	defer r.Close()
 	if err := r.SetOffset(next); err != nil {
 		return fmt.Errorf("%s %s/%d: start at offset %d: %w", v.what, v.topic, p, next, err)

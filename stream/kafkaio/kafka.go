@@ -77,6 +77,17 @@ func FetchWait(poll time.Duration) time.Duration { return time.Second + poll }
 // for it, so that wait is kept short (at 200 ms each partition of an audit query took 200 ms).
 const ToEndHold = 10 * time.Millisecond
 
+// PartitionReader is the configuration of a kafka-go Reader of one partition as every reader of
+// the service has it: MinBytes 1 (the broker answers as soon as a record is there), maxBytes per
+// fetch, and MaxWait FetchWait(hold). Callers add what is theirs (queue size, error logger,
+// backoff) before kafka.NewReader.
+func (k Kafka) PartitionReader(topic string, partition int, hold time.Duration, maxBytes int) kafka.ReaderConfig {
+	return kafka.ReaderConfig{
+		Brokers: k.Brokers, Dialer: k.Dialer(), Topic: topic, Partition: partition,
+		MinBytes: 1, MaxBytes: maxBytes, MaxWait: FetchWait(hold),
+	}
+}
+
 // Writer returns a writer to topic that waits for all in-sync replicas, flushes within half a
 // millisecond (a monitor batch waits for its acknowledgements, so the linger is on the
 // event-to-alert path; a full batch goes at once), and places messages with balancer. (A

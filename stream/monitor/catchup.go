@@ -91,10 +91,9 @@ func (w *worker) catchUp(ctx context.Context, local int64) (int64, error) {
 	defer remaining.Set(0)
 	start := time.Now()
 	w.logger.Info("local state of the partition may be stale: catching up from the changelog", "records", end-pos, "from", pos)
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: mo.cfg.Kafka.Brokers, Dialer: mo.cfg.Kafka.Dialer(), Topic: mo.cfg.Topics.Changelog, Partition: w.partition,
-		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: kafkaio.FetchWait(kafkaio.ToEndHold), QueueCapacity: 10000,
-	})
+	rc := mo.cfg.Kafka.PartitionReader(mo.cfg.Topics.Changelog, w.partition, kafkaio.ToEndHold, 64<<20)
+	rc.QueueCapacity = 10000
+	r := kafka.NewReader(rc)
 	defer r.Close()
 	if err := r.SetOffset(pos); err != nil {
 		return 0, fmt.Errorf("seek changelog: %w", err)

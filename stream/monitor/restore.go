@@ -39,10 +39,9 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 		return kafka.FirstOffset, nil
 	}
 	w.logger.Info("no local state: restoring the partition from the changelog", "records", end-first)
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: mo.cfg.Kafka.Brokers, Dialer: mo.cfg.Kafka.Dialer(), Topic: topic, Partition: w.partition,
-		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: kafkaio.FetchWait(kafkaio.ToEndHold), QueueCapacity: 10000,
-	})
+	rc := mo.cfg.Kafka.PartitionReader(topic, w.partition, kafkaio.ToEndHold, 64<<20)
+	rc.QueueCapacity = 10000
+	r := kafka.NewReader(rc)
 	defer r.Close()
 	if err := r.SetOffset(first); err != nil {
 		return 0, fmt.Errorf("seek changelog: %w", err)

@@ -78,19 +78,11 @@ func (w *worker) run(ctx context.Context) {
 	w.addGauges(w.stats, 1)
 	defer func() { w.addGauges(w.stats, -1) }()
 
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        mo.cfg.Kafka.Brokers,
-		Dialer:         mo.cfg.Kafka.Dialer(),
-		Topic:          topic,
-		Partition:      w.partition,
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
-		MaxWait:        kafkaio.FetchWait(100 * time.Millisecond),
-		ReadBackoffMin: kafkaio.ReadBackoffMin,
-		ReadBackoffMax: time.Second,
-		QueueCapacity:  max(1000, 2*mo.cfg.BatchSize),
-		ErrorLogger:    kafkaio.Logger(w.logger, mo.cfg.ReadTimeouts.WithLabelValues("monitor")),
-	})
+	rc := mo.cfg.Kafka.PartitionReader(topic, w.partition, 100*time.Millisecond, 16<<20)
+	rc.ReadBackoffMin, rc.ReadBackoffMax = kafkaio.ReadBackoffMin, time.Second
+	rc.QueueCapacity = max(1000, 2*mo.cfg.BatchSize)
+	rc.ErrorLogger = kafkaio.Logger(w.logger, mo.cfg.ReadTimeouts.WithLabelValues("monitor"))
+	r := kafka.NewReader(rc)
 	defer r.Close()
 	if err := r.SetOffset(next); err != nil {
 		w.logger.Error("cannot seek partition", "offset", next, "err", err)

@@ -71,10 +71,7 @@ func (t AlertTable) follow(ctx context.Context, p int) error {
 	if !found {
 		next = kafka.FirstOffset
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: t.Kafka.Brokers, Dialer: t.Kafka.Dialer(), Topic: t.Topic, Partition: p,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: kafkaio.FetchWait(200 * time.Millisecond),
-	})
+	r := kafka.NewReader(t.Kafka.PartitionReader(t.Topic, p, 200*time.Millisecond, 16<<20))
 	defer r.Close()
 	if err := r.SetOffset(next); err != nil {
 		return err

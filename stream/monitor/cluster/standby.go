@@ -143,10 +143,9 @@ func (s Standby) Follow(ctx context.Context, p int, lags *sync.Map) error {
 	if !found {
 		pos = kafka.FirstOffset
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: k.Brokers, Dialer: k.Dialer(), Topic: topic, Partition: p,
-		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: kafkaio.FetchWait(200 * time.Millisecond), QueueCapacity: 10000,
-	})
+	rc := k.PartitionReader(topic, p, 200*time.Millisecond, 64<<20)
+	rc.QueueCapacity = 10000
+	r := kafka.NewReader(rc)
 	defer r.Close()
 	if err := r.SetOffset(pos); err != nil {
 		return fmt.Errorf("seek changelog: %w", err)
