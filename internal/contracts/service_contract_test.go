@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"safetynet/stream/feed"
+	"safetynet/stream/kafkatest"
 )
 
 // TestAgainstTheService runs the client examples, a framed producer and bad records against
@@ -78,7 +79,7 @@ func TestAgainstTheService(t *testing.T) {
 		}
 		waitFor(t, "both framed records as household events", func() bool {
 			n := 0
-			for _, m := range readTopic(t, svc.addr, svc.topics.HouseholdEvents) {
+			for _, m := range kafkatest.ReadTopic(t, svc.addr, svc.topics.HouseholdEvents) {
 				var ev feed.HouseholdEvent
 				if json.Unmarshal(m.Value, &ev) == nil && strings.HasPrefix(ev.EventID, "framed-") && ev.HouseholdID == "H-FRAMED" {
 					n++
@@ -86,7 +87,7 @@ func TestAgainstTheService(t *testing.T) {
 			}
 			return n == len(evs)
 		})
-		for _, m := range readTopic(t, svc.addr, svc.topics.DLQ) {
+		for _, m := range kafkatest.ReadTopic(t, svc.addr, svc.topics.DLQ) {
 			if strings.Contains(string(m.Value), "framed-") {
 				t.Errorf("a framed record was dead-lettered: %s", headers(m))
 			}
@@ -94,7 +95,7 @@ func TestAgainstTheService(t *testing.T) {
 	})
 
 	t.Run("household events", func(t *testing.T) {
-		msgs := readTopic(t, svc.addr, svc.topics.HouseholdEvents)
+		msgs := kafkatest.ReadTopic(t, svc.addr, svc.topics.HouseholdEvents)
 		feeds := map[string]bool{}
 		for _, m := range msgs {
 			if err := s.Validate("schemas/household-event.schema.json", m.Value); err != nil {
@@ -115,7 +116,7 @@ func TestAgainstTheService(t *testing.T) {
 	})
 
 	t.Run("alerts", func(t *testing.T) {
-		msgs := readTopic(t, svc.addr, svc.topics.Alerts)
+		msgs := kafkatest.ReadTopic(t, svc.addr, svc.topics.Alerts)
 		if len(msgs) < 2 {
 			t.Fatalf("%d alerts, want at least the examples' two", len(msgs))
 		}
@@ -132,7 +133,7 @@ func TestAgainstTheService(t *testing.T) {
 		}
 		var msgs []kafka.Message
 		waitFor(t, fmt.Sprintf("a verification of each application of %v", applied), func() bool {
-			msgs = readTopic(t, svc.addr, svc.topics.Verifications)
+			msgs = kafkatest.ReadTopic(t, svc.addr, svc.topics.Verifications)
 			checked := map[string]bool{}
 			for _, m := range msgs {
 				var v struct {
@@ -171,7 +172,7 @@ func TestAgainstTheService(t *testing.T) {
 		}
 		var dlq []kafka.Message
 		waitFor(t, "the dead letters", func() bool {
-			dlq = readTopic(t, svc.addr, svc.topics.DLQ)
+			dlq = kafkatest.ReadTopic(t, svc.addr, svc.topics.DLQ)
 			return len(dlq) >= len(bad)
 		})
 		for _, m := range dlq {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
 	"safetynet/scorer"
@@ -103,49 +102,6 @@ func startService(t *testing.T) *service {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return &service{addr: addr, topics: topics, api: api}
-}
-
-// readTopic returns every record of topic, all partitions, as a plain consumer sees them.
-func readTopic(t *testing.T, addr, topic string) []kafka.Message {
-	t.Helper()
-	conn, err := kafka.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts, err := conn.ReadPartitions(topic)
-	conn.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []kafka.Message
-	for _, p := range parts {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		c, err := kafka.DialLeader(ctx, "tcp", addr, topic, p.ID)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		first, last, err := c.ReadOffsets()
-		if err != nil {
-			c.Close()
-			t.Fatal(err)
-		}
-		if _, err := c.Seek(first, kafka.SeekAbsolute); err != nil {
-			c.Close()
-			t.Fatal(err)
-		}
-		for off := first; off < last; off++ {
-			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			m, err := c.ReadMessage(10 << 20)
-			if err != nil {
-				c.Close()
-				t.Fatalf("read %s/%d@%d: %v", topic, p.ID, off, err)
-			}
-			out = append(out, m)
-		}
-		c.Close()
-	}
-	return out
 }
 
 // waitFor polls cond until it holds or a minute has passed.

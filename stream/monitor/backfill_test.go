@@ -29,7 +29,7 @@ func waitApplied(t *testing.T, addr string, store *state.Store, topic string) {
 	var stableSince time.Time
 	var last map[int]int64
 	for time.Now().Before(deadline) {
-		ends := endOffsets(t, addr, topic)
+		ends := kafkatest.EndOffsets(t, addr, topic)
 		done := true
 		for p, end := range ends {
 			if next, _, _ := store.Offset(topic, p); next < end {
@@ -132,7 +132,7 @@ func testBackfill(t *testing.T, endByEvent bool) {
 		// The whole history is applied and nothing was published: the backfill waits for an
 		// event after the cutoff.
 		time.Sleep(500 * time.Millisecond)
-		if got := readTopic(t, addr, bf.Alerts); len(got) != 0 {
+		if got := kafkatest.ReadTopic(t, addr, bf.Alerts); len(got) != 0 {
 			t.Fatalf("%d alerts published during the backfill", len(got))
 		}
 		for part := range testPartitions {
@@ -181,16 +181,16 @@ func testBackfill(t *testing.T, endByEvent bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := readTopic(t, addr, bf.Alerts)
+	got := kafkatest.ReadTopic(t, addr, bf.Alerts)
 	atLevel := 0
 	perHousehold := map[string]int{}
 	for _, m := range got {
 		var a household.Alert
-		if err := json.Unmarshal(m, &a); err != nil {
+		if err := json.Unmarshal(m.Value, &a); err != nil {
 			t.Fatal(err)
 		}
-		if err := schemas.Validate("schemas/alert.schema.json", m); err != nil {
-			t.Errorf("backfill alert does not match the schema: %v\n%s", err, m)
+		if err := schemas.Validate("schemas/alert.schema.json", m.Value); err != nil {
+			t.Errorf("backfill alert does not match the schema: %v\n%s", err, m.Value)
 		}
 		if a.Cause.Kind == household.CauseEvent && a.EventTime.After(until) {
 			continue // the event after the cutoff
@@ -234,9 +234,9 @@ func testBackfill(t *testing.T, endByEvent bool) {
 	for _, hid := range quiet {
 		for {
 			found := false
-			for _, m := range readTopic(t, addr, bf.Alerts) {
+			for _, m := range kafkatest.ReadTopic(t, addr, bf.Alerts) {
 				var a household.Alert
-				if json.Unmarshal(m, &a) == nil && a.HouseholdID == hid && a.Cause.Kind == household.CauseEvent {
+				if json.Unmarshal(m.Value, &a) == nil && a.HouseholdID == hid && a.Cause.Kind == household.CauseEvent {
 					found = true
 				}
 			}

@@ -20,6 +20,7 @@ import (
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
 	"safetynet/stream/kafkaio"
+	"safetynet/stream/kafkatest"
 	"safetynet/stream/topics"
 )
 
@@ -182,7 +183,7 @@ func TestHouseholdAtCapFitsBrokerLimit(t *testing.T) {
 
 	// The household's newest changelog record: the broker took it, and it is under the limit.
 	largest, found := 0, false
-	eachRecord(t, addr, tp.Changelog, func(m kafka.Message) {
+	kafkatest.EachRecord(t, addr, tp.Changelog, func(m kafka.Message) {
 		if string(m.Key) != big {
 			return
 		}
@@ -204,7 +205,7 @@ func TestHouseholdAtCapFitsBrokerLimit(t *testing.T) {
 	// The dead letter names the reason and carries the event: the first letter of the
 	// household's partition.
 	var letters []kafka.Message
-	eachRecord(t, addr, tp.DLQ, func(m kafka.Message) {
+	kafkatest.EachRecord(t, addr, tp.DLQ, func(m kafka.Message) {
 		if m.Partition == part {
 			letters = append(letters, m)
 		}

@@ -555,7 +555,7 @@ func waitHousehold(t *testing.T, store *state.Store, id string, ok func(*househo
 func allAlerts(t *testing.T, addr string) []household.Alert {
 	t.Helper()
 	var out []household.Alert
-	eachRecord(t, addr, topics.Default().Alerts, func(m kafka.Message) {
+	kafkatest.EachRecord(t, addr, topics.Default().Alerts, func(m kafka.Message) {
 		var a household.Alert
 		if err := json.Unmarshal(m.Value, &a); err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"safetynet/scorer/declare"
 	"safetynet/stream/household"
+	"safetynet/stream/kafkatest"
 )
 
 // checkOutcome is what the newest check of an application found, without what depends on
@@ -26,7 +27,7 @@ type checkOutcome struct {
 func newestChecks(t *testing.T, p *pipeline) map[string]checkOutcome {
 	t.Helper()
 	out := map[string]checkOutcome{}
-	eachRecord(t, p.addr, p.topics.Verifications, func(m kafka.Message) {
+	kafkatest.EachRecord(t, p.addr, p.topics.Verifications, func(m kafka.Message) {
 		var v household.Verification
 		if err := json.Unmarshal(m.Value, &v); err != nil {
 			t.Fatalf("verification does not decode: %v", err)

@@ -18,6 +18,7 @@ import (
 	"safetynet/stream/api"
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
+	"safetynet/stream/kafkatest"
 )
 
 // The review rebuilt 11010519491231002X exactly from one household-events record, from stored
@@ -156,7 +157,7 @@ func candidates(person, out string) int {
 func readTopicStrings(t *testing.T, addr, topic string) []string {
 	t.Helper()
 	var out []string
-	eachRecord(t, addr, topic, func(m kafka.Message) {
+	kafkatest.EachRecord(t, addr, topic, func(m kafka.Message) {
 		if json.Valid(m.Value) {
 			out = append(out, string(m.Value))
 		}

@@ -9,6 +9,7 @@ import (
 
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
+	"safetynet/stream/kafkatest"
 	"safetynet/stream/monitor/episode"
 )
 
@@ -38,7 +39,7 @@ func TestAssessReplaysTheBatch(t *testing.T) {
 
 	hs := map[string]*household.Household{}
 	var got []string
-	eachRecord(t, addr, p.topics.HouseholdEvents, func(msg kafka.Message) {
+	kafkatest.EachRecord(t, addr, p.topics.HouseholdEvents, func(msg kafka.Message) {
 		var e feed.HouseholdEvent
 		if err := feed.DecodeHouseholdEvent(msg.Value, &e); err != nil {
 			t.Fatal(err)

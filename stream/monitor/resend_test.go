@@ -8,6 +8,7 @@ import (
 	"safetynet/scorer"
 	"safetynet/stream/feed"
 	"safetynet/stream/household"
+	"safetynet/stream/kafkatest"
 	"safetynet/stream/monitor/cluster"
 )
 
@@ -56,7 +57,7 @@ func TestResendAfterLostDedupeMemory(t *testing.T) {
 	waitDuplicates(2)
 	// …and the monitor applies it at most once: the household is unchanged, and no alert follows.
 	part := cluster.PartitionOf("H-RESEND", testPartitions)
-	end := endOffsets(t, addr, q.topics.HouseholdEvents)[part]
+	end := kafkatest.EndOffsets(t, addr, q.topics.HouseholdEvents)[part]
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if at, found, _ := q.store.Offset(q.topics.HouseholdEvents, part); found && at >= end {
@@ -89,9 +90,9 @@ func TestResendAfterLostDedupeMemory(t *testing.T) {
 // countEvent counts the records of topic that carry eventID.
 func countEvent(t *testing.T, addr, topic, eventID string) int {
 	n := 0
-	for _, v := range readTopic(t, addr, topic) {
+	for _, m := range kafkatest.ReadTopic(t, addr, topic) {
 		var ev feed.HouseholdEvent
-		if err := feed.DecodeHouseholdEvent(v, &ev); err != nil {
+		if err := feed.DecodeHouseholdEvent(m.Value, &ev); err != nil {
 			t.Fatalf("undecodable household event: %v", err)
 		}
 		if ev.EventID == eventID {

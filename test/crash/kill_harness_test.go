@@ -34,7 +34,7 @@ import (
 
 	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
-	"safetynet/stream/kafkaio"
+	"safetynet/stream/kafkatest"
 	"safetynet/stream/topics"
 )
 
@@ -611,43 +611,11 @@ func logTail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// readTopic returns every record of the topic, partition by partition.
-func readTopic(t *testing.T, broker, topic string) []kafka.Message {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	ends, err := endOffsets(ctx, broker, []string{topic})
-	if err != nil {
-		t.Fatalf("end offsets of %s: %v", topic, err)
-	}
-	var out []kafka.Message
-	for p := range killPartitions {
-		end := ends[topic][p]
-		if end == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p, MaxBytes: 16 << 20, MaxWait: kafkaio.FetchWait(kafkaio.ToEndHold)})
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				r.Close()
-				t.Fatalf("read %s/%d: %v", topic, p, err)
-			}
-			out = append(out, m)
-			if m.Offset+1 >= end {
-				break
-			}
-		}
-		r.Close()
-	}
-	return out
-}
-
 // alertsByID reads the alert topic: every alert_id with its copies, emitted_at removed.
 func alertsByID(t *testing.T, broker string, topics topics.Topics) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
-	for _, m := range readTopic(t, broker, topics.Alerts) {
+	for _, m := range kafkatest.ReadTopic(t, broker, topics.Alerts) {
 		var a map[string]any
 		if err := json.Unmarshal(m.Value, &a); err != nil {
 			t.Fatalf("alert at %d does not decode: %v", m.Offset, err)
@@ -668,7 +636,7 @@ func alertsByID(t *testing.T, broker string, topics topics.Topics) map[string][]
 func verificationsByID(t *testing.T, broker string, topics topics.Topics) (map[string][]string, map[string]int) {
 	t.Helper()
 	out, results := map[string][]string{}, map[string]int{}
-	for _, m := range readTopic(t, broker, topics.Verifications) {
+	for _, m := range kafkatest.ReadTopic(t, broker, topics.Verifications) {
 		var v map[string]any
 		if err := json.Unmarshal(m.Value, &v); err != nil {
 			t.Fatalf("verification at %d does not decode: %v", m.Offset, err)
@@ -692,7 +660,7 @@ func verificationsByID(t *testing.T, broker string, topics topics.Topics) (map[s
 func deadLetters(t *testing.T, broker string, topics topics.Topics) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	for _, m := range readTopic(t, broker, topics.DLQ) {
+	for _, m := range kafkatest.ReadTopic(t, broker, topics.DLQ) {
 		h := map[string]string{}
 		for _, hd := range m.Headers {
 			h[hd.Key] = string(hd.Value)

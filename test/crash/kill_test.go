@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"safetynet/stream/kafkatest"
 	"safetynet/stream/topics"
 )
 
@@ -57,8 +58,8 @@ func TestKill(t *testing.T) {
 	refAlerts := alertsByID(t, refBroker, topics)
 	refVer, refResults := verificationsByID(t, refBroker, topics)
 	refDLQ := deadLetters(t, refBroker, topics)
-	refHE := len(readTopic(t, refBroker, topics.HouseholdEvents))
-	refCL := len(readTopic(t, refBroker, topics.Changelog))
+	refHE := len(kafkatest.ReadTopic(t, refBroker, topics.HouseholdEvents))
+	refCL := len(kafkatest.ReadTopic(t, refBroker, topics.Changelog))
 	t.Logf("reference: %d households, %d alert ids, %d dead letters, %d household events, %d changelog records",
 		bytes.Count(refDump, []byte("\n")), len(refAlerts), len(refDLQ), refHE, refCL)
 	if len(refAlerts) == 0 {
@@ -131,8 +132,8 @@ func TestKill(t *testing.T) {
 			t.Errorf("dead letter %s is not in the reference run", key)
 		}
 	}
-	he := len(readTopic(t, killBroker, topics.HouseholdEvents))
-	cl := len(readTopic(t, killBroker, topics.Changelog))
+	he := len(kafkatest.ReadTopic(t, killBroker, topics.HouseholdEvents))
+	cl := len(kafkatest.ReadTopic(t, killBroker, topics.Changelog))
 	_, starts := svc.current()
 	t.Logf("killed run: %d verification ids, %d duplicate verification records", len(vers), vdups)
 	t.Logf("killed run: %d SIGKILLs and %d SIGTERMs (slowest exit %s), %d starts; %d alert ids, %d duplicate alert records (identical but for emitted_at); "+

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"safetynet/stream/feed"
+	"safetynet/stream/kafkatest"
 	"safetynet/stream/monitor/cluster"
 	"safetynet/stream/topics"
 )
@@ -166,7 +167,7 @@ func TestScaleOut(t *testing.T) {
 		waitFor(t, 2*time.Minute, "the reference monitor to catch up", func() bool { return caughtUp(refBroker) })
 		if ids == nil {
 			seen := map[string]bool{}
-			for _, m := range readTopic(t, refBroker, tp.Changelog) {
+			for _, m := range kafkatest.ReadTopic(t, refBroker, tp.Changelog) {
 				if !seen[string(m.Key)] {
 					seen[string(m.Key)] = true
 					ids = append(ids, string(m.Key))

@@ -9,12 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
 	"safetynet/stream/feedgen/produce"
-	"safetynet/stream/kafkaio"
 	"safetynet/stream/kafkatest"
 )
 
@@ -26,45 +23,6 @@ func testTopics() map[string]string {
 		m[f] = "test.feed." + f
 	}
 	return m
-}
-
-// readAll reads every record of the topic's partitions until want records have arrived.
-func readAll(t *testing.T, addr, topic string, partitions, want int) []kafka.Message {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var out []kafka.Message
-	for p := range partitions {
-		conn, err := kafka.DialLeader(ctx, "tcp", addr, topic, p)
-		if err != nil {
-			t.Fatalf("dial %s/%d: %v", topic, p, err)
-		}
-		last, err := conn.ReadLastOffset()
-		conn.Close()
-		if err != nil {
-			t.Fatalf("last offset of %s/%d: %v", topic, p, err)
-		}
-		if last == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p, MaxWait: kafkaio.FetchWait(kafkaio.ToEndHold)})
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				r.Close()
-				t.Fatalf("read %s/%d: %v", topic, p, err)
-			}
-			out = append(out, m)
-			if m.Offset == last-1 {
-				break
-			}
-		}
-		r.Close()
-	}
-	if len(out) != want {
-		t.Fatalf("%s holds %d records, want %d", topic, len(out), want)
-	}
-	return out
 }
 
 func TestProduce(t *testing.T) {
@@ -115,7 +73,11 @@ func TestProduce(t *testing.T) {
 			n += c
 		}
 		got := map[string]int{}
-		for _, m := range readAll(t, addr, topic, partitions, n) {
+		msgs := kafkatest.ReadTopic(t, addr, topic)
+		if len(msgs) != n {
+			t.Fatalf("%s holds %d records, want %d", topic, len(msgs), n)
+		}
+		for _, m := range msgs {
 			got[string(m.Key)+"|"+string(m.Value)]++
 		}
 		for kv, c := range want[topic] {
