@@ -262,9 +262,9 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	if p, err := ReadProc(svc.cmd.Process.Pid); err == nil {
 		rep.e2ePeakRSS = p.PeakRSS
 	}
-	b.logf("end to end: %d events in %s (%.0f/s), %.1f CPU s, %d alerts, %.0f allocations per event; CPU µs per feed record, first fifth %.1f, last fifth %.1f, whole run %.1f; household cache hits %.0f%%",
+	b.logf("end to end: %d events in %s (%.0f/s), %.1f CPU s, %d alerts, %.0f allocations per event; CPU µs per feed record, first fifth %.1f, last fifth %.1f, whole run %.1f; household cache hits %.0f%%; %.0f events per monitor batch",
 		o.events, e2e.dur.Round(time.Millisecond), float64(o.events)/e2e.dur.Seconds(), e2e.cpu.Seconds(), rep.e2eAlerts,
-		e2e.mallocs/float64(o.events), float64(e2e.early)/1e3, float64(e2e.late)/1e3, float64(e2e.whole)/1e3, 100*e2e.hitRatio)
+		e2e.mallocs/float64(o.events), float64(e2e.early)/1e3, float64(e2e.late)/1e3, float64(e2e.whole)/1e3, 100*e2e.hitRatio, e2e.batchMean)
 
 	// The embedded broker keeps every record in its own heap, which the throughput run grew to
 	// several GB. A collection of that heap (every 10-15 s in the latency loads) held the broker
@@ -641,6 +641,9 @@ type drainResult struct {
 	// hitRatio is the share of the households the monitor's batches loaded that its caches
 	// held (safetynet_household_cache_lookups_total), over the service's life.
 	hitRatio float64
+	// batchMean is the mean events per monitor batch (safetynet_batch_size), over the
+	// service's life: a change that cuts batches short shows here before it shows in the CPU.
+	batchMean float64
 	// early and late are the service's CPU time per feed record over the first and the last
 	// fifth of the run's progress (feed records the intake took plus household events the
 	// monitor took): whether the cost per event grows as the households accumulate history.
@@ -743,12 +746,16 @@ func (b *benchRun) drain(ctx context.Context, client *kafka.Client, topics topic
 					res.dur, res.cpu = now.Sub(first), proc.CPU-firstCPU
 					if v, err := serviceMetrics(ctx, svc.http, "go_memstats_mallocs_total",
 						`safetynet_household_cache_lookups_total{result="hit"}`,
-						`safetynet_household_cache_lookups_total{result="miss"}`); err == nil {
+						`safetynet_household_cache_lookups_total{result="miss"}`,
+						"safetynet_batch_size_sum", "safetynet_batch_size_count"); err == nil {
 						if firstMallocs >= 0 {
 							res.mallocs = v[0] - firstMallocs
 						}
 						if hits, misses := v[1], v[2]; hits+misses > 0 {
 							res.hitRatio = hits / (hits + misses)
+						}
+						if sum, n := v[3], v[4]; n > 0 {
+							res.batchMean = sum / n
 						}
 					}
 					if m, err := Committed(ctx, client, group+"-monitor", heParts); err == nil && fifthDone > 0 && lateFrom >= 0 {

@@ -88,18 +88,24 @@ func (k Kafka) PartitionReader(topic string, partition int, hold time.Duration, 
 	}
 }
 
-// Writer returns a writer to topic that waits for all in-sync replicas, flushes within half a
-// millisecond (a monitor batch waits for its acknowledgements, so the linger is on the
-// event-to-alert path; a full batch goes at once), and places messages with balancer. (A
-// kafka-go Writer literal would ask for no acknowledgement, ignore keys and wait a second
-// before sending.)
+// Writer returns a writer to topic that waits for all in-sync replicas, sends what it is given
+// at once, and places messages with balancer. (A kafka-go Writer literal would ask for no
+// acknowledgement, ignore keys and wait a second before sending.) Every caller hands the writer
+// all it has in one call (a batch's outputs, one action's record) and waits for the
+// acknowledgement: a linger would only wait, on the event-to-alert path, for records that are
+// not coming. kafka-go adds the messages of one call to a partition's batch under the
+// partition's lock, which the batch's timer waits for, so a call is never cut by it. The
+// linger was half a millisecond, three times on the path of an alert (intake's write, the
+// alerts, and the changelog before the partition's next batch; docs/performance.md,
+// twenty-first round).
+
 func (k Kafka) Writer(topic string, balancer kafka.Balancer) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:                   kafka.TCP(k.Brokers...),
 		Topic:                  topic,
 		Balancer:               balancer,
 		RequiredAcks:           kafka.RequireAll,
-		BatchTimeout:           500 * time.Microsecond,
+		BatchTimeout:           time.Nanosecond, // kafka-go reads 0 as a second
 		BatchSize:              WriterBatchSize,
 		BatchBytes:             MaxBatchBytes,
 		MaxAttempts:            3,
@@ -144,10 +150,17 @@ func Logger(log *slog.Logger, timeouts prometheus.Counter) kafka.Logger {
 	})
 }
 
-// fetchBatch is the micro-batch of every consuming loop: it waits for a first message (at most
+// FetchBatch is the micro-batch of every consuming loop: it waits for a first message (at most
 // firstWait; 0 waits until ctx ends), then takes whatever else arrives within window of it, up
-// to max. A firstWait that passes with nothing gives an empty batch and no error. A fetch error
-// after the first message ends the batch early and is returned with it.
+// to max, and ends early once no message has come for a quarter of window (batchGap). A
+// firstWait that passes with nothing gives an empty batch and no error. A fetch error after the
+// first message ends the batch early and is returned with it.
+//
+// Under load the reader's queue holds a full batch and none of the waits is reached. At a few
+// thousand events per second a partition's records come a few milliseconds apart: the batch
+// used to wait out the whole window for one or two more records, on the event-to-alert path of
+// each of them, twice (intake, then the monitor); now it ends a gap after its last record
+// (docs/performance.md, twenty-first round).
 func FetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Duration, max int) ([]kafka.Message, error) {
 	fctx, cancel := ctx, context.CancelFunc(func() {})
 	if firstWait > 0 {
@@ -162,8 +175,21 @@ func FetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Dur
 		return nil, err
 	}
 	batch := []kafka.Message{m}
-	bctx, cancel := context.WithTimeout(ctx, window)
+	if max <= 1 {
+		return batch, nil
+	}
+	// One context for the rest of the batch, cancelled by one timer: at the window's end, or
+	// batchGap after the last message, whichever is first. The timer is moved on only when the
+	// gap it has left is under three quarters of batchGap, not at every message: a batch of
+	// thousands moves it a few times.
+	gap := batchGap(window)
+	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	now := time.Now()
+	end := now.Add(window)
+	due := now.Add(min(gap, window))
+	timer := time.AfterFunc(due.Sub(now), cancel)
+	defer timer.Stop()
 	for len(batch) < max {
 		m, err := r.FetchMessage(bctx)
 		if err != nil {
@@ -173,9 +199,21 @@ func FetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Dur
 			return batch, err
 		}
 		batch = append(batch, m)
+		if now := time.Now(); due.Sub(now) < gap*3/4 && due.Before(end) {
+			due = now.Add(gap)
+			if due.After(end) {
+				due = end
+			}
+			if !timer.Reset(due.Sub(now)) {
+				return batch, nil // the timer had fired: bctx is cancelled
+			}
+		}
 	}
 	return batch, nil
 }
+
+// batchGap is how long a batch of window waits for its next message: a quarter of the window.
+func batchGap(window time.Duration) time.Duration { return max(window/4, time.Microsecond) }
 
 // Consume is the consuming loop of every reader that handles records in micro-batches (intake's
 // consumer group, the registry reader): it fetches a batch (FetchBatch, window and max), hands it
