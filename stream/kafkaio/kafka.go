@@ -98,7 +98,6 @@ func (k Kafka) PartitionReader(topic string, partition int, hold time.Duration, 
 // linger was half a millisecond, three times on the path of an alert (intake's write, the
 // alerts, and the changelog before the partition's next batch; docs/performance.md,
 // twenty-first round).
-
 func (k Kafka) Writer(topic string, balancer kafka.Balancer) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:                   kafka.TCP(k.Brokers...),
@@ -156,11 +155,13 @@ func Logger(log *slog.Logger, timeouts prometheus.Counter) kafka.Logger {
 // firstWait that passes with nothing gives an empty batch and no error. A fetch error after the
 // first message ends the batch early and is returned with it.
 //
-// Under load the reader's queue holds a full batch and none of the waits is reached. At a few
-// thousand events per second a partition's records come a few milliseconds apart: the batch
-// used to wait out the whole window for one or two more records, on the event-to-alert path of
-// each of them, twice (intake, then the monitor); now it ends a gap after its last record
-// (docs/performance.md, twenty-first round).
+// At a few thousand events per second a partition's records come a few milliseconds apart: the
+// batch used to wait out the whole window for one or two more records, on the event-to-alert
+// path of each of them, twice (intake, then the monitor); now it ends a gap after its last
+// record. Under a backlog a batch takes what the reader has queued, and the gap may end it
+// while the reader fetches more: the throughput benchmark's monitor batches hold about a
+// quarter fewer events, at no cost in CPU its runs could show (docs/performance.md,
+// twenty-first round).
 func FetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Duration, max int) ([]kafka.Message, error) {
 	fctx, cancel := ctx, context.CancelFunc(func() {})
 	if firstWait > 0 {
