@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"safetynet/stream/kafkatest"
 )
@@ -68,6 +69,42 @@ func TestFetchBatchEndsAtAGap(t *testing.T) {
 	// Nothing within firstWait: an empty batch and no error.
 	if batch, err := FetchBatch(ctx, r, 50*time.Millisecond, time.Second, 4); err != nil || len(batch) != 0 {
 		t.Fatalf("an idle partition gave %d records and %v", len(batch), err)
+	}
+}
+
+// TestFetchBatchBehindTheEndIgnoresTheGap: a batch whose records are behind the partition's end
+// waits for the next fetch, however long after the gap it comes, within the window: ending it
+// would only make another batch for records already on the broker. The broker answers every
+// fetch 400 ms late and each fetch brings one record; the gap is 250 ms.
+func TestFetchBatchBehindTheEndIgnoresTheGap(t *testing.T) {
+	const late, window = 400 * time.Millisecond, time.Second
+	b, addr := kafkatest.Broker(t, 1, "t")
+	k := Kafka{Brokers: []string{addr}}
+	w := k.Writer("t", SamePartition{})
+	defer w.Close()
+	for range 4 { // one record batch each: a fetch of MaxBytes 1 brings one
+		if err := w.WriteMessages(t.Context(), kafka.Message{Value: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := b.Cluster()
+	c.ControlKey(kmsg.Fetch.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		c.SleepControl(func() { time.Sleep(late) })
+		return nil, nil, false
+	})
+	rc := k.PartitionReader("t", 0, 100*time.Millisecond, 1)
+	r := kafka.NewReader(rc)
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	batch, err := FetchBatch(ctx, r, 0, window, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(batch) < 2 {
+		t.Fatalf("a batch of %d record behind the partition's end (high watermark %d): it ended at the gap of %v, before the next fetch %v later",
+			len(batch), batch[0].HighWaterMark, batchGap(window), late)
 	}
 }
 

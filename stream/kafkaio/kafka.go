@@ -151,17 +151,18 @@ func Logger(log *slog.Logger, timeouts prometheus.Counter) kafka.Logger {
 
 // FetchBatch is the micro-batch of every consuming loop: it waits for a first message (at most
 // firstWait; 0 waits until ctx ends), then takes whatever else arrives within window of it, up
-// to max, and ends early once no message has come for a quarter of window (batchGap). A
+// to max. While its last message is the newest its partition had when fetched (the reader has
+// caught up), it ends early once no message has come for a quarter of window (batchGap). A
 // firstWait that passes with nothing gives an empty batch and no error. A fetch error after the
 // first message ends the batch early and is returned with it.
 //
 // At a few thousand events per second a partition's records come a few milliseconds apart: the
 // batch used to wait out the whole window for one or two more records, on the event-to-alert
 // path of each of them, twice (intake, then the monitor); now it ends a gap after its last
-// record. Under a backlog a batch takes what the reader has queued, and the gap may end it
-// while the reader fetches more: the throughput benchmark's monitor batches hold about a
-// quarter fewer events, at no cost in CPU its runs could show (docs/performance.md,
-// twenty-first round).
+// record. Behind the partition's end (a backlog, a bulk load) the gap does not apply: more
+// records are on the broker, and a batch ended while the reader fetches them only makes more
+// batches (the registry's million households loaded 8–12% slower when it did;
+// docs/performance.md, twenty-first round).
 func FetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Duration, max int) ([]kafka.Message, error) {
 	fctx, cancel := ctx, context.CancelFunc(func() {})
 	if firstWait > 0 {
@@ -179,16 +180,16 @@ func FetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Dur
 	if max <= 1 {
 		return batch, nil
 	}
-	// One context for the rest of the batch, cancelled by one timer: at the window's end, or
-	// batchGap after the last message, whichever is first. The timer is moved on only when the
-	// gap it has left is under three quarters of batchGap, not at every message: a batch of
-	// thousands moves it a few times.
+	// One context for the rest of the batch, cancelled by one timer: at the window's end, or a
+	// gap after the last message when that message caught up, whichever is first. A timer
+	// running later than it should is moved at once; one running earlier only when it has less
+	// than three quarters of the gap left, so a batch of thousands moves it a few times.
 	gap := batchGap(window)
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	now := time.Now()
 	end := now.Add(window)
-	due := now.Add(min(gap, window))
+	due := batchDue(m, now, gap, end)
 	timer := time.AfterFunc(due.Sub(now), cancel)
 	defer timer.Stop()
 	for len(batch) < max {
@@ -200,11 +201,9 @@ func FetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Dur
 			return batch, err
 		}
 		batch = append(batch, m)
-		if now := time.Now(); due.Sub(now) < gap*3/4 && due.Before(end) {
-			due = now.Add(gap)
-			if due.After(end) {
-				due = end
-			}
+		now := time.Now()
+		if want := batchDue(m, now, gap, end); want.Before(due) || want.Sub(due) > gap/4 {
+			due = want
 			if !timer.Reset(due.Sub(now)) {
 				return batch, nil // the timer had fired: bctx is cancelled
 			}
@@ -213,8 +212,21 @@ func FetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Dur
 	return batch, nil
 }
 
-// batchGap is how long a batch of window waits for its next message: a quarter of the window.
+// batchGap is how long a batch of window waits for its next message once its reader has caught
+// up: a quarter of the window.
 func batchGap(window time.Duration) time.Duration { return max(window/4, time.Microsecond) }
+
+// batchDue is when a batch whose last message is m, taken at now, ends: a gap later when m was
+// the newest record of its partition when fetched, else at the window's end.
+func batchDue(m kafka.Message, now time.Time, gap time.Duration, end time.Time) time.Time {
+	if m.HighWaterMark > m.Offset+1 {
+		return end
+	}
+	if due := now.Add(gap); due.Before(end) {
+		return due
+	}
+	return end
+}
 
 // Consume is the consuming loop of every reader that handles records in micro-batches (intake's
 // consumer group, the registry reader): it fetches a batch (FetchBatch, window and max), hands it
