@@ -80,7 +80,7 @@ type Config struct {
 	AlertRetention      time.Duration `env:"ALERT_RETENTION" envDefault:"26280h" desc:"how long an alert stays in the alert index that /v1/alerts lists (default 3 years; the alert topic has its own retention)"`
 	MaxHouseholdMembers int           "env:\"MAX_HOUSEHOLD_MEMBERS\" envDefault:\"50\" desc:\"most persons a household may hold (1–80: the worst-case household then fits one Kafka record of 1 MiB); an event that would add one more is dead-lettered as `household_too_large`\""
 	BatchSize           int           `env:"BATCH_SIZE" envDefault:"2000" desc:"most events in one monitor batch"`
-	BatchWait           time.Duration `env:"BATCH_WAIT" envDefault:"2ms" desc:"longest wait to fill a monitor batch (once caught up, a batch ends sooner: when no event has come for a quarter of it)"`
+	BatchWait           time.Duration `env:"BATCH_WAIT" envDefault:"2ms" desc:"longest wait to fill a monitor batch"`
 	StateFormat         int           "env:\"STATE_FORMAT\" envDefault:\"6\" desc:\"stored form of the households written to the state and the changelog: `6`, or `5` while a rolling update from a release that writes 5 is under way, so that an instance not yet updated can read what the updated ones write ([docs/operations.md](docs/operations.md#upgrades))\""
 
 	LogLevel  string "env:\"LOG_LEVEL\" envDefault:\"info\" desc:\"`debug`, `info`, `warn`, `error`\""

@@ -88,23 +88,18 @@ func (k Kafka) PartitionReader(topic string, partition int, hold time.Duration, 
 	}
 }
 
-// Writer returns a writer to topic that waits for all in-sync replicas, sends what it is given
-// at once, and places messages with balancer. (A kafka-go Writer literal would ask for no
-// acknowledgement, ignore keys and wait a second before sending.) Every caller hands the writer
-// all it has in one call (a batch's outputs, one action's record) and waits for the
-// acknowledgement: a linger would only wait, on the event-to-alert path, for records that are
-// not coming. kafka-go adds the messages of one call to a partition's batch under the
-// partition's lock, which the batch's timer waits for, so a call is never cut by it. The
-// linger was half a millisecond, three times on the path of an alert (intake's write, the
-// alerts, and the changelog before the partition's next batch; docs/performance.md,
-// twenty-first round).
+// Writer returns a writer to topic that waits for all in-sync replicas, flushes within half a
+// millisecond (a monitor batch waits for its acknowledgements, so the linger is on the
+// event-to-alert path; a full batch goes at once), and places messages with balancer. (A
+// kafka-go Writer literal would ask for no acknowledgement, ignore keys and wait a second
+// before sending.)
 func (k Kafka) Writer(topic string, balancer kafka.Balancer) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:                   kafka.TCP(k.Brokers...),
 		Topic:                  topic,
 		Balancer:               balancer,
 		RequiredAcks:           kafka.RequireAll,
-		BatchTimeout:           time.Nanosecond, // kafka-go reads 0 as a second
+		BatchTimeout:           500 * time.Microsecond,
 		BatchSize:              WriterBatchSize,
 		BatchBytes:             MaxBatchBytes,
 		MaxAttempts:            3,
@@ -151,18 +146,8 @@ func Logger(log *slog.Logger, timeouts prometheus.Counter) kafka.Logger {
 
 // FetchBatch is the micro-batch of every consuming loop: it waits for a first message (at most
 // firstWait; 0 waits until ctx ends), then takes whatever else arrives within window of it, up
-// to max. While its last message is the newest its partition had when fetched (the reader has
-// caught up), it ends early once no message has come for a quarter of window (batchGap). A
-// firstWait that passes with nothing gives an empty batch and no error. A fetch error after the
-// first message ends the batch early and is returned with it.
-//
-// At a few thousand events per second a partition's records come a few milliseconds apart: the
-// batch used to wait out the whole window for one or two more records, on the event-to-alert
-// path of each of them, twice (intake, then the monitor); now it ends a gap after its last
-// record. Behind the partition's end (a backlog, a bulk load) the gap does not apply: more
-// records are on the broker, and a batch ended while the reader fetches them only makes more
-// batches (the registry's million households loaded 8–12% slower when it did;
-// docs/performance.md, twenty-first round).
+// to max. A firstWait that passes with nothing gives an empty batch and no error. A fetch error
+// after the first message ends the batch early and is returned with it.
 func FetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Duration, max int) ([]kafka.Message, error) {
 	fctx, cancel := ctx, context.CancelFunc(func() {})
 	if firstWait > 0 {
@@ -177,21 +162,8 @@ func FetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Dur
 		return nil, err
 	}
 	batch := []kafka.Message{m}
-	if max <= 1 {
-		return batch, nil
-	}
-	// One context for the rest of the batch, cancelled by one timer: at the window's end, or a
-	// gap after the last message when that message caught up, whichever is first. A timer
-	// running later than it should is moved at once; one running earlier only when it has less
-	// than three quarters of the gap left, so a batch of thousands moves it a few times.
-	gap := batchGap(window)
-	bctx, cancel := context.WithCancel(ctx)
+	bctx, cancel := context.WithTimeout(ctx, window)
 	defer cancel()
-	now := time.Now()
-	end := now.Add(window)
-	due := batchDue(m, now, gap, end)
-	timer := time.AfterFunc(due.Sub(now), cancel)
-	defer timer.Stop()
 	for len(batch) < max {
 		m, err := r.FetchMessage(bctx)
 		if err != nil {
@@ -201,31 +173,8 @@ func FetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Dur
 			return batch, err
 		}
 		batch = append(batch, m)
-		now := time.Now()
-		if want := batchDue(m, now, gap, end); want.Before(due) || want.Sub(due) > gap/4 {
-			due = want
-			if !timer.Reset(due.Sub(now)) {
-				return batch, nil // the timer had fired: bctx is cancelled
-			}
-		}
 	}
 	return batch, nil
-}
-
-// batchGap is how long a batch of window waits for its next message once its reader has caught
-// up: a quarter of the window.
-func batchGap(window time.Duration) time.Duration { return max(window/4, time.Microsecond) }
-
-// batchDue is when a batch whose last message is m, taken at now, ends: a gap later when m was
-// the newest record of its partition when fetched, else at the window's end.
-func batchDue(m kafka.Message, now time.Time, gap time.Duration, end time.Time) time.Time {
-	if m.HighWaterMark > m.Offset+1 {
-		return end
-	}
-	if due := now.Add(gap); due.Before(end) {
-		return due
-	}
-	return end
 }
 
 // Consume is the consuming loop of every reader that handles records in micro-batches (intake's

@@ -30,9 +30,8 @@ type Config struct {
 	// from intake's.
 	GroupID string
 	// BatchSize and BatchWait bound a micro-batch: up to BatchSize events, or what arrived
-	// within BatchWait of the first one (default 2 ms); a batch that has caught up with its
-	// partition ends sooner, when no event has come for a quarter of BatchWait
-	// (kafkaio.FetchBatch: at a light load a wait is latency only).
+	// within BatchWait of the first one (default 2 ms: under load the reader's queue fills a batch
+	// first; at a light load the wait is latency only).
 	BatchSize int
 	BatchWait time.Duration
 	// TimerInterval is how often due timers are checked when no event arrives (default 1 s).
