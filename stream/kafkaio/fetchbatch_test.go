@@ -1,4 +1,4 @@
-package kafkaio
+package kafkaio_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	. "safetynet/stream/kafkaio"
 	"safetynet/stream/kafkatest"
 )
 

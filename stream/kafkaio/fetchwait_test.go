@@ -1,4 +1,4 @@
-package kafkaio
+package kafkaio_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	. "safetynet/stream/kafkaio"
 	"safetynet/stream/kafkatest"
 )
 

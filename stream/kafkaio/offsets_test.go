@@ -1,4 +1,4 @@
-package kafkaio
+package kafkaio_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 
+	. "safetynet/stream/kafkaio"
 	"safetynet/stream/kafkatest"
 )
 

@@ -1,4 +1,4 @@
-package kafkaio
+package kafkaio_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	metadataAPI "github.com/segmentio/kafka-go/protocol/metadata"
 
+	. "safetynet/stream/kafkaio"
 	"safetynet/stream/kafkatest"
 )
 
@@ -39,8 +40,11 @@ func TestWriterReusesTopicMetadata(t *testing.T) {
 
 	k := Kafka{Brokers: []string{addr}}
 	w := k.Writer(topic, HouseholdBalancer())
-	inner := &countingTransport{RoundTripper: w.Transport.(*writerTransport).RoundTripper}
-	w.Transport.(*writerTransport).RoundTripper = inner
+	var inner *countingTransport
+	WrapWriterTransport(w, func(rt kafka.RoundTripper) kafka.RoundTripper {
+		inner = &countingTransport{RoundTripper: rt}
+		return inner
+	})
 	defer w.Close()
 
 	write := func(from, n int) {
@@ -77,9 +81,7 @@ func TestWriterReusesTopicMetadata(t *testing.T) {
 		t.Errorf("%d messages on the topic; want 1000", total)
 	}
 
-	old := metadataReuse
-	metadataReuse = time.Millisecond
-	t.Cleanup(func() { metadataReuse = old })
+	SetMetadataReuse(t, time.Millisecond)
 	before := inner.metadata.Load()
 	time.Sleep(5 * time.Millisecond)
 	write(1000, 1)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"safetynet/stream/kafkaio"
 )
 
 // The tests read a topic up to the end it has now through a connection to each partition's
@@ -24,40 +26,16 @@ import (
 const readTimeout = 2 * time.Minute
 
 // EndOffsets returns the end offset (the next offset to be written) of every partition of
-// topic, its partitions as the broker's metadata has them.
+// topic, its partitions as the broker's metadata has them (kafkaio.TopicOffsets).
 func EndOffsets(t testing.TB, addr, topic string) map[int]int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(addr)}
-	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		t.Fatalf("metadata of %s: %v", topic, err)
-	}
-	var reqs []kafka.OffsetRequest
-	for _, tm := range meta.Topics {
-		if tm.Error != nil {
-			t.Fatalf("metadata of %s: %v", topic, tm.Error)
-		}
-		for _, p := range tm.Partitions {
-			reqs = append(reqs, kafka.LastOffsetOf(p.ID))
-		}
-	}
-	if len(reqs) == 0 {
-		t.Fatalf("topic %s has no partitions", topic)
-	}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	ends, err := kafkaio.TopicOffsets(ctx, &kafka.Client{Addr: kafka.TCP(addr)}, topic, kafka.LastOffset)
 	if err != nil {
 		t.Fatalf("end offsets of %s: %v", topic, err)
 	}
-	out := map[int]int64{}
-	for _, po := range resp.Topics[topic] {
-		if po.Error != nil {
-			t.Fatalf("end offset of %s[%d]: %v", topic, po.Partition, po.Error)
-		}
-		out[po.Partition] = po.LastOffset
-	}
-	return out
+	return ends
 }
 
 // EachRecord calls fn with every record of topic, partition by partition in order, each from

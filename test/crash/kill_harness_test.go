@@ -34,6 +34,7 @@ import (
 
 	"safetynet/stream/feed"
 	"safetynet/stream/feedgen"
+	"safetynet/stream/kafkaio"
 	"safetynet/stream/kafkatest"
 	"safetynet/stream/topics"
 )
@@ -462,27 +463,13 @@ func kafkaClient(broker string) *kafka.Client {
 
 // endOffsets returns the end offset of every partition of the topics.
 func endOffsets(ctx context.Context, broker string, topics []string) (map[string]map[int]int64, error) {
-	req := map[string][]kafka.OffsetRequest{}
+	parts := map[string][]int{}
 	for _, tp := range topics {
 		for p := range killPartitions {
-			req[tp] = append(req[tp], kafka.LastOffsetOf(p))
+			parts[tp] = append(parts[tp], p)
 		}
 	}
-	resp, err := kafkaClient(broker).ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]map[int]int64{}
-	for tp, ps := range resp.Topics {
-		out[tp] = map[int]int64{}
-		for _, po := range ps {
-			if po.Error != nil {
-				return nil, po.Error
-			}
-			out[tp][po.Partition] = po.LastOffset
-		}
-	}
-	return out, nil
+	return kafkaio.ListOffsets(ctx, kafkaClient(broker), parts, kafka.LastOffset)
 }
 
 // groupCaughtUp reports whether the group has committed the end offset of every partition of
