@@ -138,22 +138,39 @@ func TestHouseholdCacheKeepsEveryHouseholdThatFits(t *testing.T) {
 	}
 }
 
-// A household put once is not cached; put again, it is, with the value of the second put.
+// While the cache has room, a household is cached at its first put. Once its live records
+// fill it, a household put once is not cached and takes no one's place; put again, it is, with
+// the value of the second put.
 func TestHouseholdCacheDoorkeeper(t *testing.T) {
 	hc := householdCache{max: 1 << 20}
-	hc.put("hh-1", []byte("one"))
-	if _, ok := hc.get("hh-1"); ok {
-		t.Fatal("cached at its first put")
+	hc.put("hh-0", []byte("zero"))
+	if v, ok := hc.get("hh-0"); !ok || string(v) != "zero" {
+		t.Fatalf("an empty cache turned away a first put: %q, %v", v, ok)
 	}
-	hc.put("hh-1", []byte("two"))
-	if v, ok := hc.get("hh-1"); !ok || string(v) != "two" {
+	v := make([]byte, 1000)
+	full := 0
+	for hc.live+cacheCost("hh-new", v) <= hc.max-hc.max/liveShare {
+		full++
+		hc.put(fmt.Sprintf("hh-%d", full), v)
+	}
+	if len(hc.index) != full+1 {
+		t.Fatalf("%d first puts with room: %d cached", full+1, len(hc.index))
+	}
+	hc.put("hh-new", v) // as large as those that filled it
+	if _, ok := hc.get("hh-new"); ok {
+		t.Fatal("a full cache took a household at its first put")
+	}
+	hc.put("hh-new", []byte("two"))
+	if v, ok := hc.get("hh-new"); !ok || string(v) != "two" {
 		t.Fatalf("after the second put: %q, %v; want two, true", v, ok)
 	}
+	cached := len(hc.index)
 	for i := range 100_000 { // households seen once each: the doorkeeper stays bounded
-		hc.put(fmt.Sprintf("once-%d", i), []byte("x"))
+		hc.put(fmt.Sprintf("once-%d", i), v)
 	}
-	if len(hc.index) != 1 || len(hc.once) > hc.max/(cacheEntryOverhead+256) {
-		t.Errorf("after 100,000 single puts: %d cached, %d remembered", len(hc.index), len(hc.once))
+	if _, ok := hc.get("hh-0"); !ok || len(hc.index) != cached || len(hc.once) > hc.max/(cacheEntryOverhead+256) {
+		t.Errorf("after 100,000 single puts: %d cached (was %d), %d remembered, first household kept %v",
+			len(hc.index), cached, len(hc.once), ok)
 	}
 }
 
