@@ -185,7 +185,7 @@ func (c *householdCache) put(id string, v []byte) {
 	h := maphash.String(cacheSeed, id)
 	old, cached := c.index[h]
 	cost := cacheCost(id, v)
-	if !cached && c.live+cost > bound-bound/liveShare {
+	if !cached && c.live+cost > liveRoom(bound) {
 		if _, again := c.once[h]; !again {
 			if len(c.once) >= bound/(cacheEntryOverhead+256) {
 				clear(c.once)
@@ -250,7 +250,7 @@ func (c *householdCache) room(cost, bound int) *cacheChunk {
 // the room of other households: with the benchmark's 130,000 households touched at random,
 // the cache held about 60% of the households it had room for.
 func (c *householdCache) shrink(bound int) {
-	keep := bound - bound/liveShare
+	keep := liveRoom(bound)
 	// A round over as many chunks as the cache had frees every record that is garbage, so
 	// more than that many copies in one call only moves live records round: stop copying.
 	copies := len(c.chunks)
@@ -277,6 +277,10 @@ func (c *householdCache) shrink(bound int) {
 		c.first++
 	}
 }
+
+// liveRoom is what the live records of a cache of bound bytes are kept to: the bound less a
+// liveShare-th of it.
+func liveRoom(bound int) int { return bound - bound/liveShare }
 
 func (c *householdCache) add(n int) {
 	c.bytes += n
