@@ -185,8 +185,9 @@ func (c *householdCache) put(id string, v []byte) {
 	h := maphash.String(cacheSeed, id)
 	old, cached := c.index[h]
 	cost := cacheCost(id, v)
-	if !cached && c.live+cost > liveRoom(bound) {
-		if _, again := c.once[h]; !again {
+	if !cached {
+		_, again := c.once[h]
+		if !again && c.live+cost > liveRoom(bound) {
 			if len(c.once) >= bound/(cacheEntryOverhead+256) {
 				clear(c.once)
 			}
@@ -194,7 +195,7 @@ func (c *householdCache) put(id string, v []byte) {
 			c.shrink(bound)
 			return
 		}
-		delete(c.once, h)
+		delete(c.once, h) // cached now, by the room or the doorkeeper
 	}
 	if cost > bound {
 		return
