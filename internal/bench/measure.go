@@ -103,36 +103,14 @@ func DirBytes(dir string) (int64, error) {
 	return n, err
 }
 
-// EndOffsets returns the next offset to be written of every partition of the topics.
+// EndOffsets returns the next offset to be written of every partition of the topics, their
+// partitions as the brokers' metadata has them (one metadata and one offsets request).
 func EndOffsets(ctx context.Context, client *kafka.Client, topics []string) (map[string]map[int]int64, error) {
-	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	parts, err := kafkaio.Partitions(ctx, client, topics...)
 	if err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
+		return nil, err
 	}
-	req := map[string][]kafka.OffsetRequest{}
-	for _, t := range meta.Topics {
-		if t.Error != nil {
-			return nil, fmt.Errorf("topic %s: %w", t.Name, t.Error)
-		}
-		for _, p := range t.Partitions {
-			req[t.Name] = append(req[t.Name], kafka.LastOffsetOf(p.ID))
-		}
-	}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
-	if err != nil {
-		return nil, fmt.Errorf("list offsets: %w", err)
-	}
-	out := map[string]map[int]int64{}
-	for t, ps := range resp.Topics {
-		out[t] = map[int]int64{}
-		for _, p := range ps {
-			if p.Error != nil {
-				return nil, fmt.Errorf("offsets of %s/%d: %w", t, p.Partition, p.Error)
-			}
-			out[t][p.Partition] = p.LastOffset
-		}
-	}
-	return out, nil
+	return kafkaio.ListOffsets(ctx, client, parts, kafka.LastOffset)
 }
 
 // Committed returns the group's committed offsets of the topics (-1 where none).
