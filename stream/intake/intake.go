@@ -205,27 +205,24 @@ func (i *Intake) runGroup(ctx context.Context) error {
 		return nil
 	case <-i.seenLoadedCh:
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: i.cfg.Kafka.Brokers, GroupID: i.cfg.GroupID, GroupTopics: i.cfg.Topics.FeedTopics(),
-		Dialer: i.cfg.Kafka.Dialer(), MinBytes: 1, MaxBytes: 10 << 20, MaxWait: kafkaio.FetchWait(250 * time.Millisecond),
-		ReadBackoffMin: kafkaio.ReadBackoffMin, CommitInterval: commitEvery, StartOffset: kafka.FirstOffset,
-		HeartbeatInterval: 3 * time.Second, SessionTimeout: 30 * time.Second, RebalanceTimeout: 30 * time.Second,
-		JoinGroupBackoff: time.Second,
-		ErrorLogger:      kafkaio.Logger(log, i.cfg.ReadTimeouts.WithLabelValues("intake")),
-	})
-	defer kafkaio.CloseWithin(r, kafkaio.GroupCloseTimeout, "the intake reader", log)
+	errLog := kafkaio.Logger(log, i.cfg.ReadTimeouts.WithLabelValues("intake"))
+	group := kafkaio.Group{
+		Config: kafka.ConsumerGroupConfig{
+			ID: i.cfg.GroupID, Brokers: i.cfg.Kafka.Brokers, Dialer: i.cfg.Kafka.Dialer(), Topics: i.cfg.Topics.FeedTopics(),
+			StartOffset: kafka.FirstOffset, HeartbeatInterval: 3 * time.Second, SessionTimeout: 30 * time.Second,
+			RebalanceTimeout: 30 * time.Second, JoinGroupBackoff: time.Second, ErrorLogger: errLog,
+		},
+		Reader: func(topic string, partition int) kafka.ReaderConfig {
+			rc := i.cfg.Kafka.PartitionReader(topic, partition, 250*time.Millisecond, 10<<20)
+			rc.ReadBackoffMin, rc.ErrorLogger = kafkaio.ReadBackoffMin, errLog
+			return rc
+		},
+		Window: batchWindow, Max: i.cfg.BatchSize, CommitEvery: commitEvery, Log: log,
+	}
 	log.Info("consuming the feeds", "topics", i.cfg.Topics.FeedTopics())
-	return kafkaio.Consume(ctx, r, batchWindow, i.cfg.BatchSize, log, "the feed topics", func(ctx context.Context, batch []kafka.Message) error {
-		if err := i.handleBatch(ctx, batch); err != nil {
-			return err
-		}
-		if err := r.CommitMessages(ctx, batch...); err != nil && ctx.Err() == nil {
-			// The outputs are acknowledged; an uncommitted offset only means the records are
-			// read again, and dropped as resends.
-			log.Warn("cannot commit intake offsets; the records will be read again after a restart or rebalance", "err", err)
-		}
-		return nil
-	})
+	// The outputs of a batch are acknowledged before its offsets are committed: a record whose
+	// offset was not committed is read again after a restart or rebalance, and dropped as a resend.
+	return group.Consume(ctx, i.handleBatch)
 }
 
 // eventKey identifies an event: its feed and event id.
@@ -656,9 +653,9 @@ func decodeParkedEvent(e state.ParkedEntry) (feed.HouseholdEvent, error) {
 // writers' BatchTimeout cut likewise; docs/performance.md).
 const batchWindow = 2 * time.Millisecond
 
-// commitEvery is how often the intake group's offsets are committed, in the background (kafka-go
-// also commits what is pending when the group's generation ends). Offsets are still handed over
-// only for records whose outputs were acknowledged; a crash reads up to commitEvery more again,
-// and those are dropped as resends. Committing after every batch put one more broker round
-// trip on the event-to-alert path of every event.
+// commitEvery is how often the intake group's offsets are committed while records flow
+// (kafkaio.Group, with the generation they were read in; once more when the generation ends).
+// Offsets are handed over only for records whose outputs were acknowledged; a crash reads up to
+// commitEvery more again, and those are dropped as resends. Committing after every batch put
+// one more broker round trip on the event-to-alert path of every event.
 const commitEvery = 200 * time.Millisecond

@@ -177,8 +177,8 @@ func FetchBatch(ctx context.Context, r *kafka.Reader, firstWait, window time.Dur
 	return batch, nil
 }
 
-// Consume is the consuming loop of every reader that handles records in micro-batches (intake's
-// consumer group, the registry reader): it fetches a batch (FetchBatch, window and max), hands it
+// Consume is the consuming loop of a reader of one partition that handles records in
+// micro-batches (the registry and parked-table readers; a consumer group's is Group): it fetches a batch (FetchBatch, window and max), hands it
 // to handle, and backs off while the brokers fail. It returns nil when ctx ends, or the error of
 // handle, which ends the loop: handle retries what it can retry itself.
 func Consume(ctx context.Context, r *kafka.Reader, window time.Duration, max int, log *slog.Logger, what string,

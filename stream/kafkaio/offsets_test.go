@@ -50,7 +50,7 @@ func TestGroupLag(t *testing.T) {
 		t.Errorf("lag before any commit = %v, want everything produced %v", got, produced)
 	}
 
-	// A consumer group, as intake runs it, reads and commits some of the messages.
+	// A consumer group reads and commits some of the messages.
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: []string{addr}, GroupID: group, GroupTopics: []string{topicA, topicB},
 		StartOffset: kafka.FirstOffset, CommitInterval: 0, MaxWait: FetchWait(100 * time.Millisecond),

@@ -547,10 +547,14 @@ func groupReport(broker, group string, topics []string) string {
 			fmt.Fprintf(&b, "state %s, %d members", g.GroupState, len(g.Members))
 			for _, m := range g.Members {
 				n := 0
+				var held []string
 				for _, a := range m.MemberAssignments.Topics {
 					n += len(a.Partitions)
+					for _, p := range a.Partitions {
+						held = append(held, fmt.Sprintf("%s/%d", strings.TrimPrefix(a.Topic, "safetynet."), p))
+					}
 				}
-				fmt.Fprintf(&b, " [%s %s: %d partitions]", m.MemberID, m.ClientHost, n)
+				fmt.Fprintf(&b, " [%s %s: %d partitions %s]", m.MemberID, m.ClientHost, n, strings.Join(held, " "))
 			}
 			if g.Error != nil {
 				fmt.Fprintf(&b, " (error %v)", g.Error)

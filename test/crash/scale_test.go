@@ -266,8 +266,14 @@ func TestScaleOut(t *testing.T) {
 			}
 			return !slices.ContainsFunc(parkedOn, func(n int) bool { return n != pl.parked[k] })
 		}) {
-			t.Fatalf("wave %d not handled within 3 minutes: parked events on the live instances %v, want %d on each (none lost with the instances that went; none left unreleased)",
-				k, parkedOn, pl.parked[k])
+			var logs strings.Builder
+			for _, s := range live {
+				p, starts := s.current()
+				fmt.Fprintf(&logs, "\nlast lines of %s (started %d times, exited %v):\n%s", p.log, starts, p.exited(), logTail(p.log, 30))
+			}
+			t.Fatalf("wave %d not handled within 3 minutes: parked events on the live instances %v, want %d on each (none lost with the instances that went; none left unreleased)\n%s\n%s%s",
+				k, parkedOn, pl.parked[k], groupReport(broker, "safetynet-intake", tp.FeedTopics()),
+				groupReport(broker, "safetynet-monitor", []string{tp.HouseholdEvents}), logs.String())
 		}
 		loop.handled(k)
 		// Every live instance, a sample of households: the reference's answer at this wave, or 503.
