@@ -53,7 +53,7 @@ func (c *Changelog) Load(ctx context.Context) error {
 		if end <= first {
 			continue
 		}
-		r := kafka.NewReader(c.Kafka.PartitionReader(c.Topic, p, kafkaio.ToEndHold, 64<<20))
+		r := kafka.NewReader(c.Kafka.PartitionReader(c.Topic, p, kafkaio.ToEndHold, kafkaio.ToEndBytes))
 		if err := r.SetOffset(first); err != nil {
 			r.Close()
 			return fmt.Errorf("changelog %s partition %d: %w", c.Topic, p, err)

@@ -183,7 +183,7 @@ func RunReplay(ctx context.Context, o ReplayOptions) (*Replay, error) {
 		if end <= first {
 			continue
 		}
-		rd := kafka.NewReader(o.Kafka.PartitionReader(o.Topic, p, kafkaio.ToEndHold, 64<<20))
+		rd := kafka.NewReader(o.Kafka.PartitionReader(o.Topic, p, kafkaio.ToEndHold, kafkaio.ToEndBytes))
 		if err := rd.SetOffset(first); err != nil {
 			rd.Close()
 			return nil, fmt.Errorf("replay %s partition %d: %w", o.Topic, p, err)

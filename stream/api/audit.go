@@ -196,7 +196,7 @@ func (a *KafkaAudit) startOffsets(ctx context.Context, client *kafka.Client, par
 }
 
 func (a *KafkaAudit) readPartition(ctx context.Context, partition int, start, end int64, fn func(AuditRecord)) error {
-	r := kafka.NewReader(a.kafka.PartitionReader(a.topic, partition, kafkaio.ToEndHold, 8<<20))
+	r := kafka.NewReader(a.kafka.PartitionReader(a.topic, partition, kafkaio.ToEndHold, kafkaio.ToEndBytes))
 	defer r.Close()
 	if err := r.SetOffset(start); err != nil {
 		return err

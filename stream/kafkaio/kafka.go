@@ -77,6 +77,15 @@ func FetchWait(poll time.Duration) time.Duration { return time.Second + poll }
 // for it, so that wait is kept short (at 200 ms each partition of an audit query took 200 ms).
 const ToEndHold = 10 * time.Millisecond
 
+// ToEndBytes is the MaxBytes of those readers (with ToEndHold). The embedded broker builds a
+// fetch's whole answer before it sends any of it, so the first record waits for all of it, and
+// the service waits idle meanwhile: at 64 MiB a restore of 1,000,000 households on the bench's
+// broker had its first changelog record 3.4–7.6 s after it asked; at 8 MiB the first progress
+// line, at 2 s, already counted 55,000 records, and the slowest partition's restore took 13.8
+// and 22.3 s against 21.8 and 25.4 s (docs/performance.md, twenty-third round). 8 MiB is still
+// thousands of records per request.
+const ToEndBytes = 8 << 20
+
 // PartitionReader is the configuration of a kafka-go Reader of one partition as every reader of
 // the service has it: MinBytes 1 (the broker answers as soon as a record is there), maxBytes per
 // fetch, and MaxWait FetchWait(hold). Callers add what is theirs (queue size, error logger,

@@ -91,7 +91,7 @@ func (w *worker) catchUp(ctx context.Context, local int64) (int64, error) {
 	defer remaining.Set(0)
 	start := time.Now()
 	w.logger.Info("local state of the partition may be stale: catching up from the changelog", "records", end-pos, "from", pos)
-	rc := mo.cfg.Kafka.PartitionReader(mo.cfg.Topics.Changelog, w.partition, kafkaio.ToEndHold, 64<<20)
+	rc := mo.cfg.Kafka.PartitionReader(mo.cfg.Topics.Changelog, w.partition, kafkaio.ToEndHold, kafkaio.ToEndBytes)
 	rc.QueueCapacity = 10000
 	r := kafka.NewReader(rc)
 	defer r.Close()

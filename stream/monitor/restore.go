@@ -39,7 +39,7 @@ func (w *worker) restore(ctx context.Context) (int64, error) {
 		return kafka.FirstOffset, nil
 	}
 	w.logger.Info("no local state: restoring the partition from the changelog", "records", end-first)
-	rc := mo.cfg.Kafka.PartitionReader(topic, w.partition, kafkaio.ToEndHold, 64<<20)
+	rc := mo.cfg.Kafka.PartitionReader(topic, w.partition, kafkaio.ToEndHold, kafkaio.ToEndBytes)
 	rc.QueueCapacity = 10000
 	r := kafka.NewReader(rc)
 	defer r.Close()
